@@ -1,0 +1,53 @@
+"""ssdfl — planning and verifying serverless semi-decentralized federated learning.
+
+Graph metrics, Cheeger constants and cluster search run in Rust (``ssdfl._core``); theory,
+optimization, simulation and GradsSharding aggregation live in Python modules.
+"""
+
+from __future__ import annotations
+
+from ssdfl._core import __version__
+from ssdfl.errors import (
+    DisconnectedGraphError,
+    GraphFormatError,
+    InfeasibleError,
+    SsdflError,
+    SsdflWarning,
+    TooLargeError,
+)
+from ssdfl.graph import Graph, as_graph
+from ssdfl.graph_io import read_graph, write_graph
+from ssdfl.metrics import (
+    component_labels,
+    conductance,
+    connected_components,
+    cut_size,
+    edge_expansion,
+    is_connected,
+    is_set_connected,
+    normalized_cut,
+    volume,
+)
+
+__all__ = [
+    "DisconnectedGraphError",
+    "Graph",
+    "GraphFormatError",
+    "InfeasibleError",
+    "SsdflError",
+    "SsdflWarning",
+    "TooLargeError",
+    "__version__",
+    "as_graph",
+    "component_labels",
+    "conductance",
+    "connected_components",
+    "cut_size",
+    "edge_expansion",
+    "is_connected",
+    "is_set_connected",
+    "normalized_cut",
+    "read_graph",
+    "volume",
+    "write_graph",
+]

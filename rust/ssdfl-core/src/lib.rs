@@ -1,0 +1,13 @@
+//! `ssdfl-core`: graph metrics, conductance and Cheeger constants, spectral routines,
+//! sweep cuts and cluster search for serverless semi-decentralized federated learning.
+//!
+//! Pure Rust (no Python); the `ssdfl-py` crate binds it. Graphs are undirected, weighted,
+//! stored in CSR form ([`Graph`]) and convertible to and from petgraph.
+
+pub mod error;
+pub mod graph;
+pub mod metrics;
+pub mod parse;
+
+pub use error::{CoreError, Result, StopFn};
+pub use graph::Graph;

@@ -1,0 +1,244 @@
+//! The `CoreGraph` class and graph-level functions: construction, CSR export, parsing,
+//! cut metrics and connectivity. Conversions only; the work is in `ssdfl_core`.
+
+use crate::errors::IntoPy;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use ssdfl_core::graph::Graph;
+use ssdfl_core::metrics;
+use ssdfl_core::parse::{parse_edge_list as core_parse, Labels};
+use std::sync::Arc;
+
+/// An immutable undirected weighted graph held in Rust (CSR).
+#[pyclass(name = "CoreGraph", module = "ssdfl._core", frozen)]
+pub struct PyGraph {
+    pub inner: Arc<Graph>,
+}
+
+impl PyGraph {
+    pub fn wrap(g: Graph) -> Self {
+        PyGraph { inner: Arc::new(g) }
+    }
+}
+
+#[pymethods]
+impl PyGraph {
+    /// Build from endpoint arrays; returns `(graph, self_loops_dropped, parallel_edges_merged)`.
+    #[staticmethod]
+    #[pyo3(signature = (n, src, dst, weights=None))]
+    fn from_edges(
+        py: Python<'_>,
+        n: usize,
+        src: PyReadonlyArray1<'_, i64>,
+        dst: PyReadonlyArray1<'_, i64>,
+        weights: Option<PyReadonlyArray1<'_, f64>>,
+    ) -> PyResult<(PyGraph, usize, usize)> {
+        let (s, d) = (src.as_slice()?, dst.as_slice()?);
+        let w = match &weights {
+            Some(w) => Some(w.as_slice()?),
+            None => None,
+        };
+        let (g, rep) = py.detach(|| Graph::from_edges(n, s, d, w)).py()?;
+        Ok((PyGraph::wrap(g), rep.self_loops, rep.merged))
+    }
+
+    /// Build from a symmetric CSR adjacency; returns `(graph, self_loops_dropped, merged)`.
+    #[staticmethod]
+    fn from_csr(
+        py: Python<'_>,
+        n: usize,
+        indptr: PyReadonlyArray1<'_, i64>,
+        indices: PyReadonlyArray1<'_, i64>,
+        data: PyReadonlyArray1<'_, f64>,
+    ) -> PyResult<(PyGraph, usize, usize)> {
+        let (p, i, d) = (indptr.as_slice()?, indices.as_slice()?, data.as_slice()?);
+        let (g, rep) = py.detach(|| Graph::from_csr(n, p, i, d)).py()?;
+        Ok((PyGraph::wrap(g), rep.self_loops, rep.merged))
+    }
+
+    #[getter]
+    fn n(&self) -> usize {
+        self.inner.n()
+    }
+    #[getter]
+    fn m(&self) -> usize {
+        self.inner.m()
+    }
+    #[getter]
+    fn unit_weights(&self) -> bool {
+        self.inner.unit_weights()
+    }
+    /// Weighted degrees (copy).
+    fn degrees<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.inner.degrees().to_vec().into_pyarray(py)
+    }
+    /// `(indptr, indices, weights)` of the symmetric CSR adjacency (copies).
+    #[allow(clippy::type_complexity)]
+    fn csr<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<f64>>,
+    ) {
+        let g = &self.inner;
+        let p: Vec<i64> = g.indptr().iter().map(|&x| x as i64).collect();
+        let i: Vec<i64> = g.indices().iter().map(|&x| x as i64).collect();
+        (
+            p.into_pyarray(py),
+            i.into_pyarray(py),
+            g.weights().to_vec().into_pyarray(py),
+        )
+    }
+    /// `(src, dst, weights)` of the undirected edges with `src < dst`.
+    #[allow(clippy::type_complexity)]
+    fn edges<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<f64>>,
+    ) {
+        let e = self.inner.edges();
+        let s: Vec<i64> = e.iter().map(|x| x.0 as i64).collect();
+        let d: Vec<i64> = e.iter().map(|x| x.1 as i64).collect();
+        let w: Vec<f64> = e.iter().map(|x| x.2).collect();
+        (s.into_pyarray(py), d.into_pyarray(py), w.into_pyarray(py))
+    }
+    /// Subgraph induced by `nodes`, relabelled `0..len(nodes)` in the given order.
+    fn induced_subgraph(
+        &self,
+        py: Python<'_>,
+        nodes: PyReadonlyArray1<'_, i64>,
+    ) -> PyResult<PyGraph> {
+        let n = self.inner.n();
+        let mut v = Vec::with_capacity(nodes.len()?);
+        for &x in nodes.as_slice()? {
+            if x < 0 || x as usize >= n {
+                return Err(crate::errors::to_py(
+                    ssdfl_core::CoreError::NodeOutOfRange { node: x, n },
+                ));
+            }
+            v.push(x as usize);
+        }
+        let g = self.inner.clone();
+        let sub = py.detach(|| g.induced_subgraph(&v)).py()?;
+        Ok(PyGraph::wrap(sub))
+    }
+    fn __repr__(&self) -> String {
+        format!("CoreGraph(n={}, m={})", self.inner.n(), self.inner.m())
+    }
+}
+
+macro_rules! mask_metric {
+    ($name:ident, $core:path, $doc:literal) => {
+        #[doc = $doc]
+        #[pyfunction]
+        fn $name(py: Python<'_>, g: &PyGraph, mask: PyReadonlyArray1<'_, bool>) -> PyResult<f64> {
+            let m = mask.as_slice()?;
+            let inner = &g.inner;
+            py.detach(|| $core(inner, m)).py()
+        }
+    };
+}
+
+mask_metric!(
+    volume,
+    metrics::volume,
+    "vol(S) = Σ_{u∈S} d_u (weighted degrees)."
+);
+mask_metric!(cut_size, metrics::cut_size, "cut(S, V∖S), weighted.");
+mask_metric!(
+    conductance,
+    metrics::conductance,
+    "cut(S) / min(vol S, vol S̄)."
+);
+mask_metric!(
+    normalized_cut,
+    metrics::normalized_cut,
+    "cut(S)·(1/vol S + 1/vol S̄)."
+);
+mask_metric!(
+    edge_expansion,
+    metrics::edge_expansion,
+    "cut(S) / min(|S|, |S̄|)."
+);
+
+/// cut(S, T): weight of edges with one end in S and the other in T (each edge once).
+#[pyfunction]
+fn cut_between(
+    py: Python<'_>,
+    g: &PyGraph,
+    s: PyReadonlyArray1<'_, bool>,
+    t: PyReadonlyArray1<'_, bool>,
+) -> PyResult<f64> {
+    let (a, b) = (s.as_slice()?, t.as_slice()?);
+    let inner = &g.inner;
+    py.detach(|| metrics::cut_between(inner, a, b)).py()
+}
+
+/// True if the subgraph induced by the mask is connected.
+#[pyfunction]
+fn is_set_connected(
+    py: Python<'_>,
+    g: &PyGraph,
+    mask: PyReadonlyArray1<'_, bool>,
+) -> PyResult<bool> {
+    let m = mask.as_slice()?;
+    let inner = &g.inner;
+    py.detach(|| metrics::is_set_connected(inner, m)).py()
+}
+
+/// `(labels, count)`: component label per node, numbered by smallest member.
+#[pyfunction]
+fn connected_components<'py>(py: Python<'py>, g: &PyGraph) -> (Bound<'py, PyArray1<i64>>, usize) {
+    let inner = &g.inner;
+    let (lab, c) = py.detach(|| metrics::connected_components(inner));
+    let lab: Vec<i64> = lab.into_iter().map(|x| x as i64).collect();
+    (lab.into_pyarray(py), c)
+}
+
+/// Parse edge-list text: returns `(src, dst, weights, weighted, labels)` where `labels` is an
+/// int64 array (all labels integers) or a list of strings.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn parse_edge_list<'py>(
+    py: Python<'py>,
+    text: &str,
+) -> PyResult<(
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<f64>>,
+    bool,
+    Bound<'py, PyAny>,
+)> {
+    let e = py.detach(|| core_parse(text)).py()?;
+    let labels: Bound<'py, PyAny> = match e.labels {
+        Labels::Int(v) => v.into_pyarray(py).into_any(),
+        Labels::Str(v) => PyList::new(py, v)?.into_any(),
+    };
+    Ok((
+        e.src.into_pyarray(py),
+        e.dst.into_pyarray(py),
+        e.weights.into_pyarray(py),
+        e.weighted,
+        labels,
+    ))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyGraph>()?;
+    m.add_function(wrap_pyfunction!(volume, m)?)?;
+    m.add_function(wrap_pyfunction!(cut_size, m)?)?;
+    m.add_function(wrap_pyfunction!(cut_between, m)?)?;
+    m.add_function(wrap_pyfunction!(conductance, m)?)?;
+    m.add_function(wrap_pyfunction!(normalized_cut, m)?)?;
+    m.add_function(wrap_pyfunction!(edge_expansion, m)?)?;
+    m.add_function(wrap_pyfunction!(is_set_connected, m)?)?;
+    m.add_function(wrap_pyfunction!(connected_components, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_edge_list, m)?)?;
+    Ok(())
+}

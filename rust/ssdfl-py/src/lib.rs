@@ -1,0 +1,15 @@
+//! `ssdfl._core`: thin pyo3 bindings over `ssdfl-core`. Each submodule converts types
+//! (numpy arrays in and out) and maps errors; no algorithm lives here.
+
+use pyo3::prelude::*;
+
+mod errors;
+mod graph;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    graph::register(m)?;
+    Ok(())
+}

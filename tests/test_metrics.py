@@ -1,0 +1,60 @@
+"""Cut metrics against networkx (independent reference) on random weighted graphs."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+import ssdfl
+from conftest import weighted_graphs
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+@given(g=weighted_graphs(min_n=2, max_n=14), data=st.data())
+def test_set_metrics_match_networkx(g: nx.Graph, data: st.DataObject) -> None:
+    n = g.number_of_nodes()
+    S = data.draw(st.sets(st.integers(0, n - 1), min_size=1, max_size=n - 1))
+    T = set(range(n)) - S
+    G = ssdfl.Graph.from_networkx(g)
+    assert ssdfl.volume(G, S) == pytest.approx(nx.volume(g, S, weight="weight"), abs=1e-12)
+    cut = nx.cut_size(g, S, weight="weight")
+    assert ssdfl.cut_size(G, S) == pytest.approx(cut, abs=1e-12)
+    assert ssdfl.cut_size(G, S, T) == pytest.approx(cut, abs=1e-12)
+    assert ssdfl.edge_expansion(G, S) == pytest.approx(
+        nx.edge_expansion(g, S, weight="weight"), rel=1e-12, abs=1e-12
+    )
+    vs, vt = nx.volume(g, S, weight="weight"), nx.volume(g, T, weight="weight")
+    if vs > 0 and vt > 0:
+        assert ssdfl.conductance(G, S) == pytest.approx(
+            nx.conductance(g, S, weight="weight"), rel=1e-12, abs=1e-12
+        )
+        assert ssdfl.normalized_cut(G, S) == pytest.approx(
+            nx.normalized_cut_size(g, S, weight="weight"), rel=1e-12, abs=1e-12
+        )
+    else:
+        with pytest.raises(ssdfl.SsdflError, match="zero volume"):
+            ssdfl.conductance(G, S)
+    mask = np.zeros(n, dtype=bool)
+    mask[list(S)] = True
+    assert ssdfl.cut_size(G, mask) == pytest.approx(cut, abs=1e-12)
+
+
+@given(g=weighted_graphs(min_n=1, max_n=20))
+def test_components_match_networkx(g: nx.Graph) -> None:
+    G = ssdfl.Graph.from_networkx(g)
+    ours = sorted(tuple(c.tolist()) for c in ssdfl.connected_components(G))
+    ref = sorted(tuple(sorted(c)) for c in nx.connected_components(g))
+    assert ours == ref
+    assert ssdfl.is_connected(G) == nx.is_connected(g)
+
+
+def test_invalid_sets_raise() -> None:
+    G = ssdfl.Graph.from_edges([(0, 1), (1, 2)])
+    for bad in ([], [0, 1, 2]):
+        with pytest.raises(ssdfl.SsdflError):
+            ssdfl.conductance(G, bad)
+    with pytest.raises(ssdfl.SsdflError, match="out of range"):
+        ssdfl.volume(G, [5])
+    with pytest.raises(ssdfl.SsdflError, match="integer"):
+        ssdfl.volume(G, [0.5])
