@@ -28,8 +28,10 @@ from ssdfl.metrics import (
     normalized_cut,
     volume,
 )
+from ssdfl.mixing import MIXING_RULES, mixing_matrix, second_eigenvalue, spectral_gap
 
 __all__ = [
+    "MIXING_RULES",
     "DisconnectedGraphError",
     "Graph",
     "GraphFormatError",
@@ -46,8 +48,11 @@ __all__ = [
     "edge_expansion",
     "is_connected",
     "is_set_connected",
+    "mixing_matrix",
     "normalized_cut",
     "read_graph",
+    "second_eigenvalue",
+    "spectral_gap",
     "volume",
     "write_graph",
 ]
