@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import ssdfl
 from ssdfl.devices import DeviceFileError, read_devices
 
