@@ -1,0 +1,84 @@
+"""Set-partitioning MILP (cvxpy + HiGHS) against exhaustive enumeration."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import ssdfl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ssdfl.setpartition import exhaustive_set_partition, solve_set_partition
+
+
+def all_partitions(items: list[int]):
+    """Every set partition of ``items`` (independent brute force, Bell-number many)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in all_partitions(rest):
+        for i in range(len(part)):
+            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
+        yield [[first], *part]
+
+
+@settings(max_examples=40)
+@given(
+    n=st.integers(1, 6),
+    seed=st.integers(0, 2**31),
+    fixed=st.booleans(),
+    density=st.floats(0.2, 1.0),
+)
+def test_milp_matches_exhaustive_and_brute_force(
+    n: int, seed: int, fixed: bool, density: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    subsets = [
+        np.array(s)
+        for r in range(1, n + 1)
+        for s in itertools.combinations(range(n), r)
+        if rng.random() < density or r == 1
+    ]
+    cost = rng.uniform(0, 3, len(subsets))
+    vmax = rng.uniform(0, 3, len(subsets))
+    admissible = rng.random(len(subsets)) < 0.9
+    admissible[[j for j, s in enumerate(subsets) if len(s) == 1]] = True
+    S = int(rng.integers(1, n + 1)) if fixed else None
+    # brute force over all set partitions of V
+    index = {tuple(s.tolist()): j for j, s in enumerate(subsets)}
+    best = None
+    for part in all_partitions(list(range(n))):
+        js = [index.get(tuple(sorted(b))) for b in part]
+        if any(j is None or not admissible[j] for j in js) or (S is not None and len(js) != S):
+            continue
+        obj = cost[js].sum() + vmax[js].max()
+        best = obj if best is None else min(best, obj)
+    args = (n, subsets, cost, vmax, admissible, S)
+    if best is None:
+        with pytest.raises(ssdfl.InfeasibleError):
+            exhaustive_set_partition(*args)
+        with pytest.raises(ssdfl.InfeasibleError):
+            solve_set_partition(*args)
+        return
+    ex = exhaustive_set_partition(*args)
+    milp = solve_set_partition(*args)
+    assert ex.objective == pytest.approx(best, abs=1e-9)
+    assert milp.objective == pytest.approx(best, abs=1e-6)
+    covered = np.concatenate([subsets[j] for j in milp.chosen])
+    assert sorted(covered.tolist()) == list(range(n))
+
+
+def test_uncovered_node_is_infeasible_with_a_clear_message() -> None:
+    with pytest.raises(ssdfl.InfeasibleError, match=r"node\(s\) \[2\]"):
+        solve_set_partition(3, [np.array([0, 1]), np.array([2])], admissible=np.array([1, 0]))
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ssdfl.SsdflError, match="outside"):
+        solve_set_partition(2, [np.array([0, 5])])
+    with pytest.raises(ssdfl.SsdflError, match="≥ 0"):
+        solve_set_partition(1, [np.array([0])], max_term=np.array([-1.0]))
+    with pytest.raises(ssdfl.SsdflError, match="not installed"):
+        solve_set_partition(1, [np.array([0])], solver="NOPE")
