@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import ssdfl
 from ssdfl.devices import DeviceFileError, read_devices
 

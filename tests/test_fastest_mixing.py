@@ -5,10 +5,10 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
-from conftest import weighted_graphs
 from hypothesis import given, settings
 
 import ssdfl
+from conftest import weighted_graphs
 from ssdfl.fastest_mixing import fastest_mixing
 
 

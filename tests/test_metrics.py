@@ -5,10 +5,11 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
-import ssdfl
-from conftest import weighted_graphs
 from hypothesis import given
 from hypothesis import strategies as st
+
+import ssdfl
+from conftest import weighted_graphs
 
 
 @given(g=weighted_graphs(min_n=2, max_n=14), data=st.data())

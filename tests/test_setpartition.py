@@ -6,9 +6,10 @@ import itertools
 
 import numpy as np
 import pytest
-import ssdfl
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import ssdfl
 from ssdfl.setpartition import exhaustive_set_partition, solve_set_partition
 
 
