@@ -7,6 +7,14 @@ optimization, simulation and GradsSharding aggregation live in Python modules.
 from __future__ import annotations
 
 from ssdfl._core import __version__
+from ssdfl.data import (
+    FederatedDataset,
+    label_histograms,
+    label_skew_split,
+    load_digits_federated,
+    synthetic_classification,
+    synthetic_regression,
+)
 from ssdfl.errors import (
     DisconnectedGraphError,
     GraphFormatError,
@@ -29,13 +37,34 @@ from ssdfl.metrics import (
     volume,
 )
 from ssdfl.mixing import MIXING_RULES, mixing_matrix, second_eigenvalue, spectral_gap
+from ssdfl.models import DeviceModel, LeastSquares, LogisticRegression, Quadratic
+from ssdfl.optimizers import (
+    SGD,
+    Adam,
+    LocalOptimizer,
+    MomentumSGD,
+    OptimizerPopulation,
+    ProxSGD,
+    random_population,
+)
 
 __all__ = [
     "MIXING_RULES",
+    "SGD",
+    "Adam",
+    "DeviceModel",
     "DisconnectedGraphError",
+    "FederatedDataset",
     "Graph",
     "GraphFormatError",
     "InfeasibleError",
+    "LeastSquares",
+    "LocalOptimizer",
+    "LogisticRegression",
+    "MomentumSGD",
+    "OptimizerPopulation",
+    "ProxSGD",
+    "Quadratic",
     "SsdflError",
     "SsdflWarning",
     "TooLargeError",
@@ -48,11 +77,17 @@ __all__ = [
     "edge_expansion",
     "is_connected",
     "is_set_connected",
+    "label_histograms",
+    "label_skew_split",
+    "load_digits_federated",
     "mixing_matrix",
     "normalized_cut",
+    "random_population",
     "read_graph",
     "second_eigenvalue",
     "spectral_gap",
+    "synthetic_classification",
+    "synthetic_regression",
     "volume",
     "write_graph",
 ]
