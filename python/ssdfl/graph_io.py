@@ -30,7 +30,7 @@ import numpy as np
 from ssdfl import _core
 from ssdfl._atomic import atomic_write
 from ssdfl.errors import GraphFormatError, SsdflError
-from ssdfl.graph import Graph, as_graph
+from ssdfl.graph import Graph, _warn_loops, as_graph
 
 __all__ = ["FORMATS", "detect_format", "read_graph", "write_graph"]
 
@@ -117,14 +117,13 @@ def write_graph(g: Any, path: str | os.PathLike[str], format: str | None = None)
 # ------------------------------------------------------------------------ edge list
 def _read_edgelist(p: Path) -> Graph:
     try:
-        src, dst, w, weighted, labels = _core.parse_edge_list(_text(p))
+        core, loops, _merged, _weighted, labels = _core.read_edge_list(_read_bytes(p))
     except GraphFormatError as exc:
-        raise GraphFormatError(f"{p}:{exc}".replace(":line ", ":")) from None
-    n = len(labels)
-    core, loops, _ = _core.CoreGraph.from_edges(n, src, dst, w if weighted else None)
-    from ssdfl.graph import _warn_loops
-
+        raise GraphFormatError(f"{p}:{exc}".replace(":line ", ":", 1)) from None
+    except SsdflError as exc:  # e.g. more nodes than the CSR index type holds
+        raise GraphFormatError(f"{p}: {exc}") from None
     _warn_loops(loops)
+    n = core.n
     if isinstance(labels, np.ndarray):
         lab = None if np.array_equal(labels, np.arange(n)) else labels
     else:

@@ -30,7 +30,12 @@ pub struct BuildReport {
 impl Graph {
     /// Build from edge endpoint arrays `src[k] -- dst[k]` with optional weights (default 1).
     /// Self-loops are dropped and parallel edges merged by summing weights (both counted in
-    /// the report). Errors on out-of-range endpoints and weights that are not finite and > 0.
+    /// the report). Errors on out-of-range endpoints and weights that are not finite and > 0
+    /// (the first offending edge is named).
+    ///
+    /// Linear time: a counting pass sizes the CSR rows, edges are scattered into both rows, and
+    /// each row is sorted (stably, so both copies of a merged edge sum in the same order and
+    /// the adjacency stays exactly symmetric) and deduplicated in parallel.
     pub fn from_edges(
         n: usize,
         src: &[i64],
@@ -55,45 +60,169 @@ impl Graph {
                 u32::MAX
             )));
         }
-        let mut report = BuildReport::default();
-        let mut edges: Vec<(u32, u32, f64)> = Vec::with_capacity(src.len());
-        for k in 0..src.len() {
+        let m = src.len();
+        let out_of_range = |x: i64| x < 0 || x as u64 >= n as u64;
+        let bad_weight = |k: usize| weights.is_some_and(|w| !(w[k].is_finite() && w[k] > 0.0));
+        let first_bad = (0..m)
+            .into_par_iter()
+            .with_min_len(1 << 14)
+            .position_first(|k| out_of_range(src[k]) || out_of_range(dst[k]) || bad_weight(k));
+        if let Some(k) = first_bad {
             let (a, b) = (src[k], dst[k]);
-            for x in [a, b] {
-                if x < 0 || x as u64 >= n as u64 {
-                    return Err(CoreError::NodeOutOfRange { node: x, n });
-                }
+            if out_of_range(a) || out_of_range(b) {
+                let node = if out_of_range(a) { a } else { b };
+                return Err(CoreError::NodeOutOfRange { node, n });
             }
-            let w = weights.map_or(1.0, |w| w[k]);
-            if !(w.is_finite() && w > 0.0) {
-                return Err(CoreError::InvalidWeight {
-                    index: k,
-                    u: a as usize,
-                    v: b as usize,
-                    value: w,
-                });
-            }
-            if a == b {
-                report.self_loops += 1;
-                continue;
-            }
-            let (u, v) = if a < b { (a, b) } else { (b, a) };
-            edges.push((u as u32, v as u32, w));
+            return Err(CoreError::InvalidWeight {
+                index: k,
+                u: a as usize,
+                v: b as usize,
+                value: weights.map_or(1.0, |w| w[k]),
+            });
         }
-        let unit = weights.is_none();
-        edges.par_sort_unstable_by_key(|e| (e.0, e.1));
-        // merge parallel edges
-        let mut merged: Vec<(u32, u32, f64)> = Vec::with_capacity(edges.len());
-        for e in edges {
-            match merged.last_mut() {
-                Some(last) if last.0 == e.0 && last.1 == e.1 => {
-                    last.2 += e.2;
-                    report.merged += 1;
+        let mut report = BuildReport {
+            self_loops: (0..m)
+                .into_par_iter()
+                .with_min_len(1 << 14)
+                .filter(|&k| src[k] == dst[k])
+                .count(),
+            merged: 0,
+        };
+        // Row sizes, then scatter every edge into both rows. Both passes are split by node
+        // range: each task scans all edges and handles the endpoints in its own range, so the
+        // random writes are spread over the threads without atomics.
+        let ranges = node_ranges(n);
+        let counts: Vec<Vec<usize>> = ranges
+            .par_iter()
+            .map(|r| {
+                let mut c = vec![0usize; r.len()];
+                for k in 0..m {
+                    let (a, b) = (src[k] as usize, dst[k] as usize);
+                    if a != b {
+                        if r.contains(&a) {
+                            c[a - r.start] += 1;
+                        }
+                        if r.contains(&b) {
+                            c[b - r.start] += 1;
+                        }
+                    }
                 }
-                _ => merged.push(e),
+                c
+            })
+            .collect();
+        let mut indptr = Vec::with_capacity(n + 1);
+        indptr.push(0usize);
+        let mut acc = 0usize;
+        for c in &counts {
+            for &x in c {
+                acc += x;
+                indptr.push(acc);
             }
         }
-        let g = Self::from_canonical(n, &merged, unit && report.merged == 0);
+        drop(counts);
+        let nnz = indptr[n];
+        let mut indices = vec![0u32; nnz];
+        let mut wts = vec![1f64; nnz];
+        {
+            let mut parts = Vec::with_capacity(ranges.len());
+            let (mut idx, mut w): (&mut [u32], &mut [f64]) = (&mut indices, &mut wts);
+            for r in &ranges {
+                let take = indptr[r.end] - indptr[r.start];
+                let (x, rest_i) = idx.split_at_mut(take);
+                let (y, rest_w) = w.split_at_mut(take);
+                parts.push((r.clone(), x, y));
+                idx = rest_i;
+                w = rest_w;
+            }
+            let indptr = &indptr;
+            parts.into_par_iter().for_each(|(r, idx, w)| {
+                let base = indptr[r.start];
+                let mut fill: Vec<usize> =
+                    indptr[r.start..r.end].iter().map(|&x| x - base).collect();
+                let mut put = |u: usize, v: usize, k: usize| {
+                    let f = &mut fill[u - r.start];
+                    idx[*f] = v as u32;
+                    if let Some(ws) = weights {
+                        w[*f] = ws[k];
+                    }
+                    *f += 1;
+                };
+                for k in 0..m {
+                    let (a, b) = (src[k] as usize, dst[k] as usize);
+                    if a != b {
+                        if r.contains(&a) {
+                            put(a, b, k);
+                        }
+                        if r.contains(&b) {
+                            put(b, a, k);
+                        }
+                    }
+                }
+            });
+        }
+        // sort + merge every row in place; `lens[u]` = distinct neighbours of u
+        let mut lens = vec![0usize; n];
+        for_each_row_block(
+            &indptr,
+            &mut indices,
+            &mut wts,
+            &mut lens,
+            |rows, idx, w, lens| {
+                let mut buf: Vec<(u32, f64)> = Vec::new();
+                let base = indptr[rows.start];
+                for (r, u) in rows.enumerate() {
+                    let (s, e) = (indptr[u] - base, indptr[u + 1] - base);
+                    let (ri, rw) = (&mut idx[s..e], &mut w[s..e]);
+                    if !ri.windows(2).all(|p| p[0] < p[1]) {
+                        buf.clear();
+                        buf.extend(ri.iter().copied().zip(rw.iter().copied()));
+                        buf.sort_by_key(|p| p.0); // stable: duplicates keep edge order
+                        let mut len = 0usize;
+                        for &(j, x) in buf.iter() {
+                            if len > 0 && ri[len - 1] == j {
+                                rw[len - 1] += x;
+                            } else {
+                                ri[len] = j;
+                                rw[len] = x;
+                                len += 1;
+                            }
+                        }
+                        lens[r] = len;
+                    } else {
+                        lens[r] = e - s;
+                    }
+                }
+            },
+        );
+        let new_nnz: usize = lens.iter().sum();
+        if new_nnz != nnz {
+            // compact rows to the front (new offsets never exceed old ones)
+            let mut at = 0usize;
+            for u in 0..n {
+                let s = indptr[u];
+                indices.copy_within(s..s + lens[u], at);
+                wts.copy_within(s..s + lens[u], at);
+                indptr[u] = at;
+                at += lens[u];
+            }
+            indptr[n] = at;
+            indices.truncate(at);
+            wts.truncate(at);
+        }
+        report.merged = (nnz - new_nnz) / 2;
+        let degrees: Vec<f64> = (0..n)
+            .into_par_iter()
+            .with_min_len(1 << 12)
+            .map(|u| wts[indptr[u]..indptr[u + 1]].iter().sum())
+            .collect();
+        let g = Graph {
+            n,
+            indptr,
+            indices,
+            weights: wts,
+            degrees,
+            unit_weights: weights.is_none() && report.merged == 0,
+        };
         Ok((g, report))
     }
 
@@ -358,6 +487,52 @@ impl Graph {
     }
 }
 
+/// Split `0..n` into one contiguous node range per rayon thread (fewer for small graphs).
+fn node_ranges(n: usize) -> Vec<std::ops::Range<usize>> {
+    let t = rayon::current_num_threads().clamp(1, (n / 4096).max(1));
+    (0..t).map(|i| (i * n / t)..((i + 1) * n / t)).collect()
+}
+
+/// Run `f(rows, indices, weights, lens)` over blocks of consecutive CSR rows in parallel; each
+/// call gets the slices of `indices`/`weights` covering exactly its rows and the matching part
+/// of `lens` (one entry per row).
+fn for_each_row_block<F>(
+    indptr: &[usize],
+    indices: &mut [u32],
+    weights: &mut [f64],
+    lens: &mut [usize],
+    f: F,
+) where
+    F: Fn(std::ops::Range<usize>, &mut [u32], &mut [f64], &mut [usize]) + Sync,
+{
+    let n = lens.len();
+    let nnz = indices.len();
+    let blocks = (rayon::current_num_threads() * 8).max(1);
+    let target = (nnz / blocks).max(1 << 14);
+    let mut parts = Vec::new();
+    let (mut idx, mut w, mut ln) = (indices, weights, lens);
+    let mut start = 0usize;
+    while start < n {
+        // smallest end row whose block holds at least `target` entries
+        let goal = indptr[start] + target;
+        let end = match indptr[start + 1..=n].binary_search(&goal) {
+            Ok(p) | Err(p) => (start + 1 + p).min(n),
+        };
+        let take = indptr[end] - indptr[start];
+        let (a, rest_i) = idx.split_at_mut(take);
+        let (b, rest_w) = w.split_at_mut(take);
+        let (c, rest_l) = ln.split_at_mut(end - start);
+        parts.push((start..end, a, b, c));
+        idx = rest_i;
+        w = rest_w;
+        ln = rest_l;
+        start = end;
+    }
+    parts
+        .into_par_iter()
+        .for_each(|(rows, a, b, c)| f(rows, a, b, c));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +570,123 @@ mod tests {
             ));
         }
         assert!(Graph::from_csr(2, &[0, 1, 1], &[1], &[1.0]).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn from_edges_matches_a_naive_merge(
+            n in 1usize..40,
+            raw in proptest::collection::vec((0i64..40, 0i64..40, 1u32..8), 0..300),
+        ) {
+            let edges: Vec<(i64, i64, f64)> = raw
+                .into_iter()
+                .map(|(a, b, w)| (a % n as i64, b % n as i64, w as f64 / 4.0))
+                .collect();
+            let src: Vec<i64> = edges.iter().map(|e| e.0).collect();
+            let dst: Vec<i64> = edges.iter().map(|e| e.1).collect();
+            let w: Vec<f64> = edges.iter().map(|e| e.2).collect();
+            let (g, rep) = Graph::from_edges(n, &src, &dst, Some(&w)).unwrap();
+            let mut want = std::collections::BTreeMap::new();
+            let mut loops = 0;
+            for &(a, b, x) in &edges {
+                if a == b {
+                    loops += 1;
+                    continue;
+                }
+                *want.entry((a.min(b) as usize, a.max(b) as usize)).or_insert(0.0) += x;
+            }
+            let got: Vec<(usize, usize, f64)> = g.edges();
+            let want: Vec<(usize, usize, f64)> =
+                want.into_iter().map(|((a, b), x)| (a, b, x)).collect();
+            proptest::prop_assert_eq!(&got, &want);
+            proptest::prop_assert_eq!(rep.self_loops, loops);
+            proptest::prop_assert_eq!(rep.merged, edges.len() - loops - want.len());
+            for u in 0..n {
+                let row: Vec<(usize, f64)> = g.neighbors(u).collect();
+                proptest::prop_assert!(row.windows(2).all(|p| p[0].0 < p[1].0));
+                for (v, x) in row {
+                    proptest::prop_assert!(g.neighbors(v).any(|(y, z)| y == u && z == x));
+                }
+                let d: f64 = g.neighbors(u).map(|p| p.1).sum();
+                proptest::prop_assert_eq!(g.degrees()[u], d);
+            }
+        }
+    }
+
+    #[test]
+    fn first_bad_edge_is_reported() {
+        let err = Graph::from_edges(
+            3,
+            &[0, 1, 0, 2],
+            &[1, 2, 2, 1],
+            Some(&[1.0, 2.0, -1.0, 0.0]),
+        );
+        assert_eq!(
+            err.unwrap_err(),
+            CoreError::InvalidWeight {
+                index: 2,
+                u: 0,
+                v: 2,
+                value: -1.0
+            }
+        );
+        assert_eq!(
+            Graph::from_edges(3, &[0, 7, -1], &[1, 0, 0], None).unwrap_err(),
+            CoreError::NodeOutOfRange { node: 7, n: 3 }
+        );
+    }
+
+    #[test]
+    fn large_build_splits_across_threads_and_matches_naive() {
+        // enough nodes for several node ranges; LCG-generated edges with repeats and loops
+        let n = 30_000usize;
+        let mut x: u64 = 12345;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize
+        };
+        let m = 200_000;
+        let (mut src, mut dst, mut w) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..m {
+            let a = next() % n;
+            let b = if next() % 10 == 0 {
+                a
+            } else {
+                (a + 1 + next() % 50) % n
+            };
+            src.push(a as i64);
+            dst.push(b as i64);
+            w.push((1 + next() % 4) as f64 * 0.5);
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let (g, rep) = pool
+            .install(|| Graph::from_edges(n, &src, &dst, Some(&w)))
+            .unwrap();
+        let mut want = std::collections::BTreeMap::new();
+        let mut loops = 0;
+        for k in 0..m {
+            let (a, b) = (src[k] as usize, dst[k] as usize);
+            if a == b {
+                loops += 1;
+            } else {
+                *want.entry((a.min(b), a.max(b))).or_insert(0.0) += w[k];
+            }
+        }
+        assert_eq!(rep.self_loops, loops);
+        assert_eq!(rep.merged, m - loops - want.len());
+        let want: Vec<(usize, usize, f64)> =
+            want.into_iter().map(|((a, b), c)| (a, b, c)).collect();
+        assert_eq!(g.edges(), want);
+        let (h, _) = pool
+            .install(|| Graph::from_edges(n, &src, &dst, None))
+            .unwrap();
+        assert_eq!(h.m(), g.m());
+        assert!(!h.unit_weights());
     }
 
     #[test]

@@ -1,15 +1,24 @@
-//! Fast edge-list parsing.
+//! Fast edge-list parsing (parallel over chunks of lines, no per-token allocation).
 //!
-//! Format: one record per line, fields separated by whitespace or commas: `u v [weight]` for an
-//! edge, a lone `u` for a node (isolated or not). Empty lines and lines starting with `#` or `%`
-//! are skipped, and anything after a `#` is a comment.
+//! Format: one record per line, fields separated by ASCII whitespace or commas: `u v [weight]`
+//! for an edge, a lone `u` for a node (isolated or not). Empty lines and lines whose first
+//! non-blank character is `#` or `%` are skipped, and anything after a `#` is a comment.
+//! Lines end in `\n` or `\r\n`; a leading UTF-8 byte-order mark is ignored. Weights must parse
+//! as finite numbers > 0.
 //!
-//! Node numbering: if every label is an integer, node `i` is the `i`-th smallest label (so labels
-//! `0..n-1` map to themselves); otherwise nodes are numbered in order of first appearance and
-//! labels are kept as strings.
+//! Node numbering: if every label is an integer (optional sign, decimal digits, fits in `i64`),
+//! node `i` is the `i`-th smallest label (so labels `0..n-1` map to themselves); otherwise every
+//! label is a string and nodes are numbered in order of first appearance in the file (lone-node
+//! lines included), labels kept as (UTF-8) strings.
+//!
+//! Speed: the input is split at line boundaries into chunks parsed on the rayon pool, integers
+//! are parsed straight from bytes, and integer labels are mapped to node indices with a dense
+//! lookup table when their range is small (a sort otherwise).
 
 use crate::error::{CoreError, Result};
+use rayon::prelude::*;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Node labels as read from a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,107 +56,411 @@ pub struct EdgeList {
 
 /// Parse an edge list from its text (see the module documentation for the format).
 pub fn parse_edge_list(text: &str) -> Result<EdgeList> {
-    let mut toks: Vec<&str> = Vec::new(); // endpoint tokens; isolated nodes recorded in `lone`
-    let mut lone: Vec<&str> = Vec::new();
-    let mut weights: Vec<f64> = Vec::new();
-    let mut weighted = false;
-    let mut all_int = true;
-    for (lineno, raw) in text.lines().enumerate() {
-        let line = match raw.find('#') {
-            Some(p) => &raw[..p],
-            None => raw,
-        };
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('%') {
-            continue;
+    parse_edge_list_bytes(text.as_bytes())
+}
+
+/// Smallest chunk handed to one rayon task.
+const MIN_CHUNK: usize = 1 << 18;
+
+/// One line split into at most three fields.
+enum Record<'a> {
+    Skip,
+    Node(&'a [u8]),
+    Edge(&'a [u8], &'a [u8], Option<&'a [u8]>),
+}
+
+#[inline]
+fn is_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b',' | b'\x0b' | b'\x0c')
+}
+
+/// Split one line (without its `\n`) into a record; `Err(msg)` for a malformed line.
+#[inline]
+fn split_line(line: &[u8]) -> std::result::Result<Record<'_>, String> {
+    let line = match line.iter().position(|&b| b == b'#') {
+        Some(p) => &line[..p],
+        None => line,
+    };
+    let mut fields: [&[u8]; 3] = [&[]; 3];
+    let mut count = 0usize;
+    let mut i = 0usize;
+    let len = line.len();
+    while i < len {
+        while i < len && is_sep(line[i]) {
+            i += 1;
         }
-        let mut fields = line
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|s| !s.is_empty());
-        let a = fields.next();
-        let b = fields.next();
-        let w = fields.next();
-        if fields.next().is_some() {
-            return Err(CoreError::Parse {
-                line: lineno + 1,
-                msg: format!("expected 'u v [weight]', found more than 3 fields in {line:?}"),
-            });
+        if i >= len {
+            break;
         }
-        match (a, b) {
-            (Some(a), None) => {
-                all_int &= a.parse::<i64>().is_ok();
-                lone.push(a);
+        let start = i;
+        while i < len && !is_sep(line[i]) {
+            i += 1;
+        }
+        if count == 0 && line[start] == b'%' {
+            return Ok(Record::Skip);
+        }
+        if count == 3 {
+            return Err(format!(
+                "expected 'u v [weight]', found more than 3 fields in {:?}",
+                String::from_utf8_lossy(line).trim()
+            ));
+        }
+        fields[count] = &line[start..i];
+        count += 1;
+    }
+    Ok(match count {
+        0 => Record::Skip,
+        1 => Record::Node(fields[0]),
+        2 => Record::Edge(fields[0], fields[1], None),
+        _ => Record::Edge(fields[0], fields[1], Some(fields[2])),
+    })
+}
+
+/// Parse a decimal integer (optional sign) that fits in `i64`.
+#[inline]
+fn parse_int(tok: &[u8]) -> Option<i64> {
+    let (neg, digits) = match tok.first() {
+        Some(b'-') => (true, &tok[1..]),
+        Some(b'+') => (false, &tok[1..]),
+        _ => (false, tok),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub(d as i64)?; // accumulate negatively: i64::MIN fits
+    }
+    if neg {
+        Some(v)
+    } else {
+        v.checked_neg()
+    }
+}
+
+/// Parse a weight token; must be a finite number > 0.
+#[inline]
+fn parse_weight(tok: &[u8]) -> std::result::Result<f64, String> {
+    let s = std::str::from_utf8(tok).map_err(|_| {
+        format!(
+            "weight {:?} is not a number",
+            String::from_utf8_lossy(tok).as_ref()
+        )
+    })?;
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("weight {s:?} is not a number"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("weight {s} must be finite and > 0"));
+    }
+    Ok(v)
+}
+
+/// Byte ranges of chunks that start at line starts and end after a `\n` (or at the end).
+fn chunk_bounds(data: &[u8]) -> Vec<(usize, usize)> {
+    let threads = rayon::current_num_threads().max(1);
+    let target = (data.len() / (threads * 4)).max(MIN_CHUNK);
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while start < data.len() {
+        let mut end = (start + target).min(data.len());
+        if end < data.len() {
+            end = match data[end..].iter().position(|&b| b == b'\n') {
+                Some(p) => end + p + 1,
+                None => data.len(),
+            };
+        }
+        out.push((start, end));
+        start = end;
+    }
+    out
+}
+
+/// Iterate over the lines of `chunk` with their 1-based line number inside the chunk.
+fn lines(chunk: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    chunk
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(k, l)| (k + 1, l))
+}
+
+/// Result of the integer-label pass over one chunk.
+#[derive(Default)]
+struct IntChunk {
+    src: Vec<i64>,
+    dst: Vec<i64>,
+    weights: Vec<f64>,
+    lone: Vec<i64>,
+    weighted: bool,
+    /// First malformed line (chunk-local line number, message).
+    error: Option<(usize, String)>,
+    /// A label that is not an integer was seen (before any error).
+    not_int: bool,
+}
+
+fn int_pass(chunk: &[u8]) -> IntChunk {
+    let mut out = IntChunk {
+        src: Vec::with_capacity(chunk.len() / 12),
+        dst: Vec::with_capacity(chunk.len() / 12),
+        weights: Vec::with_capacity(chunk.len() / 12),
+        ..IntChunk::default()
+    };
+    for (k, line) in lines(chunk) {
+        match split_line(line) {
+            Err(msg) => {
+                out.error = Some((k, msg));
+                return out;
             }
-            (Some(a), Some(b)) => {
-                all_int &= a.parse::<i64>().is_ok() && b.parse::<i64>().is_ok();
-                toks.push(a);
-                toks.push(b);
+            Ok(Record::Skip) => {}
+            Ok(Record::Node(a)) => match parse_int(a) {
+                Some(x) => out.lone.push(x),
+                None => {
+                    out.not_int = true;
+                    return out;
+                }
+            },
+            Ok(Record::Edge(a, b, w)) => {
+                let (Some(x), Some(y)) = (parse_int(a), parse_int(b)) else {
+                    out.not_int = true;
+                    return out;
+                };
                 let wv = match w {
                     None => 1.0,
-                    Some(ws) => {
-                        weighted = true;
-                        let v: f64 = ws.parse().map_err(|_| CoreError::Parse {
-                            line: lineno + 1,
-                            msg: format!("weight {ws:?} is not a number"),
-                        })?;
-                        if !(v.is_finite() && v > 0.0) {
-                            return Err(CoreError::Parse {
-                                line: lineno + 1,
-                                msg: format!("weight {ws} must be finite and > 0"),
-                            });
+                    Some(t) => match parse_weight(t) {
+                        Ok(v) => {
+                            out.weighted = true;
+                            v
                         }
-                        v
-                    }
+                        Err(msg) => {
+                            out.error = Some((k, msg));
+                            return out;
+                        }
+                    },
                 };
-                weights.push(wv);
+                out.src.push(x);
+                out.dst.push(y);
+                out.weights.push(wv);
             }
-            (None, _) => continue,
         }
     }
-    let (ids, labels) = if all_int {
-        let parse = |s: &str| s.parse::<i64>().unwrap_or_default();
-        let mut uniq: Vec<i64> = toks.iter().chain(lone.iter()).map(|s| parse(s)).collect();
-        uniq.sort_unstable();
-        uniq.dedup();
-        let ids: Vec<i64> = toks
-            .iter()
-            .map(|s| uniq.binary_search(&parse(s)).unwrap_or_default() as i64)
-            .collect();
-        (ids, Labels::Int(uniq))
-    } else {
-        let mut map: HashMap<&str, i64> = HashMap::with_capacity(toks.len() / 4 + lone.len());
-        let mut names: Vec<String> = Vec::new();
-        // first appearance in file order: edges and lone nodes interleave, but a lone node that
-        // also appears in an edge keeps its edge position; lone-only nodes come after.
-        let mut ids = Vec::with_capacity(toks.len());
-        for s in toks.iter() {
-            let next = names.len() as i64;
-            let id = *map.entry(s).or_insert_with(|| {
-                names.push((*s).to_string());
-                next
+    out
+}
+
+/// Number of `\n` bytes in `data[..pos]` (only computed to report an error's line).
+fn line_offset(data: &[u8], pos: usize) -> usize {
+    data[..pos].iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Parse an edge list from raw bytes (see the module documentation for the format).
+pub fn parse_edge_list_bytes(data: &[u8]) -> Result<EdgeList> {
+    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+    let bounds = chunk_bounds(data);
+    let chunks: Vec<IntChunk> = bounds
+        .par_iter()
+        .map(|&(s, e)| int_pass(&data[s..e]))
+        .collect();
+    for (c, &(s, _)) in chunks.iter().zip(bounds.iter()) {
+        if let Some((k, msg)) = &c.error {
+            return Err(CoreError::Parse {
+                line: line_offset(data, s) + k,
+                msg: msg.clone(),
             });
-            ids.push(id);
         }
-        for s in lone.iter() {
-            if !map.contains_key(s) {
-                map.insert(s, names.len() as i64);
-                names.push((*s).to_string());
+        if c.not_int {
+            return parse_string_labels(data, &bounds);
+        }
+    }
+    let weighted = chunks.iter().any(|c| c.weighted);
+    let m: usize = chunks.iter().map(|c| c.src.len()).sum();
+    let mut src = Vec::with_capacity(m);
+    let mut dst = Vec::with_capacity(m);
+    let mut weights = Vec::with_capacity(m);
+    let mut lone = Vec::new();
+    for c in chunks {
+        src.extend_from_slice(&c.src);
+        dst.extend_from_slice(&c.dst);
+        weights.extend_from_slice(&c.weights);
+        lone.extend_from_slice(&c.lone);
+    }
+    let labels = relabel_ints(&mut src, &mut dst, &lone);
+    Ok(EdgeList {
+        src,
+        dst,
+        weights,
+        weighted,
+        labels: Labels::Int(labels),
+    })
+}
+
+/// Replace integer labels in `src`/`dst` by their rank among all labels (edges and `lone`);
+/// returns the sorted distinct labels.
+fn relabel_ints(src: &mut [i64], dst: &mut [i64], lone: &[i64]) -> Vec<i64> {
+    let all = || src.iter().chain(dst.iter()).chain(lone.iter());
+    let total = src.len() + dst.len() + lone.len();
+    if total == 0 {
+        return Vec::new();
+    }
+    let (lo, hi) = all().fold((i64::MAX, i64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let span = (hi as i128 - lo as i128 + 1) as u128;
+    if span <= (4 * total as u128 + 1024) {
+        // dense table: rank[x - lo] = index of label x
+        let span = span as usize;
+        let mut rank = vec![u32::MAX; span];
+        for &x in all() {
+            rank[(x - lo) as usize] = 0;
+        }
+        let mut labels = Vec::new();
+        for (off, r) in rank.iter_mut().enumerate() {
+            if *r == 0 {
+                *r = labels.len() as u32;
+                labels.push(lo + off as i64);
             }
         }
-        (ids, Labels::Str(names))
+        let map = |x: &mut i64| *x = rank[(*x - lo) as usize] as i64;
+        src.par_iter_mut().for_each(map);
+        dst.par_iter_mut().for_each(map);
+        labels
+    } else {
+        let mut labels: Vec<i64> = all().copied().collect();
+        labels.par_sort_unstable();
+        labels.dedup();
+        let map = |x: &mut i64| {
+            *x = labels.binary_search(x).map_or(0, |p| p as i64);
+        };
+        src.par_iter_mut().for_each(map);
+        dst.par_iter_mut().for_each(map);
+        labels
+    }
+}
+
+/// FxHash-style hasher for label bytes (no DoS concern: input is a local file).
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut buf = [0u8; 8];
+            buf.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// One tokenized line for the string-label pass.
+struct StrRec<'a> {
+    a: &'a [u8],
+    b: Option<&'a [u8]>,
+    w: f64,
+}
+
+/// Tokenize a chunk for the string-label pass: records, weighted flag, first error.
+#[allow(clippy::type_complexity)]
+fn str_pass(chunk: &[u8]) -> (Vec<StrRec<'_>>, bool, Option<(usize, String)>) {
+    let mut recs = Vec::with_capacity(chunk.len() / 12);
+    let mut weighted = false;
+    for (k, line) in lines(chunk) {
+        match split_line(line) {
+            Err(msg) => return (recs, weighted, Some((k, msg))),
+            Ok(Record::Skip) => {}
+            Ok(Record::Node(a)) => recs.push(StrRec { a, b: None, w: 1.0 }),
+            Ok(Record::Edge(a, b, w)) => {
+                let wv = match w {
+                    None => 1.0,
+                    Some(t) => match parse_weight(t) {
+                        Ok(v) => {
+                            weighted = true;
+                            v
+                        }
+                        Err(msg) => return (recs, weighted, Some((k, msg))),
+                    },
+                };
+                recs.push(StrRec {
+                    a,
+                    b: Some(b),
+                    w: wv,
+                });
+            }
+        }
+    }
+    (recs, weighted, None)
+}
+
+fn parse_string_labels<'a>(data: &'a [u8], bounds: &[(usize, usize)]) -> Result<EdgeList> {
+    let parts: Vec<_> = bounds
+        .par_iter()
+        .map(|&(s, e)| str_pass(&data[s..e]))
+        .collect();
+    for ((_, _, err), &(s, _)) in parts.iter().zip(bounds.iter()) {
+        if let Some((k, msg)) = err {
+            return Err(CoreError::Parse {
+                line: line_offset(data, s) + k,
+                msg: msg.clone(),
+            });
+        }
+    }
+    let weighted = parts.iter().any(|p| p.1);
+    let m: usize = parts
+        .iter()
+        .map(|p| p.0.iter().filter(|r| r.b.is_some()).count())
+        .sum();
+    let mut map: HashMap<&'a [u8], i64, BuildHasherDefault<FxHasher>> = HashMap::default();
+    let mut names: Vec<String> = Vec::new();
+    let mut src = Vec::with_capacity(m);
+    let mut dst = Vec::with_capacity(m);
+    let mut weights = Vec::with_capacity(m);
+    let mut id_of = |tok: &'a [u8], names: &mut Vec<String>, pos: usize| -> Result<i64> {
+        if let Some(&id) = map.get(tok) {
+            return Ok(id);
+        }
+        let s = std::str::from_utf8(tok).map_err(|_| CoreError::Parse {
+            line: line_offset(data, pos) + 1,
+            msg: format!(
+                "label {:?} is not valid UTF-8",
+                String::from_utf8_lossy(tok).as_ref()
+            ),
+        })?;
+        let id = names.len() as i64;
+        names.push(s.to_owned());
+        map.insert(tok, id);
+        Ok(id)
     };
-    let mut src = Vec::with_capacity(weights.len());
-    let mut dst = Vec::with_capacity(weights.len());
-    for pair in ids.chunks_exact(2) {
-        src.push(pair[0]);
-        dst.push(pair[1]);
+    let base = data.as_ptr() as usize;
+    for (recs, _, _) in &parts {
+        for r in recs {
+            // byte offset of the token, used only to name the line of a non-UTF-8 label
+            let pos_of = |t: &[u8]| t.as_ptr() as usize - base;
+            let a = id_of(r.a, &mut names, pos_of(r.a))?;
+            if let Some(b) = r.b {
+                let b = id_of(b, &mut names, pos_of(b))?;
+                src.push(a);
+                dst.push(b);
+                weights.push(r.w);
+            }
+        }
     }
     Ok(EdgeList {
         src,
         dst,
         weights,
         weighted,
-        labels,
+        labels: Labels::Str(names),
     })
 }
 
@@ -166,6 +479,14 @@ mod tests {
     }
 
     #[test]
+    fn sparse_int_labels_use_the_sorted_path() {
+        let e = parse_edge_list("-9000000000000 5\n5 9223372036854775807\n").unwrap();
+        assert_eq!(e.labels, Labels::Int(vec![-9_000_000_000_000, 5, i64::MAX]));
+        assert_eq!((e.src, e.dst), (vec![0, 1], vec![1, 2]));
+        assert!(!e.weighted);
+    }
+
+    #[test]
     fn string_labels_first_appearance() {
         let e = parse_edge_list("b a\na,c 1 # note\nz\n").unwrap();
         assert_eq!(
@@ -174,6 +495,23 @@ mod tests {
         );
         assert_eq!(e.src, vec![0, 1]);
         assert_eq!(e.dst, vec![1, 2]);
+        // a lone node before any edge is numbered first; mixed int/str labels are strings
+        let e = parse_edge_list("q\r\n1 x\r\n").unwrap();
+        assert_eq!(
+            e.labels,
+            Labels::Str(vec!["q".into(), "1".into(), "x".into()])
+        );
+    }
+
+    #[test]
+    fn int_parser_edge_cases() {
+        assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int(b"9223372036854775808"), None);
+        assert_eq!(parse_int(b"+7"), Some(7));
+        for bad in [&b""[..], b"-", b"1.0", b"1e3", b"0x1", b"12a"] {
+            assert_eq!(parse_int(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
@@ -189,9 +527,54 @@ mod tests {
             parse_edge_list("0 1 2 3\n"),
             Err(CoreError::Parse { line: 1, .. })
         ));
+        for w in ["-2", "0", "nan", "inf"] {
+            assert!(matches!(
+                parse_edge_list(&format!("0 1\n\n0 1 {w}\n")),
+                Err(CoreError::Parse { line: 3, .. })
+            ));
+        }
         assert!(matches!(
-            parse_edge_list("0 1 -2\n"),
-            Err(CoreError::Parse { line: 1, .. })
+            parse_edge_list_bytes(b"a b\nc \xff\n"),
+            Err(CoreError::Parse { line: 2, .. })
         ));
+    }
+
+    #[test]
+    fn big_input_is_split_and_reassembled_in_order() {
+        // several chunks: result must equal a naive sequential parse
+        let mut text = String::new();
+        let mut want = Vec::new();
+        for k in 0..200_000i64 {
+            let (u, v) = ((k * 7919) % 50_021, (k * 104_729 + 3) % 50_021);
+            text.push_str(&format!("{} {} {}\n", u * 3, v * 3, 1 + k % 5));
+            want.push((u * 3, v * 3, (1 + k % 5) as f64));
+        }
+        assert!(text.len() > 4 * MIN_CHUNK);
+        let e = parse_edge_list(&text).unwrap();
+        let Labels::Int(lab) = &e.labels else {
+            panic!("expected integer labels")
+        };
+        assert!(lab.windows(2).all(|p| p[0] < p[1]));
+        for (k, &(u, v, w)) in want.iter().enumerate() {
+            assert_eq!(lab[e.src[k] as usize], u);
+            assert_eq!(lab[e.dst[k] as usize], v);
+            assert_eq!(e.weights[k], w);
+        }
+        // an error deep inside is reported with its global line number
+        text.push_str("1 2 3 4\n");
+        assert!(matches!(
+            parse_edge_list(&text),
+            Err(CoreError::Parse { line: 200_001, .. })
+        ));
+        // a string label in the last chunk switches the whole file to string labels
+        let mut t2 = text.replace("1 2 3 4\n", "");
+        t2.push_str("zz 0\n");
+        let e2 = parse_edge_list(&t2).unwrap();
+        let Labels::Str(names) = &e2.labels else {
+            panic!("expected string labels")
+        };
+        assert_eq!(names[e2.src[0] as usize], want[0].0.to_string());
+        assert_eq!(names[e2.src[200_000] as usize], "zz");
+        assert_eq!(e2.src.len(), 200_001);
     }
 }

@@ -3,11 +3,12 @@
 
 use crate::errors::IntoPy;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyBytes, PyList, PyString};
 use ssdfl_core::graph::Graph;
 use ssdfl_core::metrics;
-use ssdfl_core::parse::{parse_edge_list as core_parse, Labels};
+use ssdfl_core::parse::{parse_edge_list_bytes as core_parse, Labels};
 use std::sync::Arc;
 
 /// An immutable undirected weighted graph held in Rust (CSR).
@@ -201,13 +202,35 @@ fn connected_components<'py>(py: Python<'py>, g: &PyGraph) -> (Bound<'py, PyArra
     (lab.into_pyarray(py), c)
 }
 
-/// Parse edge-list text: returns `(src, dst, weights, weighted, labels)` where `labels` is an
-/// int64 array (all labels integers) or a list of strings.
+/// Bytes of a `bytes`/`bytearray`-like or `str` argument (UTF-8 for `str`), without a copy for
+/// `bytes` and `str`.
+fn text_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(b.as_bytes());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(s.to_str()?.as_bytes());
+    }
+    Err(PyTypeError::new_err(format!(
+        "expected bytes or str, got {}",
+        obj.get_type().name()?
+    )))
+}
+
+fn labels_to_py<'py>(py: Python<'py>, labels: Labels) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match labels {
+        Labels::Int(v) => v.into_pyarray(py).into_any(),
+        Labels::Str(v) => PyList::new(py, v)?.into_any(),
+    })
+}
+
+/// Parse edge-list text (`bytes` or `str`): returns `(src, dst, weights, weighted, labels)`
+/// where `labels` is an int64 array (all labels integers) or a list of strings.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 fn parse_edge_list<'py>(
     py: Python<'py>,
-    text: &str,
+    data: &Bound<'py, PyAny>,
 ) -> PyResult<(
     Bound<'py, PyArray1<i64>>,
     Bound<'py, PyArray1<i64>>,
@@ -215,17 +238,44 @@ fn parse_edge_list<'py>(
     bool,
     Bound<'py, PyAny>,
 )> {
-    let e = py.detach(|| core_parse(text)).py()?;
-    let labels: Bound<'py, PyAny> = match e.labels {
-        Labels::Int(v) => v.into_pyarray(py).into_any(),
-        Labels::Str(v) => PyList::new(py, v)?.into_any(),
-    };
+    let bytes = text_bytes(data)?;
+    let e = py.detach(|| core_parse(bytes)).py()?;
     Ok((
         e.src.into_pyarray(py),
         e.dst.into_pyarray(py),
         e.weights.into_pyarray(py),
         e.weighted,
-        labels,
+        labels_to_py(py, e.labels)?,
+    ))
+}
+
+/// Parse edge-list text (`bytes` or `str`) and build the graph in one call (GIL released):
+/// returns `(graph, self_loops_dropped, parallel_edges_merged, weighted, labels)`.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn read_edge_list<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+) -> PyResult<(PyGraph, usize, usize, bool, Bound<'py, PyAny>)> {
+    let bytes = text_bytes(data)?;
+    let (g, rep, weighted, labels) = py
+        .detach(|| -> ssdfl_core::Result<_> {
+            let e = core_parse(bytes)?;
+            let w = if e.weighted {
+                Some(e.weights.as_slice())
+            } else {
+                None
+            };
+            let (g, rep) = Graph::from_edges(e.labels.len(), &e.src, &e.dst, w)?;
+            Ok((g, rep, e.weighted, e.labels))
+        })
+        .py()?;
+    Ok((
+        PyGraph::wrap(g),
+        rep.self_loops,
+        rep.merged,
+        weighted,
+        labels_to_py(py, labels)?,
     ))
 }
 
@@ -240,5 +290,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_set_connected, m)?)?;
     m.add_function(wrap_pyfunction!(connected_components, m)?)?;
     m.add_function(wrap_pyfunction!(parse_edge_list, m)?)?;
+    m.add_function(wrap_pyfunction!(read_edge_list, m)?)?;
     Ok(())
 }
