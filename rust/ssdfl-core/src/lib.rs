@@ -5,6 +5,7 @@
 //! stored in CSR form ([`Graph`]) and convertible to and from petgraph.
 
 pub mod error;
+pub mod exactsum;
 pub mod graph;
 pub mod metrics;
 pub mod parse;

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod aggregate;
 mod errors;
 mod graph;
 
@@ -10,6 +11,7 @@ mod graph;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    aggregate::register(m)?;
     graph::register(m)?;
     Ok(())
 }

@@ -1,0 +1,657 @@
+//! Exact, mergeable weighted sums for reproducible FedAvg (GradsSharding).
+//!
+//! Every element's weighted sum `A = Σ w_i x_i` is accumulated *exactly* in a fixed-point
+//! integer ("superaccumulator") of 32-bit digits held in `i64` limbs (carry-save), wide enough
+//! for the whole exponent range of the input type, the product with a weight, and 2^32 terms.
+//! Because integer addition is associative and commutative, the accumulated value is the same
+//! for every client order, grouping (tree) or element slicing (shards). Exact partial sums can
+//! be serialised ([`reduce`] in partial mode) and merged later without any rounding. Only the
+//! final step rounds, and it is a fixed function of the exact numerator `A` and of the exact
+//! weight total supplied by the caller as `(k, w_prime)`:
+//!
+//! `result = sat_T(fl_T(fl64(2^-k · A) / w_prime))`, with `w_prime = fl64(2^-k · W)`,
+//! `2^-k W ∈ [1/2, 1)`, `fl64` the IEEE round-to-nearest-even to binary64 (with gradual
+//! underflow), `/` IEEE binary64 division, `fl_T` the rounding to the output type and `sat_T`
+//! saturation to its finite range. An exact zero gives `+0`.
+//!
+//! Weights must be pre-scaled by a power of two so that they lie in `{0} ∪ [2^-64, 2)`.
+
+use crate::error::{CoreError, Result, StopFn};
+use rayon::prelude::*;
+
+/// Elements per group: the unit of parallel work and of the partial-sum window encoding.
+pub const GROUP: usize = 256;
+const DIGIT: i64 = 1 << 32;
+const HALF_DIGIT: i64 = 1 << 31;
+/// Smallest allowed nonzero (pre-scaled) weight.
+pub const MIN_WEIGHT_EXP: i32 = -64;
+/// Largest number of terms (raw inputs plus partials) merged in one call.
+pub const MAX_TERMS: usize = 1 << 30;
+
+/// A floating-point input type with its accumulator layout.
+pub trait ExactFloat: Copy + Send + Sync + 'static {
+    /// Number of 32-bit digits of the accumulator.
+    const LIMBS: usize;
+    /// Binary exponent of the least significant bit of digit 0.
+    const LO: i32;
+    /// Bits of the integer mantissa.
+    const MANT_BITS: u32;
+    /// Name used in error messages.
+    const NAME: &'static str;
+    /// `(negative, mantissa, exponent)` with value `±mantissa · 2^exponent`; `None` if not finite.
+    fn decompose(self) -> Option<(bool, u64, i32)>;
+    /// Round a binary64 value to this type, saturating at the largest finite value.
+    fn from_f64_sat(v: f64) -> Self;
+    /// The value as f64 (exact for f32 and f64), for error messages.
+    fn to_f64(self) -> f64;
+}
+
+impl ExactFloat for f32 {
+    // product lsb ≥ 2^(-149-116); |w x| < 2^129; 2^32 terms and a sign → bits [-265, 162].
+    const LIMBS: usize = 14;
+    const LO: i32 = -265;
+    const MANT_BITS: u32 = 24;
+    const NAME: &'static str = "float32";
+    #[inline(always)]
+    fn decompose(self) -> Option<(bool, u64, i32)> {
+        let b = self.to_bits();
+        let neg = b >> 31 != 0;
+        let e = ((b >> 23) & 0xff) as i32;
+        let f = (b & 0x7f_ffff) as u64;
+        match e {
+            0xff => None,
+            0 => Some((neg, f, -149)),
+            _ => Some((neg, f | 0x80_0000, e - 150)),
+        }
+    }
+    #[inline(always)]
+    fn from_f64_sat(v: f64) -> f32 {
+        let r = v as f32;
+        if r.is_infinite() {
+            f32::MAX.copysign(r)
+        } else {
+            r
+        }
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl ExactFloat for f64 {
+    // product lsb ≥ 2^(-1074-116); |w x| < 2^1025; 2^32 terms and a sign → bits [-1190, 1058].
+    const LIMBS: usize = 71;
+    const LO: i32 = -1190;
+    const MANT_BITS: u32 = 53;
+    const NAME: &'static str = "float64";
+    #[inline(always)]
+    fn decompose(self) -> Option<(bool, u64, i32)> {
+        let b = self.to_bits();
+        let neg = b >> 63 != 0;
+        let e = ((b >> 52) & 0x7ff) as i32;
+        let f = b & 0x000f_ffff_ffff_ffff;
+        match e {
+            0x7ff => None,
+            0 => Some((neg, f, -1074)),
+            _ => Some((neg, f | (1u64 << 52), e - 1075)),
+        }
+    }
+    #[inline(always)]
+    fn from_f64_sat(v: f64) -> f64 {
+        if v.is_infinite() {
+            f64::MAX.copysign(v)
+        } else {
+            v
+        }
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// A pre-scaled weight split into mantissa and exponent (`w = m · 2^e`).
+#[derive(Clone, Copy, Debug)]
+struct Weight {
+    m: u64,
+    e: i32,
+}
+
+fn split_weights(weights: &[f64]) -> Result<Vec<Weight>> {
+    weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            if !w.is_finite() || w < 0.0 || w >= 2.0 || (w != 0.0 && w < 2f64.powi(MIN_WEIGHT_EXP))
+            {
+                return Err(CoreError::InvalidArgument(format!(
+                    "weight {i} = {w} is outside {{0}} ∪ [2^-64, 2) after scaling"
+                )));
+            }
+            let (_, m, e) = w.decompose().unwrap_or((false, 0, 0));
+            // Strip trailing zeros so that small-integer and power-of-two weights give narrow
+            // products (fewer digits touched per addition).
+            let tz = if m == 0 { 0 } else { m.trailing_zeros() };
+            Ok(Weight {
+                m: m >> tz,
+                e: e + tz as i32,
+            })
+        })
+        .collect()
+}
+
+/// Per-element accumulator state: limbs plus the touched digit range.
+struct Acc<'a> {
+    d: &'a mut [i64],
+    lo: usize,
+    hi: usize,
+}
+
+impl Acc<'_> {
+    /// Add `±mx · 2^ex · w` writing exactly `ND` digits (`ND` covers the product width).
+    #[inline(always)]
+    fn add_product<const ND: usize>(
+        &mut self,
+        lo_exp: i32,
+        neg: bool,
+        mx: u64,
+        ex: i32,
+        w: Weight,
+    ) {
+        let v = (mx as u128) * (w.m as u128);
+        if v == 0 {
+            return;
+        }
+        // Position ≥ 0 and idx + ND ≤ LIMBS by construction of the layout (module docs).
+        let pos = (ex + w.e - lo_exp) as usize;
+        let idx = pos >> 5;
+        let r = (pos & 31) as u32;
+        let low = v << r;
+        let top = if r == 0 { 0 } else { (v >> (128 - r)) as u64 };
+        let sgn = -(neg as i64);
+        let d = &mut self.d[idx..idx + ND];
+        for (j, x) in d.iter_mut().enumerate() {
+            let c = if j < 4 {
+                ((low >> (32 * j)) as u64 & 0xffff_ffff) as i64
+            } else {
+                top as i64
+            };
+            *x += (c ^ sgn) - sgn;
+        }
+        self.lo = self.lo.min(idx);
+        self.hi = self.hi.max(idx + ND - 1);
+    }
+
+    #[inline(always)]
+    fn add_digits(&mut self, start: usize, digits: &[i32]) {
+        for (j, &g) in digits.iter().enumerate() {
+            self.d[start + j] += g as i64;
+        }
+        if !digits.is_empty() {
+            self.lo = self.lo.min(start);
+            self.hi = self.hi.max(start + digits.len() - 1);
+        }
+    }
+
+    /// Balanced normalisation: every digit but the top one in `[-2^31, 2^31)`.
+    /// Returns `(lo, hi)` of the nonzero digits, or `None` for an exact zero.
+    fn normalise(&mut self) -> Option<(usize, usize)> {
+        if self.lo > self.hi {
+            return None;
+        }
+        let n = self.d.len();
+        let mut i = self.lo;
+        while i + 1 < n {
+            let c = (self.d[i] + HALF_DIGIT) >> 32;
+            self.d[i] -= c * DIGIT;
+            self.d[i + 1] += c;
+            if i >= self.hi && c == 0 {
+                break;
+            }
+            i += 1;
+        }
+        self.hi = self.hi.max((i + 1).min(n - 1));
+        let mut lo = self.lo;
+        let mut hi = self.hi;
+        while lo <= hi && self.d[lo] == 0 {
+            lo += 1;
+        }
+        while hi > lo && self.d[hi] == 0 {
+            hi -= 1;
+        }
+        if lo > hi || self.d[hi] == 0 {
+            None
+        } else {
+            Some((lo, hi))
+        }
+    }
+
+    /// Zero the touched range (restores the all-zero invariant).
+    fn clear(&mut self) {
+        if self.lo <= self.hi {
+            let top = (self.hi + 1).min(self.d.len() - 1);
+            for x in &mut self.d[self.lo..=top] {
+                *x = 0;
+            }
+        }
+        self.lo = usize::MAX;
+        self.hi = 0;
+    }
+}
+
+/// Round `±m · 2^e` (m with its top bit set; bit 0 may be a sticky bit) to binary64, RNE,
+/// with gradual underflow; saturates at ±f64::MAX.
+fn round_to_f64(neg: bool, m: u64, e: i32) -> f64 {
+    let q = e + 63; // exponent of the leading bit
+    let sign = if neg { 1u64 << 63 } else { 0 };
+    if q > 1023 {
+        return if neg { -f64::MAX } else { f64::MAX };
+    }
+    let p: i32 = if q >= -1022 { 53 } else { q + 1075 };
+    let drop = 64 - p; // ≥ 11
+    let mm = m as u128;
+    let kept: u128 = if drop >= 128 {
+        0
+    } else {
+        let kept = mm >> drop;
+        let rem = mm & ((1u128 << drop) - 1);
+        let half = 1u128 << (drop - 1);
+        if rem > half || (rem == half && kept & 1 == 1) {
+            kept + 1
+        } else {
+            kept
+        }
+    };
+    let bits = if q >= -1022 {
+        let (kept, q) = if kept == 1u128 << 53 {
+            (1u128 << 52, q + 1)
+        } else {
+            (kept, q)
+        };
+        if q > 1023 {
+            return if neg { -f64::MAX } else { f64::MAX };
+        }
+        (((q + 1023) as u64) << 52) | ((kept as u64) & ((1u64 << 52) - 1))
+    } else {
+        kept as u64 // subnormal, or exactly 2^52 = the smallest normal
+    };
+    f64::from_bits(sign | bits)
+}
+
+/// Add the weighted raw inputs at element `at`; `Err(c)` names a non-finite input.
+#[inline(always)]
+fn add_raw<T: ExactFloat, const ND: usize>(
+    acc: &mut Acc<'_>,
+    raw: &[&[T]],
+    w: &[Weight],
+    at: usize,
+) -> std::result::Result<(), usize> {
+    for (c, (r, &wc)) in raw.iter().zip(w).enumerate() {
+        match r[at].decompose() {
+            Some((neg, m, e)) => acc.add_product::<ND>(T::LO, neg, m, e, wc),
+            None => return Err(c),
+        }
+    }
+    Ok(())
+}
+
+/// `fl64(2^-k · value)` of the normalised accumulator digits `d[lo..=hi]` (balanced).
+fn digits_to_f64(d: &mut [i64], lo: usize, hi: usize, lo_exp: i32, k: i32) -> f64 {
+    let neg = d[hi] < 0;
+    if neg {
+        for x in &mut d[lo..=hi] {
+            *x = -*x;
+        }
+    }
+    // Convert to standard digits in [0, 2^32).
+    for i in lo..hi {
+        let c = d[i] >> 32;
+        d[i] -= c * DIGIT;
+        d[i + 1] += c;
+    }
+    let mut t = hi;
+    while t > lo && d[t] == 0 {
+        t -= 1;
+    }
+    // Top four digits into a u128, the rest into a sticky flag.
+    let mut x: u128 = 0;
+    let bottom = t.saturating_sub(3).max(lo);
+    for i in (bottom..=t).rev() {
+        x = (x << 32) | (d[i] as u64 as u128);
+    }
+    let sticky = d[lo..bottom].iter().any(|&v| v != 0);
+    // value ≈ x · 2^(32·bottom + lo_exp)
+    let lz = x.leading_zeros();
+    x <<= lz;
+    let m = ((x >> 64) as u64) | (((x as u64) != 0 || sticky) as u64);
+    let e = 32 * bottom as i32 + lo_exp - lz as i32 + 64 - k;
+    round_to_f64(neg, m, e)
+}
+
+/// Parsed window headers of one partial-sum encoding: per group `(byte offset, lo, nd)`.
+struct PartialIndex<'a> {
+    bytes: &'a [u8],
+    groups: Vec<(usize, usize, usize)>,
+}
+
+fn index_partial<'a>(
+    bytes: &'a [u8],
+    n: usize,
+    limbs: usize,
+    which: usize,
+) -> Result<PartialIndex<'a>> {
+    let ng = n.div_ceil(GROUP);
+    let mut groups = Vec::with_capacity(ng);
+    let mut off = 0usize;
+    let bad =
+        |msg: &str| CoreError::InvalidArgument(format!("partial sum {which} is malformed: {msg}"));
+    for g in 0..ng {
+        let len = GROUP.min(n - g * GROUP);
+        if off + 4 > bytes.len() {
+            return Err(bad("truncated header"));
+        }
+        let lo = u16::from_le_bytes([bytes[off], bytes[off + 1]]) as usize;
+        let nd = u16::from_le_bytes([bytes[off + 2], bytes[off + 3]]) as usize;
+        off += 4;
+        if nd > 0 && lo + nd > limbs {
+            return Err(bad("digit window out of range (wrong dtype?)"));
+        }
+        let body = len * nd * 4;
+        if off + body > bytes.len() {
+            return Err(bad("truncated body"));
+        }
+        groups.push((off, lo, nd));
+        off += body;
+    }
+    if off != bytes.len() {
+        return Err(bad("trailing bytes (wrong length or dtype?)"));
+    }
+    Ok(PartialIndex { bytes, groups })
+}
+
+/// What [`reduce`] produces.
+pub enum Mode<'a, T> {
+    /// Round to `out` with the weight total `(k, w_prime)`.
+    Final {
+        out: &'a mut [T],
+        k: i32,
+        w_prime: f64,
+    },
+    /// Return the exact partial sums, window-encoded.
+    Partial,
+}
+
+/// Error message prefix for non-finite inputs; the Python layer parses it to name the client.
+pub const NONFINITE_TAG: &str = "non-finite input";
+
+/// Exactly accumulate `Σ_c weights[c] · raw[c][i] + Σ_p partials[p][i]` for `i < n`, then
+/// either round it ([`Mode::Final`]) or return the exact sums encoded (see [`Mode::Partial`]):
+/// per group of [`GROUP`] elements a header `lo: u16, nd: u16` and `len · nd` little-endian
+/// `i32` balanced digits (element-major), digit `j` of an element weighing `2^(32(lo+j)+LO)`.
+pub fn reduce<T: ExactFloat>(
+    raw: &[&[T]],
+    weights: &[f64],
+    partials: &[&[u8]],
+    n: usize,
+    mode: Mode<'_, T>,
+    stop: StopFn<'_>,
+) -> Result<Option<Vec<u8>>> {
+    if raw.len() != weights.len() {
+        return Err(CoreError::LengthMismatch {
+            what: format!("{} inputs but {} weights", raw.len(), weights.len()),
+        });
+    }
+    if raw.len() + partials.len() > MAX_TERMS {
+        return Err(CoreError::InvalidArgument(format!(
+            "at most {MAX_TERMS} terms per call"
+        )));
+    }
+    for (c, r) in raw.iter().enumerate() {
+        if r.len() != n {
+            return Err(CoreError::LengthMismatch {
+                what: format!("input {c} has {} elements, expected {n}", r.len()),
+            });
+        }
+    }
+    let w = split_weights(weights)?;
+    let idx: Vec<PartialIndex> = partials
+        .iter()
+        .enumerate()
+        .map(|(p, b)| index_partial(b, n, T::LIMBS, p))
+        .collect::<Result<_>>()?;
+    let ng = n.div_ceil(GROUP);
+    // Digits touched by one product: mantissa bits + weight bits + a 31-bit shift.
+    let wbits = w
+        .iter()
+        .map(|x| 64 - x.m.leading_zeros())
+        .max()
+        .unwrap_or(1);
+    let nd = (T::MANT_BITS + wbits + 31).div_ceil(32) as usize;
+    let work = |g: usize, out: Option<&mut [T]>, k: i32, w_prime: f64| -> Result<Vec<u8>> {
+        if g % 1024 == 1023 && stop() {
+            return Err(CoreError::Interrupted);
+        }
+        let start = g * GROUP;
+        let len = GROUP.min(n - start);
+        let mut limbs = vec![0i64; T::LIMBS];
+        let mut digits: Vec<(usize, usize)> = Vec::new();
+        let mut store: Vec<i64> = Vec::new();
+        let partial_mode = out.is_none();
+        if partial_mode {
+            digits.reserve(len);
+            store.reserve(len * 4);
+        }
+        let mut out = out;
+        for i in 0..len {
+            let mut acc = Acc {
+                d: &mut limbs,
+                lo: usize::MAX,
+                hi: 0,
+            };
+            let res = match nd {
+                0..=2 => add_raw::<T, 2>(&mut acc, raw, &w, start + i),
+                3 => add_raw::<T, 3>(&mut acc, raw, &w, start + i),
+                4 => add_raw::<T, 4>(&mut acc, raw, &w, start + i),
+                _ => add_raw::<T, 5>(&mut acc, raw, &w, start + i),
+            };
+            if let Err(c) = res {
+                return Err(CoreError::InvalidArgument(format!(
+                    "{NONFINITE_TAG} {c} at element {}: {}",
+                    start + i,
+                    raw[c][start + i].to_f64()
+                )));
+            }
+            for pi in &idx {
+                let (off, lo, nd) = pi.groups[g];
+                if nd > 0 {
+                    let b = &pi.bytes[off + i * nd * 4..off + (i + 1) * nd * 4];
+                    let mut tmp = [0i32; 80];
+                    for (j, ch) in b.chunks_exact(4).enumerate() {
+                        tmp[j] = i32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]);
+                    }
+                    acc.add_digits(lo, &tmp[..nd]);
+                }
+            }
+            let nz = acc.normalise();
+            match out.as_deref_mut() {
+                Some(o) => {
+                    o[i] = match nz {
+                        None => T::from_f64_sat(0.0),
+                        Some((lo, hi)) => {
+                            let a = digits_to_f64(acc.d, lo, hi, T::LO, k);
+                            T::from_f64_sat(a / w_prime)
+                        }
+                    };
+                }
+                None => match nz {
+                    None => digits.push((0, 0)),
+                    Some((lo, hi)) => {
+                        digits.push((lo, hi + 1 - lo));
+                        store.extend_from_slice(&acc.d[lo..=hi]);
+                    }
+                },
+            }
+            acc.clear();
+        }
+        if !partial_mode {
+            return Ok(Vec::new());
+        }
+        // Window of the group: union of element windows.
+        let glo = digits
+            .iter()
+            .filter(|x| x.1 > 0)
+            .map(|x| x.0)
+            .min()
+            .unwrap_or(0);
+        let ghi = digits
+            .iter()
+            .filter(|x| x.1 > 0)
+            .map(|x| x.0 + x.1)
+            .max()
+            .unwrap_or(0);
+        let nd = ghi.saturating_sub(glo);
+        let mut buf = Vec::with_capacity(4 + len * nd * 4);
+        buf.extend_from_slice(&(glo as u16).to_le_bytes());
+        buf.extend_from_slice(&(nd as u16).to_le_bytes());
+        let mut pos = 0usize;
+        for &(lo, cnt) in &digits {
+            for j in glo..ghi {
+                let v = if cnt > 0 && j >= lo && j < lo + cnt {
+                    store[pos + j - lo] as i32
+                } else {
+                    0
+                };
+                buf.extend_from_slice(&v.to_le_bytes());
+            }
+            pos += cnt;
+        }
+        Ok(buf)
+    };
+    match mode {
+        Mode::Final { out, k, w_prime } => {
+            if out.len() != n {
+                return Err(CoreError::LengthMismatch {
+                    what: format!("output has {} elements, expected {n}", out.len()),
+                });
+            }
+            if !(w_prime.is_finite() && w_prime > 0.0) {
+                return Err(CoreError::InvalidArgument(format!(
+                    "weight total {w_prime} must be finite and > 0"
+                )));
+            }
+            out.par_chunks_mut(GROUP)
+                .enumerate()
+                .with_min_len(4)
+                .try_for_each(|(g, o)| work(g, Some(o), k, w_prime).map(|_| ()))?;
+            Ok(None)
+        }
+        Mode::Partial => {
+            let parts: Vec<Vec<u8>> = (0..ng)
+                .into_par_iter()
+                .with_min_len(4)
+                .map(|g| work(g, None, 0, 1.0))
+                .collect::<Result<_>>()?;
+            let total = parts.iter().map(|p| p.len()).sum();
+            let mut res = Vec::with_capacity(total);
+            for p in parts {
+                res.extend_from_slice(&p);
+            }
+            Ok(Some(res))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::never_stop;
+
+    fn mean<T: ExactFloat + Default>(xs: &[Vec<T>], w: &[f64], k: i32, wp: f64) -> Vec<T> {
+        let n = xs[0].len();
+        let raw: Vec<&[T]> = xs.iter().map(|v| v.as_slice()).collect();
+        let mut out = vec![T::default(); n];
+        reduce(
+            &raw,
+            w,
+            &[],
+            n,
+            Mode::Final {
+                out: &mut out,
+                k,
+                w_prime: wp,
+            },
+            &never_stop,
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn simple_means() {
+        // (1 + 2 + 4) / 3 with weights 1: W = 3 = 0.75 · 2^2 → k = 2, w' = 0.75.
+        let xs = vec![vec![1.0f64, -0.0], vec![2.0, 0.0], vec![4.0, 0.0]];
+        let r = mean(&xs, &[1.0; 3], 2, 0.75);
+        assert_eq!(r[0], 7.0 / 3.0);
+        assert_eq!(r[1].to_bits(), 0);
+    }
+
+    #[test]
+    fn cancellation_is_exact() {
+        let xs = vec![vec![1e30f32], vec![1.0], vec![-1e30]];
+        let r = mean(&xs, &[1.0; 3], 2, 0.75);
+        assert_eq!(r[0], (1.0f64 / 3.0) as f32);
+    }
+
+    #[test]
+    fn partial_merge_matches_flat() {
+        let xs: Vec<Vec<f64>> = (0..5)
+            .map(|c| {
+                (0..700)
+                    .map(|i| ((i * 7919 + c * 104729) % 1000) as f64 * 1e-3 - 0.5)
+                    .collect()
+            })
+            .collect();
+        let flat = mean(&xs, &[1.0; 5], 3, 0.625);
+        let raw: Vec<&[f64]> = xs.iter().map(|v| v.as_slice()).collect();
+        let p1 = reduce(&raw[..2], &[1.0; 2], &[], 700, Mode::Partial, &never_stop)
+            .unwrap()
+            .unwrap();
+        let p2 = reduce(&raw[2..], &[1.0; 3], &[], 700, Mode::Partial, &never_stop)
+            .unwrap()
+            .unwrap();
+        let mut out = vec![0.0; 700];
+        reduce::<f64>(
+            &[],
+            &[],
+            &[&p1, &p2],
+            700,
+            Mode::Final {
+                out: &mut out,
+                k: 3,
+                w_prime: 0.625,
+            },
+            &never_stop,
+        )
+        .unwrap();
+        assert_eq!(out, flat);
+    }
+
+    #[test]
+    fn rejects_nan_and_bad_weights() {
+        let xs = vec![vec![1.0f32], vec![f32::NAN]];
+        let raw: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
+        let e = reduce(&raw, &[1.0, 1.0], &[], 1, Mode::Partial, &never_stop);
+        assert!(matches!(e, Err(CoreError::InvalidArgument(m)) if m.contains("input 1")));
+        let e = reduce(&raw[..1], &[3.0], &[], 1, Mode::Partial, &never_stop);
+        assert!(e.is_err());
+        let e = reduce::<f32>(&[], &[], &[&[1, 2, 3]], 1, Mode::Partial, &never_stop);
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn rounding_subnormal_and_ties() {
+        // 2^-1074 · 3 / 2 = 1.5 ulp → ties to even 2 ulp.
+        assert_eq!(round_to_f64(false, 3u64 << 62, -1074 - 63), 2.0 * 5e-324);
+        assert_eq!(round_to_f64(false, 1u64 << 63, -1075 - 63), 0.0);
+        assert_eq!(round_to_f64(true, 1u64 << 63, 0 - 63), -1.0);
+    }
+}

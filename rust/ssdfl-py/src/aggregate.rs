@@ -1,0 +1,105 @@
+//! Exact weighted-sum reduction for sharded FedAvg: numpy in/out, GIL released.
+//! The algorithm lives in `ssdfl_core::exactsum`.
+
+use crate::errors::{signal_pending, IntoPy};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadwriteArray1};
+use pyo3::prelude::*;
+use ssdfl_core::exactsum::{reduce, ExactFloat, Mode, GROUP, NONFINITE_TAG};
+
+fn run<'py, T: ExactFloat + numpy::Element>(
+    py: Python<'py>,
+    raw: Vec<PyReadonlyArray1<'py, T>>,
+    weights: PyReadonlyArray1<'py, f64>,
+    partials: Vec<PyReadonlyArray1<'py, u8>>,
+    n: usize,
+    k: Option<i32>,
+    w_prime: Option<f64>,
+    out: Option<PyReadwriteArray1<'py, T>>,
+) -> PyResult<Option<Bound<'py, PyArray1<u8>>>> {
+    let rs: Vec<&[T]> = raw.iter().map(|a| a.as_slice()).collect::<Result<_, _>>()?;
+    let ps: Vec<&[u8]> = partials
+        .iter()
+        .map(|a| a.as_slice())
+        .collect::<Result<_, _>>()?;
+    let w = weights.as_slice()?;
+    let stop = || signal_pending();
+    match out {
+        Some(mut o) => {
+            let (k, w_prime) = match (k, w_prime) {
+                (Some(k), Some(wp)) => (k, wp),
+                _ => {
+                    return Err(pyo3::exceptions::PyTypeError::new_err(
+                        "final mode needs k and w_prime",
+                    ))
+                }
+            };
+            let os = o.as_slice_mut()?;
+            py.detach(|| {
+                reduce(
+                    &rs,
+                    w,
+                    &ps,
+                    n,
+                    Mode::Final {
+                        out: os,
+                        k,
+                        w_prime,
+                    },
+                    &stop,
+                )
+            })
+            .py()?;
+            Ok(None)
+        }
+        None => {
+            let v = py
+                .detach(|| reduce(&rs, w, &ps, n, Mode::<T>::Partial, &stop))
+                .py()?;
+            Ok(v.map(|v| v.into_pyarray(py)))
+        }
+    }
+}
+
+/// Exact float32 reduction; see `ssdfl.aggregation.reduce` for the contract.
+#[pyfunction]
+#[pyo3(signature = (raw, weights, partials, n, k=None, w_prime=None, out=None))]
+#[allow(clippy::too_many_arguments)]
+fn exact_reduce_f32<'py>(
+    py: Python<'py>,
+    raw: Vec<PyReadonlyArray1<'py, f32>>,
+    weights: PyReadonlyArray1<'py, f64>,
+    partials: Vec<PyReadonlyArray1<'py, u8>>,
+    n: usize,
+    k: Option<i32>,
+    w_prime: Option<f64>,
+    out: Option<PyReadwriteArray1<'py, f32>>,
+) -> PyResult<Option<Bound<'py, PyArray1<u8>>>> {
+    run(py, raw, weights, partials, n, k, w_prime, out)
+}
+
+/// Exact float64 reduction; see `ssdfl.aggregation.reduce` for the contract.
+#[pyfunction]
+#[pyo3(signature = (raw, weights, partials, n, k=None, w_prime=None, out=None))]
+#[allow(clippy::too_many_arguments)]
+fn exact_reduce_f64<'py>(
+    py: Python<'py>,
+    raw: Vec<PyReadonlyArray1<'py, f64>>,
+    weights: PyReadonlyArray1<'py, f64>,
+    partials: Vec<PyReadonlyArray1<'py, u8>>,
+    n: usize,
+    k: Option<i32>,
+    w_prime: Option<f64>,
+    out: Option<PyReadwriteArray1<'py, f64>>,
+) -> PyResult<Option<Bound<'py, PyArray1<u8>>>> {
+    run(py, raw, weights, partials, n, k, w_prime, out)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(exact_reduce_f32, m)?)?;
+    m.add_function(wrap_pyfunction!(exact_reduce_f64, m)?)?;
+    m.add("EXACT_GROUP", GROUP)?;
+    m.add("EXACT_LIMBS_F32", <f32 as ExactFloat>::LIMBS)?;
+    m.add("EXACT_LIMBS_F64", <f64 as ExactFloat>::LIMBS)?;
+    m.add("EXACT_NONFINITE_TAG", NONFINITE_TAG)?;
+    Ok(())
+}
