@@ -1,0 +1,183 @@
+"""Executors that run aggregation functions: in this process, one fresh local process per
+function (default; optional hard memory cap), or on a Dask distributed cluster."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from ssdfl.aggregation.functions import FunctionJob, FunctionReport, run_function
+
+
+class Executor(ABC):
+    """Runs a batch of independent functions (one level of the aggregation DAG)."""
+
+    memory_limit_mb: float | None = None
+
+    @abstractmethod
+    def run(self, jobs: Sequence[FunctionJob]) -> list[FunctionReport]:
+        """Run every job; return their reports in job order (failures are reported, not raised)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (clusters)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InlineExecutor(Executor):
+    """Run functions sequentially in the calling process (no isolation, no memory cap)."""
+
+    def run(self, jobs: Sequence[FunctionJob]) -> list[FunctionReport]:
+        return [run_function(j) for j in jobs]
+
+
+def _child(job: FunctionJob, conn: Any) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        rep = run_function(job)
+        conn.send(rep)
+    finally:
+        conn.close()
+
+
+class LocalProcessExecutor(Executor):
+    """Each function in its own fresh process (forked from a ``forkserver`` that has imported
+    numpy and ssdfl, like a warm serverless runtime; nothing is shared with the caller), at
+    most ``max_workers`` at a time. With ``memory_limit_mb`` every process is capped with
+    ``RLIMIT_AS`` (see :func:`ssdfl.aggregation.functions.apply_memory_cap`): an allocation past
+    the cap fails, and the function is reported as failed instead of the host swapping.
+    ``rayon_threads`` sets ``RAYON_NUM_THREADS`` in the children."""
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        memory_limit_mb: float | None = None,
+        rayon_threads: int | None = 1,
+    ) -> None:
+        self.max_workers = max(1, max_workers or min(4, os.cpu_count() or 1))
+        self.memory_limit_mb = memory_limit_mb
+        self.rayon_threads = rayon_threads
+
+    def run(self, jobs: Sequence[FunctionJob]) -> list[FunctionReport]:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["ssdfl.aggregation.functions"])
+        reports: list[FunctionReport | None] = [None] * len(jobs)
+        pending = list(enumerate(jobs))
+        running: list[tuple[int, Any, Any, FunctionJob]] = []
+        saved = os.environ.get("RAYON_NUM_THREADS")
+        if self.rayon_threads:
+            os.environ["RAYON_NUM_THREADS"] = str(self.rayon_threads)
+        try:
+            while pending or running:
+                while pending and len(running) < self.max_workers:
+                    i, job = pending.pop(0)
+                    if self.memory_limit_mb is not None and job.memory_limit_mb is None:
+                        job = _with_cap(job, self.memory_limit_mb)
+                    recv, send = ctx.Pipe(duplex=False)
+                    p = ctx.Process(target=_child, args=(job, send), name=f"ssdfl-{job.name}")
+                    p.start()
+                    send.close()
+                    running.append((i, p, recv, job))
+                i, p, recv, job = running.pop(0)
+                rep = None
+                try:
+                    rep = recv.recv()
+                except EOFError:
+                    pass
+                p.join()
+                recv.close()
+                if rep is None:
+                    code = p.exitcode
+                    why = (
+                        f"killed by {signal.Signals(-code).name}"
+                        if code is not None and code < 0
+                        else f"exited with status {code}"
+                    )
+                    hint = (
+                        f" (likely out of memory under the {job.memory_limit_mb} MiB cap)"
+                        if job.memory_limit_mb is not None and code is not None and code < 0
+                        else ""
+                    )
+                    rep = FunctionReport(job.name, ok=False, error=f"process {why}{hint}")
+                reports[i] = rep
+        finally:
+            if self.rayon_threads:
+                if saved is None:
+                    os.environ.pop("RAYON_NUM_THREADS", None)
+                else:
+                    os.environ["RAYON_NUM_THREADS"] = saved
+        return [r for r in reports if r is not None]
+
+
+def _with_cap(job: FunctionJob, cap: float) -> FunctionJob:
+    from dataclasses import replace
+
+    return replace(job, memory_limit_mb=cap)
+
+
+class DaskExecutor(Executor):
+    """Submit functions to a Dask distributed cluster: the scheduler at ``address``, or a
+    ``LocalCluster(n_workers, threads_per_worker, processes)`` started (and closed) by this
+    executor. Memory caps are not enforced here (use Dask's own worker ``memory_limit``)."""
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        n_workers: int = 2,
+        threads_per_worker: int = 1,
+        processes: bool = True,
+        **cluster_kwargs: Any,
+    ) -> None:
+        from dask.distributed import Client, LocalCluster
+
+        self._cluster = None
+        if address is None:
+            self._cluster = LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=threads_per_worker,
+                processes=processes,
+                dashboard_address=None,
+                **cluster_kwargs,
+            )
+            self.client = Client(self._cluster)
+        else:
+            self.client = Client(address)
+
+    def run(self, jobs: Sequence[FunctionJob]) -> list[FunctionReport]:
+        futs = [
+            self.client.submit(run_function, j, pure=False, key=f"{j.name}-{id(j)}") for j in jobs
+        ]
+        return list(self.client.gather(futs))
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def get_executor(
+    kind: str = "local",
+    *,
+    max_workers: int | None = None,
+    memory_limit_mb: float | None = None,
+    address: str | None = None,
+) -> Executor:
+    """``"local"`` (processes), ``"inline"`` or ``"dask"`` (``address`` or a LocalCluster)."""
+    if kind == "local":
+        return LocalProcessExecutor(max_workers=max_workers, memory_limit_mb=memory_limit_mb)
+    if kind == "inline":
+        return InlineExecutor()
+    if kind == "dask":
+        return DaskExecutor(address, n_workers=max_workers or 2)
+    from ssdfl.errors import SsdflError
+
+    raise SsdflError(f"unknown executor {kind!r}; use 'local', 'inline' or 'dask'")

@@ -1,0 +1,407 @@
+"""Object stores for serverless aggregation: a local directory (default) and S3 (boto3).
+
+Both expose whole-object atomic ``put`` (a reader sees the old object or the complete new one,
+never a prefix: the local store writes a temporary file and renames it; an S3 PUT is atomic by
+protocol) and ranged reads, which is all an aggregation function needs. Client updates and
+results are ``.npy`` objects; :func:`npy_info` validates an object's header and length so a
+missing or truncated client object fails with an error naming it before any work starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from ssdfl._atomic import atomic_write
+from ssdfl.errors import SsdflError
+
+
+class MissingObjectError(SsdflError, FileNotFoundError):
+    """A required object does not exist in the store."""
+
+
+class TruncatedObjectError(SsdflError):
+    """An object is shorter (or longer) than its header says, or its header is unreadable."""
+
+
+Chunk = bytes | bytearray | memoryview
+
+
+class ObjectStore(ABC):
+    """Minimal object-store interface used by aggregation functions."""
+
+    @abstractmethod
+    def put_parts(self, key: str, parts: Iterable[Chunk]) -> int:
+        """Atomically store the concatenation of ``parts`` under ``key``; return its size."""
+
+    @abstractmethod
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from ``start`` (error if fewer are available)."""
+
+    @abstractmethod
+    def size(self, key: str) -> int:
+        """Size in bytes; :class:`MissingObjectError` if absent."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (no error if absent)."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Sorted keys starting with ``prefix``."""
+
+    @abstractmethod
+    def move(self, src: str, dst: str) -> None:
+        """Publish ``src`` under ``dst`` (atomic replace where the backend allows) and drop it."""
+
+    @abstractmethod
+    def url(self, key: str) -> str:
+        """Human-readable location of ``key`` for messages."""
+
+    def put(self, key: str, data: Chunk) -> int:
+        return self.put_parts(key, [data])
+
+    def get(self, key: str) -> bytes:
+        return self.get_range(key, 0, self.size(key))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.size(key)
+        except MissingObjectError:
+            return False
+        return True
+
+    def get_range_into(self, key: str, start: int, out: memoryview) -> None:
+        """Fill ``out`` with bytes of ``key`` from ``start`` (the local store avoids a copy)."""
+        out[:] = self.get_range(key, start, len(out))
+
+
+def _check_key(key: str) -> str:
+    p = PurePosixPath(key)
+    if not key or p.is_absolute() or ".." in p.parts:
+        raise SsdflError(f"invalid object key {key!r}: use a relative path without '..'")
+    return key
+
+
+class LocalStore(ObjectStore):
+    """Objects as files under ``root`` (keys are relative POSIX paths)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def url(self, key: str) -> str:
+        return str(self._path(key))
+
+    def put_parts(self, key: str, parts: Iterable[Chunk]) -> int:
+        n = 0
+        with atomic_write(self._path(key), "wb") as fh:
+            for part in parts:
+                fh.write(part)
+                n += len(memoryview(part).cast("B"))
+        return n
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        buf = bytearray(length)
+        self.get_range_into(key, start, memoryview(buf))
+        return bytes(buf)
+
+    def get_range_into(self, key: str, start: int, out: memoryview) -> None:
+        out = out.cast("B")
+        try:
+            with open(self._path(key), "rb", buffering=0) as fh:
+                fh.seek(start)
+                got = 0
+                while got < len(out):
+                    r = fh.readinto(out[got:])
+                    if not r:
+                        break
+                    got += r
+        except FileNotFoundError:
+            raise MissingObjectError(f"object {self.url(key)} does not exist") from None
+        if got != len(out):
+            raise TruncatedObjectError(
+                f"object {self.url(key)} is truncated: wanted bytes [{start}, {start + len(out)}),"
+                f" got {got}"
+            )
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise MissingObjectError(f"object {self.url(key)} does not exist") from None
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        # drop directories left empty (temporary prefixes), never the root itself
+        parent = path.parent
+        while parent != self.root and self.root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    def list(self, prefix: str = "") -> list[str]:
+        keys = [
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        ]
+        return sorted(k for k in keys if k.startswith(prefix))
+
+    def move(self, src: str, dst: str) -> None:
+        d = self._path(dst)
+        d.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(self._path(src), d)
+        except FileNotFoundError:
+            raise MissingObjectError(f"object {self.url(src)} does not exist") from None
+
+
+class S3Store(ObjectStore):
+    """Objects in an S3 bucket (or any S3-compatible server via ``endpoint_url``) under
+    ``prefix``. Credentials come from the usual boto3 chain; the client is created lazily so
+    the store can be pickled to worker processes."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        client_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint_url = endpoint_url
+        self.region_name = region_name
+        self.client_kwargs = dict(client_kwargs or {})
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.bucket!r}, {self.prefix!r}, endpoint_url={self.endpoint_url!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        d = self.__dict__.copy()
+        d["_client"] = None
+        return d
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                import boto3
+            except ImportError as exc:  # pragma: no cover - boto3 is an optional extra
+                raise SsdflError("S3Store needs boto3: pip install 'ssdfl[s3]'") from exc
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                region_name=self.region_name,
+                **self.client_kwargs,
+            )
+        return self._client
+
+    def _k(self, key: str) -> str:
+        return self.prefix + _check_key(key)
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._k(key)}"
+
+    @staticmethod
+    def _missing(exc: Exception) -> bool:
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        return code in ("404", "NoSuchKey", "NotFound")
+
+    def put_parts(self, key: str, parts: Iterable[Chunk]) -> int:
+        body = b"".join(bytes(memoryview(p).cast("B")) for p in parts)
+        self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=body)
+        return len(body)
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if length == 0:
+            self.size(key)
+            return b""
+        try:
+            r = self.client.get_object(
+                Bucket=self.bucket, Key=self._k(key), Range=f"bytes={start}-{start + length - 1}"
+            )
+        except Exception as exc:
+            if self._missing(exc):
+                raise MissingObjectError(f"object {self.url(key)} does not exist") from None
+            if "InvalidRange" in str(exc):
+                raise TruncatedObjectError(
+                    f"object {self.url(key)} is truncated: no bytes at offset {start}"
+                ) from None
+            raise
+        data = r["Body"].read()
+        if len(data) != length:
+            raise TruncatedObjectError(
+                f"object {self.url(key)} is truncated: wanted bytes [{start}, {start + length}),"
+                f" got {len(data)}"
+            )
+        return data
+
+    def size(self, key: str) -> int:
+        try:
+            return int(
+                self.client.head_object(Bucket=self.bucket, Key=self._k(key))["ContentLength"]
+            )
+        except Exception as exc:
+            if self._missing(exc):
+                raise MissingObjectError(f"object {self.url(key)} does not exist") from None
+            raise
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+
+    def list(self, prefix: str = "") -> list[str]:
+        out: list[str] = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix
+        )
+        for page in pages:
+            out.extend(o["Key"][len(self.prefix) :] for o in page.get("Contents", []))
+        return sorted(out)
+
+    def move(self, src: str, dst: str) -> None:
+        self.size(src)
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key=self._k(dst),
+            CopySource={"Bucket": self.bucket, "Key": self._k(src)},
+        )
+        self.delete(src)
+
+
+def open_store(spec: str | os.PathLike[str] | ObjectStore, **s3_kwargs: Any) -> ObjectStore:
+    """A store from a spec: an existing store, ``s3://bucket/prefix`` or a local directory."""
+    if isinstance(spec, ObjectStore):
+        return spec
+    s = str(spec)
+    if s.startswith("s3://"):
+        bucket, _, prefix = s[5:].partition("/")
+        return S3Store(bucket, prefix, **s3_kwargs)
+    return LocalStore(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# .npy objects
+
+
+@dataclass(frozen=True)
+class NpyInfo:
+    """Header of a ``.npy`` object: dtype, shape and the byte offset of the data."""
+
+    key: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    offset: int
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+
+def npy_header(arr_dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    """The ``.npy`` (v1/v2) header of a C-ordered array."""
+    buf = io.BytesIO()
+    d = {"descr": np.lib.format.dtype_to_descr(np.dtype(arr_dtype)), "fortran_order": False}
+    d["shape"] = tuple(int(x) for x in shape)
+    try:
+        np.lib.format.write_array_header_1_0(buf, d)
+    except ValueError:  # header longer than 65535 bytes (huge shapes): version 2.0
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_2_0(buf, d)
+    return buf.getvalue()
+
+
+def put_array(store: ObjectStore, key: str, arr: np.ndarray) -> int:
+    """Store ``arr`` as a ``.npy`` object without copying its (contiguous) data."""
+    a = np.ascontiguousarray(arr)
+    return store.put_parts(key, [npy_header(a.dtype, a.shape), memoryview(a).cast("B")])
+
+
+def npy_info(store: ObjectStore, key: str) -> NpyInfo:
+    """Parse and validate the header of ``key``; the object length must match it exactly."""
+    total = store.size(key)
+    head = store.get_range(key, 0, min(total, 4096))
+    fp = io.BytesIO(head)
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+    except Exception as exc:
+        raise TruncatedObjectError(
+            f"object {store.url(key)} is not a readable .npy: {exc}"
+        ) from None
+    if fortran and len(shape) > 1:
+        raise SsdflError(f"object {store.url(key)} is Fortran-ordered; upload C-ordered arrays")
+    info = NpyInfo(key, np.dtype(dtype), tuple(shape), fp.tell())
+    if total != info.offset + info.nbytes:
+        raise TruncatedObjectError(
+            f"object {store.url(key)} has {total} bytes but its header announces "
+            f"{info.offset + info.nbytes} ({info.shape} {info.dtype}): truncated or corrupt"
+        )
+    return info
+
+
+def get_array(store: ObjectStore, key: str) -> np.ndarray:
+    """Read a whole ``.npy`` object."""
+    info = npy_info(store, key)
+    out = np.empty(info.shape, dtype=info.dtype)
+    read_elements_into(store, info, 0, out.reshape(-1))
+    return out
+
+
+def read_elements_into(store: ObjectStore, info: NpyInfo, lo: int, out: np.ndarray) -> None:
+    """Fill 1-D ``out`` with flat elements ``[lo, lo + len(out))`` of a ``.npy`` object."""
+    isz = info.dtype.itemsize
+    store.get_range_into(info.key, info.offset + lo * isz, memoryview(out).cast("B"))
+
+
+def iter_chunks(data: memoryview, size: int = 1 << 24) -> Iterator[memoryview]:
+    """Split a byte view into chunks of at most ``size`` bytes."""
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def measure_bandwidth(store: ObjectStore, mb: float = 64.0, key: str = ".bw-probe") -> float:
+    """Sequential read bandwidth of ``store`` in MB/s (MiB/s): PUT ``mb`` MiB, GET it back in
+    8 MiB ranged reads, delete it. Feeds :class:`ssdfl.aggregation.cost.Pricing`'s bandwidth."""
+    n = int(mb * 2**20)
+    store.put(key, np.random.default_rng(0).integers(0, 255, n, dtype=np.uint8).tobytes())
+    try:
+        buf = bytearray(min(n, 8 << 20))
+        t0 = time.perf_counter()
+        for s in range(0, n, len(buf)):
+            part = memoryview(buf)[: min(len(buf), n - s)]
+            store.get_range_into(key, s, part)
+        dt = time.perf_counter() - t0
+    finally:
+        store.delete(key)
+    return n / 2**20 / max(dt, 1e-9)
