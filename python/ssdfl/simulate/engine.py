@@ -1,0 +1,335 @@
+"""The vectorized round loop.
+
+All devices' models are one ``(N, d)`` array ``X``; a round is one or two whole-array
+operations: the optimizer directions ``D = D(X)`` of every device at once
+(:class:`~ssdfl.optimizers.OptimizerPopulation`), and gossip as one sparse product ``W @ X``
+(block-diagonal ``W_intra`` of the clusters for intra-cluster rounds, ``W`` of ``G`` for
+inter-cluster rounds). There is no Python loop over devices on this path.
+
+Round update (spec §2, the convention of :mod:`ssdfl.reference`): with a local step
+``X ← W X − η C D(X)``; without one ``X ← W X``. ``C = diag(c_i)`` are the effective gradient
+normalization factors (:func:`direction_scales`), ``η`` a scalar or one step size per device.
+
+Optimizer state across cycles (decision, see ``docs/simulator.md``): by default the optimizer
+buffers (momentum ``v``, Adam moments) are **kept** from one cycle to the next, as a device's
+optimizer would run on a real device, and the step counter (Adam's bias correction) counts all
+local steps; ``reset_state=True`` zeroes them at every cycle start (the convention of the
+theory module's ``reset_momentum=True``). The proximal anchor is the model at the start of the
+current cycle in both cases.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ssdfl.errors import SsdflError
+from ssdfl.graph import GraphLike, as_graph
+from ssdfl.metrics import is_connected
+from ssdfl.models import DeviceModel
+from ssdfl.optimizers import SGD, LocalOptimizer, OptimizerPopulation
+from ssdfl.simulate.accel import direction_fn, gradient_fn
+from ssdfl.simulate.methods import Method, Plan, PlanContext, make_method, random_matching
+from ssdfl.simulate.metrics import evaluate
+from ssdfl.simulate.results import SimulationResult
+
+__all__ = ["direction_scales", "simulate"]
+
+
+def direction_scales(
+    optimizers: OptimizerPopulation,
+    local_steps: int,
+    eta: float | np.ndarray,
+    normalize: bool,
+    reset_state: bool = False,
+) -> np.ndarray:
+    """``(N,)`` factors ``c_i``: 1 without normalization; with it ``1/α_i`` where ``α_i`` is
+    the effective step factor over one cycle's ``local_steps`` (FedNova), except for momentum
+    devices whose buffer is kept across cycles (``reset_state=False``): their gradients keep
+    contributing after the cycle ends, so the steady-state ``α_i = 1/(1 − ρ_i)`` applies."""
+    n = len(optimizers)
+    if not normalize:
+        return np.ones(n)
+    etas = np.broadcast_to(np.asarray(eta, dtype=np.float64), (n,))
+    tau = max(int(local_steps), 1)
+    a = np.array(
+        [
+            o.alpha(math.inf if (o.kind == "momentum" and not reset_state) else tau, float(e))
+            for o, e in zip(optimizers.optimizers, etas)
+        ]
+    )
+    if np.any(a <= 0):
+        raise SsdflError("cannot normalize by a non-positive effective step factor")
+    return 1.0 / a
+
+
+def _population(optimizers: Any, n: int) -> OptimizerPopulation:
+    if optimizers is None:
+        return OptimizerPopulation(SGD(), n)
+    if isinstance(optimizers, OptimizerPopulation):
+        pop = optimizers
+    elif isinstance(optimizers, LocalOptimizer):
+        pop = OptimizerPopulation(optimizers, n)
+    elif isinstance(optimizers, Sequence):
+        pop = OptimizerPopulation(list(optimizers))
+    else:
+        raise TypeError("optimizers must be an OptimizerPopulation, a LocalOptimizer or a list")
+    if len(pop) != n:
+        raise SsdflError(f"{len(pop)} optimizers for {n} devices")
+    return pop
+
+
+def _eta(eta: float | np.ndarray, n: int) -> float | np.ndarray:
+    arr = np.asarray(eta, dtype=np.float64)
+    if arr.ndim == 0:
+        if not (arr > 0 and np.isfinite(arr)):
+            raise SsdflError(f"eta must be a positive finite number, got {eta}")
+        return float(arr)
+    if arr.shape != (n,) or np.any(arr <= 0) or not np.all(np.isfinite(arr)):
+        raise SsdflError(f"per-device eta must be {n} positive finite numbers")
+    return arr
+
+
+def simulate(
+    model: DeviceModel,
+    graph: GraphLike,
+    method: Method | str = "ssdfl",
+    *,
+    optimizers: OptimizerPopulation | LocalOptimizer | Sequence[LocalOptimizer] | None = None,
+    tau_a: int = 5,
+    tau_r: int = 1,
+    cycles: int = 50,
+    eta: float | np.ndarray = 0.05,
+    normalize: bool = False,
+    reset_state: bool = False,
+    sigma: float = 0.0,
+    batch_size: int | None = None,
+    x0: np.ndarray | None = None,
+    seed: int = 0,
+    mixing: str = "lazy-metropolis",
+    bytes_per_param: int = 4,
+    record_extra_bytes: int | None = None,
+    eval_every: int = 1,
+    test_data: tuple[np.ndarray, np.ndarray] | None = None,
+    x_star: np.ndarray | None = None,
+    device_metrics: bool = True,
+    record_models: bool = False,
+    stop_at: dict[str, float] | None = None,
+    progress: bool | None = None,
+    method_kwargs: dict[str, Any] | None = None,
+) -> SimulationResult:
+    """Train ``model`` (one row of ``X`` per device) on ``graph`` with ``method`` for
+    ``cycles`` global cycles and return the per-cycle metrics and traffic.
+
+    Parameters
+    ----------
+    model, graph
+        Vectorized device models (:mod:`ssdfl.models`) and the D2D graph (``model.n_devices``
+        nodes, connected).
+    method
+        A :class:`~ssdfl.simulate.methods.Method` or its name (``method_kwargs`` then
+        parametrizes it), see :mod:`ssdfl.simulate.methods`.
+    optimizers
+        One optimizer per device (default: plain SGD everywhere).
+    tau_a, tau_r
+        Intra- and inter-cluster rounds per cycle (``τ_a`` = local steps per cycle for every
+        method; ``τ_a + τ_r ≥ 1``).
+    eta, normalize, reset_state
+        Step size (scalar or ``(N,)``), effective gradient normalization
+        (:func:`direction_scales`), and whether optimizer buffers are zeroed each cycle.
+    sigma, batch_size
+        Stochastic gradients (:meth:`~ssdfl.models.DeviceModel.stochastic_grad`).
+    x0, seed
+        Initial models (default zeros, all devices equal) and the seed of every random stream
+        (gradient noise, random matchings, random clusters): equal seeds give bit-identical
+        runs.
+    mixing, bytes_per_param, record_extra_bytes
+        Mixing rule of :func:`~ssdfl.mixing.mixing_matrix`; bytes per parameter on the wire;
+        extra bytes per initialization record (default ``4·C`` for classification, else 0).
+    eval_every, test_data, x_star, device_metrics
+        Metrics every ``eval_every`` cycles (and after the last) on ``test_data`` ``(Z, y)``,
+        distance to ``x_star`` if given (:func:`~ssdfl.simulate.metrics.evaluate`).
+    record_models
+        Keep a copy of ``X`` at every evaluation (``result.models``).
+    stop_at
+        Stop early once every given metric reaches its value (``{"accuracy": 0.9}``: ≥;
+        ``loss``/``consensus_gap``/``dist_opt``: ≤).
+    progress
+        tqdm bar over cycles (default: on for runs with more than ``10⁹`` parameter updates).
+    """
+    g = as_graph(graph)
+    n, d = model.n_devices, model.dim
+    if g.n != n:
+        raise SsdflError(f"the graph has {g.n} nodes but the model has {n} devices")
+    if n > 1 and not is_connected(g):
+        raise SsdflError("the D2D graph must be connected")
+    for name, v in (("tau_a", tau_a), ("tau_r", tau_r), ("cycles", cycles)):
+        if not isinstance(v, int | np.integer) or v < 0:
+            raise SsdflError(f"{name} must be an integer >= 0, got {v!r}")
+    if tau_a + tau_r < 1:
+        raise SsdflError("need tau_a + tau_r >= 1")
+    if eval_every < 1:
+        raise SsdflError(f"eval_every must be >= 1, got {eval_every}")
+    if bytes_per_param <= 0:
+        raise SsdflError(f"bytes_per_param must be > 0, got {bytes_per_param}")
+    pop = _population(optimizers, n)
+    eta_v = _eta(eta, n)
+    if not (sigma >= 0 and math.isfinite(sigma)):
+        raise SsdflError(f"sigma must be finite and >= 0, got {sigma}")
+    if batch_size is not None and batch_size < 1:
+        raise SsdflError(f"batch_size must be >= 1, got {batch_size}")
+    meth = make_method(method, **(method_kwargs or {}))
+    seq = np.random.SeedSequence(seed)
+    rng_grad, rng_gossip, rng_plan = (np.random.default_rng(s) for s in seq.spawn(3))
+    n_classes = int(getattr(model, "n_classes", 0))
+    extra = (
+        (4 * n_classes if n_classes else 0) if record_extra_bytes is None else record_extra_bytes
+    )
+    ctx = PlanContext(int(tau_a), int(tau_r), mixing, int(extra))
+    plan: Plan = meth.plan(g, ctx, rng_plan)
+
+    c = direction_scales(pop, plan.local_steps, eta_v, normalize, reset_state)
+    factor = eta_v * c  # per-device multiplier of the direction
+    factor_col: float | np.ndarray = (
+        float(factor[0]) if np.all(factor == factor[0]) else factor[:, None]
+    )
+    has_prox = bool(np.any(pop.mu > 0))
+    grad = gradient_fn(model)
+    direction = direction_fn(pop)
+    state = pop.init_state(d)
+
+    X = np.zeros((n, d)) if x0 is None else np.array(x0, dtype=np.float64)
+    if X.shape == (d,):
+        X = np.tile(X, (n, 1))
+    if X.shape != (n, d):
+        raise SsdflError(f"x0 must have shape ({d},) or ({n}, {d}), got {X.shape}")
+    x_star_v = None if x_star is None else np.asarray(x_star, dtype=np.float64)
+
+    counters = {"intra": 0, "inter": 0, "server": 0}
+    rounds = local_steps = step = 0
+    rows: list[dict[str, Any]] = []
+    models: list[np.ndarray] = []
+    thresholds = dict(stop_at or {})
+
+    def record(cycle: int, elapsed: float) -> dict[str, Any]:
+        row: dict[str, Any] = {"cycle": cycle, "rounds": rounds, "local_steps": local_steps}
+        if np.all(np.isfinite(X)):
+            row.update(
+                evaluate(model, X, test_data=test_data, x_star=x_star_v,
+                         device_metrics=device_metrics)
+            )  # fmt: skip
+        else:
+            row["loss"] = math.nan
+        for k in ("intra", "inter"):
+            row[f"msgs_{k}"] = counters[k]
+            row[f"bytes_{k}"] = counters[k] * d * bytes_per_param
+        row["d2d_msgs"] = counters["intra"] + counters["inter"]
+        row["d2d_bytes"] = row["d2d_msgs"] * d * bytes_per_param
+        row["msgs_server"] = counters["server"]
+        row["bytes_server"] = counters["server"] * d * bytes_per_param
+        row["seconds"] = elapsed
+        rows.append(row)
+        if record_models:
+            models.append(X.copy())
+        return row
+
+    def reached(row: dict[str, Any]) -> bool:
+        if not thresholds:
+            return False
+        for k, v in thresholds.items():
+            val = row.get(k)
+            if val is None or not np.isfinite(val):
+                return False
+            if (val < v) if k == "accuracy" else (val > v):
+                return False
+        return True
+
+    show = progress if progress is not None else cycles * (tau_a + tau_r) * n * d > 1e9
+    t0 = time.perf_counter()
+    record(0, 0.0)
+    diverged = False
+    bar = tqdm(total=cycles, desc=meth.name, unit="cycle", disable=not show, leave=False)
+    try:
+        for k in range(1, cycles + 1):
+            anchor = X.copy() if has_prox else X
+            if reset_state:
+                pop.reset(state)
+                step = 0
+            for ph in plan.phases:
+                for _ in range(ph.rounds):
+                    if ph.local_step:
+                        if batch_size is not None:
+                            G = model.stochastic_grad(X, rng_grad, sigma, batch_size)
+                        else:
+                            G = grad(X)
+                            if sigma > 0:  # the noise of DeviceModel.stochastic_grad
+                                G += rng_grad.normal(0.0, sigma / math.sqrt(d), size=G.shape)
+                        D = direction(G, X, anchor, state, step)
+                        D *= factor_col
+                        step += 1
+                        local_steps += 1
+                    if ph.random_edges is not None:
+                        u, v = random_matching(
+                            ph.random_edges[0], ph.random_edges[1], n, rng_gossip, ph.edge_prob
+                        )
+                        Y = X.copy()
+                        avg = 0.5 * (X[u] + X[v])
+                        Y[u] = avg
+                        Y[v] = avg
+                        counters[ph.traffic] += 2 * len(u)
+                    elif ph.W is not None:
+                        Y = ph.W @ X
+                        counters[ph.traffic] += ph.messages
+                    elif ph.average:
+                        Y = np.broadcast_to(X.mean(axis=0), X.shape).copy()
+                        counters[ph.traffic] += ph.messages
+                    else:
+                        Y = X if ph.local_step else X.copy()
+                    if ph.local_step:
+                        if Y is X:
+                            Y = X - D
+                        else:
+                            Y -= D
+                    X = Y
+                    rounds += 1
+            if k % eval_every == 0 or k == cycles:
+                row = record(k, time.perf_counter() - t0)
+                if not np.isfinite(row["loss"]):
+                    diverged = True
+                    break
+                if reached(row):
+                    break
+            bar.update(1)
+    finally:
+        bar.close()
+    params = {
+        "method": meth.name,
+        "tau_a": int(tau_a),
+        "tau_r": int(tau_r),
+        "eta": float(np.mean(eta_v)),
+        "normalize": bool(normalize),
+        "reset_state": bool(reset_state),
+        "sigma": float(sigma),
+        "batch_size": batch_size,
+        "seed": seed,
+        "mixing": mixing,
+        "n_devices": n,
+        "dim": d,
+        "n_clusters": plan.info.get("n_clusters"),
+        **meth.params(),
+    }
+    return SimulationResult(
+        history=rows,
+        params=params,
+        init=plan.init,
+        labels=plan.labels,
+        X=X,
+        models=models,
+        diverged=diverged,
+        bytes_per_param=bytes_per_param,
+    )
