@@ -1,0 +1,146 @@
+"""Heterogeneity scores of clusters and formations (spec §4).
+
+Per cluster ``s`` (devices ``C_s``, ``N_s = |C_s|``):
+
+- label term ``Δ_s = Σ_{i∈C_s} (n_i/n_s) · JSD(p_i ‖ p̄_s)``: ``p_i`` device ``i``'s label
+  distribution, ``n_i`` its sample count, ``n_s = Σ n_i``, ``p̄_s = Σ (n_i/n_s) p_i`` the
+  cluster's label distribution; ``JSD(p‖q) = ½KL(p‖m) + ½KL(q‖m)``, ``m = (p+q)/2``, in
+  **bits** (log base 2), so ``0 ≤ JSD ≤ 1`` and ``0 ≤ Δ_s ≤ 1``;
+- gradient term ``ζ_s² = (1/N_s) Σ_{i∈C_s} ‖∇F_i(x⁰) − ∇F̄_s(x⁰)‖²``, ``∇F̄_s`` the cluster mean;
+- optimizer term ``Ω_s = Var_{i∈C_s}(α_i) / mean_{i∈C_s}(α_i)²`` (population variance; the
+  squared coefficient of variation of the effective step factors, scale free);
+- combined ``H_s = Δ_s + γ Ω_s`` (``data="labels"``) or ``ζ_s² + γ Ω_s`` (``data="gradients"``).
+
+Formation scores return one value per cluster (ordered as ``np.unique(labels)``) and, via
+:func:`formation_heterogeneity`, the device-weighted mean ``Σ_s (N_s/N) H_s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ssdfl.errors import SsdflError
+from ssdfl.models import DeviceModel
+
+__all__ = [
+    "cluster_scores",
+    "formation_heterogeneity",
+    "gradient_dissimilarity",
+    "jsd",
+    "label_jsd",
+    "optimizer_heterogeneity",
+]
+
+
+def _labels(labels: np.ndarray | Sequence[int], n: int) -> np.ndarray:
+    lab = np.asarray(labels)
+    if lab.shape != (n,) or lab.dtype.kind not in "iu":
+        raise SsdflError(f"cluster labels must be {n} integers")
+    return lab.astype(np.int64)
+
+
+def jsd(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Jensen–Shannon divergence in bits between rows of ``p`` and ``q`` (normalized to sum 1;
+    broadcasting over leading axes)."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if np.any(p < 0) or np.any(q < 0):
+        raise SsdflError("distributions must be non-negative")
+    ps, qs = p.sum(-1, keepdims=True), q.sum(-1, keepdims=True)
+    if np.any(ps <= 0) or np.any(qs <= 0):
+        raise SsdflError("every distribution needs positive mass")
+    p, q = p / ps, q / qs
+    m = 0.5 * (p + q)
+
+    def kl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(a > 0, a * np.log2(np.where(a > 0, a, 1.0) / np.where(b > 0, b, 1.0)), 0)
+        return t.sum(-1)
+
+    return np.clip(0.5 * kl(p, m) + 0.5 * kl(q, m), 0.0, 1.0)
+
+
+def label_jsd(histograms: np.ndarray, labels: np.ndarray | Sequence[int]) -> np.ndarray:
+    """``Δ_s`` per cluster from ``(N, C)`` label counts (see module docstring)."""
+    H = np.asarray(histograms, dtype=np.float64)
+    if H.ndim != 2:
+        raise SsdflError("histograms must be an (N, C) array of label counts")
+    lab = _labels(labels, H.shape[0])
+    n_i = H.sum(axis=1)
+    if np.any(n_i <= 0):
+        raise SsdflError("every device needs at least one sample")
+    out = []
+    for s in np.unique(lab):
+        Hs = H[lab == s]
+        w = Hs.sum(axis=1) / Hs.sum()
+        pbar = Hs.sum(axis=0)
+        out.append(float(w @ jsd(Hs, np.broadcast_to(pbar, Hs.shape))))
+    return np.array(out)
+
+
+def gradient_dissimilarity(
+    model: DeviceModel, labels: np.ndarray | Sequence[int], x0: np.ndarray | None = None
+) -> np.ndarray:
+    """``ζ_s²`` per cluster at the common point ``x⁰`` (default 0) or at per-device points if
+    ``x0`` has shape ``(N, d)``."""
+    n, d = model.n_devices, model.dim
+    lab = _labels(labels, n)
+    x = np.zeros(d) if x0 is None else np.asarray(x0, dtype=np.float64)
+    X = np.broadcast_to(x, (n, d)) if x.shape == (d,) else x
+    if X.shape != (n, d):
+        raise SsdflError(f"x0 must have shape ({d},) or ({n}, {d})")
+    G = model.grad(np.ascontiguousarray(X))
+    out = []
+    for s in np.unique(lab):
+        Gs = G[lab == s]
+        out.append(float(np.mean(np.sum((Gs - Gs.mean(axis=0)) ** 2, axis=1))))
+    return np.array(out)
+
+
+def optimizer_heterogeneity(
+    alphas: np.ndarray | Sequence[float], labels: np.ndarray | Sequence[int]
+) -> np.ndarray:
+    """``Ω_s = Var(α)/mean(α)²`` per cluster."""
+    a = np.asarray(alphas, dtype=np.float64)
+    if a.ndim != 1 or np.any(a <= 0):
+        raise SsdflError("alphas must be a 1-D array of positive step factors")
+    lab = _labels(labels, len(a))
+    return np.array([np.var(a[lab == s]) / np.mean(a[lab == s]) ** 2 for s in np.unique(lab)])
+
+
+def cluster_scores(
+    labels: np.ndarray | Sequence[int],
+    alphas: np.ndarray | Sequence[float],
+    *,
+    histograms: np.ndarray | None = None,
+    model: DeviceModel | None = None,
+    x0: np.ndarray | None = None,
+    gamma: float = 1.0,
+    data: str = "labels",
+) -> np.ndarray:
+    """``H_s = data term + γ Ω_s`` per cluster; ``data`` ∈ {``"labels"``, ``"gradients"``}."""
+    if gamma < 0:
+        raise SsdflError("gamma must be >= 0")
+    if data == "labels":
+        if histograms is None:
+            raise SsdflError("data='labels' needs label histograms")
+        term = label_jsd(histograms, labels)
+    elif data == "gradients":
+        if model is None:
+            raise SsdflError("data='gradients' needs a model")
+        term = gradient_dissimilarity(model, labels, x0)
+    else:
+        raise SsdflError(f"data must be 'labels' or 'gradients', got {data!r}")
+    return term + gamma * optimizer_heterogeneity(alphas, labels)
+
+
+def formation_heterogeneity(scores: np.ndarray, labels: np.ndarray | Sequence[int]) -> float:
+    """Device-weighted mean ``Σ_s (N_s/N) H_s`` of per-cluster scores."""
+    lab = np.asarray(labels)
+    _, counts = np.unique(lab, return_counts=True)
+    sc = np.asarray(scores, dtype=np.float64)
+    if sc.shape != counts.shape:
+        raise SsdflError(f"{sc.size} scores for {counts.size} clusters")
+    return float(counts @ sc / counts.sum())
