@@ -1,0 +1,292 @@
+"""Experiment grids: build a run from a flat specification and sweep grids on dask.
+
+A run is a :class:`RunSpec` (graph family and size, data set and non-IID split, schedule,
+optimizer mix, method, seed, …). :func:`run_one` builds everything from it deterministically
+and returns the run's tidy table (:meth:`ssdfl.simulate.SimulationResult.table`) with the spec
+as extra columns. :func:`sweep` expands a grid (``{field: [values…]}``, Cartesian product over
+fields) and runs it on a ``dask.distributed`` cluster — a fresh ``LocalCluster`` by default, an
+existing scheduler ``address`` or ``client`` otherwise — and concatenates one table.
+
+Graphs (``graph``; ``graph_param`` overrides the default parameter):
+
+==============  =====================================================  =================
+``er``          Erdős–Rényi ``G(N, p)``                                ``p = 0.1``
+``rgg``         random geometric graph in the unit square             ``r = √(2·ln N / N)``
+``ba``          Barabási–Albert                                        ``m = 2``
+``ws``          Watts–Strogatz (ring of ``k`` neighbours, rewiring 0.3) ``k = 4``
+``complete``    complete graph                                         —
+a file path     any graph file :func:`ssdfl.read_graph` reads          —
+==============  =====================================================  =================
+
+Random families are redrawn (seed, seed + 10⁶, …) until connected; the draw is a function of
+``graph_seed`` (default: the run's ``seed``) only, so every method of a grid sees the same graph.
+
+Data (``dataset``): ``digits`` (scikit-learn's 8×8 digits, standardized, 20 % stratified
+held-out test set, softmax regression with ``l2``), ``synthetic`` (Gaussian classes, 10
+classes, 20 features, softmax regression), ``quadratic`` (random strongly convex quadratics,
+``d = 10``). ``split``: ``"1-label"``, ``"3-label"`` (any ``"k-label"``), ``"iid"`` or
+``"dirichlet-α"``. ``optimizers``: ``"sgd"``, ``"mixed"`` (each device draws SGD, prox or
+momentum, as in the paper; μ ∈ [0.01, 1], ρ ∈ [0.1, 0.9]) or any ``+``-joined subset of
+``sgd``/``prox``/``momentum``/``adam``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from ssdfl.data import FederatedDataset, label_skew_split, synthetic_classification
+from ssdfl.errors import SsdflError
+from ssdfl.graph import Graph
+from ssdfl.models import DeviceModel, Quadratic
+from ssdfl.optimizers import OptimizerPopulation, random_population
+from ssdfl.simulate import SimulationResult, make_method, simulate
+
+__all__ = ["RunSpec", "build_graph", "build_problem", "expand_grid", "run_one", "sweep"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One simulation run (see the module docstring for the field values)."""
+
+    graph: str = "er"
+    n_devices: int = 30
+    graph_param: float | None = None
+    graph_seed: int | None = None
+    dataset: str = "digits"
+    split: str = "3-label"
+    tau_a: int = 5
+    tau_r: int = 1
+    optimizers: str = "mixed"
+    method: str = "ssdfl"
+    seed: int = 0
+    n_clusters: int | None = None
+    cluster_how: str = "hierarchy"
+    eta: float = 0.02
+    cycles: int = 100
+    normalize: bool = False
+    reset_state: bool = False
+    inter_local_steps: bool = False
+    batch_size: int | None = None
+    sigma: float = 0.0
+    l2: float = 1e-3
+    mixing: str = "lazy-metropolis"
+    bytes_per_param: int = 4
+    eval_every: int = 1
+    device_metrics: bool = True
+    stop_accuracy: float | None = None
+
+    def label(self) -> dict[str, Any]:
+        """The spec as a flat dict (columns of the result table)."""
+        return dataclasses.asdict(self)
+
+
+def build_graph(
+    family: str, n: int, param: float | None = None, seed: int = 0, max_tries: int = 1000
+) -> Graph:
+    """Connected graph of the given family (module docstring); deterministic in ``seed``."""
+    if n < 2:
+        raise SsdflError(f"need at least 2 devices, got {n}")
+    fam = family.lower()
+    if fam == "complete":
+        return Graph.from_networkx(nx.complete_graph(n))
+    if fam not in ("er", "rgg", "ba", "ws"):
+        from pathlib import Path
+
+        if Path(family).exists():
+            from ssdfl.graph_io import read_graph
+
+            g = read_graph(family)
+            if g.n != n:
+                raise SsdflError(f"{family} has {g.n} nodes but the run asks for {n} devices")
+            return g
+        raise SsdflError(f"unknown graph family {family!r} (er, rgg, ba, ws, complete or a file)")
+    for t in range(max_tries):
+        s = int(seed) + 1_000_000 * t
+        if fam == "er":
+            g = nx.gnp_random_graph(n, 0.1 if param is None else param, seed=s)
+        elif fam == "rgg":
+            r = math.sqrt(2.0 * math.log(n) / n) if param is None else param
+            g = nx.random_geometric_graph(n, r, seed=s)
+        elif fam == "ba":
+            g = nx.barabasi_albert_graph(n, 2 if param is None else int(param), seed=s)
+        else:
+            g = nx.watts_strogatz_graph(n, 4 if param is None else int(param), 0.3, seed=s)
+        if nx.is_connected(g):
+            return Graph.from_networkx(nx.convert_node_labels_to_integers(g), weight=None)
+    raise SsdflError(f"no connected {family} graph with N={n} in {max_tries} draws")
+
+
+def _split(spec: RunSpec) -> tuple[str, int, float]:
+    s = spec.split.lower()
+    if s == "iid":
+        return "iid", 1, 0.5
+    if s.endswith("-label"):
+        return "k-label", int(s.split("-")[0]), 0.5
+    if s.startswith("dirichlet"):
+        return "dirichlet", 1, float(s.split("-")[1]) if "-" in s else 0.5
+    raise SsdflError(f"unknown split {spec.split!r} (1-label, 3-label, iid, dirichlet-α)")
+
+
+def _digits(spec: RunSpec) -> tuple[FederatedDataset, tuple[np.ndarray, np.ndarray]]:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    X = np.asarray(data.data, dtype=np.float64) / 16.0
+    y = np.asarray(data.target, dtype=np.int64)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    mu, sd = Xtr.mean(0), Xtr.std(0)
+    sd = np.where(sd > 0, sd, 1.0)
+    Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
+    scheme, k, alpha = _split(spec)
+    parts = label_skew_split(ytr, spec.n_devices, scheme, k=k, alpha=alpha, rng=spec.seed)
+    return FederatedDataset(Xtr, ytr, parts, 10, f"digits-{spec.split}"), (Xte, yte)
+
+
+def build_problem(
+    spec: RunSpec,
+) -> tuple[DeviceModel, OptimizerPopulation, tuple[np.ndarray, np.ndarray] | None]:
+    """``(model, optimizers, test_data)`` of a spec (deterministic in ``spec.seed``)."""
+    rng = np.random.default_rng([spec.seed, 7])
+    test = None
+    if spec.dataset == "digits":
+        ds, test = _digits(spec)
+        model: DeviceModel = ds.logistic(l2=spec.l2)
+    elif spec.dataset == "synthetic":
+        scheme, k, alpha = _split(spec)
+        ds = synthetic_classification(
+            spec.n_devices, n_samples=100 * spec.n_devices, dim=20, n_classes=10,
+            scheme=scheme, k=k, alpha=alpha, separation=1.0, seed=spec.seed,
+        )  # fmt: skip
+        model = ds.logistic(l2=spec.l2)
+    elif spec.dataset == "quadratic":
+        model = Quadratic.random(spec.n_devices, 10, rng, mu=0.5, L=2.0, heterogeneity=1.0)
+    else:
+        raise SsdflError(f"unknown dataset {spec.dataset!r} (digits, synthetic, quadratic)")
+    kinds = ("sgd", "prox", "momentum") if spec.optimizers == "mixed" else spec.optimizers
+    kinds_t = tuple(kinds.split("+")) if isinstance(kinds, str) else tuple(kinds)
+    pop = random_population(spec.n_devices, rng, kinds_t)
+    return model, pop, test
+
+
+def run_one(spec: RunSpec, single_thread: bool = True) -> pd.DataFrame:
+    """Run one spec; its tidy table with the spec's fields as columns (``run_seconds`` = wall
+    time). ``single_thread`` limits BLAS to one thread (one run per dask worker thread)."""
+    import contextlib
+
+    ctx: Any = contextlib.nullcontext()
+    if single_thread:
+        from threadpoolctl import threadpool_limits
+
+        ctx = threadpool_limits(limits=1)
+    with ctx:
+        t0 = time.perf_counter()
+        res = _simulate_spec(spec)
+        df = res.table()
+    for k, v in spec.label().items():
+        if k not in df:  # simulate's own columns (method display name, n_clusters, …) win
+            df[k] = v
+    df["run_seconds"] = time.perf_counter() - t0
+    return df
+
+
+def _simulate_spec(spec: RunSpec) -> SimulationResult:
+    g = build_graph(
+        spec.graph, spec.n_devices, spec.graph_param,
+        spec.seed if spec.graph_seed is None else spec.graph_seed,
+    )  # fmt: skip
+    model, pop, test = build_problem(spec)
+    name = spec.method.lower().replace("-", "")
+    kw: dict[str, Any] = {}
+    if name in ("ssdfl", "cstc"):
+        S = spec.n_clusters if spec.n_clusters is not None else max(1, round(spec.n_devices / 10))
+        kw = {"n_clusters": S, "inter_local_steps": spec.inter_local_steps}
+        if name == "ssdfl":
+            kw["how"] = spec.cluster_how
+    return simulate(
+        model, g, make_method(spec.method, **kw), optimizers=pop, tau_a=spec.tau_a,
+        tau_r=spec.tau_r, cycles=spec.cycles, eta=spec.eta, normalize=spec.normalize,
+        reset_state=spec.reset_state, sigma=spec.sigma, batch_size=spec.batch_size,
+        seed=spec.seed, mixing=spec.mixing, bytes_per_param=spec.bytes_per_param,
+        eval_every=spec.eval_every, test_data=test, device_metrics=spec.device_metrics,
+        stop_at=None if spec.stop_accuracy is None else {"accuracy": spec.stop_accuracy},
+        progress=False,
+    )  # fmt: skip
+
+
+def expand_grid(
+    grid: Mapping[str, Sequence[Any] | Any], base: Mapping[str, Any] | RunSpec | None = None
+) -> list[RunSpec]:
+    """Cartesian product of ``grid`` (field → list of values; a scalar is a one-value list)
+    on top of ``base``. Unknown fields raise :class:`SsdflError`."""
+    fields = {f.name for f in dataclasses.fields(RunSpec)}
+    b = dataclasses.asdict(base) if isinstance(base, RunSpec) else dict(base or {})
+    bad = sorted((set(grid) | set(b)) - fields)
+    if bad:
+        raise SsdflError(f"unknown run fields {bad}; known: {sorted(fields)}")
+    keys = list(grid)
+    vals = [v if isinstance(v, list | tuple) else [v] for v in (grid[k] for k in keys)]
+    return [RunSpec(**{**b, **dict(zip(keys, combo))}) for combo in itertools.product(*vals)]
+
+
+def sweep(
+    grid: Mapping[str, Sequence[Any] | Any] | Iterable[RunSpec],
+    base: Mapping[str, Any] | RunSpec | None = None,
+    *,
+    address: str | None = None,
+    client: Any = None,
+    n_workers: int | None = None,
+    threads_per_worker: int = 1,
+    processes: bool = True,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run every spec of ``grid`` (:func:`expand_grid`, or an iterable of :class:`RunSpec`)
+    on dask and return one tidy table (runs in grid order, column ``run`` = index).
+
+    Cluster: ``client`` if given, else a ``Client(address)`` if ``address`` is given, else a
+    fresh ``LocalCluster(n_workers, threads_per_worker, processes)`` closed at the end. A run
+    that raises stops the sweep with that error.
+    """
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm.auto import tqdm
+
+    specs = list(grid) if not isinstance(grid, Mapping) else expand_grid(grid, base)
+    if not specs or not all(isinstance(s, RunSpec) for s in specs):
+        raise SsdflError("the grid must expand to at least one RunSpec")
+    own: list[Any] = []
+    if client is None:
+        if address is not None:
+            client = Client(address)
+        else:
+            cluster = LocalCluster(
+                n_workers=n_workers, threads_per_worker=threads_per_worker,
+                processes=processes, dashboard_address=None,
+            )  # fmt: skip
+            own.append(cluster)
+            client = Client(cluster)
+        own.insert(0, client)
+    try:
+        futures = client.map(run_one, specs, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        tables: list[pd.DataFrame | None] = [None] * len(specs)
+        bar = tqdm(total=len(specs), desc="sweep", unit="run", disable=not progress)
+        for fut in as_completed(futures):
+            df = fut.result()
+            df.insert(0, "run", index[fut.key])
+            tables[index[fut.key]] = df
+            bar.update(1)
+        bar.close()
+    finally:
+        for obj in own:
+            obj.close()
+    return pd.concat(tables, ignore_index=True)
