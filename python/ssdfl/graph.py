@@ -341,6 +341,8 @@ def _labels_array(values: Sequence[Any]) -> np.ndarray | None:
     return out
 
 
-def _warn_loops(loops: int) -> None:
+def _warn_loops(loops: int, stacklevel: int = 3) -> None:
+    """Warn that ``loops`` self-loops were dropped (``stacklevel`` as in ``warnings.warn``,
+    counted from the caller of this function)."""
     if loops:
-        warnings.warn(f"ignored {loops} self-loop(s)", SsdflWarning, stacklevel=3)
+        warnings.warn(f"ignored {loops} self-loop(s)", SsdflWarning, stacklevel=stacklevel)

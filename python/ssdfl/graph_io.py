@@ -1,19 +1,23 @@
 """Reading and writing graph files.
 
-Formats (chosen from the extension, or given as ``format=``):
+Formats (chosen from the extension, or given as ``format=``); a trailing ``.gz`` is looked
+through on reading and compresses on writing:
 
-=============  =====================  ===============================================
-format         extensions             notes
-=============  =====================  ===============================================
-``edgelist``   .edgelist .edges .txt  ``u v [w]`` per line, ``#``/``%`` comments; parsed in
-               .el .csv (+ .gz)       Rust. Integer labels → node i is the i-th smallest.
-``mtx``        .mtx (+ .gz)           Matrix Market (scipy); symmetric or general.
-``metis``      .graph .metis          METIS/Chaco, 1-based, fmt flags for weights.
-``json``       .json                  networkx node-link JSON.
-``graphml``    .graphml               GraphML (networkx); attribute ``weight``.
-=============  =====================  ===============================================
+=============  ==========================  ==========================================
+format         extensions                  notes
+=============  ==========================  ==========================================
+``edgelist``   .edgelist .edges .el .txt   ``u v [w]`` per line, ``#``/``%`` comments,
+               .csv .tsv                   parsed in Rust. Integer labels: node ``i`` is
+                                           the ``i``-th smallest; otherwise first appearance.
+``mtx``        .mtx                        Matrix Market (scipy); symmetric or general.
+``metis``      .graph .metis               METIS, 1-based, ``fmt`` flags for weights.
+``json``       .json                       node-link JSON (networkx's layout).
+``graphml``    .graphml                    GraphML (networkx); edge attribute ``weight``.
+=============  ==========================  ==========================================
 
-Writes are atomic (temporary file + rename).
+Every malformed file raises :class:`~ssdfl.GraphFormatError` whose message starts with the
+path (and ``:line`` where a line is to blame); a missing file raises ``FileNotFoundError``.
+Writes are atomic (temporary file + rename). The full rules are in ``docs/graphs.md``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
+import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +37,7 @@ import numpy as np
 from ssdfl import _core
 from ssdfl._atomic import atomic_write
 from ssdfl.errors import GraphFormatError, SsdflError
-from ssdfl.graph import Graph, _warn_loops, as_graph
+from ssdfl.graph import Graph, _labels_array, _warn_loops, as_graph
 
 __all__ = ["FORMATS", "detect_format", "read_graph", "write_graph"]
 
@@ -50,6 +57,8 @@ _EXT = {
     ".graphml": "graphml",
 }
 
+_MAX_NODES = 2**32 - 1  # node indices are u32 in the Rust CSR
+
 
 def detect_format(path: str | os.PathLike[str]) -> str:
     """Format name from the file extension (a trailing ``.gz`` is looked through)."""
@@ -68,25 +77,29 @@ def _read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise FileNotFoundError(f"graph file not found: {path}")
     if path.is_dir():
-        raise SsdflError(f"{path} is a directory, not a graph file")
+        raise GraphFormatError(f"{path} is a directory, not a graph file")
     raw = path.read_bytes()
     if path.suffix.lower() == ".gz" or raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise GraphFormatError(f"{path}: corrupt gzip data ({exc})") from None
     return raw
 
 
 def _text(path: Path) -> str:
     try:
-        return _read_bytes(path).decode("utf-8")
+        return _read_bytes(path).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise GraphFormatError(f"{path}: not UTF-8 text ({exc})") from None
 
 
 def read_graph(path: str | os.PathLike[str], format: str | None = None) -> Graph:
-    """Read a graph file; see the module docstring for the formats."""
+    """Read a graph file (format from the extension unless ``format`` is given).
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`~ssdfl.GraphFormatError`
+    (a ``ValueError``) naming the file, and the line where there is one, for malformed content.
+    """
     p = Path(path)
     fmt = (format or detect_format(p)).lower()
     if fmt not in FORMATS:
@@ -100,7 +113,12 @@ def read_graph(path: str | os.PathLike[str], format: str | None = None) -> Graph
 
 
 def write_graph(g: Any, path: str | os.PathLike[str], format: str | None = None) -> Path:
-    """Write ``g`` (anything :func:`ssdfl.as_graph` accepts) atomically; returns the path."""
+    """Write ``g`` (anything :func:`ssdfl.as_graph` accepts) atomically; returns the path.
+
+    A ``.gz`` suffix compresses the output. Formats that cannot hold a graph's labels or
+    weights say so with an :class:`~ssdfl.SsdflError` rather than silently losing them
+    (METIS: integer weights only; edge list: labels without whitespace, ``,``, ``#``, ``%``).
+    """
     g = as_graph(g)
     p = Path(path)
     fmt = (format or detect_format(p)).lower()
@@ -108,7 +126,7 @@ def write_graph(g: Any, path: str | os.PathLike[str], format: str | None = None)
         raise SsdflError(f"unknown graph format {fmt!r}; expected one of {FORMATS}")
     data = _WRITERS[fmt](g)
     if p.suffix.lower() == ".gz":
-        data = gzip.compress(data)
+        data = gzip.compress(data, mtime=0)
     with atomic_write(p, "wb") as fh:
         fh.write(data)
     return p
@@ -122,7 +140,7 @@ def _read_edgelist(p: Path) -> Graph:
         raise GraphFormatError(f"{p}:{exc}".replace(":line ", ":", 1)) from None
     except SsdflError as exc:  # e.g. more nodes than the CSR index type holds
         raise GraphFormatError(f"{p}: {exc}") from None
-    _warn_loops(loops)
+    _warn_loops(loops, stacklevel=4)
     n = core.n
     if isinstance(labels, np.ndarray):
         lab = None if np.array_equal(labels, np.arange(n)) else labels
@@ -132,36 +150,70 @@ def _read_edgelist(p: Path) -> Graph:
     return Graph(core, lab)
 
 
+def _edgelist_token(x: Any) -> str:
+    s = str(x)
+    if not s or any(c.isspace() or c in ",#%" for c in s) or s[0] == "\ufeff":
+        raise SsdflError(
+            f"label {x!r} cannot be written to an edge list (empty, or holds whitespace , # %)"
+        )
+    return s
+
+
 def _write_edgelist(g: Graph) -> bytes:
     s, d, w = g.edges()
     names = g.node_names()
-    for x in names:
-        if isinstance(x, str) and (not x or any(c.isspace() or c in ",#%" for c in x)):
-            raise SsdflError(f"label {x!r} cannot be written to an edge list (whitespace , # %)")
-    buf = io.StringIO()
-    buf.write(f"# ssdfl edge list: {g.n} nodes, {g.m} edges\n")
-    if g.weighted:
-        for a, b, c in zip(s.tolist(), d.tolist(), w.tolist()):
-            buf.write(f"{names[a]} {names[b]} {c!r}\n")
+    text = [_edgelist_token(x) for x in names]
+    out = io.StringIO()
+    out.write(f"# ssdfl edge list: {g.n} nodes, {g.m} edges\n")
+    # The reader numbers integer labels in increasing order and other labels by first
+    # appearance. Node order survives when the labels are increasing integers; with other
+    # labels, list every node first (lone-node lines) unless the edges already show them in
+    # order. Isolated nodes are always written as lone lines.
+    ints = g.labels is None or (
+        g.labels.dtype.kind in "iu"
+        or all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in names)
+    )
+    if ints:
+        in_order = g.labels is None or bool(np.all(np.diff(np.asarray(names, np.int64)) > 0))
     else:
-        for a, b in zip(s.tolist(), d.tolist()):
-            buf.write(f"{names[a]} {names[b]}\n")
-    deg = np.zeros(g.n, dtype=bool)
-    deg[s] = True
-    deg[d] = True
-    for u in np.flatnonzero(~deg).tolist():  # isolated nodes as lone lines
-        buf.write(f"{names[u]}\n")
-    return buf.getvalue().encode()
+        seq = np.column_stack([s, d]).ravel()
+        has_edge = np.zeros(g.n, dtype=bool)
+        has_edge[seq] = True
+        _, first = np.unique(seq, return_index=True)
+        order = np.concatenate([np.unique(seq)[np.argsort(first)], np.flatnonzero(~has_edge)])
+        in_order = bool(np.array_equal(order, np.arange(g.n)))
+    if not in_order and not ints:
+        out.write("# node order\n")
+        out.write("".join(f"{t}\n" for t in text))
+    if g.weighted:
+        out.writelines(
+            f"{text[a]} {text[b]} {c!r}\n" for a, b, c in zip(s.tolist(), d.tolist(), w.tolist())
+        )
+    else:
+        out.writelines(f"{text[a]} {text[b]}\n" for a, b in zip(s.tolist(), d.tolist()))
+    if in_order or ints:
+        deg = np.zeros(g.n, dtype=bool)
+        deg[s] = True
+        deg[d] = True
+        out.writelines(f"{text[u]}\n" for u in np.flatnonzero(~deg).tolist())
+    return out.getvalue().encode()
 
 
 # --------------------------------------------------------------------- Matrix Market
 def _read_mtx(p: Path) -> Graph:
     import scipy.io
 
+    raw = _read_bytes(p)
     try:
-        mat = scipy.io.mmread(io.BytesIO(_read_bytes(p)))
-    except (ValueError, IndexError, TypeError) as exc:
+        mat = scipy.io.mmread(io.BytesIO(raw))
+    except (ValueError, IndexError, TypeError, OverflowError) as exc:
         raise GraphFormatError(f"{p}: malformed Matrix Market file ({exc})") from None
+    if np.iscomplexobj(mat):
+        raise GraphFormatError(f"{p}: complex Matrix Market values are not edge weights")
+    if mat.shape[0] != mat.shape[1]:
+        raise GraphFormatError(f"{p}: adjacency must be square, got shape {mat.shape}")
+    if mat.shape[0] > _MAX_NODES:
+        raise GraphFormatError(f"{p}: {mat.shape[0]} nodes exceed the maximum {_MAX_NODES}")
     return Graph.from_scipy(mat)
 
 
@@ -169,94 +221,166 @@ def _write_mtx(g: Graph) -> bytes:
     import scipy.io
     import scipy.sparse as sp
 
+    upper = sp.triu(g.to_scipy(), k=1, format="coo")
     buf = io.BytesIO()
     scipy.io.mmwrite(
         buf,
-        sp.coo_matrix(sp.triu(g.to_scipy(), k=1) + sp.triu(g.to_scipy(), k=1).T),
+        upper + upper.T,
         symmetry="symmetric",
         field="real" if g.weighted else "integer",
+        comment=f"ssdfl graph: {g.n} nodes, {g.m} edges",
     )
     return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------- METIS
 def _read_metis(p: Path) -> Graph:
-    lines = _text(p).splitlines()
     rows: list[tuple[int, list[str]]] = []
-    for i, line in enumerate(lines, start=1):
+    for i, line in enumerate(_text(p).splitlines(), start=1):
         s = line.strip()
-        if s.startswith("%"):
-            continue
-        rows.append((i, s.split()))
+        if not s.startswith("%"):
+            rows.append((i, s.split()))
     while rows and not rows[0][1]:
         rows.pop(0)
     if not rows:
-        raise GraphFormatError(f"{p}: empty METIS file")
+        raise GraphFormatError(f"{p}: empty METIS file (no header line 'n m [fmt [ncon]]')")
     hline, header = rows[0]
     try:
         nums = [int(x) for x in header]
     except ValueError:
         raise GraphFormatError(f"{p}:{hline}: header must be integers 'n m [fmt [ncon]]'") from None
-    if len(nums) < 2 or len(nums) > 4:
+    if not 2 <= len(nums) <= 4:
         raise GraphFormatError(f"{p}:{hline}: header must be 'n m [fmt [ncon]]'")
     n, m = nums[0], nums[1]
+    if n < 0 or m < 0:
+        raise GraphFormatError(f"{p}:{hline}: negative vertex or edge count in the header")
+    if n > _MAX_NODES:
+        raise GraphFormatError(f"{p}:{hline}: {n} vertices exceed the maximum {_MAX_NODES}")
     fmt = f"{nums[2]:03d}" if len(nums) > 2 else "000"
     if len(fmt) != 3 or any(c not in "01" for c in fmt):
-        raise GraphFormatError(f"{p}:{hline}: fmt must be three 0/1 digits, got {fmt}")
+        raise GraphFormatError(f"{p}:{hline}: fmt must be up to three 0/1 digits, got {fmt}")
     has_vsize, has_vwgt, has_ewgt = (c == "1" for c in fmt)
-    ncon = nums[3] if len(nums) > 3 else (1 if has_vwgt else 0)
+    ncon = nums[3] if len(nums) > 3 else 1
+    if len(nums) > 3 and (not has_vwgt or ncon < 1):
+        raise GraphFormatError(f"{p}:{hline}: ncon needs vertex weights (fmt x1x) and ncon >= 1")
     body = rows[1:]
     # trailing blank lines are not vertices; inner blank lines are isolated vertices
     while len(body) > n and not body[-1][1]:
         body.pop()
     if len(body) != n:
-        raise GraphFormatError(f"{p}: header says {n} vertices but {len(body)} vertex lines follow")
-    src: list[int] = []
-    dst: list[int] = []
-    wts: list[float] = []
+        raise GraphFormatError(
+            f"{p}: header (line {hline}) says {n} vertices but {len(body)} vertex lines follow"
+        )
     skip = (1 if has_vsize else 0) + (ncon if has_vwgt else 0)
     step = 2 if has_ewgt else 1
+    flat: list[str] = []
+    counts = np.empty(n, dtype=np.int64)
     for u, (lineno, toks) in enumerate(body):
-        rest = toks[skip:]
-        if len(rest) % step:
-            raise GraphFormatError(f"{p}:{lineno}: neighbour/weight pairs are incomplete")
-        try:
-            vals = [int(x) if k % step == 0 else float(x) for k, x in enumerate(rest)]
-        except ValueError:
-            raise GraphFormatError(f"{p}:{lineno}: non-numeric entry") from None
-        for k in range(0, len(vals), step):
-            v = int(vals[k]) - 1
-            if not 0 <= v < n:
-                raise GraphFormatError(f"{p}:{lineno}: neighbour {v + 1} is outside 1..{n}")
-            w = vals[k + 1] if has_ewgt else 1.0
-            if not (np.isfinite(w) and w > 0):
-                raise GraphFormatError(f"{p}:{lineno}: edge weight {w} must be > 0")
-            if u < v:
-                src.append(u)
-                dst.append(v)
-                wts.append(w)
-            elif u == v:
-                raise GraphFormatError(f"{p}:{lineno}: self-loop on vertex {u + 1}")
-    # symmetry check: every edge must appear in both rows
-    adj = Graph.from_edges(
-        np.column_stack([src, dst]) if src else np.zeros((0, 2)),
-        n=n,
-        weights=wts if has_ewgt else None,
-    )
-    lower = 0
-    for u, (_lineno, toks) in enumerate(body):
-        rest = toks[skip:]
-        for k in range(0, len(rest), step):
-            if int(rest[k]) - 1 < u:
-                lower += 1
-    if lower != len(src) or adj.m != len(src):
+        if len(toks) < skip or (len(toks) - skip) % step:
+            raise GraphFormatError(
+                f"{p}:{lineno}: vertex {u + 1} needs {skip} vertex size/weight value(s) then "
+                f"{'neighbour weight pairs' if has_ewgt else 'neighbours'}"
+            )
+        flat.extend(toks[skip:])
+        counts[u] = (len(toks) - skip) // step
+    linenos = np.array([ln for ln, _ in body], dtype=np.int64)
+    row = np.repeat(np.arange(n, dtype=np.int64), counts)
+
+    def where(k: int) -> str:
+        return f"{p}:{linenos[row[k]]}"
+
+    try:
+        nbr = np.array(flat[::step], dtype=np.int64) - 1
+    except (ValueError, OverflowError):
+        k = next(k for k, x in enumerate(flat[::step]) if not re.fullmatch(r"[+-]?\d{1,18}", x))
         raise GraphFormatError(
-            f"{p}: adjacency lists are not symmetric ({len(src)} entries above the diagonal, "
-            f"{lower} below, {adj.m} distinct edges)"
+            f"{where(k)}: neighbour {flat[k * step]!r} is not an integer"
+        ) from None
+    if has_ewgt:
+        try:
+            w = np.array(flat[1::2], dtype=np.float64)
+        except ValueError:
+            k = next(k for k, x in enumerate(flat[1::2]) if not _is_float(x))
+            raise GraphFormatError(
+                f"{where(k)}: edge weight {flat[2 * k + 1]!r} is not a number"
+            ) from None
+        bad = np.flatnonzero(~(np.isfinite(w) & (w > 0)))
+        if bad.size:
+            k = int(bad[0])
+            raise GraphFormatError(
+                f"{where(k)}: edge weight {flat[2 * k + 1]} must be finite and > 0"
+            )
+    else:
+        w = np.ones(len(nbr))
+    bad = np.flatnonzero((nbr < 0) | (nbr >= n))
+    if bad.size:
+        k = int(bad[0])
+        raise GraphFormatError(f"{where(k)}: neighbour {nbr[k] + 1} is outside 1..{n}")
+    loops = np.flatnonzero(nbr == row)
+    if loops.size:
+        k = int(loops[0])
+        raise GraphFormatError(f"{where(k)}: self-loop on vertex {row[k] + 1} (METIS forbids them)")
+    # every edge {u, v} must be listed by u and by v with the same weight, once each
+    up = row < nbr
+    a_up, b_up, w_up = row[up], nbr[up], w[up]
+    a_lo, b_lo, w_lo = nbr[~up], row[~up], w[~up]
+    o_up = np.lexsort((b_up, a_up))
+    o_lo = np.lexsort((b_lo, a_lo))
+    a_up, b_up, w_up = a_up[o_up], b_up[o_up], w_up[o_up]
+    a_lo, b_lo, w_lo = a_lo[o_lo], b_lo[o_lo], w_lo[o_lo]
+    for a, b, side in ((a_up, b_up, "upper"), (a_lo, b_lo, "lower")):
+        dup = np.flatnonzero((a[1:] == a[:-1]) & (b[1:] == b[:-1]))
+        if dup.size:
+            k = int(dup[0])
+            x, y = (a[k], b[k]) if side == "upper" else (b[k], a[k])
+            raise GraphFormatError(
+                f"{p}:{linenos[x]}: vertex {x + 1} lists neighbour {y + 1} twice "
+                "(METIS has no parallel edges)"
+            )
+    same = (
+        len(a_up) == len(a_lo)
+        and np.array_equal(a_up, a_lo)
+        and np.array_equal(b_up, b_lo)
+        and np.array_equal(w_up, w_lo)
+    )
+    if not same:
+        raise GraphFormatError(f"{p}: {_metis_asymmetry(a_up, b_up, w_up, a_lo, b_lo, w_lo)}")
+    if len(a_up) != m:
+        raise GraphFormatError(
+            f"{p}:{hline}: header says {m} edges but the adjacency lists hold {len(a_up)}"
         )
-    if adj.m != m:
-        raise GraphFormatError(f"{p}:{hline}: header says {m} edges but the lists hold {adj.m}")
-    return adj
+    return Graph.from_edges(np.column_stack([a_up, b_up]), n=n, weights=w_up if has_ewgt else None)
+
+
+def _is_float(x: str) -> bool:
+    try:
+        float(x)
+    except ValueError:
+        return False
+    return True
+
+
+def _metis_asymmetry(
+    a_up: np.ndarray,
+    b_up: np.ndarray,
+    w_up: np.ndarray,
+    a_lo: np.ndarray,
+    b_lo: np.ndarray,
+    w_lo: np.ndarray,
+) -> str:
+    """Describe the first edge listed by one endpoint only (or with two weights)."""
+    upper = {(int(a), int(b)): float(c) for a, b, c in zip(a_up, b_up, w_up)}
+    lower = {(int(a), int(b)): float(c) for a, b, c in zip(a_lo, b_lo, w_lo)}
+    for (a, b), c in sorted(upper.items()):
+        if (a, b) not in lower:
+            return f"vertex {a + 1} lists {b + 1} but vertex {b + 1} does not list {a + 1}"
+        if lower[(a, b)] != c:
+            return (
+                f"edge {{{a + 1}, {b + 1}}} has weight {c:g} in vertex {a + 1}'s list but "
+                f"{lower[(a, b)]:g} in vertex {b + 1}'s"
+            )
+    a, b = min(set(lower) - set(upper))
+    return f"vertex {b + 1} lists {a + 1} but vertex {a + 1} does not list {b + 1}"
 
 
 def _write_metis(g: Graph) -> bytes:
@@ -264,50 +388,109 @@ def _write_metis(g: Graph) -> bytes:
     weighted = g.weighted
     if weighted and not np.all(data == np.round(data)):
         raise SsdflError("METIS stores integer edge weights only; this graph has fractional ones")
-    buf = io.StringIO()
-    buf.write(f"{g.n} {g.m}{' 001' if weighted else ''}\n")
+    out = io.StringIO()
+    out.write(f"% ssdfl graph: {g.n} vertices, {g.m} edges\n")
+    out.write(f"{g.n} {g.m}{' 001' if weighted else ''}\n")
+    nb = (indices + 1).tolist()
+    ww = data.astype(np.int64).tolist()
+    ptr = indptr.tolist()
     for u in range(g.n):
-        nb = indices[indptr[u] : indptr[u + 1]] + 1
+        s, e = ptr[u], ptr[u + 1]
         if weighted:
-            ww = data[indptr[u] : indptr[u + 1]].astype(np.int64)
-            buf.write(" ".join(f"{a} {b}" for a, b in zip(nb.tolist(), ww.tolist())))
+            out.write(" ".join(f"{a} {b}" for a, b in zip(nb[s:e], ww[s:e])))
         else:
-            buf.write(" ".join(map(str, nb.tolist())))
-        buf.write("\n")
-    return buf.getvalue().encode()
+            out.write(" ".join(map(str, nb[s:e])))
+        out.write("\n")
+    return out.getvalue().encode()
 
 
-# ----------------------------------------------------------------- node-link JSON / GraphML
+# -------------------------------------------------------------------------- node-link JSON
 def _read_json(p: Path) -> Graph:
-    import networkx as nx
-
     try:
         data = json.loads(_text(p))
     except json.JSONDecodeError as exc:
         raise GraphFormatError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg})") from None
-    if not isinstance(data, dict) or "nodes" not in data:
-        raise GraphFormatError(f"{p}: not node-link JSON (no 'nodes' key)")
-    key = "links" if "links" in data else "edges"
-    try:
-        g = nx.node_link_graph(data, edges=key)
-    except (KeyError, TypeError, nx.NetworkXError) as exc:
-        raise GraphFormatError(f"{p}: malformed node-link JSON ({exc!r})") from None
-    return Graph.from_networkx(g)
+    except RecursionError:
+        raise GraphFormatError(f"{p}: JSON nested too deeply") from None
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+        raise GraphFormatError(f"{p}: not node-link JSON (needs a 'nodes' list)")
+    if data.get("directed"):
+        raise GraphFormatError(
+            f"{p}: the file describes a directed graph; ssdfl graphs are undirected "
+            "(convert it, e.g. networkx's G.to_undirected(), and save again)"
+        )
+    key = "edges" if "edges" in data else "links"
+    links = data.get(key, [])
+    if not isinstance(links, list):
+        raise GraphFormatError(f"{p}: '{key}' must be a list")
+    index: dict[Any, int] = {}
+    names: list[Any] = []
+
+    def node_id(x: Any, what: str) -> int:
+        if isinstance(x, bool) or not isinstance(x, (int, str, float)):
+            raise GraphFormatError(f"{p}: {what} has id {x!r}; ids must be numbers or strings")
+        if x not in index:
+            index[x] = len(names)
+            names.append(x)
+        return index[x]
+
+    for k, node in enumerate(data["nodes"]):
+        if not isinstance(node, dict) or "id" not in node:
+            raise GraphFormatError(f"{p}: node {k} is not an object with an 'id'")
+        node_id(node["id"], f"node {k}")
+    multigraph = bool(data.get("multigraph"))
+    src = np.empty(len(links), dtype=np.int64)
+    dst = np.empty(len(links), dtype=np.int64)
+    w = np.ones(len(links), dtype=np.float64)
+    has_w = False
+    for k, e in enumerate(links):
+        if not isinstance(e, dict) or "source" not in e or "target" not in e:
+            raise GraphFormatError(f"{p}: {key}[{k}] is not an object with 'source' and 'target'")
+        src[k] = node_id(e["source"], f"{key}[{k}] source")
+        dst[k] = node_id(e["target"], f"{key}[{k}] target")
+        if "weight" in e:
+            x = e["weight"]
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise GraphFormatError(f"{p}: {key}[{k}] has non-numeric weight {x!r}")
+            if not (math.isfinite(x) and x > 0):
+                raise GraphFormatError(f"{p}: {key}[{k}] has weight {x}; must be finite and > 0")
+            w[k] = x
+            has_w = True
+    if not multigraph and len(links):
+        # a simple graph listing an edge twice: the last entry wins (as in networkx)
+        lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+        _, last = np.unique(np.column_stack([lo, hi])[::-1], axis=0, return_index=True)
+        keep = np.sort(len(links) - 1 - last)
+        src, dst, w = src[keep], dst[keep], w[keep]
+    core, loops, _ = _core.CoreGraph.from_edges(len(names), src, dst, w if has_w else None)
+    _warn_loops(loops, stacklevel=4)
+    return Graph(core, _labels_array(names))
 
 
 def _write_json(g: Graph) -> bytes:
-    import networkx as nx
+    names = g.node_names()
+    for x in names:
+        if isinstance(x, bool) or not isinstance(x, (int, str, float)):
+            raise SsdflError(f"label {x!r} cannot be a node-link JSON id (numbers or strings only)")
+    s, d, w = g.edges()
+    if g.weighted:
+        edges = [
+            {"source": names[a], "target": names[b], "weight": c}
+            for a, b, c in zip(s.tolist(), d.tolist(), w.tolist())
+        ]
+    else:
+        edges = [{"source": names[a], "target": names[b]} for a, b in zip(s.tolist(), d.tolist())]
+    data = {
+        "directed": False,
+        "multigraph": False,
+        "graph": {},
+        "nodes": [{"id": x} for x in names],
+        "edges": edges,
+    }
+    return json.dumps(data).encode()
 
-    data = nx.node_link_data(g.to_networkx(), edges="links")
-    return json.dumps(data, default=_json_default).encode()
 
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"cannot serialise {type(x).__name__}")
-
-
+# ------------------------------------------------------------------------------- GraphML
 def _read_graphml(p: Path) -> Graph:
     import xml.etree.ElementTree as ET
 
@@ -315,10 +498,17 @@ def _read_graphml(p: Path) -> Graph:
 
     try:
         g = nx.read_graphml(io.BytesIO(_read_bytes(p)))
-    except (ET.ParseError, nx.NetworkXError, KeyError, ValueError) as exc:
+    except (ET.ParseError, nx.NetworkXError, KeyError, ValueError, TypeError, IndexError) as exc:
         raise GraphFormatError(f"{p}: malformed GraphML ({exc})") from None
     if g.is_directed():
-        g = g.to_undirected()
+        raise GraphFormatError(
+            f"{p}: the file describes a directed graph (edgedefault='directed'); ssdfl graphs "
+            "are undirected (convert it, e.g. networkx's G.to_undirected(), and save again)"
+        )
+    # GraphML ids are strings; ids that are all decimal integers become integer labels
+    keys = list(g.nodes)
+    if keys and all(isinstance(k, str) and re.fullmatch(r"-?\d{1,18}", k) for k in keys):
+        g = nx.relabel_nodes(g, {k: int(k) for k in keys}, copy=True)
     return Graph.from_networkx(g)
 
 
@@ -326,8 +516,7 @@ def _write_graphml(g: Graph) -> bytes:
     import networkx as nx
 
     buf = io.BytesIO()
-    nxg = g.to_networkx()
-    nx.write_graphml(nxg, buf)
+    nx.write_graphml(g.to_networkx(), buf)
     return buf.getvalue()
 
 

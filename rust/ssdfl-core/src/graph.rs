@@ -215,19 +215,25 @@ impl Graph {
             .with_min_len(1 << 12)
             .map(|u| wts[indptr[u]..indptr[u + 1]].iter().sum())
             .collect();
-        let g = Graph {
+        let mut g = Graph {
             n,
             indptr,
             indices,
             weights: wts,
             degrees,
-            unit_weights: weights.is_none() && report.merged == 0,
+            unit_weights: false,
         };
+        g.unit_weights = g
+            .weights
+            .par_iter()
+            .with_min_len(1 << 14)
+            .all(|&x| x == 1.0);
         Ok((g, report))
     }
 
     /// Build from canonical edges `(u, v, w)` with `u < v`, sorted and without duplicates.
-    fn from_canonical(n: usize, edges: &[(u32, u32, f64)], unit_weights: bool) -> Graph {
+    fn from_canonical(n: usize, edges: &[(u32, u32, f64)]) -> Graph {
+        let unit_weights = edges.iter().all(|e| e.2 == 1.0);
         let mut counts = vec![0usize; n + 1];
         for &(u, v, _) in edges {
             counts[u as usize + 1] += 1;
@@ -328,6 +334,11 @@ impl Graph {
                 if val == 0.0 {
                     continue; // explicit zero: no edge
                 }
+                if !(val.is_finite() && val > 0.0) {
+                    return Err(CoreError::InvalidArgument(format!(
+                        "adjacency entry ({r}, {c}) = {val}: edge weights must be finite and > 0"
+                    )));
+                }
                 let ri = r as i64;
                 if c == ri {
                     self_loops += 1;
@@ -393,7 +404,7 @@ impl Graph {
     pub fn degrees(&self) -> &[f64] {
         &self.degrees
     }
-    /// True if every weight is 1 (built without weights and without merged edges).
+    /// True if every edge weight equals 1 (an unweighted graph).
     pub fn unit_weights(&self) -> bool {
         self.unit_weights
     }
@@ -452,11 +463,7 @@ impl Graph {
             }
         }
         edges.sort_unstable_by_key(|e| (e.0, e.1));
-        Ok(Graph::from_canonical(
-            nodes.len(),
-            &edges,
-            self.unit_weights,
-        ))
+        Ok(Graph::from_canonical(nodes.len(), &edges))
     }
 
     /// Convert to a petgraph undirected graph with `f64` edge weights.
