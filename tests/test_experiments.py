@@ -46,3 +46,40 @@ def test_sweep_one_worker_matches_serial() -> None:
     row = summary[(summary["threshold"] == 0.0) & (summary["method"] == "sDFL")].iloc[0]
     assert row["cycles"] == 0 and row["reached"] == 1.0 and row["runs"] == 2
     assert (summary[summary["threshold"] == 2.0]["reached"] == 0).all()  # accuracy ≤ 1
+
+
+def test_cli_simulate_serial(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from ssdfl.cli.app import _register, app
+
+    _register()
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(
+        'name = "tiny"\nthresholds = [0.0]\n[base]\ndataset = "quadratic"\nn_devices = 8\n'
+        'cycles = 2\ngraph = "ws"\n[grid]\nmethod = ["ssdfl", "pdfl"]\n'
+    )
+    res = CliRunner().invoke(app, ["simulate", str(cfg), "--out", str(tmp_path), "--serial",
+                                   "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "tiny.csv")
+    assert set(df["method"]) == {"SSD-FL", "pDFL"} and df["cycle"].max() == 2
+    assert (tmp_path / "tiny_loss.png").stat().st_size > 0
+    thr = pd.read_csv(tmp_path / "tiny_thresholds.csv")
+    assert len(thr) == 2
+
+
+def test_load_config_errors(tmp_path) -> None:
+    from ssdfl.experiments import load_config
+
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grid]\nmethodz = ['ssdfl']\n")
+    with pytest.raises(SsdflError):
+        load_config(bad)
+    bad.write_text("this is not toml = = =")
+    with pytest.raises(SsdflError):
+        load_config(bad)

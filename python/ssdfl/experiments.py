@@ -51,7 +51,17 @@ from ssdfl.models import DeviceModel, Quadratic
 from ssdfl.optimizers import OptimizerPopulation, random_population
 from ssdfl.simulate import SimulationResult, make_method, simulate
 
-__all__ = ["RunSpec", "build_graph", "build_problem", "expand_grid", "run_one", "sweep"]
+__all__ = [
+    "ExperimentConfig",
+    "RunSpec",
+    "build_graph",
+    "build_problem",
+    "expand_grid",
+    "load_config",
+    "run_config",
+    "run_one",
+    "sweep",
+]
 
 
 @dataclass(frozen=True)
@@ -290,3 +300,134 @@ def sweep(
         for obj in own:
             obj.close()
     return pd.concat(tables, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- config files
+@dataclass
+class ExperimentConfig:
+    """A config file: ``base`` (RunSpec fields), ``grid`` (field → values), ``thresholds``
+    (accuracy for classification, loss otherwise), ``metric``, ``name`` and the dask options
+    (``workers``, ``address``)."""
+
+    name: str
+    base: dict[str, Any]
+    grid: dict[str, Any]
+    thresholds: list[float]
+    metric: str = "accuracy"
+    workers: int | None = None
+    address: str | None = None
+    compare: str = "method"
+
+    def specs(self) -> list[RunSpec]:
+        return expand_grid(self.grid, self.base)
+
+
+def load_config(path: str | Any) -> ExperimentConfig:
+    """Read a TOML (``.toml``) or JSON config::
+
+    name = "base"
+    thresholds = [0.8, 0.9]      # optional; metric = "accuracy" by default
+    [base]                       # RunSpec fields shared by all runs
+    dataset = "digits"
+    cycles = 100
+    [grid]                       # Cartesian product
+    method = ["ssdfl", "sdfl"]
+    seed = [0, 1, 2]
+    [dask]                       # optional
+    workers = 2                  # or address = "tcp://host:8786"
+    """
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"config file not found: {p}")
+    text = p.read_text()
+    try:
+        if p.suffix.lower() == ".json":
+            raw = json.loads(text)
+        else:
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            raw = tomllib.loads(text)
+    except ValueError as exc:
+        raise SsdflError(f"{p}: cannot parse config: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SsdflError(f"{p}: the config must be a table/object")
+    unknown = set(raw) - {"name", "base", "grid", "thresholds", "metric", "dask", "compare"}
+    if unknown:
+        raise SsdflError(f"{p}: unknown config keys {sorted(unknown)}")
+    dask_opts = raw.get("dask", {})
+    cfg = ExperimentConfig(
+        name=str(raw.get("name", p.stem)),
+        base=dict(raw.get("base", {})),
+        grid=dict(raw.get("grid", {})),
+        thresholds=[float(t) for t in raw.get("thresholds", [])],
+        metric=str(raw.get("metric", "accuracy")),
+        workers=dask_opts.get("workers"),
+        address=dask_opts.get("address"),
+        compare=str(raw.get("compare", "method")),
+    )
+    cfg.specs()  # validate field names early
+    return cfg
+
+
+def run_config(
+    cfg: ExperimentConfig,
+    out_dir: str | Any | None = None,
+    *,
+    serial: bool = False,
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Run a config; returns ``(table, thresholds)``. With ``out_dir`` writes
+    ``<name>.csv``, ``<name>_thresholds.csv`` and plots ``<name>_<metric>.png`` (vs cycles) and
+    ``<name>_<metric>_bytes.png`` (vs D2D bytes), atomically."""
+    from pathlib import Path
+
+    from ssdfl.simulate import plot_curves, save_figure, threshold_table
+
+    specs = cfg.specs()
+    if serial:
+        from tqdm.auto import tqdm
+
+        tables = []
+        for i, s in enumerate(tqdm(specs, desc=cfg.name, unit="run", disable=not progress)):
+            df = run_one(s, single_thread=False)
+            df.insert(0, "run", i)
+            tables.append(df)
+        table = pd.concat(tables, ignore_index=True)
+    else:
+        table = sweep(
+            specs, address=address or cfg.address, n_workers=workers or cfg.workers,
+            progress=progress,
+        )  # fmt: skip
+    thr = None
+    metric = cfg.metric if cfg.metric in table else "loss"
+    if cfg.thresholds:
+        by = [c for c in dict.fromkeys([cfg.compare, "method"]) if c in table]
+        thr = threshold_table(table, cfg.thresholds, metric=metric, by=by)
+    if out_dir is not None:
+        from ssdfl._atomic import atomic_write
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_write(out / f"{cfg.name}.csv") as fh:
+            table.to_csv(fh, index=False)
+        if thr is not None:
+            with atomic_write(out / f"{cfg.name}_thresholds.csv") as fh:
+                thr.to_csv(fh, index=False)
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        hue = cfg.compare if cfg.compare in table else "method"
+        for x, suffix in (("cycle", ""), ("d2d_bytes", "_bytes")):
+            fig = plot_curves(table, y=metric, x=x, hue=hue, title=cfg.name)
+            save_figure(fig, out / f"{cfg.name}_{metric}{suffix}.png")
+            plt.close(fig)
+    return table, thr

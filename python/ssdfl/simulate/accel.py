@@ -74,8 +74,9 @@ def direction_fn(
     over devices when coefficients are drawn per device. Here all devices are updated by one
     expression with the per-device coefficient arrays ``μ`` and ``ρ`` (0 where not
     applicable): ``D = G + μ ⊙ (X − A) + ρ ⊙ V`` and ``V ← D`` on momentum rows — the same
-    arithmetic as the per-optimizer formulas (adding exact zeros elsewhere). Populations with
-    Adam devices use ``optimizers.direction``.
+    arithmetic as the per-optimizer formulas (adding exact zeros elsewhere), computed in place
+    in ``G`` (which the caller must own) with one reusable work buffer. Populations with Adam
+    devices use ``optimizers.direction``.
     """
     if optimizers.has_adam:
         return optimizers.direction
@@ -84,19 +85,26 @@ def direction_fn(
         return lambda G, X, A, state, step: G
     mu = optimizers.mu[:, None] if "prox" in kinds else None
     rho = optimizers.rho[:, None] if "momentum" in kinds else None
-    mom = np.flatnonzero(optimizers.kinds == "momentum")
-    all_mom = len(mom) == optimizers.n
+    mom = (optimizers.kinds == "momentum")[:, None]
+    work: list[np.ndarray] = []
 
     def direction(
         G: np.ndarray, X: np.ndarray, A: np.ndarray, state: State, step: int
     ) -> np.ndarray:
-        D = G if mu is None else G + mu * (X - A)
+        # in place on G (a fresh gradient array owned by the caller) and one work buffer
+        if not work or work[0].shape != G.shape:
+            work[:] = [np.empty_like(G)]
+        T = work[0]
+        D = G
+        if mu is not None:
+            np.subtract(X, A, out=T)
+            T *= mu
+            D += T
         if rho is not None:
-            D = D + rho * state["v"]
-            if all_mom:
-                state["v"] = D.copy()
-            else:
-                state["v"][mom] = D[mom]
+            V = state["v"]
+            np.multiply(V, rho, out=T)
+            D += T
+            np.copyto(V, D, where=mom)
         return D
 
     return direction
