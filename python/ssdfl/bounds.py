@@ -1,0 +1,666 @@
+"""Consensus and convergence bounds of SSD-FL (spec §5); derivations in ``docs/theory.md``.
+
+Assumptions (A1–A4, stated fully in ``docs/theory.md``): each ``F_i`` is twice differentiable with
+``μ_i I ≼ ∇²F_i ≼ L_i I`` (quadratics: ``A_i``); stochastic gradients are unbiased with
+``E‖ξ_i‖² ≤ σ²``, independent across devices and rounds; every ``W_s`` and ``W`` is symmetric,
+doubly stochastic and positive semidefinite (lazy Metropolis is); devices run SGD, proximal SGD
+or heavy-ball momentum (Adam is not covered), with direction scales ``c_i`` (``1/α_i`` under
+effective gradient normalization).
+
+Tracked quantities (root-mean-square over the noise; ``x_c = argmin Σ_i c_i F_i`` is the
+reference point, equal to ``x* = argmin Σ_i F_i`` when all ``c_i`` are equal):
+
+- ``e_s = ‖(I − J_s) X_s‖_F`` — intra-cluster disagreement of cluster ``s``
+  (``Γ_s = e_s²/N_s``);
+- ``b = ‖(J_a − J) X‖_F = (Σ_s N_s‖x̄_s − x̄‖²)^{1/2}`` — disagreement between cluster means;
+- ``m = √N ‖x̄ − x_c‖`` — optimality of the network average;
+- ``p_s = ‖(X − A)_{prox devices of s}‖`` (distance travelled since the anchor),
+  ``u_s = ‖(ρ∘V)_{momentum devices of s}‖`` (momentum memory).
+
+One intra round obeys a monotone recursion ``y⁺ ≤ Φ(y)`` (Minkowski for the deterministic part,
+orthogonality of the noise for the random part), an inter round contracts
+``(e² + b²)^{1/2}`` by ``λ(W)``; iterating gives valid bounds at every round:
+
+- :func:`intra_consensus_bound` — **Lemma 1**: ``E Γ_s(t) ≤ ē_s(t)²/N_s``;
+- :func:`inter_consensus_bound` — **Lemma 2**: ``E Γ(t) ≤ (ē(t)² + b̄(t)²)/N`` for the global gap
+  ``Γ = (1/N)‖(I − J)X‖²``;
+- :func:`intra_cluster_convergence` — **Theorem 1**: linear convergence of the intra rounds to the
+  minimizer of the effective loss (SGD / prox devices);
+- :func:`global_cycle_bound` — **Theorem 2**: ``E‖x̄ − x_c‖² ≤ m̄²/N`` and
+  ``(1/N) E‖X − 1x_cᵀ‖² ≤ (ē² + b̄² + m̄²)/N`` at every round, plus the per-cycle rate and the
+  asymptotic radius;
+- :func:`phi_min`, :func:`eps_S` — the Cheeger admissibility threshold.
+
+Build the constants with :func:`bound_problem` (from a model — exact Hessian constants for
+quadratics / least squares) or :func:`generic_problem` (from ``L``, ``μ`` and heterogeneity
+numbers only, e.g. for scoring candidate formations); then call :func:`run_bounds`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ssdfl.errors import SsdflError
+from ssdfl.models import DeviceModel, Quadratic
+from ssdfl.optimizers import OptimizerPopulation
+
+__all__ = [
+    "BoundProblem",
+    "BoundTrace",
+    "bound_problem",
+    "eps_S",
+    "generic_problem",
+    "global_cycle_bound",
+    "initial_state",
+    "inter_consensus_bound",
+    "inter_constants",
+    "intra_cluster_convergence",
+    "intra_consensus_bound",
+    "phi_min",
+    "phi_min_rule",
+    "run_bounds",
+    "theorem1_rate",
+]
+
+
+# --------------------------------------------------------------------------- problem constants
+@dataclass
+class BoundProblem:
+    """Every constant the bounds use. Arrays indexed by cluster have length ``S`` (clusters in
+    ``np.unique(labels)`` order); by device, length ``N``.
+
+    ``W_eigs[s]``: all eigenvalues of ``W_s``; ``lam_inter``: ``λ(W)`` of the global ``W``;
+    ``kappa_s[s]``, ``kappa_b``, ``kappa_m``: spectra (as ``(min, max)``) of the reference
+    matrices ``K_s``, ``K_b``, ``K_m``; ``L_gamma[s] ≥ ‖H_i − K_s‖`` (``i ∈ C_s``),
+    ``L_beta ≥ ‖mean_s(H) − K_b‖`` with ``H_i = c_i∇²F_i``;
+    ``zeta_a[s] = ‖(I − J_s)(C G*)_s‖_F``, ``zeta_b = (Σ_s N_s ‖mean_s(c g*)‖²)^{1/2}``,
+    ``zeta_p[s] = ‖(C G*)_{prox ∩ s}‖_F``, ``zeta_u[s] = ‖(ρ G*)_{mom ∩ s}‖_F`` with ``G*``
+    the gradients at ``x_c``; ``bias = ‖x_c − x*‖``; ``sigma2 = E‖ξ_i‖²``.
+    """
+
+    labels: np.ndarray
+    sizes: np.ndarray
+    W_eigs: list[np.ndarray]
+    lam_inter: float
+    eta: float
+    tau_a: int
+    tau_r: int
+    c: np.ndarray
+    mu: np.ndarray
+    rho: np.ndarray
+    L_dev: np.ndarray
+    kappa_s: np.ndarray
+    kappa_b: tuple[float, float]
+    kappa_m: tuple[float, float]
+    L_gamma: np.ndarray
+    L_beta: float
+    zeta_a: np.ndarray
+    zeta_b: float
+    zeta_p: np.ndarray
+    zeta_u: np.ndarray
+    sigma2: float = 0.0
+    bias: float = 0.0
+    reset_momentum: bool = True
+    rho_e: np.ndarray | None = None
+    g_cross: np.ndarray | None = None
+    inter: dict | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def S(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def N(self) -> int:
+        return int(self.sizes.sum())
+
+
+def _dense(W: np.ndarray | sp.sparray | sp.spmatrix) -> np.ndarray:
+    return W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+
+
+def _check_common(eta: float, tau_a: int, tau_r: int) -> None:
+    if not (eta > 0 and math.isfinite(eta)):
+        raise SsdflError(f"eta must be positive and finite, got {eta}")
+    if tau_a < 0 or tau_r < 0 or tau_a + tau_r == 0:
+        raise SsdflError("need tau_a, tau_r >= 0 with tau_a + tau_r >= 1")
+
+
+def _cluster_spectra(
+    W_intra: np.ndarray, lab: np.ndarray, W_inter: np.ndarray
+) -> tuple[list[np.ndarray], float]:
+    n = len(lab)
+    Wa, Wr = _dense(W_intra), _dense(W_inter)
+    if Wa.shape != (n, n) or Wr.shape != (n, n):
+        raise SsdflError(f"mixing matrices must be {n}×{n}")
+    for name, W in (("W_intra", Wa), ("W_inter", Wr)):
+        if not np.allclose(W, W.T, atol=1e-12) or not np.allclose(W.sum(1), 1.0, atol=1e-10):
+            raise SsdflError(f"{name} must be symmetric and doubly stochastic")
+    eigs = []
+    for s in np.unique(lab):
+        idx = np.flatnonzero(lab == s)
+        if not np.allclose(Wa[np.ix_(idx, idx)].sum(1), 1.0, atol=1e-10):
+            raise SsdflError("W_intra must be block diagonal with doubly stochastic blocks")
+        eigs.append(np.linalg.eigvalsh(Wa[np.ix_(idx, idx)]))
+    off = Wa.copy()
+    for s in np.unique(lab):
+        idx = np.flatnonzero(lab == s)
+        off[np.ix_(idx, idx)] = 0.0
+    if np.abs(off).max(initial=0.0) > 1e-12:
+        raise SsdflError("W_intra has entries between different clusters")
+    ev = np.linalg.eigvalsh(Wr)
+    if min(ev[0], min(e[0] for e in eigs)) < -1e-10:
+        raise SsdflError(
+            "the bounds assume positive semidefinite mixing matrices (use a lazy rule)"
+        )
+    lam = float(max(abs(ev[-2]), abs(ev[0]))) if n > 1 else 0.0
+    return eigs, lam
+
+
+def inter_constants(W_inter: np.ndarray | sp.sparray, labels: np.ndarray) -> dict:
+    """Gossip-coupling constants of :class:`BoundProblem` ``inter`` (dense ``N × N`` norms)."""
+    W = _dense(W_inter)
+    lab = np.asarray(labels)
+    n = len(lab)
+    Ja = np.zeros((n, n))
+    for s in np.unique(lab):
+        idx = np.flatnonzero(lab == s)
+        Ja[np.ix_(idx, idx)] = 1.0 / len(idx)
+    J = np.full((n, n), 1.0 / n)
+    Pe, Pb = np.eye(n) - Ja, Ja - J
+    out = {
+        "lam_E": float(np.linalg.norm(Pe @ W @ Pe, 2)),
+        "lam_B": float(np.linalg.norm(Pb @ W @ Pb, 2)),
+        "beta": float(np.linalg.norm(Pe @ (W - np.eye(n)) @ Ja, 2)),
+    }
+    lam_s, beta_s = [], []
+    for s in np.unique(lab):
+        rows = np.flatnonzero(lab == s)
+        R = Pe[rows]
+        lam_s.append(float(np.linalg.norm(R @ W @ Pe, 2)))
+        beta_s.append(float(np.linalg.norm(R @ (W - np.eye(n)) @ Ja, 2)))
+    out["lam_E_s"] = np.array(lam_s)
+    out["beta_s"] = np.array(beta_s)
+    return out
+
+
+def bound_problem(
+    model: DeviceModel,
+    labels: np.ndarray | Sequence[int],
+    W_intra: np.ndarray | sp.sparray,
+    W_inter: np.ndarray | sp.sparray,
+    optimizers: OptimizerPopulation,
+    eta: float,
+    tau_a: int,
+    tau_r: int,
+    *,
+    sigma: float = 0.0,
+    normalize: bool = False,
+    reset_momentum: bool = True,
+) -> BoundProblem:
+    """Constants from a model. Quadratic / least-squares models use their Hessians ``A_i``
+    (``K_s = mean_{i∈C_s} c_iA_i``, ``K_b = K_m = mean_i c_iA_i``); other models use the
+    interval ``[c_iμ_i, c_iL_i]`` (``K`` = its midpoint times ``I``, ``L_γ`` = half-width).
+    ``sigma`` is the noise level of ``model.stochastic_grad`` (``E‖ξ‖² = σ²``)."""
+    _check_common(eta, tau_a, tau_r)
+    n, d = model.n_devices, model.dim
+    if len(optimizers) != n:
+        raise SsdflError(f"{len(optimizers)} optimizers for {n} devices")
+    if optimizers.has_adam:
+        raise SsdflError("the bounds cover SGD / prox / momentum devices, not Adam")
+    lab = np.asarray(labels)
+    if lab.shape != (n,) or lab.dtype.kind not in "iu":
+        raise SsdflError(f"labels must be {n} integers")
+    clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
+    eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))
+    c = optimizers.scales(max(tau_a, 1), eta, normalize)
+    mu, rho = optimizers.mu, optimizers.rho
+    if hasattr(model, "as_quadratic") and not isinstance(model, Quadratic):
+        quad: Quadratic | None = model.as_quadratic()  # type: ignore[attr-defined]
+    else:
+        quad = model if isinstance(model, Quadratic) else None
+    x_star = model.optimum()
+    x_c = model.optimum(c)
+    Gs = model.grad(np.tile(x_c, (n, 1)))
+    L_dev = model.L_i
+    S = len(clusters)
+    kappa_s = np.zeros((S, 2))
+    L_gamma = np.zeros(S)
+    if quad is not None:
+        CA = c[:, None, None] * quad.A
+        K = CA.mean(axis=0)
+        kK = np.linalg.eigvalsh(K)
+        kappa_b = kappa_m = (float(kK[0]), float(kK[-1]))
+        Lb = 0.0
+        for k, idx in enumerate(clusters):
+            Ks = CA[idx].mean(axis=0)
+            ev = np.linalg.eigvalsh(Ks)
+            kappa_s[k] = ev[0], ev[-1]
+            L_gamma[k] = max(np.linalg.norm(CA[i] - Ks, 2) for i in idx)
+            Lb = max(Lb, float(np.linalg.norm(Ks - K, 2)))
+        L_beta = Lb
+    else:
+        lo, hi = c * model.mu_i, c * L_dev
+        mid = 0.5 * (lo.min() + hi.max())
+        kappa_b = (mid, mid)
+        kappa_m = (float(lo.mean()), float(hi.mean()))
+        L_beta = 0.5 * float(hi.max() - lo.min())
+        for k, idx in enumerate(clusters):
+            m_s = 0.5 * (lo[idx].min() + hi[idx].max())
+            kappa_s[k] = m_s, m_s
+            L_gamma[k] = 0.5 * float(hi[idx].max() - lo[idx].min())
+    rho_e = g_cross = None
+    if quad is not None:
+        rho_e = np.zeros(S)
+        g_cross = np.zeros(S)
+        Wa = _dense(W_intra)
+        for k, idx in enumerate(clusters):
+            ns = len(idx)
+            if ns == 1:
+                continue
+            Pk = np.kron(np.eye(ns) - 1.0 / ns, np.eye(d))
+            Bd = np.zeros((ns * d, ns * d))
+            for j, i in enumerate(idx):
+                Bd[j * d : (j + 1) * d, j * d : (j + 1) * d] = CA[i]
+            Mk = np.kron(Wa[np.ix_(idx, idx)], np.eye(d)) - eta * Bd
+            rho_e[k] = np.linalg.norm(Pk @ Mk @ Pk, 2)
+            g_cross[k] = np.linalg.norm(Pk @ np.concatenate(CA[idx], axis=0), 2) / np.sqrt(ns)
+    CG = c[:, None] * Gs
+    zeta_a = np.array([np.linalg.norm(CG[idx] - CG[idx].mean(0)) for idx in clusters])
+    zeta_b = float(np.sqrt(sum(len(idx) * np.sum(CG[idx].mean(0) ** 2) for idx in clusters)))
+    zeta_p = np.array([np.linalg.norm(CG[idx][mu[idx] > 0]) for idx in clusters])
+    zeta_u = np.array([np.linalg.norm((rho[:, None] * Gs)[idx][rho[idx] > 0]) for idx in clusters])
+    return BoundProblem(
+        labels=lab.astype(np.int64), sizes=np.array([len(i) for i in clusters]), W_eigs=eigs,
+        lam_inter=lam, eta=float(eta), tau_a=int(tau_a), tau_r=int(tau_r), c=c, mu=mu.copy(),
+        rho=rho.copy(), L_dev=np.asarray(L_dev, dtype=float), kappa_s=kappa_s, kappa_b=kappa_b,
+        kappa_m=kappa_m, L_gamma=L_gamma, L_beta=L_beta, zeta_a=zeta_a, zeta_b=zeta_b,
+        zeta_p=zeta_p, zeta_u=zeta_u, sigma2=float(sigma) ** 2,
+        bias=float(np.linalg.norm(x_c - x_star)), reset_momentum=reset_momentum,
+        rho_e=rho_e, g_cross=g_cross, inter=inter_constants(W_inter, lab),
+    )  # fmt: skip
+
+
+def generic_problem(
+    labels: np.ndarray | Sequence[int],
+    W_intra: np.ndarray | sp.sparray,
+    W_inter: np.ndarray | sp.sparray,
+    eta: float,
+    tau_a: int,
+    tau_r: int,
+    *,
+    L: float,
+    mu: float,
+    zeta2: np.ndarray | Sequence[float],
+    zeta_b: float | None = None,
+    sigma2: float = 0.0,
+) -> BoundProblem:
+    """Constants for SGD devices from scalars only: every ``F_i`` ``μ``-strongly convex and
+    ``L``-smooth, cluster gradient dissimilarity at the optimum ``zeta2[s] = (1/N_s)Σ_{i∈C_s}
+    ‖∇F_i(x*) − mean_s ∇F(x*)‖²`` and between-cluster term ``zeta_b`` (default: 0). Useful to
+    score candidate formations with the heterogeneity scores of :mod:`ssdfl.heterogeneity`."""
+    _check_common(eta, tau_a, tau_r)
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or lab.dtype.kind not in "iu":
+        raise SsdflError("labels must be a 1-D integer array")
+    if not (0 <= mu <= L):
+        raise SsdflError(f"need 0 <= mu <= L, got mu={mu}, L={L}")
+    n = len(lab)
+    clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
+    eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))
+    z2 = np.asarray(zeta2, dtype=np.float64)
+    if z2.shape != (len(clusters),) or np.any(z2 < 0):
+        raise SsdflError(f"zeta2 must hold {len(clusters)} non-negative numbers")
+    sizes = np.array([len(i) for i in clusters])
+    mid, half = 0.5 * (L + mu), 0.5 * (L - mu)
+    S = len(clusters)
+    return BoundProblem(
+        labels=lab.astype(np.int64), sizes=sizes, W_eigs=eigs, lam_inter=lam, eta=float(eta),
+        tau_a=int(tau_a), tau_r=int(tau_r), c=np.ones(n), mu=np.zeros(n), rho=np.zeros(n),
+        L_dev=np.full(n, float(L)), kappa_s=np.tile([mid, mid], (S, 1)), kappa_b=(mid, mid),
+        kappa_m=(float(mu), float(L)), L_gamma=np.full(S, half), L_beta=half,
+        zeta_a=np.sqrt(sizes * z2), zeta_b=float(zeta_b or 0.0), zeta_p=np.zeros(S),
+        zeta_u=np.zeros(S), inter=inter_constants(W_inter, lab), sigma2=float(sigma2),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the recursion
+@dataclass
+class BoundTrace:
+    """Bounds at every round ``t = 0..T`` (same indexing as :func:`ssdfl.reference.simulate`).
+
+    ``e`` (``(T+1, S)``), ``e_tot``, ``b``, ``m``: RMS bounds on ``e_s``, ``‖(I−J_a)X‖``, ``b``,
+    ``m``; ``gamma_s = e²/N_s`` bounds ``E Γ_s``; ``gamma = (e_tot² + b²)/N`` bounds ``E Γ``
+    (global gap); ``opt = (e_tot² + b² + m²)/N`` bounds ``(1/N) E‖X − 1x_cᵀ‖²``;
+    ``mean_sq = m²/N`` bounds ``E‖x̄ − x_c‖²``; ``phase``: "start"/"intra"/"inter".
+    """
+
+    e: np.ndarray
+    e_tot: np.ndarray
+    b: np.ndarray
+    m: np.ndarray
+    phase: np.ndarray
+    sizes: np.ndarray
+    bias: float
+
+    @property
+    def gamma_s(self) -> np.ndarray:
+        return self.e**2 / self.sizes
+
+    @property
+    def gamma(self) -> np.ndarray:
+        return (self.e_tot**2 + self.b**2) / self.sizes.sum()
+
+    @property
+    def opt(self) -> np.ndarray:
+        return (self.e_tot**2 + self.b**2 + self.m**2) / self.sizes.sum()
+
+    @property
+    def mean_sq(self) -> np.ndarray:
+        return self.m**2 / self.sizes.sum()
+
+
+def _rho_W(eigs: np.ndarray, kappa: np.ndarray, eta: float) -> float:
+    """``max |λ_k − ηκ_j|`` over ``W_s``'s eigenvalues without one eigenvalue 1 (the
+    consensus direction) and the two ends of ``K_s``'s spectrum (the max of ``|λ − ηκ|`` over
+    ``κ`` in an interval is attained at an end)."""
+    if len(eigs) <= 1:
+        return 0.0
+    lam = np.delete(eigs, np.argmax(eigs))
+    return float(np.max(np.abs(lam[:, None] - eta * np.asarray(kappa)[None, :])))
+
+
+def _constants(P: BoundProblem) -> dict:
+    if P._cache:
+        return P._cache
+    eta, lab = P.eta, P.labels
+    clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
+    c2 = P.c**2
+    Ns = P.sizes.astype(float)
+    N = float(Ns.sum())
+    mom = P.rho > 0
+    prox = P.mu > 0
+    K: dict = {}
+    K["lam_min"] = np.array([max(0.0, float(e[0])) for e in P.W_eigs])
+    K["q_p"] = np.array(
+        [float(np.max(np.abs(1 - eta * (P.c * P.mu)[i][prox[i]]), initial=0.0)) for i in clusters]
+    )
+    K["Lc_p"] = np.array(
+        [float(np.max((P.c * P.L_dev)[i][prox[i]], initial=0.0)) for i in clusters]
+    )
+    K["has_p"] = np.array([bool(prox[i].any()) for i in clusters])
+    K["n_p"] = eta**2 * P.sigma2 * np.array([c2[i][prox[i]].sum() for i in clusters])
+    rho_W = np.array([_rho_W(P.W_eigs[k], P.kappa_s[k], eta) for k in range(P.S)])
+    K["rho_e"] = rho_W + eta * P.L_gamma
+    if P.rho_e is not None:
+        K["rho_e"] = np.minimum(K["rho_e"], P.rho_e)
+    K["g"] = P.L_gamma.copy() if P.g_cross is None else np.minimum(P.L_gamma, P.g_cross)
+    K["g_max"] = float(K["g"].max())
+    K["q_b"] = max(abs(1 - eta * P.kappa_b[0]), abs(1 - eta * P.kappa_b[1]))
+    K["q_m"] = max(abs(1 - eta * P.kappa_m[0]), abs(1 - eta * P.kappa_m[1]))
+    K["Lg_max"] = float(P.L_gamma.max())
+    K["nu"] = np.array([float(np.max((P.c * P.mu)[i], initial=0.0)) for i in clusters])
+    K["omega"] = np.array([float(np.max(P.c[i][mom[i]], initial=0.0)) for i in clusters])
+    K["rL_u"] = np.array([float(np.max((P.rho * P.L_dev)[i], initial=0.0)) for i in clusters])
+    K["r_u"] = np.array([float(np.max(P.rho[i], initial=0.0)) for i in clusters])
+    K["has_u"] = np.array([bool(mom[i].any()) for i in clusters])
+    s2 = P.sigma2
+    K["n_e"] = eta**2 * s2 * np.array([(1 - 1 / len(i)) * c2[i].sum() for i in clusters])
+    K["n_b"] = eta**2 * s2 * max(0.0, sum(c2[i].sum() / len(i) for i in clusters) - c2.sum() / N)
+    K["n_m"] = eta**2 * s2 * c2.sum() / N
+    K["n_u"] = s2 * np.array([(P.rho[i] ** 2).sum() for i in clusters])
+    K["frac"] = np.sqrt(Ns / N)
+    P._cache.update(K)
+    return K
+
+
+def _intra_round(
+    P: BoundProblem, K: dict, e: np.ndarray, e_tot: float, b: float, m: float,
+    p: np.ndarray, u: np.ndarray,
+) -> tuple[np.ndarray, float, float, float, np.ndarray, np.ndarray]:  # fmt: skip
+    """One intra-cluster round of the bound recursion (all inputs are RMS bounds)."""
+    eta = P.eta
+    e_use = min(e_tot, float(np.sqrt(np.sum(e**2))))
+    r = K["nu"] * p
+    rt = float(np.sqrt(np.sum(r**2)))
+    ut = float(np.sqrt(np.sum((K["omega"] * u) ** 2)))
+    # Lemma 1 recursion, per cluster
+    det_e = K["rho_e"] * e + eta * (K["g"] * (b + K["frac"] * m) + P.zeta_a + r + K["omega"] * u)
+    e_new = np.sqrt(det_e**2 + K["n_e"])
+    # the same on the whole block-diagonal system
+    det_t = K["rho_e"].max() * e_use + eta * (
+        K["g_max"] * math.hypot(b, m) + float(np.linalg.norm(P.zeta_a)) + rt + ut
+    )
+    et_new = math.sqrt(det_t**2 + K["n_e"].sum())
+    # between-cluster disagreement and network average
+    det_b = (K["q_b"] + eta * P.L_beta) * b + eta * (
+        K["g_max"] * e_use + P.L_beta * m + P.zeta_b + rt + ut
+    )
+    b_new = math.sqrt(det_b**2 + K["n_b"]) if P.S > 1 else 0.0  # J_a = J when S = 1
+    det_m = K["q_m"] * m + eta * (K["g_max"] * e_use + P.L_beta * b + rt + ut)
+    m_new = math.sqrt(det_m**2 + K["n_m"])
+    # momentum memory ρ∘V⁺ = ρ∘(G(X) + Ξ + ρ∘V); ‖(X − 1x_cᵀ)_s‖ ≤ e_s + b + √(N_s/N) m
+    det_u = K["rL_u"] * (e + b + K["frac"] * m) + P.zeta_u + K["r_u"] * u
+    u_new = np.where(K["has_u"], np.sqrt(det_u**2 + K["n_u"]), 0.0)
+    # distance travelled by prox devices: (X−A)⁺ = (I − ηcμ)(X−A) + (W_s − I)E_s − ηC(G + Ξ)
+    det_p = (
+        K["q_p"] * p
+        + (1 - K["lam_min"]) * e
+        + eta * (K["Lc_p"] * (e + b + K["frac"] * m) + P.zeta_p)
+    )
+    p_new = np.where(K["has_p"], np.sqrt(det_p**2 + K["n_p"]), 0.0)
+    return np.minimum(e_new, et_new), et_new, b_new, m_new, p_new, u_new
+
+
+def run_bounds(P: BoundProblem, cycles: int, *, e0: np.ndarray, b0: float, m0: float) -> BoundTrace:
+    """Iterate the bound recursion for ``cycles`` cycles from initial values
+    ``e0[s] = ‖(I − J_s)X_s(0)‖``, ``b0 = ‖(J_a − J)X(0)‖``, ``m0 = √N‖x̄(0) − x_c‖`` (use
+    :func:`initial_state` to compute them from ``X0``)."""
+    if cycles < 0:
+        raise SsdflError("cycles must be >= 0")
+    K = _constants(P)
+    e = np.asarray(e0, dtype=np.float64).copy()
+    if e.shape != (P.S,):
+        raise SsdflError(f"e0 must have {P.S} entries")
+    e_tot = float(np.sqrt(np.sum(e**2)))
+    b, m = float(b0), float(m0)
+    u = np.zeros(P.S)
+    p = np.zeros(P.S)
+    rows = [(e.copy(), e_tot, b, m, "start")]
+    lam = P.lam_inter
+    for _ in range(cycles):
+        p = np.zeros(P.S)  # anchors A ← X
+        if P.reset_momentum:
+            u[:] = 0.0
+        for _ in range(P.tau_a):
+            e, e_tot, b, m, p, u = _intra_round(P, K, e, e_tot, b, m, p, u)
+            rows.append((e.copy(), e_tot, b, m, "intra"))
+        f = math.hypot(e_tot, b)
+        for _ in range(P.tau_r):
+            # global gossip contracts ‖(I−J)X‖ = hypot(‖(I−J_a)X‖, b) by λ(W) and may move
+            # energy between the two parts: (I−J_a)WX = (I−J_a)W E + (I−J_a)(W−I)B, etc.
+            f *= lam
+            if P.inter is not None:
+                it = P.inter
+                e_in = min(e_tot, float(np.sqrt(np.sum(e**2))))
+                e = np.minimum(it["lam_E_s"] * e_in + it["beta_s"] * b, f)
+                e_tot, b = (
+                    min(it["lam_E"] * e_in + it["beta"] * b, f),
+                    min(it["beta"] * e_in + it["lam_B"] * b, f),
+                )
+                e = np.minimum(e, e_tot)
+                b = b if P.S > 1 else 0.0
+            else:
+                e = np.full(P.S, f)
+                e_tot = f
+                b = f
+            rows.append((e.copy(), e_tot, b, m, "inter"))
+    E = np.stack([r_[0] for r_ in rows])
+    return BoundTrace(
+        e=E,
+        e_tot=np.array([r_[1] for r_ in rows]),
+        b=np.array([r_[2] for r_ in rows]),
+        m=np.array([r_[3] for r_ in rows]),
+        phase=np.array([r_[4] for r_ in rows], dtype=object),
+        sizes=P.sizes.astype(float),
+        bias=P.bias,
+    )
+
+
+def initial_state(
+    P: BoundProblem, X0: np.ndarray, x_ref: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    """``(e0, b0, m0)`` of ``X0`` (``(N, d)``) w.r.t. the reference point ``x_ref`` (``x_c``)."""
+    X0 = np.asarray(X0, dtype=np.float64)
+    lab = P.labels
+    e0, b2 = [], 0.0
+    xbar = X0.mean(axis=0)
+    for s in np.unique(lab):
+        Xs = X0[lab == s]
+        e0.append(float(np.linalg.norm(Xs - Xs.mean(0))))
+        b2 += len(Xs) * float(np.sum((Xs.mean(0) - xbar) ** 2))
+    return np.array(e0), math.sqrt(b2), math.sqrt(len(X0)) * float(np.linalg.norm(xbar - x_ref))
+
+
+# --------------------------------------------------------------------------- named statements
+def intra_consensus_bound(
+    P: BoundProblem, cycles: int, X0: np.ndarray, x_ref: np.ndarray
+) -> np.ndarray:
+    """**Lemma 1**: ``(T+1, S)`` bounds on ``E Γ_s(t)`` at every round."""
+    e0, b0, m0 = initial_state(P, X0, x_ref)
+    return run_bounds(P, cycles, e0=e0, b0=b0, m0=m0).gamma_s
+
+
+def inter_consensus_bound(
+    P: BoundProblem, cycles: int, X0: np.ndarray, x_ref: np.ndarray
+) -> np.ndarray:
+    """**Lemma 2**: ``(T+1,)`` bounds on the global gap ``E Γ(t) = (1/N) E‖(I−J)X_t‖²``."""
+    e0, b0, m0 = initial_state(P, X0, x_ref)
+    return run_bounds(P, cycles, e0=e0, b0=b0, m0=m0).gamma
+
+
+@dataclass
+class CycleBound:
+    """**Theorem 2** summary: ``trace`` (every round), ``rate`` (per-cycle contraction of the
+    noise- and heterogeneity-free recursion, estimated by power iteration; < 1 means the bound
+    converges), ``radius`` (limit of ``(1/N)E‖X − 1x_cᵀ‖²`` at cycle ends, ``inf`` if
+    ``rate ≥ 1``), ``bias = ‖x_c − x*‖``."""
+
+    trace: BoundTrace
+    rate: float
+    radius: float
+    bias: float
+
+
+def _cycle_rate(P: BoundProblem, iters: int = 200) -> float:
+    Q = BoundProblem(**{**P.__dict__, "_cache": {}})
+    Q.zeta_a = np.zeros(P.S)
+    Q.zeta_b = 0.0
+    Q.zeta_p = np.zeros(P.S)
+    Q.zeta_u = np.zeros(P.S)
+    Q.sigma2 = 0.0
+    e, b, m = np.ones(P.S), 1.0, 1.0
+    rate = 0.0
+    for _ in range(iters):
+        tr = run_bounds(Q, 1, e0=e, b0=b, m0=m)
+        e, b, m = tr.e[-1], float(tr.b[-1]), float(tr.m[-1])
+        nrm = math.sqrt(float(np.sum(e**2)) + b * b + m * m)
+        if nrm == 0 or not math.isfinite(nrm):
+            return 0.0 if nrm == 0 else math.inf
+        base = math.sqrt(P.S + 2.0)
+        rate = nrm / base
+        e, b, m = e / nrm * base, b / nrm * base, m / nrm * base
+    return rate
+
+
+def global_cycle_bound(
+    P: BoundProblem, cycles: int, X0: np.ndarray, x_ref: np.ndarray, radius_cycles: int = 2000
+) -> CycleBound:
+    """**Theorem 2**: bounds at every round, the per-cycle rate and the asymptotic radius."""
+    e0, b0, m0 = initial_state(P, X0, x_ref)
+    tr = run_bounds(P, cycles, e0=e0, b0=b0, m0=m0)
+    rate = _cycle_rate(P)
+    radius = math.inf
+    if rate < 1:
+        e, b, m = tr.e[-1], float(tr.b[-1]), float(tr.m[-1])
+        prev = math.inf
+        for _ in range(radius_cycles):
+            t2 = run_bounds(P, 1, e0=e, b0=b, m0=m)
+            e, b, m = t2.e[-1], float(t2.b[-1]), float(t2.m[-1])
+            val = float(t2.opt[-1])
+            if abs(val - prev) <= 1e-13 * max(1.0, val):
+                break
+            prev = val
+        radius = prev
+    return CycleBound(tr, rate, radius, P.bias)
+
+
+def theorem1_rate(
+    W: np.ndarray | sp.sparray,
+    eta: float,
+    h_min: float,
+    h_max: float,
+) -> float:
+    """**Theorem 1** contraction factor ``q = max(|1 − η h_min|, |λ_min(W) − η h_max|)`` of a
+    gradient step on the effective loss, where ``h_min ≤ c_i(μ_i^F + μ_i)`` and
+    ``h_max ≥ c_i(L_i + μ_i)`` over the devices (``μ_i^F`` strong convexity of ``F_i``,
+    ``μ_i`` proximal coefficient)."""
+    lam_min = float(np.linalg.eigvalsh(_dense(W))[0])
+    return max(abs(1 - eta * h_min), abs(lam_min - eta * h_max))
+
+
+def intra_cluster_convergence(
+    dist0_sq: float,
+    q: float,
+    t: int | np.ndarray,
+    eta: float,
+    sigma2: float = 0.0,
+    c: np.ndarray | Sequence[float] | float = 1.0,
+    n_devices: int = 1,
+) -> np.ndarray:
+    """**Theorem 1**: ``E‖X_t − X̃*‖_F² ≤ q^{2t}‖X_0 − X̃*‖² + η²σ²Σc_i² (1 − q^{2t})/(1 − q²)``
+    for the intra rounds of a cycle (SGD / prox devices; ``X̃*`` the minimizer of the effective
+    loss with the cycle's anchors, ``q`` from :func:`theorem1_rate`). ``c`` scalar is
+    broadcast over ``n_devices``."""
+    tt = np.asarray(t, dtype=np.float64)
+    cc = np.broadcast_to(np.asarray(c, dtype=np.float64), (n_devices,))
+    noise = eta**2 * sigma2 * float(np.sum(cc**2))
+    q2 = q * q
+    geo = tt if q2 == 1.0 else (1 - q2**tt) / (1 - q2)
+    return q2**tt * dist0_sq + noise * geo
+
+
+# --------------------------------------------------------------------------- Φ_min^S
+def eps_S(S: int, eps: float) -> float:
+    """Per-cluster consensus budget ``ε_S = ε/√S`` (derivation in ``docs/theory.md``: the
+    global budget ``ε`` on ``‖(I−J_a)X‖`` after the intra phase, shared equally by the ``S``
+    clusters in the worst case where one cluster holds all the initial disagreement)."""
+    if S < 1:
+        raise SsdflError(f"S must be >= 1, got {S}")
+    if not (0 < eps <= 1):
+        raise SsdflError(f"eps must be in (0, 1], got {eps}")
+    return eps / math.sqrt(S)
+
+
+def phi_min(S: int, tau_a: int, eps: float = 0.1) -> float:
+    """Minimum conductance ``Φ_min^S = √(2(1 − ε_S^{1/τ_a}))``: a cluster with
+    ``Φ(W_s) ≥ Φ_min^S`` has ``λ₂(W_s)^{τ_a} ≤ (1 − Φ²/2)^{τ_a} ≤ ε_S`` (Cheeger)."""
+    if tau_a < 1:
+        raise SsdflError(f"tau_a must be >= 1, got {tau_a}")
+    e = eps_S(S, eps)
+    return math.sqrt(2.0 * (1.0 - e ** (1.0 / tau_a)))
+
+
+def phi_min_rule(tau_a: int, eps: float = 0.1) -> Callable[[int], float]:
+    """``S ↦ phi_min(S, tau_a, eps)`` for the cluster search (``split_hierarchy(phi_min=…)``)."""
+    phi_min(1, tau_a, eps)  # validate now
+
+    def rule(S: int) -> float:
+        return phi_min(S, tau_a, eps)
+
+    return rule
