@@ -56,7 +56,7 @@ def test_cli_simulate_serial(tmp_path) -> None:
     _register()
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(
-        'name = "tiny"\nthresholds = [0.0]\n[base]\ndataset = "quadratic"\nn_devices = 8\n'
+        'name = "tiny"\n[thresholds]\nloss = [0.0]\n[base]\ndataset = "quadratic"\nn_devices = 8\n'
         'cycles = 2\ngraph = "ws"\n[grid]\nmethod = ["ssdfl", "pdfl"]\n'
     )
     res = CliRunner().invoke(app, ["simulate", str(cfg), "--out", str(tmp_path), "--serial",
@@ -66,7 +66,7 @@ def test_cli_simulate_serial(tmp_path) -> None:
 
     df = pd.read_csv(tmp_path / "tiny.csv")
     assert set(df["method"]) == {"SSD-FL", "pDFL"} and df["cycle"].max() == 2
-    assert (tmp_path / "tiny_loss.png").stat().st_size > 0
+    assert (tmp_path / "tiny.png").stat().st_size > 0
     thr = pd.read_csv(tmp_path / "tiny_thresholds.csv")
     assert len(thr) == 2
 

@@ -176,3 +176,15 @@ def test_global_losses_match_models() -> None:
         np.testing.assert_allclose(
             global_losses(model, X), [model.global_loss(x) for x in X], rtol=1e-12, atol=1e-12
         )
+
+
+def test_device_accuracies_match_predict() -> None:
+    from ssdfl.simulate.metrics import accuracy, device_accuracies
+
+    ds = load_digits_federated(5, "k-label", k=3, seed=2)
+    m = ds.logistic()
+    X = np.random.default_rng(1).normal(size=(5, m.dim))
+    Z, y = ds.X[:200], ds.y[:200]
+    expect = (m.predict(X, Z) == y[None, :]).mean(axis=1)
+    np.testing.assert_allclose(device_accuracies(m, X, Z, y), expect)
+    assert accuracy(m, X[2], Z, y) == pytest.approx(expect[2])

@@ -58,6 +58,7 @@ __all__ = [
     "build_problem",
     "expand_grid",
     "load_config",
+    "plot_grid",
     "run_config",
     "run_one",
     "sweep",
@@ -176,7 +177,7 @@ def build_problem(
         scheme, k, alpha = _split(spec)
         ds = synthetic_classification(
             spec.n_devices, n_samples=100 * spec.n_devices, dim=20, n_classes=10,
-            scheme=scheme, k=k, alpha=alpha, separation=1.0, seed=spec.seed,
+            scheme=scheme, k=k, alpha=alpha, separation=0.35, seed=spec.seed,
         )  # fmt: skip
         model = ds.logistic(l2=spec.l2)
     elif spec.dataset == "quadratic":
@@ -216,6 +217,7 @@ def _simulate_spec(spec: RunSpec) -> SimulationResult:
         spec.seed if spec.graph_seed is None else spec.graph_seed,
     )  # fmt: skip
     model, pop, test = build_problem(spec)
+    x_star = model.optimum() if spec.dataset == "quadratic" else None
     name = spec.method.lower().replace("-", "")
     kw: dict[str, Any] = {}
     if name in ("ssdfl", "cstc"):
@@ -228,7 +230,8 @@ def _simulate_spec(spec: RunSpec) -> SimulationResult:
         tau_r=spec.tau_r, cycles=spec.cycles, eta=spec.eta, normalize=spec.normalize,
         reset_state=spec.reset_state, sigma=spec.sigma, batch_size=spec.batch_size,
         seed=spec.seed, mixing=spec.mixing, bytes_per_param=spec.bytes_per_param,
-        eval_every=spec.eval_every, test_data=test, device_metrics=spec.device_metrics,
+        eval_every=spec.eval_every, test_data=test, x_star=x_star,
+        device_metrics=spec.device_metrics,
         stop_at=None if spec.stop_accuracy is None else {"accuracy": spec.stop_accuracy},
         progress=False,
     )  # fmt: skip
@@ -306,17 +309,17 @@ def sweep(
 @dataclass
 class ExperimentConfig:
     """A config file: ``base`` (RunSpec fields), ``grid`` (field → values), ``thresholds``
-    (accuracy for classification, loss otherwise), ``metric``, ``name`` and the dask options
-    (``workers``, ``address``)."""
+    per metric (``{"accuracy": [0.8, 0.9]}``; ``loss``-type metrics count "≤"), ``by`` (table
+    columns that group the threshold summary and the plots; the last one is the line colour),
+    ``name`` and the dask options (``workers``, ``address``)."""
 
     name: str
     base: dict[str, Any]
     grid: dict[str, Any]
-    thresholds: list[float]
-    metric: str = "accuracy"
+    thresholds: dict[str, list[float]]
+    by: list[str] = dataclasses.field(default_factory=lambda: ["method"])
     workers: int | None = None
     address: str | None = None
-    compare: str = "method"
 
     def specs(self) -> list[RunSpec]:
         return expand_grid(self.grid, self.base)
@@ -356,19 +359,22 @@ def load_config(path: str | Any) -> ExperimentConfig:
         raise SsdflError(f"{p}: cannot parse config: {exc}") from None
     if not isinstance(raw, dict):
         raise SsdflError(f"{p}: the config must be a table/object")
-    unknown = set(raw) - {"name", "base", "grid", "thresholds", "metric", "dask", "compare"}
+    unknown = set(raw) - {"name", "base", "grid", "thresholds", "by", "dask"}
     if unknown:
         raise SsdflError(f"{p}: unknown config keys {sorted(unknown)}")
     dask_opts = raw.get("dask", {})
+    thr = raw.get("thresholds", {})
+    if not isinstance(thr, dict):
+        raise SsdflError(f"{p}: thresholds must be a table metric → list of values")
+    by = raw.get("by", ["method"])
     cfg = ExperimentConfig(
         name=str(raw.get("name", p.stem)),
         base=dict(raw.get("base", {})),
         grid=dict(raw.get("grid", {})),
-        thresholds=[float(t) for t in raw.get("thresholds", [])],
-        metric=str(raw.get("metric", "accuracy")),
+        thresholds={str(k): [float(t) for t in v] for k, v in thr.items()},
+        by=[str(b) for b in ([by] if isinstance(by, str) else by)],
         workers=dask_opts.get("workers"),
         address=dask_opts.get("address"),
-        compare=str(raw.get("compare", "method")),
     )
     cfg.specs()  # validate field names early
     return cfg
@@ -381,6 +387,7 @@ def run_config(
     serial: bool = False,
     workers: int | None = None,
     address: str | None = None,
+    client: Any = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Run a config; returns ``(table, thresholds)``. With ``out_dir`` writes
@@ -388,7 +395,7 @@ def run_config(
     ``<name>_<metric>_bytes.png`` (vs D2D bytes), atomically."""
     from pathlib import Path
 
-    from ssdfl.simulate import plot_curves, save_figure, threshold_table
+    from ssdfl.simulate import threshold_table
 
     specs = cfg.specs()
     if serial:
@@ -402,14 +409,16 @@ def run_config(
         table = pd.concat(tables, ignore_index=True)
     else:
         table = sweep(
-            specs, address=address or cfg.address, n_workers=workers or cfg.workers,
-            progress=progress,
+            specs, address=address or cfg.address, client=client,
+            n_workers=workers or cfg.workers, progress=progress,
         )  # fmt: skip
-    thr = None
-    metric = cfg.metric if cfg.metric in table else "loss"
-    if cfg.thresholds:
-        by = [c for c in dict.fromkeys([cfg.compare, "method"]) if c in table]
-        thr = threshold_table(table, cfg.thresholds, metric=metric, by=by)
+    by = [c for c in cfg.by if c in table] or ["method"]
+    parts = [
+        threshold_table(table, ths, metric=metric, by=by).assign(metric=metric)
+        for metric, ths in cfg.thresholds.items()
+        if metric in table
+    ]
+    thr = pd.concat(parts, ignore_index=True) if parts else None
     if out_dir is not None:
         from ssdfl._atomic import atomic_write
 
@@ -420,14 +429,42 @@ def run_config(
         if thr is not None:
             with atomic_write(out / f"{cfg.name}_thresholds.csv") as fh:
                 thr.to_csv(fh, index=False)
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        hue = cfg.compare if cfg.compare in table else "method"
-        for x, suffix in (("cycle", ""), ("d2d_bytes", "_bytes")):
-            fig = plot_curves(table, y=metric, x=x, hue=hue, title=cfg.name)
-            save_figure(fig, out / f"{cfg.name}_{metric}{suffix}.png")
-            plt.close(fig)
+        plot_grid(table, by, list(cfg.thresholds) or ["loss"], out / f"{cfg.name}.png", cfg.name)
     return table, thr
+
+
+def plot_grid(
+    table: pd.DataFrame, by: Sequence[str], metrics: Sequence[str], path: Any, title: str = ""
+) -> None:
+    """One figure: a row per value of ``by[:-1]`` (one row if ``by`` has one key), columns =
+    each metric vs cycles and vs D2D bytes, lines = ``by[-1]``; saved atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ssdfl.simulate import plot_curves, save_figure
+
+    metrics = [m for m in metrics if m in table] or ["loss"]
+    hue = by[-1]
+    facets = list(table.groupby(list(by[:-1]), sort=True)) if len(by) > 1 else [((), table)]
+    ncol = 2 * len(metrics)
+    fig, axes = plt.subplots(
+        len(facets), ncol, figsize=(3.6 * ncol, 2.8 * len(facets)), squeeze=False
+    )
+    for r, (key, sub) in enumerate(facets):
+        key_t = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{k}={v}" for k, v in zip(by[:-1], key_t))
+        for c, metric in enumerate(metrics):
+            for j, x in enumerate(("cycle", "d2d_bytes")):
+                ax = axes[r][2 * c + j]
+                plot_curves(sub, y=metric, x=x, hue=hue, ax=ax, title=label or None)
+                if r or c or j:
+                    leg = ax.get_legend()
+                    if leg is not None:
+                        leg.remove()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)

@@ -22,7 +22,7 @@ def simulate(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
 ) -> None:
     """Run every run of CONFIG (a grid of RunSpec fields) on dask and write
-    <name>.csv, <name>_thresholds.csv and plots into --out."""
+    <name>.csv, <name>_thresholds.csv and <name>.png into --out."""
     from ssdfl.experiments import load_config, run_config
 
     cfg = load_config(config)
@@ -32,7 +32,7 @@ def simulate(
         cfg, out, serial=serial, workers=workers, address=address, progress=progress
     )
     if thr is not None:
-        t = Table(title=f"{cfg.name}: cycles / D2D bytes to reach {cfg.metric}")
+        t = Table(title=f"{cfg.name}: cycles / D2D bytes to reach each threshold")
         cols = [c for c in thr.columns]
         for c in cols:
             t.add_column(c)

@@ -7,6 +7,9 @@ With ``X`` the ``(N, d)`` models and ``x̄ = (1/N) Σ_i x_i``:
   given, otherwise the union of all devices' training data);
 - ``device_loss_mean`` / ``device_loss_max``: mean / max over devices ``i`` of ``F(x_i)``, the
   global objective at device ``i``'s own model;
+- ``device_acc_mean`` / ``device_acc_min`` (classification): mean / min over devices of the
+  accuracy of device ``i``'s own model on the evaluation set (in serverless FL no device holds
+  ``x̄``; these measure the models devices actually have);
 - ``consensus_gap``: ``(1/N) Σ_i ‖x_i − x̄‖²``;
 - ``dist_opt``: ``‖x̄ − x*‖`` when a reference point ``x*`` is given.
 """
@@ -19,7 +22,7 @@ import numpy as np
 
 from ssdfl.models import DeviceModel, LeastSquares, LogisticRegression, Quadratic
 
-__all__ = ["accuracy", "consensus_gap", "evaluate", "global_losses"]
+__all__ = ["accuracy", "consensus_gap", "device_accuracies", "evaluate", "global_losses"]
 
 
 def consensus_gap(X: np.ndarray) -> float:
@@ -76,6 +79,17 @@ def accuracy(model: LogisticRegression, x: np.ndarray, Z: np.ndarray, y: np.ndar
     return float(np.mean(np.argmax(logits, axis=1) == np.asarray(y)))
 
 
+def device_accuracies(
+    model: LogisticRegression, X: np.ndarray, Z: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """``(M,)`` accuracies of the softmax-regression parameter rows of ``X`` on ``(Z, y)``."""
+    m = len(X)
+    P1, C = model.n_features + 1, model.n_classes
+    Wk = X.reshape(m, P1, C).transpose(1, 0, 2).reshape(P1, m * C)
+    logits = (np.asarray(Z) @ Wk[:-1] + Wk[-1]).reshape(len(Z), m, C)
+    return np.mean(np.argmax(logits, axis=2) == np.asarray(y)[:, None], axis=0)
+
+
 def evaluate(
     model: DeviceModel,
     X: np.ndarray,
@@ -87,13 +101,18 @@ def evaluate(
     """The metrics of the module docstring for models ``X``."""
     xbar = X.mean(axis=0)
     out: dict[str, Any] = {"loss": float(global_losses(model, xbar[None])[0])}
-    if isinstance(model, LogisticRegression):
+    is_clf = isinstance(model, LogisticRegression)
+    if is_clf:
         Z, y = test_data if test_data is not None else (model.Z, model.y_all)
         out["accuracy"] = accuracy(model, xbar, Z, y)
     if device_metrics:
         dl = global_losses(model, X)
         out["device_loss_mean"] = float(dl.mean())
         out["device_loss_max"] = float(dl.max())
+        if is_clf:
+            da = device_accuracies(model, X, Z, y)
+            out["device_acc_mean"] = float(da.mean())
+            out["device_acc_min"] = float(da.min())
     out["consensus_gap"] = consensus_gap(X)
     if x_star is not None:
         out["dist_opt"] = float(np.linalg.norm(xbar - x_star))
