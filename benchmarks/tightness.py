@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 from tqdm import tqdm
 
-from ssdfl import Graph, mixing_matrix, split_hierarchy
+from ssdfl import Graph, mixing_matrix
 from ssdfl._atomic import atomic_write
 from ssdfl.bounds import (
     bound_problem,
@@ -28,6 +28,7 @@ from ssdfl.bounds import (
     intra_cluster_convergence,
     theorem1_rate,
 )
+from ssdfl.clustering import split_hierarchy
 from ssdfl.effective import EffectiveLoss, effective_minimizer
 from ssdfl.models import Quadratic
 from ssdfl.optimizers import random_population

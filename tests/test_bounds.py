@@ -288,7 +288,7 @@ def test_phi_min_inverts_the_cheeger_admissibility(S: int, tau: int, eps: float)
 
 
 def test_phi_min_guarantees_contraction_on_real_clusters() -> None:
-    from ssdfl import cluster_measure, split_hierarchy
+    from ssdfl.clustering import cluster_measure, split_hierarchy
 
     tau, eps = 40, 0.5
     rule = phi_min_rule(tau, eps)

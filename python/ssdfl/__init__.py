@@ -7,6 +7,20 @@ optimization, simulation and GradsSharding aggregation live in Python modules.
 from __future__ import annotations
 
 from ssdfl._core import __version__
+from ssdfl.bounds import (
+    BoundProblem,
+    bound_problem,
+    eps_S,
+    generic_problem,
+    global_cycle_bound,
+    inter_consensus_bound,
+    intra_cluster_convergence,
+    intra_consensus_bound,
+    phi_min,
+    phi_min_rule,
+    run_bounds,
+    theorem1_rate,
+)
 from ssdfl.data import (
     FederatedDataset,
     label_histograms,
@@ -14,6 +28,12 @@ from ssdfl.data import (
     load_digits_federated,
     synthetic_classification,
     synthetic_regression,
+)
+from ssdfl.effective import (
+    EffectiveLoss,
+    biased_optimum,
+    fixed_point,
+    objective_inconsistency,
 )
 from ssdfl.errors import (
     DisconnectedGraphError,
@@ -25,6 +45,13 @@ from ssdfl.errors import (
 )
 from ssdfl.graph import Graph, as_graph
 from ssdfl.graph_io import read_graph, write_graph
+from ssdfl.heterogeneity import (
+    cluster_scores,
+    formation_heterogeneity,
+    gradient_dissimilarity,
+    label_jsd,
+    optimizer_heterogeneity,
+)
 from ssdfl.metrics import (
     component_labels,
     conductance,
@@ -52,8 +79,10 @@ __all__ = [
     "MIXING_RULES",
     "SGD",
     "Adam",
+    "BoundProblem",
     "DeviceModel",
     "DisconnectedGraphError",
+    "EffectiveLoss",
     "FederatedDataset",
     "Graph",
     "GraphFormatError",
@@ -70,24 +99,43 @@ __all__ = [
     "TooLargeError",
     "__version__",
     "as_graph",
+    "biased_optimum",
+    "bound_problem",
+    "cluster_scores",
     "component_labels",
     "conductance",
     "connected_components",
     "cut_size",
     "edge_expansion",
+    "eps_S",
+    "fixed_point",
+    "formation_heterogeneity",
+    "generic_problem",
+    "global_cycle_bound",
+    "gradient_dissimilarity",
+    "inter_consensus_bound",
+    "intra_cluster_convergence",
+    "intra_consensus_bound",
     "is_connected",
     "is_set_connected",
     "label_histograms",
+    "label_jsd",
     "label_skew_split",
     "load_digits_federated",
     "mixing_matrix",
     "normalized_cut",
+    "objective_inconsistency",
+    "optimizer_heterogeneity",
+    "phi_min",
+    "phi_min_rule",
     "random_population",
     "read_graph",
+    "run_bounds",
     "second_eigenvalue",
     "spectral_gap",
     "synthetic_classification",
     "synthetic_regression",
+    "theorem1_rate",
     "volume",
     "write_graph",
 ]
