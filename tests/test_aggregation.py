@@ -238,3 +238,25 @@ def test_large_block_boundaries_tree_vs_flat() -> None:
     flat = fedavg(xs)
     assert bits(fedavg(xs, strategy="tree", fan_in=2)) == bits(flat)
     np.testing.assert_allclose(flat, np.mean(np.stack(xs).astype(np.float64), axis=0), rtol=1e-6)
+
+
+@SETTINGS
+@given(client_updates(max_n=9, max_p=300), st.integers(0, 3))
+def test_fast_window_path_equals_wide_accumulator(case, spread) -> None:
+    """The kernel's i64/i128 window fast paths give the same bits as the wide accumulator
+    alone, including elements that fall back (values far below the group maximum)."""
+    from ssdfl import _core
+
+    xs, w = case
+    flat = [np.ascontiguousarray(x).reshape(-1) for x in xs]
+    if spread:  # force wide exponent spreads inside a group
+        scale = np.asarray(10.0 ** (-30 * spread), dtype=flat[0].dtype)
+        flat = [x * scale if i % 2 else x for i, x in enumerate(flat)]
+    plan = plan_weights(w, len(flat))
+    fn = _core.exact_reduce_f32 if flat[0].dtype == np.float32 else _core.exact_reduce_f64
+    n = flat[0].shape[0]
+    a = np.empty(n, flat[0].dtype)
+    b = np.empty(n, flat[0].dtype)
+    fn(flat, plan.scaled, [], n, k=plan.k, w_prime=plan.w_prime, out=a, fast=True)
+    fn(flat, plan.scaled, [], n, k=plan.k, w_prime=plan.w_prime, out=b, fast=False)
+    assert bits(a) == bits(b)

@@ -40,6 +40,10 @@ pub trait ExactFloat: Copy + Send + Sync + 'static {
     const NAME: &'static str;
     /// `(negative, mantissa, exponent)` with value `±mantissa · 2^exponent`; `None` if not finite.
     fn decompose(self) -> Option<(bool, u64, i32)>;
+    /// [`ExactFloat::decompose`] for a value known to be finite, without branches.
+    fn decompose_finite(self) -> (bool, u64, i32);
+    /// `t` with `|self| < 2^t`, or `None` if not finite (from the exponent field only).
+    fn top_exp(self) -> Option<i32>;
     /// Round a binary64 value to this type, saturating at the largest finite value.
     fn from_f64_sat(v: f64) -> Self;
     /// The value as f64 (exact for f32 and f64), for error messages.
@@ -62,6 +66,22 @@ impl ExactFloat for f32 {
             0xff => None,
             0 => Some((neg, f, -149)),
             _ => Some((neg, f | 0x80_0000, e - 150)),
+        }
+    }
+    #[inline(always)]
+    fn decompose_finite(self) -> (bool, u64, i32) {
+        let b = self.to_bits();
+        let f = (b >> 23) & 0xff;
+        let m = (b & 0x7f_ffff) | (((f != 0) as u32) << 23);
+        (b >> 31 != 0, m as u64, f.max(1) as i32 - 150)
+    }
+    #[inline(always)]
+    fn top_exp(self) -> Option<i32> {
+        let f = (self.to_bits() >> 23) & 0xff;
+        if f == 0xff {
+            None
+        } else {
+            Some(f.max(1) as i32 - 126)
         }
     }
     #[inline(always)]
@@ -94,6 +114,22 @@ impl ExactFloat for f64 {
             0x7ff => None,
             0 => Some((neg, f, -1074)),
             _ => Some((neg, f | (1u64 << 52), e - 1075)),
+        }
+    }
+    #[inline(always)]
+    fn decompose_finite(self) -> (bool, u64, i32) {
+        let b = self.to_bits();
+        let f = (b >> 52) & 0x7ff;
+        let m = (b & 0x000f_ffff_ffff_ffff) | (((f != 0) as u64) << 52);
+        (b >> 63 != 0, m, f.max(1) as i32 - 1075)
+    }
+    #[inline(always)]
+    fn top_exp(self) -> Option<i32> {
+        let f = (self.to_bits() >> 52) & 0x7ff;
+        if f == 0x7ff {
+            None
+        } else {
+            Some(f.max(1) as i32 - 1022)
         }
     }
     #[inline(always)]
@@ -294,6 +330,126 @@ fn add_raw<T: ExactFloat, const ND: usize>(
     Ok(())
 }
 
+/// Fast exact path for final mode: accumulate every element of a group in one `i128` whose
+/// least significant bit is `2^base`, `base = (max top exponent in the group) − 95`: with
+/// `|w| < 2` and at most 2^31 terms the sum stays below 2^127, and a term is exact iff its
+/// lowest bit is ≥ `base`. Elements with a term below the window are left for the wide
+/// accumulator (`done[i] = false`). Same exact value, same rounding → same bits.
+fn fast_final_group<T: ExactFloat>(
+    raw: &[&[T]],
+    w: &[Weight],
+    start: usize,
+    out: &mut [T],
+    k: i32,
+    w_prime: f64,
+    done: &mut [bool],
+) {
+    let len = out.len();
+    let mut top = i32::MIN;
+    for r in raw {
+        for &v in &r[start..start + len] {
+            match v.top_exp() {
+                Some(t) => top = top.max(t),
+                None => return, // non-finite: the wide path reports it
+            }
+        }
+    }
+    if raw.is_empty() {
+        return;
+    }
+    // Narrow tier: one i64 per element when products are ≤ 40 bits wide (float32 with weights
+    // of ≤ 16 significant bits, e.g. sample counts): headroom for the term count, window of
+    // 63 − log2(terms) − product bits binades; elements outside it use the i128 tier.
+    let wbits = w
+        .iter()
+        .map(|x| 64 - x.m.leading_zeros())
+        .max()
+        .unwrap_or(1) as i32;
+    let tbits = 64 - (raw.len() as u64).leading_zeros() as i32; // 2^tbits > terms
+    let mut acc = [0i128; GROUP];
+    let mut bad = [false; GROUP];
+    if T::MANT_BITS as i32 + wbits <= 40 {
+        // |term| < 2^(top+1) and the sum of < 2^tbits terms < 2^(top+1+tbits) ≤ 2^63
+        let base = top + 1 + tbits - 63;
+        let mut acc64 = [0i64; GROUP];
+        for (r, &wc) in raw.iter().zip(w) {
+            if wc.m == 0 {
+                continue;
+            }
+            let rs = &r[start..start + len];
+            for ((&v, a), b) in rs.iter().zip(acc64.iter_mut()).zip(bad.iter_mut()) {
+                let (neg, m, e) = v.decompose_finite();
+                let sh = e + wc.e - base;
+                let ok = sh >= 0;
+                *b |= !ok & (m != 0);
+                let p = if ok {
+                    ((m * wc.m) << (sh as u32 & 63)) as i64
+                } else {
+                    0
+                };
+                let sg = -(neg as i64);
+                *a += (p ^ sg) - sg;
+            }
+        }
+        if !bad[..len].iter().any(|&b| b) {
+            for (a, &x) in acc.iter_mut().zip(acc64.iter()) {
+                *a = x as i128;
+            }
+            finish_fast(&acc[..len], base, out, k, w_prime, done, &bad);
+            return;
+        }
+        bad = [false; GROUP];
+    }
+    let base = top - 95;
+    for (r, &wc) in raw.iter().zip(w) {
+        if wc.m == 0 {
+            continue;
+        }
+        let rs = &r[start..start + len];
+        for ((&v, a), b) in rs.iter().zip(acc.iter_mut()).zip(bad.iter_mut()) {
+            let (neg, m, e) = v.decompose_finite();
+            let sh = e + wc.e - base;
+            if sh < 0 {
+                *b |= m != 0;
+                continue;
+            }
+            let p = (((m as u128) * (wc.m as u128)) << sh) as i128;
+            *a += if neg { -p } else { p };
+        }
+    }
+    finish_fast(&acc[..len], base, out, k, w_prime, done, &bad);
+}
+
+/// Round the exact window sums `acc[i] · 2^base` of the elements not marked `bad`.
+fn finish_fast<T: ExactFloat>(
+    acc: &[i128],
+    base: i32,
+    out: &mut [T],
+    k: i32,
+    w_prime: f64,
+    done: &mut [bool],
+    bad: &[bool],
+) {
+    let len = out.len();
+    for i in 0..len {
+        if bad[i] {
+            continue;
+        }
+        done[i] = true;
+        let a = acc[i];
+        out[i] = if a == 0 {
+            T::from_f64_sat(0.0)
+        } else {
+            let mag = a.unsigned_abs();
+            let lz = mag.leading_zeros();
+            let x = mag << lz;
+            let m = ((x >> 64) as u64) | (((x as u64) != 0) as u64);
+            let v = round_to_f64(a < 0, m, base - lz as i32 + 64 - k);
+            T::from_f64_sat(v / w_prime)
+        };
+    }
+}
+
 /// `fl64(2^-k · value)` of the normalised accumulator digits `d[lo..=hi]` (balanced).
 fn digits_to_f64(d: &mut [i64], lo: usize, hi: usize, lo_exp: i32, k: i32) -> f64 {
     let neg = d[hi] < 0;
@@ -395,6 +551,20 @@ pub fn reduce<T: ExactFloat>(
     mode: Mode<'_, T>,
     stop: StopFn<'_>,
 ) -> Result<Option<Vec<u8>>> {
+    reduce_with(raw, weights, partials, n, mode, stop, true)
+}
+
+/// [`reduce`] with the `i128` fast path switchable (`fast = false` forces the wide
+/// accumulator everywhere; used to test that both paths give the same bits).
+pub fn reduce_with<T: ExactFloat>(
+    raw: &[&[T]],
+    weights: &[f64],
+    partials: &[&[u8]],
+    n: usize,
+    mode: Mode<'_, T>,
+    stop: StopFn<'_>,
+    fast: bool,
+) -> Result<Option<Vec<u8>>> {
     if raw.len() != weights.len() {
         return Err(CoreError::LengthMismatch {
             what: format!("{} inputs but {} weights", raw.len(), weights.len()),
@@ -441,7 +611,16 @@ pub fn reduce<T: ExactFloat>(
             store.reserve(len * 4);
         }
         let mut out = out;
+        let mut done = [false; GROUP];
+        if let Some(o) = out.as_deref_mut() {
+            if idx.is_empty() && fast {
+                fast_final_group(raw, &w, start, o, k, w_prime, &mut done[..len]);
+            }
+        }
         for i in 0..len {
+            if done[i] {
+                continue;
+            }
             let mut acc = Acc {
                 d: &mut limbs,
                 lo: usize::MAX,

@@ -4,8 +4,9 @@
 use crate::errors::{signal_pending, IntoPy};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
-use ssdfl_core::exactsum::{reduce, ExactFloat, Mode, GROUP, NONFINITE_TAG};
+use ssdfl_core::exactsum::{reduce_with, ExactFloat, Mode, GROUP, NONFINITE_TAG};
 
+#[allow(clippy::too_many_arguments)]
 fn run<'py, T: ExactFloat + numpy::Element>(
     py: Python<'py>,
     raw: Vec<PyReadonlyArray1<'py, T>>,
@@ -15,6 +16,7 @@ fn run<'py, T: ExactFloat + numpy::Element>(
     k: Option<i32>,
     w_prime: Option<f64>,
     out: Option<PyReadwriteArray1<'py, T>>,
+    fast: bool,
 ) -> PyResult<Option<Bound<'py, PyArray1<u8>>>> {
     let rs: Vec<&[T]> = raw.iter().map(|a| a.as_slice()).collect::<Result<_, _>>()?;
     let ps: Vec<&[u8]> = partials
@@ -35,7 +37,7 @@ fn run<'py, T: ExactFloat + numpy::Element>(
             };
             let os = o.as_slice_mut()?;
             py.detach(|| {
-                reduce(
+                reduce_with(
                     &rs,
                     w,
                     &ps,
@@ -46,6 +48,7 @@ fn run<'py, T: ExactFloat + numpy::Element>(
                         w_prime,
                     },
                     &stop,
+                    fast,
                 )
             })
             .py()?;
@@ -53,7 +56,7 @@ fn run<'py, T: ExactFloat + numpy::Element>(
         }
         None => {
             let v = py
-                .detach(|| reduce(&rs, w, &ps, n, Mode::<T>::Partial, &stop))
+                .detach(|| reduce_with(&rs, w, &ps, n, Mode::<T>::Partial, &stop, fast))
                 .py()?;
             Ok(v.map(|v| v.into_pyarray(py)))
         }
@@ -62,7 +65,7 @@ fn run<'py, T: ExactFloat + numpy::Element>(
 
 /// Exact float32 reduction; see `ssdfl.aggregation.reduce` for the contract.
 #[pyfunction]
-#[pyo3(signature = (raw, weights, partials, n, k=None, w_prime=None, out=None))]
+#[pyo3(signature = (raw, weights, partials, n, k=None, w_prime=None, out=None, fast=true))]
 #[allow(clippy::too_many_arguments)]
 fn exact_reduce_f32<'py>(
     py: Python<'py>,
@@ -73,13 +76,14 @@ fn exact_reduce_f32<'py>(
     k: Option<i32>,
     w_prime: Option<f64>,
     out: Option<PyReadwriteArray1<'py, f32>>,
+    fast: bool,
 ) -> PyResult<Option<Bound<'py, PyArray1<u8>>>> {
-    run(py, raw, weights, partials, n, k, w_prime, out)
+    run(py, raw, weights, partials, n, k, w_prime, out, fast)
 }
 
 /// Exact float64 reduction; see `ssdfl.aggregation.reduce` for the contract.
 #[pyfunction]
-#[pyo3(signature = (raw, weights, partials, n, k=None, w_prime=None, out=None))]
+#[pyo3(signature = (raw, weights, partials, n, k=None, w_prime=None, out=None, fast=true))]
 #[allow(clippy::too_many_arguments)]
 fn exact_reduce_f64<'py>(
     py: Python<'py>,
@@ -90,8 +94,9 @@ fn exact_reduce_f64<'py>(
     k: Option<i32>,
     w_prime: Option<f64>,
     out: Option<PyReadwriteArray1<'py, f64>>,
+    fast: bool,
 ) -> PyResult<Option<Bound<'py, PyArray1<u8>>>> {
-    run(py, raw, weights, partials, n, k, w_prime, out)
+    run(py, raw, weights, partials, n, k, w_prime, out, fast)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
