@@ -339,3 +339,19 @@ def test_bad_input() -> None:
         phi_min(2, 3, 1.5)
     with pytest.raises(SsdflError):
         generic_problem(lab, W, W, 0.1, 1, 1, L=1.0, mu=2.0, zeta2=[0.0])
+
+
+def test_diverging_bound_stays_valid_never_nan() -> None:
+    rng = np.random.default_rng(6)
+    n = 6
+    g = _connected_graph(rng, n, 0.5)
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    Wa, Wr = block_mixing(g, labels), mixing_matrix(g, "metropolis").toarray()
+    Wr = 0.5 * (Wr + np.eye(n))
+    q = Quadratic.random(n, 2, rng, mu=0.5, L=2.0)
+    pop = random_population(n, rng)
+    P = bound_problem(q, labels, Wa, Wr, pop, 3.0, 5, 1, sigma=1.0)  # η far above 2/L
+    cb = global_cycle_bound(P, 60, rng.normal(size=(n, 2)), q.optimum())
+    for arr in (cb.trace.gamma_s, cb.trace.gamma, cb.trace.opt):
+        assert not np.any(np.isnan(arr))
+    assert cb.rate > 1 and cb.radius == math.inf

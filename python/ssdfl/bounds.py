@@ -68,6 +68,11 @@ __all__ = [
 ]
 
 
+REFINE_LIMIT = 1500
+"""Largest ``N_s·d`` for which :func:`bound_problem` computes the refined operator norms
+``rho_e`` / ``g_cross`` (dense SVD); larger clusters use the spectral forms."""
+
+
 # --------------------------------------------------------------------------- problem constants
 @dataclass
 class BoundProblem:
@@ -255,7 +260,7 @@ def bound_problem(
             kappa_s[k] = m_s, m_s
             L_gamma[k] = 0.5 * float(hi[idx].max() - lo[idx].min())
     rho_e = g_cross = None
-    if quad is not None:
+    if quad is not None and max(len(i) for i in clusters) * d <= REFINE_LIMIT:
         rho_e = np.zeros(S)
         g_cross = np.zeros(S)
         Wa = _dense(W_intra)
@@ -350,19 +355,23 @@ class BoundTrace:
 
     @property
     def gamma_s(self) -> np.ndarray:
-        return self.e**2 / self.sizes
+        with np.errstate(over="ignore"):
+            return self.e**2 / self.sizes
 
     @property
     def gamma(self) -> np.ndarray:
-        return (self.e_tot**2 + self.b**2) / self.sizes.sum()
+        with np.errstate(over="ignore"):
+            return (self.e_tot**2 + self.b**2) / self.sizes.sum()
 
     @property
     def opt(self) -> np.ndarray:
-        return (self.e_tot**2 + self.b**2 + self.m**2) / self.sizes.sum()
+        with np.errstate(over="ignore"):
+            return (self.e_tot**2 + self.b**2 + self.m**2) / self.sizes.sum()
 
     @property
     def mean_sq(self) -> np.ndarray:
-        return self.m**2 / self.sizes.sum()
+        with np.errstate(over="ignore"):
+            return self.m**2 / self.sizes.sum()
 
 
 def _rho_W(eigs: np.ndarray, kappa: np.ndarray, eta: float) -> float:
@@ -454,7 +463,16 @@ def _intra_round(
         + eta * (K["Lc_p"] * (e + b + K["frac"] * m) + P.zeta_p)
     )
     p_new = np.where(K["has_p"], np.sqrt(det_p**2 + K["n_p"]), 0.0)
-    return np.minimum(e_new, et_new), et_new, b_new, m_new, p_new, u_new
+    # a diverged bound may produce 0·∞ = NaN where a constant is 0 (the term is absent): ∞ is
+    # still a valid (vacuous) bound there
+    return (
+        _fix(np.minimum(e_new, et_new)), float(_fix(et_new)), float(_fix(b_new)),
+        float(_fix(m_new)), _fix(p_new), _fix(u_new),
+    )  # fmt: skip
+
+
+def _fix(x: np.ndarray | float) -> np.ndarray:
+    return np.nan_to_num(np.asarray(x, dtype=np.float64), nan=np.inf, posinf=np.inf)
 
 
 def run_bounds(P: BoundProblem, cycles: int, *, e0: np.ndarray, b0: float, m0: float) -> BoundTrace:
@@ -473,6 +491,24 @@ def run_bounds(P: BoundProblem, cycles: int, *, e0: np.ndarray, b0: float, m0: f
     p = np.zeros(P.S)
     rows = [(e.copy(), e_tot, b, m, "start")]
     lam = P.lam_inter
+    with np.errstate(over="ignore", invalid="ignore"):
+        _cycles(P, K, cycles, e, e_tot, b, m, p, u, lam, rows)
+    E = np.stack([r_[0] for r_ in rows])
+    return BoundTrace(
+        e=E,
+        e_tot=np.array([r_[1] for r_ in rows]),
+        b=np.array([r_[2] for r_ in rows]),
+        m=np.array([r_[3] for r_ in rows]),
+        phase=np.array([r_[4] for r_ in rows], dtype=object),
+        sizes=P.sizes.astype(float),
+        bias=P.bias,
+    )
+
+
+def _cycles(
+    P: BoundProblem, K: dict, cycles: int, e: np.ndarray, e_tot: float, b: float, m: float,
+    p: np.ndarray, u: np.ndarray, lam: float, rows: list,
+) -> None:  # fmt: skip
     for _ in range(cycles):
         p = np.zeros(P.S)  # anchors A ← X
         if P.reset_momentum:
@@ -493,23 +529,13 @@ def run_bounds(P: BoundProblem, cycles: int, *, e0: np.ndarray, b0: float, m0: f
                     min(it["lam_E"] * e_in + it["beta"] * b, f),
                     min(it["beta"] * e_in + it["lam_B"] * b, f),
                 )
-                e = np.minimum(e, e_tot)
-                b = b if P.S > 1 else 0.0
+                e = _fix(np.minimum(e, e_tot))
+                e_tot, b = float(_fix(e_tot)), float(_fix(b if P.S > 1 else 0.0))
             else:
                 e = np.full(P.S, f)
                 e_tot = f
                 b = f
             rows.append((e.copy(), e_tot, b, m, "inter"))
-    E = np.stack([r_[0] for r_ in rows])
-    return BoundTrace(
-        e=E,
-        e_tot=np.array([r_[1] for r_ in rows]),
-        b=np.array([r_[2] for r_ in rows]),
-        m=np.array([r_[3] for r_ in rows]),
-        phase=np.array([r_[4] for r_ in rows], dtype=object),
-        sizes=P.sizes.astype(float),
-        bias=P.bias,
-    )
 
 
 def initial_state(
