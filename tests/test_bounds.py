@@ -355,3 +355,20 @@ def test_diverging_bound_stays_valid_never_nan() -> None:
     for arr in (cb.trace.gamma_s, cb.trace.gamma, cb.trace.opt):
         assert not np.any(np.isnan(arr))
     assert cb.rate > 1 and cb.radius == math.inf
+
+
+def test_formation_bound_scores() -> None:
+    from ssdfl.bounds import formation_bound
+
+    g = Graph.from_networkx(nx.barbell_graph(5, 0))
+    kw = dict(eta=0.05, tau_a=4, tau_r=2, L=2.0, mu=0.5, sigma2=0.1)
+    one = formation_bound(g, np.zeros(10, dtype=int), zeta2=[1.0], **kw)
+    two = formation_bound(g, np.repeat([0, 1], 5), zeta2=[1.0, 1.0], zeta_b=1.0, **kw)
+    assert 0 < one < math.inf and 0 < two < math.inf
+    # more heterogeneity → larger bound; the same formation through generic_problem agrees
+    assert formation_bound(g, np.zeros(10, dtype=int), zeta2=[4.0], **kw) > one
+    P = generic_problem(np.zeros(10, dtype=int), mixing_matrix(g).toarray(),
+                        mixing_matrix(g).toarray(), 0.05, 4, 2, L=2.0, mu=0.5, zeta2=[1.0],
+                        sigma2=0.1)  # fmt: skip
+    tr = run_bounds(P, 50, e0=np.zeros(1), b0=0.0, m0=math.sqrt(10))
+    assert one == pytest.approx(tr.opt[-1])

@@ -34,6 +34,7 @@ orthogonality of the noise for the random part), an inter round contracts
 Build the constants with :func:`bound_problem` (from a model — exact Hessian constants for
 quadratics / least squares) or :func:`generic_problem` (from ``L``, ``μ`` and heterogeneity
 numbers only, e.g. for scoring candidate formations); then call :func:`run_bounds`.
+:func:`formation_bound` wraps it into one number per formation (graph + labels).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ __all__ = [
     "BoundTrace",
     "bound_problem",
     "eps_S",
+    "formation_bound",
     "generic_problem",
     "global_cycle_bound",
     "initial_state",
@@ -624,6 +626,42 @@ def global_cycle_bound(
             prev = val
         radius = prev
     return CycleBound(tr, rate, radius, P.bias)
+
+
+def formation_bound(
+    g: object,
+    labels: np.ndarray | Sequence[int],
+    *,
+    eta: float,
+    tau_a: int,
+    tau_r: int,
+    L: float,
+    mu: float,
+    zeta2: np.ndarray | Sequence[float],
+    zeta_b: float = 0.0,
+    sigma2: float = 0.0,
+    rule: str = "lazy-metropolis",
+    cycles: int = 50,
+    dist0: float = 1.0,
+) -> float:
+    """Scalar score of a formation for cluster search / formation optimization: the
+    **Theorem 2** bound on ``(1/N)E‖X − 1x*ᵀ‖²`` after ``cycles`` cycles from a common start at
+    distance ``dist0`` from the optimum (``e = b = 0``, ``m = √N·dist0``), for SGD devices with
+    constants ``L``, ``μ``, per-cluster dissimilarity ``zeta2[s]`` and between-cluster
+    ``zeta_b`` (see :func:`generic_problem`). Mixing matrices are built from ``g`` with
+    ``rule`` (``W_s`` on each cluster's induced subgraph). Smaller is better; ``inf`` if the
+    bound diverges."""
+    from ssdfl.mixing import mixing_matrix
+    from ssdfl.reference import block_mixing
+
+    lab = np.asarray(labels)
+    Wa = block_mixing(g, lab, rule)  # type: ignore[arg-type]
+    Wr = mixing_matrix(g, rule).toarray()  # type: ignore[arg-type]
+    P = generic_problem(
+        lab, Wa, Wr, eta, tau_a, tau_r, L=L, mu=mu, zeta2=zeta2, zeta_b=zeta_b, sigma2=sigma2
+    )
+    tr = run_bounds(P, cycles, e0=np.zeros(P.S), b0=0.0, m0=math.sqrt(P.N) * dist0)
+    return float(tr.opt[-1])
 
 
 def theorem1_rate(
