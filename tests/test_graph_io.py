@@ -230,6 +230,19 @@ def test_mtx_pattern_and_integer_fields(tmp_path: Path) -> None:
     assert nx.is_isomorphic(G.to_networkx(), nx.cycle_graph(4))
     path.write_text("%%MatrixMarket matrix coordinate integer general\n3 3 2\n1 2 7\n2 1 7\n")
     assert weights_by_label(ssdfl.read_graph(path)) == {frozenset((0, 1)): 7.0}
+    # dense layouts, checked against scipy's reader on the same text
+    for text in (
+        "%%MatrixMarket matrix array real general\n3 3\n0\n2\n0\n2\n0\n1.5\n0\n1.5\n0\n",
+        "%%MatrixMarket matrix array real symmetric\n% lower triangle\n3 3\n0\n2\n0\n0\n1.5\n0\n",
+    ):
+        path.write_text(text)
+        want = scipy.io.mmread(path)
+        np.testing.assert_array_equal(ssdfl.read_graph(path).to_scipy().toarray(), want)
+    # explicit zeros are no edge; a symmetric file's diagonal is a (dropped) self-loop
+    path.write_text("%%MatrixMarket matrix coordinate real symmetric\n3 3 3\n2 1 0\n3 2 4\n3 3 9\n")
+    with pytest.warns(ssdfl.SsdflWarning, match="1 self-loop"):
+        G = ssdfl.read_graph(path)
+    assert weights_by_label(G) == {frozenset((1, 2)): 4.0}
 
 
 # ----------------------------------------------------------------------------- METIS

@@ -134,8 +134,9 @@ def write_graph(g: Any, path: str | os.PathLike[str], format: str | None = None)
 
 # ------------------------------------------------------------------------ edge list
 def _read_edgelist(p: Path) -> Graph:
+    raw = _read_bytes(p)
     try:
-        core, loops, _merged, _weighted, labels = _core.read_edge_list(_read_bytes(p))
+        core, loops, _merged, _weighted, labels = _core.read_edge_list(raw)
     except GraphFormatError as exc:
         raise GraphFormatError(f"{p}:{exc}".replace(":line ", ":", 1)) from None
     except SsdflError as exc:  # e.g. more nodes than the CSR index type holds
@@ -200,21 +201,134 @@ def _write_edgelist(g: Graph) -> bytes:
 
 
 # --------------------------------------------------------------------- Matrix Market
-def _read_mtx(p: Path) -> Graph:
-    import scipy.io
+_MM_BANNER = re.compile(
+    r"%%matrixmarket\s+matrix\s+(coordinate|array)\s+(real|integer|pattern|complex)"
+    r"\s+(general|symmetric|skew-symmetric|hermitian)",
+    re.IGNORECASE,
+)
 
-    raw = _read_bytes(p)
+
+def _read_mtx(p: Path) -> Graph:
+    """Matrix Market reader (our own: scipy's C++ reader can crash on malformed input).
+
+    ``coordinate`` (sparse) and ``array`` (dense) layouts; ``real``/``integer``/``pattern``
+    fields; ``general`` (must be symmetric) or ``symmetric`` (one triangle listed) matrices.
+    Explicit zeros are no edge; diagonal entries are self-loops (dropped with a warning).
+    """
+    lines = _text(p).splitlines()
+    banner = _MM_BANNER.match(lines[0].strip()) if lines else None
+    if banner is None:
+        raise GraphFormatError(
+            f"{p}:1: not a Matrix Market file (expected the banner "
+            "'%%MatrixMarket matrix coordinate|array real|integer|pattern general|symmetric')"
+        )
+    layout, field, symmetry = (x.lower() for x in banner.groups())
+    if field == "complex":
+        raise GraphFormatError(f"{p}:1: complex Matrix Market values are not edge weights")
+    if symmetry in ("skew-symmetric", "hermitian"):
+        raise GraphFormatError(f"{p}:1: a {symmetry} matrix is not an adjacency matrix")
+    if layout == "array" and field == "pattern":
+        raise GraphFormatError(f"{p}:1: 'array pattern' is not a valid Matrix Market type")
+    body = [
+        (i, ln.split())
+        for i, ln in enumerate(lines[1:], start=2)
+        if ln.strip() and not ln.lstrip().startswith("%")
+    ]
+    if not body:
+        raise GraphFormatError(f"{p}: missing the size line")
+    sline, size = body[0]
+    want = 3 if layout == "coordinate" else 2
+    if len(size) != want or not all(re.fullmatch(r"\d{1,19}", x) for x in size):
+        what = "rows cols entries" if layout == "coordinate" else "rows cols"
+        raise GraphFormatError(f"{p}:{sline}: size line must be '{what}' (non-negative integers)")
+    rows, cols = int(size[0]), int(size[1])
+    if rows != cols:
+        raise GraphFormatError(f"{p}:{sline}: adjacency must be square, got shape ({rows}, {cols})")
+    n = rows
+    if n > _MAX_NODES:
+        raise GraphFormatError(f"{p}:{sline}: {n} nodes exceed the maximum {_MAX_NODES}")
+    entries = body[1:]
+    if layout == "array":
+        return _mtx_array(p, n, symmetry, sline, entries)
+    nnz = int(size[2])
+    if len(entries) != nnz:
+        raise GraphFormatError(
+            f"{p}:{sline}: size line announces {nnz} entries but {len(entries)} entry lines follow"
+        )
+    k = 2 if field == "pattern" else 3
+    bad = next((ln for ln, t in entries if len(t) != k), None)
+    if bad is not None:
+        raise GraphFormatError(
+            f"{p}:{bad}: expected {k} values per entry ('row col{'' if k == 2 else ' value'}')"
+        )
+    linenos = np.array([ln for ln, _ in entries], dtype=np.int64)
+    flat = [x for _, t in entries for x in t]
+    ij = []
+    for off in (0, 1):
+        toks = flat[off::k]
+        try:
+            ij.append(np.array(toks, dtype=np.int64) - 1)
+        except (ValueError, OverflowError):
+            j = next(j for j, x in enumerate(toks) if not re.fullmatch(r"[+-]?\d{1,18}", x))
+            raise GraphFormatError(
+                f"{p}:{linenos[j]}: index {toks[j]!r} is not an integer"
+            ) from None
+    r, c = ij
+    if k == 3:
+        toks = flat[2::3]
+        try:
+            vals = np.array(toks, dtype=np.float64)
+        except ValueError:
+            j = next(j for j, x in enumerate(toks) if not _is_float(x))
+            raise GraphFormatError(f"{p}:{linenos[j]}: value {toks[j]!r} is not a number") from None
+    else:
+        vals = np.ones(len(r))
+    bad_ix = np.flatnonzero((r < 0) | (r >= n) | (c < 0) | (c >= n))
+    if bad_ix.size:
+        j = int(bad_ix[0])
+        raise GraphFormatError(
+            f"{p}:{linenos[j]}: entry ({r[j] + 1}, {c[j] + 1}) is outside the {n} x {n} matrix"
+        )
+    bad_v = np.flatnonzero(~np.isfinite(vals) | (vals < 0))
+    if bad_v.size:
+        j = int(bad_v[0])
+        raise GraphFormatError(
+            f"{p}:{linenos[j]}: value {vals[j]:g} is not an edge weight (finite and > 0)"
+        )
+    keep = vals != 0  # explicit zeros: no edge
+    r, c, vals = r[keep], c[keep], vals[keep]
+    if symmetry == "symmetric":
+        core, loops, _ = _core.CoreGraph.from_edges(
+            n, r, c, None if field == "pattern" else np.ascontiguousarray(vals)
+        )
+        _warn_loops(loops, stacklevel=4)
+        return Graph(core)
+    import scipy.sparse as sp
+
+    return Graph.from_scipy(sp.coo_array((vals, (r, c)), shape=(n, n)))
+
+
+def _mtx_array(p: Path, n: int, symmetry: str, sline: int, entries: list) -> Graph:
+    """Dense Matrix Market body: column-major values (lower triangle when symmetric)."""
+    flat = [x for _, t in entries for x in t]
+    count = n * n if symmetry == "general" else n * (n + 1) // 2
+    if len(flat) != count:
+        raise GraphFormatError(
+            f"{p}:{sline}: a {symmetry} {n} x {n} array needs {count} values, found {len(flat)}"
+        )
     try:
-        mat = scipy.io.mmread(io.BytesIO(raw))
-    except (ValueError, IndexError, TypeError, OverflowError) as exc:
-        raise GraphFormatError(f"{p}: malformed Matrix Market file ({exc})") from None
-    if np.iscomplexobj(mat):
-        raise GraphFormatError(f"{p}: complex Matrix Market values are not edge weights")
-    if mat.shape[0] != mat.shape[1]:
-        raise GraphFormatError(f"{p}: adjacency must be square, got shape {mat.shape}")
-    if mat.shape[0] > _MAX_NODES:
-        raise GraphFormatError(f"{p}: {mat.shape[0]} nodes exceed the maximum {_MAX_NODES}")
-    return Graph.from_scipy(mat)
+        vals = np.array(flat, dtype=np.float64)
+    except ValueError:
+        x = next(x for x in flat if not _is_float(x))
+        raise GraphFormatError(f"{p}: value {x!r} is not a number") from None
+    if symmetry == "general":
+        A = vals.reshape(n, n, order="F")
+    else:
+        A = np.zeros((n, n))
+        cols, rows = np.triu_indices(n)  # column-major order of the lower triangle
+        A[rows, cols] = vals
+        A[cols, rows] = vals
+    return Graph.from_scipy(A)
 
 
 def _write_mtx(g: Graph) -> bytes:
@@ -344,7 +458,8 @@ def _read_metis(p: Path) -> Graph:
         and np.array_equal(w_up, w_lo)
     )
     if not same:
-        raise GraphFormatError(f"{p}: {_metis_asymmetry(a_up, b_up, w_up, a_lo, b_lo, w_lo)}")
+        vertex, msg = _metis_asymmetry(a_up, b_up, w_up, a_lo, b_lo, w_lo)
+        raise GraphFormatError(f"{p}:{linenos[vertex]}: {msg}")
     if len(a_up) != m:
         raise GraphFormatError(
             f"{p}:{hline}: header says {m} edges but the adjacency lists hold {len(a_up)}"
@@ -367,20 +482,21 @@ def _metis_asymmetry(
     a_lo: np.ndarray,
     b_lo: np.ndarray,
     w_lo: np.ndarray,
-) -> str:
-    """Describe the first edge listed by one endpoint only (or with two weights)."""
+) -> tuple[int, str]:
+    """``(vertex, message)`` for the first edge listed by one endpoint only (or with two
+    weights); ``vertex`` is the 0-based vertex whose line to blame."""
     upper = {(int(a), int(b)): float(c) for a, b, c in zip(a_up, b_up, w_up)}
     lower = {(int(a), int(b)): float(c) for a, b, c in zip(a_lo, b_lo, w_lo)}
     for (a, b), c in sorted(upper.items()):
         if (a, b) not in lower:
-            return f"vertex {a + 1} lists {b + 1} but vertex {b + 1} does not list {a + 1}"
+            return a, f"vertex {a + 1} lists {b + 1} but vertex {b + 1} does not list {a + 1}"
         if lower[(a, b)] != c:
-            return (
+            return a, (
                 f"edge {{{a + 1}, {b + 1}}} has weight {c:g} in vertex {a + 1}'s list but "
                 f"{lower[(a, b)]:g} in vertex {b + 1}'s"
             )
     a, b = min(set(lower) - set(upper))
-    return f"vertex {b + 1} lists {a + 1} but vertex {a + 1} does not list {b + 1}"
+    return b, f"vertex {b + 1} lists {a + 1} but vertex {a + 1} does not list {b + 1}"
 
 
 def _write_metis(g: Graph) -> bytes:
@@ -492,14 +608,13 @@ def _write_json(g: Graph) -> bytes:
 
 # ------------------------------------------------------------------------------- GraphML
 def _read_graphml(p: Path) -> Graph:
-    import xml.etree.ElementTree as ET
-
     import networkx as nx
 
+    raw = _read_bytes(p)
     try:
-        g = nx.read_graphml(io.BytesIO(_read_bytes(p)))
-    except (ET.ParseError, nx.NetworkXError, KeyError, ValueError, TypeError, IndexError) as exc:
-        raise GraphFormatError(f"{p}: malformed GraphML ({exc})") from None
+        g = nx.read_graphml(io.BytesIO(raw))
+    except Exception as exc:  # networkx/ElementTree raise many types on malformed XML
+        raise GraphFormatError(f"{p}: malformed GraphML ({type(exc).__name__}: {exc})") from None
     if g.is_directed():
         raise GraphFormatError(
             f"{p}: the file describes a directed graph (edgedefault='directed'); ssdfl graphs "
