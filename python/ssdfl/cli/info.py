@@ -1,62 +1,151 @@
-"""``ssdfl info``: summary of a graph file."""
+"""``ssdfl info``: summary of a graph file (size, connectivity, degrees, a sample cut)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
 from rich.table import Table
 
 from ssdfl.cli.app import app, console
+from ssdfl.errors import SsdflError
 from ssdfl.graph import Graph
 from ssdfl.graph_io import read_graph
-from ssdfl.metrics import conductance, connected_components
+from ssdfl.metrics import conductance, connected_components, cut_size, volume
 
 
 def sample_set(g: Graph) -> np.ndarray:
-    """A reproducible sample set: the first ⌊n/2⌋ nodes in breadth-first order from node 0."""
+    """A reproducible sample set: the first ⌊n/2⌋ nodes in breadth-first order from node 0
+    (neighbours visited in increasing index order; nodes unreachable from 0 follow in index
+    order), returned sorted."""
     import scipy.sparse.csgraph as csg
 
+    if g.n == 0:
+        return np.zeros(0, dtype=np.int64)
     order = csg.breadth_first_order(g.to_scipy(), 0, directed=False, return_predecessors=False)
     rest = np.setdiff1d(np.arange(g.n), order)
     order = np.concatenate([order, rest])
-    return np.sort(order[: g.n // 2])
+    return np.sort(order[: g.n // 2]).astype(np.int64)
+
+
+def graph_summary(g: Graph, S: np.ndarray | None = None, strict: bool = False) -> dict[str, Any]:
+    """Numbers shown by ``ssdfl info``.
+
+    Degrees are weighted (``d_u = Σ_v w_uv``); ``total_volume = Σ_u d_u = 2·Σ_e w_e``. For the
+    set ``S`` (default :func:`sample_set`): ``vol(S)``, ``cut(S) = cut(S, V∖S)`` and the
+    conductance ``cut(S) / min(vol S, vol V∖S)``. With ``strict`` an undefined conductance
+    (empty S, S = V, a side of zero volume) raises; otherwise it is reported as ``None`` with
+    the reason.
+    """
+    comps = connected_components(g)
+    deg = g.degrees
+    out: dict[str, Any] = {
+        "nodes": g.n,
+        "edges": g.m,
+        "weighted": g.weighted,
+        "connected": len(comps) == 1,
+        "components": len(comps),
+        "largest_component": max((len(c) for c in comps), default=0),
+        "total_volume": float(deg.sum()),
+    }
+    if g.n:
+        out["degree"] = {
+            "min": float(deg.min()),
+            "mean": float(deg.mean()),
+            "median": float(np.median(deg)),
+            "max": float(deg.max()),
+        }
+    if S is None:
+        if g.n < 2:
+            return out
+        S = sample_set(g)
+    mask = g.mask(S)
+    entry: dict[str, Any] = {
+        "size": int(mask.sum()),
+        "nodes": np.flatnonzero(mask).tolist(),
+        "volume": volume(g, mask),
+        "cut": cut_size(g, mask),
+    }
+    try:
+        entry["conductance"] = conductance(g, mask)
+    except SsdflError as exc:
+        if strict:
+            raise
+        entry["conductance"] = None
+        entry["undefined_because"] = str(exc)
+    out["set"] = entry
+    return out
+
+
+def _parse_set(text: str) -> np.ndarray:
+    try:
+        return np.array([int(x) for x in text.replace(" ", "").split(",") if x], dtype=np.int64)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected comma-separated node indices such as 0,3,7; got {text!r}",
+            param_hint="--set",
+        ) from None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
 
 
 @app.command()
 def info(
     graph: Path = typer.Argument(
-        ..., help="Graph file (.edgelist, .mtx, .graph, .json, .graphml)."
+        ..., help="Graph file (.edgelist/.txt/.csv [.gz], .mtx, .graph/.metis, .json, .graphml)."
     ),
     fmt: str | None = typer.Option(None, "--format", help="Override the format detection."),
     nodes: str | None = typer.Option(
         None,
         "--set",
-        help="Comma-separated node indices whose conductance to report "
-        "(default: the first half of the nodes in BFS order from node 0).",
+        help="Comma-separated node indices (0-based) whose volume, cut and conductance to "
+        "report (default: the first half of the nodes in BFS order from node 0).",
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
 ) -> None:
-    """Print nodes, edges, connectivity, degree summary and the conductance of a sample set."""
+    """Print nodes, edges, connectivity, degree summary and the conductance of a sample set.
+
+    Degrees and volumes are weighted; conductance = cut(S) / min(vol S, vol V∖S).
+    """
+    S = _parse_set(nodes) if nodes is not None else None
     g = read_graph(graph, format=fmt)
-    comps = connected_components(g)
-    deg = g.degrees
-    t = Table(title=f"{graph}", show_header=False)
+    summary = graph_summary(g, S, strict=S is not None)
+    if as_json:
+        print(json.dumps(summary))
+        return
+    t = Table(title=str(graph), show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
     t.add_row("nodes", str(g.n))
     t.add_row("edges", str(g.m))
-    t.add_row("weighted", "yes" if g.weighted else "no")
-    t.add_row("connected", "yes" if len(comps) == 1 else f"no ({len(comps)} components)")
-    if g.n:
+    t.add_row("weighted", "yes" if g.weighted else "no (all weights 1)")
+    if summary["connected"]:
+        t.add_row("connected", "yes")
+    else:
         t.add_row(
-            "degree min / mean / max",
-            f"{deg.min():.4g} / {deg.mean():.4g} / {deg.max():.4g}",
+            "connected",
+            f"no: {summary['components']} components, largest {summary['largest_component']}",
         )
-    if g.n >= 2:
-        s = np.array([int(x) for x in nodes.split(",")]) if nodes else sample_set(g)
-        try:
-            phi = f"{conductance(g, s):.6g}"
-        except ValueError as exc:
-            phi = f"undefined ({exc})"
-        shown = ", ".join(map(str, s[:12].tolist())) + (" …" if len(s) > 12 else "")
-        t.add_row(f"conductance of S = {{{shown}}}", phi)
+    if "degree" in summary:
+        d = summary["degree"]
+        t.add_row(
+            "degree min / mean / median / max",
+            " / ".join(_fmt(d[k]) for k in ("min", "mean", "median", "max")),
+        )
+    if "set" in summary:
+        s = summary["set"]
+        shown = ", ".join(map(str, s["nodes"][:8])) + (", …" if s["size"] > 8 else "")
+        label = "set S (--set)" if S is not None else "sample set S (BFS half)"
+        t.add_row(label, f"{s['size']} nodes: {{{shown}}}")
+        t.add_row("vol(S) / cut(S)", f"{_fmt(s['volume'])} / {_fmt(s['cut'])}")
+        phi = s["conductance"]
+        t.add_row(
+            "conductance of S",
+            _fmt(phi) if phi is not None else f"undefined ({s['undefined_because']})",
+        )
     console.print(t)
