@@ -17,6 +17,7 @@ from ssdfl.bounds import (
     inter_consensus_bound,
     intra_cluster_convergence,
     intra_consensus_bound,
+    nonconvex_bound,
     phi_min,
     phi_min_rule,
     run_bounds,
@@ -65,7 +66,13 @@ from ssdfl.metrics import (
     volume,
 )
 from ssdfl.mixing import MIXING_RULES, mixing_matrix, second_eigenvalue, spectral_gap
-from ssdfl.models import DeviceModel, LeastSquares, LogisticRegression, Quadratic
+from ssdfl.models import (
+    DeviceModel,
+    LeastSquares,
+    LogisticRegression,
+    Quadratic,
+    SmoothNonconvex,
+)
 from ssdfl.optimizers import (
     SGD,
     Adam,
@@ -95,6 +102,7 @@ __all__ = [
     "OptimizerPopulation",
     "ProxSGD",
     "Quadratic",
+    "SmoothNonconvex",
     "SsdflError",
     "SsdflWarning",
     "TooLargeError",
@@ -125,6 +133,7 @@ __all__ = [
     "label_skew_split",
     "load_digits_federated",
     "mixing_matrix",
+    "nonconvex_bound",
     "normalized_cut",
     "objective_inconsistency",
     "optimizer_heterogeneity",
