@@ -372,3 +372,60 @@ def test_formation_bound_scores() -> None:
                         sigma2=0.1)  # fmt: skip
     tr = run_bounds(P, 50, e0=np.zeros(1), b0=0.0, m0=math.sqrt(10))
     assert one == pytest.approx(tr.opt[-1])
+
+
+@settings(max_examples=12)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(3, 9),
+    S=st.integers(1, 3),
+    eta_frac=st.floats(0.05, 1.0),
+    tau_a=st.integers(1, 4),
+    tau_r=st.integers(0, 2),
+    sigma=st.sampled_from([0.0, 0.5]),
+)
+def test_theorem3_nonconvex_stationarity(
+    seed: int, n: int, S: int, eta_frac: float, tau_a: int, tau_r: int, sigma: float
+) -> None:
+    from ssdfl.bounds import nonconvex_bound
+    from ssdfl.models import SmoothNonconvex
+
+    rng = np.random.default_rng(seed)
+    d, cycles = 2, 4
+    g = _connected_graph(rng, n, 0.5)
+    labels = rng.integers(0, S, size=n)
+    Wa, Wr = block_mixing(g, labels), mixing_matrix(g).toarray()
+    model = SmoothNonconvex(rng.normal(0, 2.0, size=(n, d)), scale=1.0)
+    L = float(model.L)
+    eta = eta_frac / L
+    X0 = rng.normal(size=(n, d))
+    xbar0 = X0.mean(0)
+    f_gap = model.global_loss(xbar0)  # F ≥ 0
+    zs = model.dissimilarity_bound()
+    nb = nonconvex_bound(
+        labels, Wa, Wr, eta, tau_a, tau_r, cycles, X0, L=L,
+        zeta2=[zs] * len(np.unique(labels)), zeta_b2=zs, f_gap=f_gap, sigma2=sigma**2,
+    )  # fmt: skip
+    pop = OptimizerPopulation(SGD(), n)
+    R = 200 if sigma > 0 else 1
+    runs = np.stack([
+        simulate(model, pop, Wa, Wr, X0, eta, tau_a, tau_r, cycles, sigma=sigma, rng=s).X
+        for s in range(R)
+    ])  # fmt: skip
+    gam_s = consensus_gaps(runs, labels)
+    gam = consensus_gaps(runs, np.zeros(n, dtype=int))[..., 0]
+    xb = runs.mean(axis=2)  # (R, T+1, d)
+    gbar = np.stack([
+        [model.grad(np.tile(x, (n, 1))).mean(0) for x in xr[nb.steps]] for xr in xb
+    ])  # fmt: skip
+    grad_avg = np.sum(gbar**2, axis=2).mean(axis=1)  # per run
+    tol = 6.0 / math.sqrt(R) if R > 1 else 0.0
+
+    def check(samples: np.ndarray, bound: np.ndarray) -> None:
+        mean = samples.mean(axis=0)
+        se = samples.std(axis=0, ddof=1) if R > 1 else np.zeros_like(mean)
+        assert np.all(mean <= bound * (1 + REL) + tol * se + 1e-12)
+
+    check(gam_s, nb.gamma_s)
+    check(gam, nb.gamma)
+    check(grad_avg, np.array(nb.grad_avg))

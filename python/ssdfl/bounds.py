@@ -29,6 +29,8 @@ orthogonality of the noise for the random part), an inter round contracts
 - :func:`global_cycle_bound` — **Theorem 2**: ``E‖x̄ − x_c‖² ≤ m̄²/N`` and
   ``(1/N) E‖X − 1x_cᵀ‖² ≤ (ē² + b̄² + m̄²)/N`` at every round, plus the per-cycle rate and the
   asymptotic radius;
+- :func:`nonconvex_bound` — **Theorem 3**: smooth non-convex objectives (SGD devices, uniform
+  gradient dissimilarity): consensus gaps and an average-stationarity bound;
 - :func:`phi_min`, :func:`eps_S` — the Cheeger admissibility threshold.
 
 Build the constants with :func:`bound_problem` (from a model — exact Hessian constants for
@@ -63,6 +65,7 @@ __all__ = [
     "inter_constants",
     "intra_cluster_convergence",
     "intra_consensus_bound",
+    "nonconvex_bound",
     "phi_min",
     "phi_min_rule",
     "run_bounds",
@@ -697,6 +700,113 @@ def intra_cluster_convergence(
     q2 = q * q
     geo = tt if q2 == 1.0 else (1 - q2**tt) / (1 - q2)
     return q2**tt * dist0_sq + noise * geo
+
+
+# --------------------------------------------------------------------------- non-convex
+@dataclass
+class StationarityBound:
+    """**Theorem 3** (smooth non-convex, SGD devices): ``gamma_s`` ``(T+1, S)`` and ``gamma``
+    ``(T+1,)`` bound ``E Γ_s`` and ``E Γ`` at every round; ``steps`` are the rounds ``t`` from
+    which a local step is taken; ``grad_avg`` bounds ``(1/|steps|) Σ_{t∈steps} E‖∇F̄(x̄_t)‖²``
+    (hence ``min_t E‖∇F̄(x̄_t)‖²``): ``2(F̄(x̄_0) − F_inf)/(η|steps|) + L² mean_t EΓ_t +
+    Lησ²/N``."""
+
+    gamma_s: np.ndarray
+    gamma: np.ndarray
+    steps: np.ndarray
+    grad_avg: float
+
+
+def nonconvex_bound(
+    labels: np.ndarray | Sequence[int],
+    W_intra: np.ndarray | sp.sparray,
+    W_inter: np.ndarray | sp.sparray,
+    eta: float,
+    tau_a: int,
+    tau_r: int,
+    cycles: int,
+    X0: np.ndarray,
+    *,
+    L: float,
+    zeta2: np.ndarray | Sequence[float],
+    zeta_b2: float,
+    f_gap: float,
+    sigma2: float = 0.0,
+) -> StationarityBound:
+    """**Theorem 3**: SGD devices with ``L``-smooth (possibly non-convex) ``F_i``, uniform
+    gradient dissimilarity ``zeta2[s] ≥ sup_x (1/N_s)Σ_{i∈C_s}‖∇F_i(x) − ∇F̄_s(x)‖²`` and
+    ``zeta_b2 ≥ sup_x (1/N)Σ_s N_s‖∇F̄_s(x) − ∇F̄(x)‖²``, ``f_gap ≥ F̄(x̄_0) − inf F̄``,
+    ``η ≤ 1/L``. Derivation in ``docs/theory.md`` §7b."""
+    _check_common(eta, tau_a, tau_r)
+    if not (L > 0) or eta * L > 1:
+        raise SsdflError("Theorem 3 needs L > 0 and eta <= 1/L")
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or lab.dtype.kind not in "iu":
+        raise SsdflError("labels must be a 1-D integer array")
+    n = len(lab)
+    X0 = np.asarray(X0, dtype=np.float64)
+    if X0.ndim != 2 or X0.shape[0] != n:
+        raise SsdflError(f"X0 must have shape ({n}, d)")
+    eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))
+    it = inter_constants(W_inter, lab)
+    clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
+    S = len(clusters)
+    z2 = np.asarray(zeta2, dtype=np.float64)
+    if z2.shape != (S,) or np.any(z2 < 0) or zeta_b2 < 0 or f_gap < 0 or sigma2 < 0:
+        raise SsdflError("zeta2 (one per cluster), zeta_b2, f_gap, sigma2 must be >= 0")
+    Ns = np.array([len(i) for i in clusters], dtype=float)
+    za = np.sqrt(Ns * z2)
+    zb = math.sqrt(n * zeta_b2)
+    lam_s = np.array([_rho_W(e, np.zeros(2), eta) for e in eigs])  # second eigenvalue modulus
+    n_e = eta**2 * sigma2 * (Ns - 1)
+    n_b = eta**2 * sigma2 * (S - 1)
+    e = np.array([float(np.linalg.norm(X0[i] - X0[i].mean(0))) for i in clusters])
+    xbar = X0.mean(0)
+    b = math.sqrt(sum(len(i) * float(np.sum((X0[i].mean(0) - xbar) ** 2)) for i in clusters))
+    e_tot = float(np.sqrt(np.sum(e**2)))
+    rows = [(e.copy(), e_tot, b)]
+    steps = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(cycles):
+            for _ in range(tau_a):
+                steps.append(len(rows) - 1)
+                e_use = min(e_tot, float(np.sqrt(np.sum(e**2))))
+                # (I−J_s)G(X_s) = (I−J_s)[G(X_s) − G(1x̄_s)] + (I−J_s)G(1x̄_s): ≤ L e_s + ζ_a,s
+                e_new = np.sqrt(((lam_s + eta * L) * e + eta * za) ** 2 + n_e)
+                et_new = math.sqrt(
+                    ((lam_s.max() + eta * L) * e_use + eta * float(np.linalg.norm(za))) ** 2
+                    + n_e.sum()
+                )
+                # (J_a−J)G(X) = (J_a−J)[G(X) − G(1x̄)] + (J_a−J)G(1x̄): ≤ L(e + b) + ζ_b
+                b_new = (
+                    math.sqrt(((1 + eta * L) * b + eta * (L * e_use + zb)) ** 2 + n_b)
+                    if S > 1
+                    else 0.0
+                )
+                e, e_tot, b = _fix(np.minimum(e_new, et_new)), float(_fix(et_new)), b_new
+                rows.append((e.copy(), e_tot, b))
+            f = math.hypot(e_tot, b)
+            for _ in range(tau_r):
+                f *= lam
+                e_in = min(e_tot, float(np.sqrt(np.sum(e**2))))
+                e = np.minimum(it["lam_E_s"] * e_in + it["beta_s"] * b, f)
+                e_tot, b = (
+                    min(it["lam_E"] * e_in + it["beta"] * b, f),
+                    min(it["beta"] * e_in + it["lam_B"] * b, f) if S > 1 else 0.0,
+                )
+                e = _fix(np.minimum(e, e_tot))
+                rows.append((e.copy(), e_tot, b))
+        E = np.stack([r[0] for r in rows])
+        et = np.array([r[1] for r in rows])
+        B = np.array([r[2] for r in rows])
+        gamma = (et**2 + B**2) / n
+        st = np.array(steps, dtype=np.int64)
+        if len(st):
+            grad = 2 * f_gap / (eta * len(st)) + L**2 * float(np.mean(gamma[st]))
+            grad += L * eta * sigma2 / n
+        else:
+            grad = math.inf
+    return StationarityBound(E**2 / Ns, gamma, st, float(grad))
 
 
 # --------------------------------------------------------------------------- Φ_min^S

@@ -24,6 +24,9 @@ Models:
   parameters ``W ∈ R^{(p+1)×C}`` flattened row-major (last feature = intercept), plus
   ``(λ/2)‖W‖²``. Smoothness ``L_i = ½ λ_max(Z̃_iᵀZ̃_i/n_i) + λ`` (Böhning's bound
   ``∇²_logits ≼ ½ I``); strong convexity ``μ_i = λ``.
+- :class:`SmoothNonconvex`: ``F_i(x) = a Σ_k log(1 + (x_k − b_ik)²)`` — smooth, non-convex
+  (curvature in ``[−a/4, 2a]``), bounded below by 0, gradients bounded coordinatewise by ``a``;
+  a test model for the non-convex stationarity bound (``L_i = 2a``, ``μ_i = 0``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import scipy.optimize as sopt
 
 from ssdfl.errors import SsdflError
 
-__all__ = ["DeviceModel", "LeastSquares", "LogisticRegression", "Quadratic"]
+__all__ = ["DeviceModel", "LeastSquares", "LogisticRegression", "Quadratic", "SmoothNonconvex"]
 
 
 def _check_X(X: np.ndarray, n: int, d: int) -> np.ndarray:
@@ -452,3 +455,51 @@ class LogisticRegression(_DataModel):
             f"LogisticRegression(N={self.n_devices}, p={self.n_features}, C={self.n_classes}, "
             f"l2={self.l2})"
         )
+
+
+class SmoothNonconvex(DeviceModel):
+    """``F_i(x) = a Σ_k log(1 + (x_k − b_ik)²)`` with ``b``: ``(N, d)``, ``a = scale > 0``.
+
+    ``φ(t) = log(1+t²)`` has ``φ' = 2t/(1+t²) ∈ [−1, 1]`` and ``φ'' = 2(1−t²)/(1+t²)² ∈
+    [−1/4, 2]``, so ``F_i`` is ``2a``-smooth, ``a/4``-weakly convex, ``F_i ≥ 0`` and every
+    gradient coordinate lies in ``[−a, a]``. ``mu_i = 0`` (not strongly convex);
+    :meth:`dissimilarity_bound` is a uniform bound on gradient dissimilarity; ``optimum`` returns
+    a stationary point of ``Σ w_i F_i`` found by L-BFGS (a local minimizer in general).
+    """
+
+    def __init__(self, b: np.ndarray, scale: float = 1.0):
+        b = np.asarray(b, dtype=np.float64)
+        if b.ndim != 2 or not np.all(np.isfinite(b)):
+            raise SsdflError("b must be a finite (N, d) array")
+        if not (scale > 0 and np.isfinite(scale)):
+            raise SsdflError(f"scale must be positive and finite, got {scale}")
+        self.b = b
+        self.scale = float(scale)
+        self.n_devices, self.dim = b.shape
+
+    def loss(self, X: np.ndarray) -> np.ndarray:
+        R = _check_X(X, self.n_devices, self.dim) - self.b
+        return self.scale * np.sum(np.log1p(R * R), axis=1)
+
+    def grad(self, X: np.ndarray) -> np.ndarray:
+        R = _check_X(X, self.n_devices, self.dim) - self.b
+        return self.scale * 2.0 * R / (1.0 + R * R)
+
+    @property
+    def L_i(self) -> np.ndarray:
+        return np.full(self.n_devices, 2.0 * self.scale)
+
+    @property
+    def mu_i(self) -> np.ndarray:
+        return np.zeros(self.n_devices)
+
+    def dissimilarity_bound(self) -> float:
+        """``sup_x (1/n)Σ_{i∈C}‖∇F_i(x) − mean_C ∇F(x)‖² ≤ a²d`` for any group ``C``: each
+        coordinate is a variance of numbers in ``[−a, a]`` (Popoviciu: ``≤ a²``)."""
+        return self.scale**2 * self.dim
+
+    def subset(self, idx: np.ndarray | Sequence[int]) -> SmoothNonconvex:
+        return SmoothNonconvex(self.b[self._idx(idx)], self.scale)
+
+    def __repr__(self) -> str:
+        return f"SmoothNonconvex(N={self.n_devices}, d={self.dim}, scale={self.scale})"
