@@ -19,6 +19,7 @@ from ssdfl.effective import (
     biased_optimum,
     effective_minimizer,
     fixed_point,
+    fixed_point_distance,
     objective_inconsistency,
     smoothness_bound,
     step_size_limit,
@@ -193,6 +194,9 @@ def test_normalization_removes_bias() -> None:
         Xn, _ = fixed_point(q, pop, Wa, Wr, eta, tau_a, tau_r, normalize=True)
         Xr, _ = fixed_point(q, pop, Wa, Wr, eta, tau_a, tau_r, normalize=False)
         dist_norm.append(np.linalg.norm(Xn.mean(0) - x_star))
+        assert fixed_point_distance(
+            q, pop, Wa, Wr, eta, tau_a, tau_r, normalize=True
+        ) == pytest.approx(dist_norm[-1])
         dist_raw.append(np.linalg.norm(Xr.mean(0) - x_star))
         dist_alpha.append(np.linalg.norm(Xr.mean(0) - biased_optimum(q, pop, tau_a, eta)))
     # normalized: the fixed point converges to x* linearly in η (ratio ≈ 4 per step)

@@ -20,7 +20,8 @@ Fixed points (quadratics, SGD / prox / momentum devices):
 - :func:`biased_optimum`: its small-step limit ``x_w = argmin Σ_i w_i F_i`` with
   ``w_i = c_i α_i(τ_a, η)`` (:func:`surrogate_weights`): ``w_i = α_i`` without normalization
   (FedNova's objective inconsistency), ``w_i = 1`` with it (bias removed);
-- :func:`objective_inconsistency`: ``‖x_w − x*‖`` with ``x* = argmin Σ_i F_i``.
+- :func:`objective_inconsistency`: ``‖x_w − x*‖`` with ``x* = argmin Σ_i F_i``;
+- :func:`fixed_point_distance`: ``‖x̄_fp − x*‖`` of the exact fixed point's network average.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "biased_optimum",
     "effective_minimizer",
     "fixed_point",
+    "fixed_point_distance",
     "objective_inconsistency",
     "smoothness_bound",
     "step_size_limit",
@@ -263,3 +265,24 @@ def fixed_point(
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(v))):
         raise SsdflError("the cycle map has no unique fixed point")
     return x.reshape(n, d), v.reshape(n, d)
+
+
+def fixed_point_distance(
+    model: Quadratic | DeviceModel,
+    optimizers: OptimizerPopulation,
+    W_intra: np.ndarray | sp.sparray,
+    W_inter: np.ndarray | sp.sparray,
+    eta: float,
+    tau_a: int,
+    tau_r: int,
+    *,
+    normalize: bool = False,
+    reset_momentum: bool = True,
+) -> float:
+    """``‖mean_i x_i^fp − x*‖``: distance of the exact fixed point's network average (at the
+    cycle start) to the true optimum ``x* = argmin Σ_i F_i``."""
+    X, _ = fixed_point(
+        model, optimizers, W_intra, W_inter, eta, tau_a, tau_r,
+        normalize=normalize, reset_momentum=reset_momentum,
+    )  # fmt: skip
+    return float(np.linalg.norm(X.mean(axis=0) - model.optimum()))
