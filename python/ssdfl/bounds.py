@@ -55,6 +55,8 @@ from ssdfl.optimizers import OptimizerPopulation
 __all__ = [
     "BoundProblem",
     "BoundTrace",
+    "CycleBound",
+    "StationarityBound",
     "bound_problem",
     "eps_S",
     "formation_bound",
