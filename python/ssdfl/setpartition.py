@@ -17,7 +17,10 @@ cover (for small instances and tests).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -69,6 +72,25 @@ def _validate(
     return cands, c, v, ok
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence what native solvers print on file descriptor 1 (HiGHS prints a banner)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (e.g. some notebook kernels): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def solve_set_partition(
     n: int,
     candidates: Sequence[np.ndarray],
@@ -103,7 +125,8 @@ def solve_set_partition(
         cons.append(cp.sum(x) == n_clusters)
     prob = cp.Problem(cp.Minimize(c @ x + t), cons)
     try:
-        prob.solve(solver=solver)
+        with _quiet_stdout():
+            prob.solve(solver=solver)
     except cp.error.SolverError as exc:
         raise SsdflError(f"MILP solver {solver} failed: {exc}") from None
     if prob.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
