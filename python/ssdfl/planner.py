@@ -467,9 +467,10 @@ def _best_by_S(
             rows.append({"S": S, "objective": None, "feasible": False})
             continue
         sols[S] = r.chosen
-        rows.append(
-            {"S": S, "objective": formation_objective(t, list(r.chosen), n), "feasible": True}
-        )
+        rows.append({
+            "S": S, "objective": formation_objective(t, list(r.chosen), n), "feasible": True,
+            "clusters": [t.clusters[j].tolist() for j in r.chosen],
+        })  # fmt: skip
     return rows, sols
 
 
@@ -664,7 +665,7 @@ def _schedule(
         msgs = 2 * (ta * m_intra + tr * g.m)
         rows.append({"tau_a": ta, "tau_r": tr, "final_bound": fin, "settling_cycles": settled,
                      "messages_per_cycle": msgs,
-                     "messages_to_settle": None if settled is None else settled * msgs})  # fmt: skip
+                     "messages_to_settle": settled and settled * msgs})  # fmt: skip
     ok = [r for r in rows if r["messages_to_settle"] is not None]
     best = min(ok, key=lambda r: (r["messages_to_settle"], r["final_bound"])) if ok else None
     return {"target": target, "max_cycles": cfg.max_cycles, "grid": rows, "best": best}

@@ -35,7 +35,8 @@ def _root(
 
 
 def _register() -> None:
-    from ssdfl.cli import info as _info  # noqa: F401  (registers commands on import)
+    from ssdfl.cli import form as _form  # noqa: F401  (registers commands on import)
+    from ssdfl.cli import info as _info  # noqa: F401
     from ssdfl.cli import shard as _shard  # noqa: F401
     from ssdfl.cli import simulate as _simulate  # noqa: F401
 
