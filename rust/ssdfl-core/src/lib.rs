@@ -4,11 +4,13 @@
 //! Pure Rust (no Python); the `ssdfl-py` crate binds it. Graphs are undirected, weighted,
 //! stored in CSR form ([`Graph`]) and convertible to and from petgraph.
 
+pub mod cheeger;
 pub mod error;
 pub mod exactsum;
 pub mod graph;
 pub mod metrics;
 pub mod parse;
+pub mod sweep;
 
 pub use error::{CoreError, Result, StopFn};
 pub use graph::Graph;

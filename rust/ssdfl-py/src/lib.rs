@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod aggregate;
+mod cheeger;
 mod errors;
 mod graph;
 
@@ -13,5 +14,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     aggregate::register(m)?;
     graph::register(m)?;
+    cheeger::register(m)?;
     Ok(())
 }
