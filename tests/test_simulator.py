@@ -253,3 +253,25 @@ def test_bad_input(small) -> None:
     lab[[0, far]] = 1  # cluster {0, far}: not adjacent, so its induced subgraph is disconnected
     with pytest.raises(SsdflError):
         simulate(model, G, SSDFL(clusters=lab), cycles=1)
+
+
+@pytest.mark.parametrize("method", ["ssdfl", "sdfl", "pdfl", "stc", "fedavg"])
+def test_rust_backend_equals_numpy(small, method: str) -> None:
+    """The fused Rust round and the numpy/scipy path give the same floats (small problem:
+    sequential rows; large one: rows in parallel)."""
+    G, model, labels = small
+    kw = {"clusters": labels} if method == "ssdfl" else {}
+    common = dict(method_kwargs=kw, optimizers=_mixed_pop(9), tau_a=3, tau_r=2, cycles=6,
+                  eta=0.05, sigma=0.2, seed=3, record_models=True)  # fmt: skip
+    a = simulate(model, G, method, backend="rust", **common)
+    b = simulate(model, G, method, backend="numpy", **common)
+    np.testing.assert_array_equal(_traj(a), _traj(b))
+    n, d = 64, 600  # n·d above the parallel threshold of the Rust kernel
+    big = SeparableQuadratic.random(n, d, np.random.default_rng(0))
+    Gb = Graph.from_networkx(nx.connected_watts_strogatz_graph(n, 4, 0.3, seed=1))
+    kwb = {"n_clusters": 4} if method == "ssdfl" else {}
+    common = dict(method_kwargs=kwb, optimizers=_mixed_pop(n), tau_a=2, tau_r=1, cycles=3,
+                  eta=0.05, device_metrics=False)  # fmt: skip
+    a = simulate(big, Gb, method, backend="rust", **common)
+    b = simulate(big, Gb, method, backend="numpy", **common)
+    np.testing.assert_array_equal(a.X, b.X)

@@ -58,4 +58,19 @@ def sweep_cut(
     g: CoreGraph, values: F64, normalization: str = "volume"
 ) -> tuple[float, Mask, float, float, float, int, I64]: ...
 def sweep_profile(g: CoreGraph, values: F64) -> tuple[I64, F64, F64, float]: ...
+# gossip.rs: fused simulator round out = W x − factor ⊙ D(x) (in place in out and v)
+def gossip_round(
+    x: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    indptr: I64 | None = None,
+    indices: I64 | None = None,
+    data: F64 | None = None,
+    grad: npt.NDArray[np.float64] | None = None,
+    factor: F64 | None = None,
+    mu: F64 | None = None,
+    anchor: npt.NDArray[np.float64] | None = None,
+    rho: F64 | None = None,
+    is_momentum: Mask | None = None,
+    v: npt.NDArray[np.float64] | None = None,
+) -> None: ...
 def __getattr__(name: str) -> Any: ...

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ssdfl import _core
 from ssdfl.errors import SsdflError
 from ssdfl.graph import GraphLike, as_graph
 from ssdfl.metrics import is_connected
@@ -122,6 +123,7 @@ def simulate(
     stop_at: dict[str, float] | None = None,
     progress: bool | None = None,
     method_kwargs: dict[str, Any] | None = None,
+    backend: str = "auto",
 ) -> SimulationResult:
     """Train ``model`` (one row of ``X`` per device) on ``graph`` with ``method`` for
     ``cycles`` global cycles and return the per-cycle metrics and traffic.
@@ -161,6 +163,11 @@ def simulate(
         ``loss``/``consensus_gap``/``dist_opt``: ≤).
     progress
         tqdm bar over cycles (default: on for runs with more than ``10⁹`` parameter updates).
+    backend
+        ``"rust"``: fused rounds in ``ssdfl._core.gossip_round`` (one parallel pass per round;
+        SGD / prox / momentum devices); ``"numpy"``: scipy sparse product plus numpy
+        expressions; ``"auto"`` (default): Rust unless some device runs Adam. Both give the
+        same floats (tested); randomized gossip and server averaging always use numpy.
     """
     g = as_graph(graph)
     n, d = model.n_devices, model.dim
@@ -198,7 +205,29 @@ def simulate(
     factor_col: float | np.ndarray = (
         float(factor[0]) if np.all(factor == factor[0]) else factor[:, None]
     )
-    has_prox = bool(np.any(pop.mu > 0))
+    kinds = set(pop.kinds.tolist())
+    if backend not in ("auto", "rust", "numpy"):
+        raise SsdflError(f"backend must be 'auto', 'rust' or 'numpy', got {backend!r}")
+    if backend == "rust" and pop.has_adam:
+        raise SsdflError("the Rust backend covers SGD / prox / momentum devices, not Adam")
+    use_rust = backend == "rust" or (backend == "auto" and not pop.has_adam)
+    factor_vec = np.ascontiguousarray(np.broadcast_to(factor, (n,)), dtype=np.float64)
+    step_kw: dict[str, Any] = {}
+    if "prox" in kinds:
+        step_kw.update(mu=np.ascontiguousarray(pop.mu))
+    if "momentum" in kinds:
+        step_kw.update(rho=np.ascontiguousarray(pop.rho), is_momentum=pop.kinds == "momentum")
+    csr = {
+        id(ph): {
+            "indptr": np.ascontiguousarray(ph.W.indptr, dtype=np.int64),
+            "indices": np.ascontiguousarray(ph.W.indices, dtype=np.int64),
+            "data": np.ascontiguousarray(ph.W.data, dtype=np.float64),
+        }
+        for ph in plan.phases
+        if ph.W is not None
+    }
+    eye = (np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64), np.ones(n))
+    spare: np.ndarray | None = None
     grad = gradient_fn(model)
     direction = direction_fn(pop)
     state = pop.init_state(d)
@@ -245,7 +274,7 @@ def simulate(
             val = row.get(k)
             if val is None or not np.isfinite(val):
                 return False
-            if (val < v) if k == "accuracy" else (val > v):
+            if (val < v) if "acc" in k else (val > v):
                 return False
         return True
 
@@ -256,11 +285,12 @@ def simulate(
     bar = tqdm(total=cycles, desc=meth.name, unit="cycle", disable=not show, leave=False)
     try:
         for k in range(1, cycles + 1):
-            anchor = X.copy() if has_prox else X
+            anchor = X.copy() if "prox" in kinds else X
             if reset_state:
                 pop.reset(state)
                 step = 0
             for ph in plan.phases:
+                fused = use_rust and ph.random_edges is None and not ph.average
                 for _ in range(ph.rounds):
                     if ph.local_step:
                         if batch_size is not None:
@@ -269,10 +299,30 @@ def simulate(
                             G = grad(X)
                             if sigma > 0:  # the noise of DeviceModel.stochastic_grad
                                 G += rng_grad.normal(0.0, sigma / math.sqrt(d), size=G.shape)
-                        D = direction(G, X, anchor, state, step)
-                        D *= factor_col
                         step += 1
                         local_steps += 1
+                    if fused:
+                        # one Rust pass: out = W X − f ⊙ D(X) (rows in parallel, GIL released)
+                        out = spare if spare is not None else np.empty_like(X)
+                        kw: dict[str, Any] = dict(csr[id(ph)]) if ph.W is not None else {}
+                        if ph.local_step:
+                            kw.update(grad=np.ascontiguousarray(G, dtype=np.float64),
+                                      factor=factor_vec, **step_kw)  # fmt: skip
+                            if "prox" in kinds:
+                                kw.update(anchor=anchor)
+                            if "momentum" in kinds:
+                                kw.update(v=state["v"])
+                        elif ph.W is None:
+                            kw.update(indptr=eye[0], indices=eye[1], data=eye[2])
+                        _core.gossip_round(X, out, **kw)
+                        spare, X = X, out
+                        if ph.W is not None:
+                            counters[ph.traffic] += ph.messages
+                        rounds += 1
+                        continue
+                    if ph.local_step:
+                        D = direction(G, X, anchor, state, step - 1)
+                        D *= factor_col
                     if ph.random_edges is not None:
                         u, v = random_matching(
                             ph.random_edges[0], ph.random_edges[1], n, rng_gossip, ph.edge_prob
@@ -296,6 +346,7 @@ def simulate(
                         else:
                             Y -= D
                     X = Y
+                    spare = None
                     rounds += 1
             if k % eval_every == 0 or k == cycles:
                 row = record(k, time.perf_counter() - t0)

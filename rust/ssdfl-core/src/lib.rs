@@ -7,6 +7,7 @@
 pub mod cheeger;
 pub mod error;
 pub mod exactsum;
+pub mod gossip;
 pub mod graph;
 pub mod metrics;
 pub mod parse;

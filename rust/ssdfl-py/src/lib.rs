@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod aggregate;
 mod cheeger;
 mod errors;
+mod gossip;
 mod graph;
 
 #[pymodule]
@@ -15,5 +16,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     aggregate::register(m)?;
     graph::register(m)?;
     cheeger::register(m)?;
+    gossip::register(m)?;
     Ok(())
 }
