@@ -176,11 +176,3 @@ def test_console_script_missing_file(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == f"error: graph file not found: {missing}\n"
-    ok = subprocess.run(
-        [*cmd, "info", str(EXAMPLES / "er30.edgelist"), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)["nodes"] == 30
