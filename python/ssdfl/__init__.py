@@ -51,6 +51,7 @@ from ssdfl.errors import (
     SsdflWarning,
     TooLargeError,
 )
+from ssdfl.experiments import RunSpec, sweep
 from ssdfl.graph import Graph, as_graph
 from ssdfl.graph_io import read_graph, write_graph
 from ssdfl.heterogeneity import (
@@ -88,6 +89,18 @@ from ssdfl.optimizers import (
     ProxSGD,
     random_population,
 )
+from ssdfl.simulate import (
+    CSTC,
+    PDFL,
+    SDFL,
+    SSDFL,
+    STC,
+    FedAvg,
+    SeparableQuadratic,
+    SimulationResult,
+    flooding_traffic,
+    random_connected_partition,
+)
 from ssdfl.spectral import (
     SweepProfile,
     SweepResult,
@@ -100,14 +113,20 @@ from ssdfl.spectral import (
 )
 
 __all__ = [
+    "CSTC",
     "MIXING_RULES",
+    "PDFL",
+    "SDFL",
     "SGD",
+    "SSDFL",
+    "STC",
     "Adam",
     "BoundProblem",
     "CheegerResult",
     "DeviceModel",
     "DisconnectedGraphError",
     "EffectiveLoss",
+    "FedAvg",
     "FederatedDataset",
     "Graph",
     "GraphFormatError",
@@ -119,6 +138,9 @@ __all__ = [
     "OptimizerPopulation",
     "ProxSGD",
     "Quadratic",
+    "RunSpec",
+    "SeparableQuadratic",
+    "SimulationResult",
     "SmoothNonconvex",
     "SsdflError",
     "SsdflWarning",
@@ -141,6 +163,7 @@ __all__ = [
     "eps_S",
     "fiedler_vector",
     "fixed_point",
+    "flooding_traffic",
     "formation_bound",
     "formation_heterogeneity",
     "generic_problem",
@@ -165,11 +188,13 @@ __all__ = [
     "optimizer_heterogeneity",
     "phi_min",
     "phi_min_rule",
+    "random_connected_partition",
     "random_population",
     "read_graph",
     "run_bounds",
     "second_eigenvalue",
     "spectral_gap",
+    "sweep",
     "sweep_cut",
     "sweep_profile",
     "synthetic_classification",
