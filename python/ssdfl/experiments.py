@@ -25,7 +25,10 @@ Data (``dataset``): ``digits`` (scikit-learn's 8×8 digits, standardized, 20 % s
 held-out test set, softmax regression with ``l2``), ``synthetic`` (Gaussian classes, 10
 classes, 20 features, softmax regression), ``quadratic`` (random strongly convex quadratics,
 ``d = 10``). ``split``: ``"1-label"``, ``"3-label"`` (any ``"k-label"``), ``"iid"`` or
-``"dirichlet-α"``. ``optimizers``: ``"sgd"``, ``"mixed"`` (each device draws SGD, prox or
+``"dirichlet-α"``. ``cluster_how`` (SSD-FL / cSTC): ``"hierarchy"`` (default; the paper's
+splitting loop stopped at ``n_clusters`` = ``round(N/10)`` unless given), ``"partition"``, or
+``"plan"`` (the formation of :func:`ssdfl.planner.plan_formation`; cSTC then uses its ``S``).
+``optimizers``: ``"sgd"``, ``"mixed"`` (each device draws SGD, prox or
 momentum, as in the paper; μ ∈ [0.01, 1], ρ ∈ [0.1, 0.9]) or any ``+``-joined subset of
 ``sgd``/``prox``/``momentum``/``adam``.
 """
@@ -191,7 +194,8 @@ def build_problem(
 
 
 def run_one(spec: RunSpec, single_thread: bool = True) -> pd.DataFrame:
-    """Run one spec; its tidy table with the spec's fields as columns (``run_seconds`` = wall
+    """Run one spec; its tidy table with the spec's fields as columns, ``label`` (method name,
+    plus the cluster source if not the default and ``+norm``) and ``run_seconds`` (wall
     time). ``single_thread`` limits BLAS to one thread (one run per dask worker thread)."""
     import contextlib
 
@@ -207,8 +211,45 @@ def run_one(spec: RunSpec, single_thread: bool = True) -> pd.DataFrame:
     for k, v in spec.label().items():
         if k not in df:  # simulate's own columns (method display name, n_clusters, …) win
             df[k] = v
+    label = str(res.params["method"])
+    if (
+        spec.method.lower().replace("-", "") in ("ssdfl", "cstc")
+        and spec.cluster_how != "hierarchy"
+    ):
+        label += f" ({spec.cluster_how})"
+    if spec.normalize:
+        label += " +norm"
+    df["label"] = label
     df["run_seconds"] = time.perf_counter() - t0
     return df
+
+
+def planned_clusters(
+    g: Graph, model: DeviceModel, pop: OptimizerPopulation, spec: RunSpec
+) -> list[np.ndarray]:
+    """The formation chosen by :func:`ssdfl.planner.plan_formation` for this run's devices
+    (their optimizers and, for classification, label histograms) and schedule."""
+    from ssdfl.devices import DeviceTable
+    from ssdfl.planner import PlanConfig, plan_formation
+
+    n = g.n
+    hist = None
+    classes: list[str] = []
+    C = int(getattr(model, "n_classes", 0))
+    if C and hasattr(model, "offsets"):
+        y, off = model.y_all, model.offsets  # type: ignore[attr-defined]
+        hist = np.stack([np.bincount(y[off[i] : off[i + 1]], minlength=C) for i in range(n)])
+        classes = [str(c) for c in range(C)]
+    counts = getattr(model, "counts", np.ones(n))
+    dev = DeviceTable(
+        optimizer=[str(k) for k in pop.kinds], mu=pop.mu.copy(), rho=pop.rho.copy(),
+        lr=np.full(n, np.nan), n_samples=np.asarray(counts, dtype=float),
+        label_hist=None if hist is None else hist.astype(float), classes=classes,
+        source=f"experiment spec seed={spec.seed}",
+    )  # fmt: skip
+    cfg = PlanConfig(eta=spec.eta, tau_a=max(spec.tau_a, 1), tau_r=max(spec.tau_r, 1),
+                     fastest_mixing=False, schedule=False)  # fmt: skip
+    return list(plan_formation(g, dev, cfg).clusters)
 
 
 def _simulate_spec(spec: RunSpec) -> SimulationResult:
@@ -221,10 +262,14 @@ def _simulate_spec(spec: RunSpec) -> SimulationResult:
     name = spec.method.lower().replace("-", "")
     kw: dict[str, Any] = {}
     if name in ("ssdfl", "cstc"):
-        S = spec.n_clusters if spec.n_clusters is not None else max(1, round(spec.n_devices / 10))
-        kw = {"n_clusters": S, "inter_local_steps": spec.inter_local_steps}
-        if name == "ssdfl":
-            kw["how"] = spec.cluster_how
+        kw = {"inter_local_steps": spec.inter_local_steps}
+        if spec.cluster_how == "plan":
+            kw["clusters"] = planned_clusters(g, model, pop, spec)
+        else:
+            S = spec.n_clusters if spec.n_clusters is not None else max(1, round(g.n / 10))
+            kw["n_clusters"] = S
+            if name == "ssdfl":
+                kw["how"] = spec.cluster_how
     return simulate(
         model, g, make_method(spec.method, **kw), optimizers=pop, tau_a=spec.tau_a,
         tau_r=spec.tau_r, cycles=spec.cycles, eta=spec.eta, normalize=spec.normalize,
@@ -315,14 +360,16 @@ class ExperimentConfig:
 
     name: str
     base: dict[str, Any]
-    grid: dict[str, Any]
+    grid: dict[str, Any] | list[dict[str, Any]]
     thresholds: dict[str, list[float]]
     by: list[str] = dataclasses.field(default_factory=lambda: ["method"])
     workers: int | None = None
     address: str | None = None
 
     def specs(self) -> list[RunSpec]:
-        return expand_grid(self.grid, self.base)
+        """The runs: the grid's Cartesian product, or the union over a list of grids."""
+        grids = self.grid if isinstance(self.grid, list) else [self.grid]
+        return [s for g in grids for s in expand_grid(g, self.base)]
 
 
 def load_config(path: str | Any) -> ExperimentConfig:
@@ -370,7 +417,11 @@ def load_config(path: str | Any) -> ExperimentConfig:
     cfg = ExperimentConfig(
         name=str(raw.get("name", p.stem)),
         base=dict(raw.get("base", {})),
-        grid=dict(raw.get("grid", {})),
+        grid=(
+            [dict(x) for x in raw["grid"]]
+            if isinstance(raw.get("grid"), list)
+            else dict(raw.get("grid", {}))
+        ),
         thresholds={str(k): [float(t) for t in v] for k, v in thr.items()},
         by=[str(b) for b in ([by] if isinstance(by, str) else by)],
         workers=dask_opts.get("workers"),

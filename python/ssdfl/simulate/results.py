@@ -175,21 +175,26 @@ def plot_curves(
         fig = ax.figure
     if y not in table or x not in table:
         raise SsdflError(f"the table needs columns {x!r} and {y!r}")
+    any_positive = False
     for name, grp in table.groupby(hue, sort=False):
+        if not grp[y].notna().any():
+            continue  # e.g. accuracy of a regression run in a mixed table
+        any_positive |= bool((grp[y] > 0).any())
         per = grp.groupby("cycle")
         xs = per[x].median().to_numpy(dtype=float)
         med = per[y].median().to_numpy(dtype=float)
         ax.plot(xs, med, label=str(name), lw=1.6)
         if per.ngroups and grp.groupby("cycle").size().max() > 1:
             ax.fill_between(xs, per[y].min(), per[y].max(), alpha=0.15)
-    if logy if logy is not None else y in _LOWER_IS_BETTER:
+    if (logy if logy is not None else y in _LOWER_IS_BETTER) and any_positive:
         ax.set_yscale("log")
     ax.set_xlabel({"d2d_bytes": "D2D bytes", "cycle": "global cycle"}.get(x, x))
     ax.set_ylabel(y.replace("_", " "))
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_lines():
+        ax.legend(fontsize=8)
     if path is not None:
         save_figure(fig, path)
     return fig
