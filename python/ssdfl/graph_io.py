@@ -60,6 +60,12 @@ _EXT = {
 _MAX_NODES = 2**32 - 1  # node indices are u32 in the Rust CSR
 
 
+def _short(x: Any, limit: int = 60) -> str:
+    """``repr(x)`` cut to ``limit`` characters (error messages must stay readable)."""
+    r = repr(x)
+    return r if len(r) <= limit else r[: limit - 1] + "…"
+
+
 def detect_format(path: str | os.PathLike[str]) -> str:
     """Format name from the file extension (a trailing ``.gz`` is looked through)."""
     p = Path(path)
@@ -155,7 +161,7 @@ def _edgelist_token(x: Any) -> str:
     s = str(x)
     if not s or any(c.isspace() or c in ",#%" for c in s) or s[0] == "\ufeff":
         raise SsdflError(
-            f"label {x!r} cannot be written to an edge list (empty, or holds whitespace , # %)"
+            f"label {_short(x)} cannot be written to an edge list (empty, or has whitespace , # %)"
         )
     return s
 
@@ -271,7 +277,7 @@ def _read_mtx(p: Path) -> Graph:
         except (ValueError, OverflowError):
             j = next(j for j, x in enumerate(toks) if not re.fullmatch(r"[+-]?\d{1,18}", x))
             raise GraphFormatError(
-                f"{p}:{linenos[j]}: index {toks[j]!r} is not an integer"
+                f"{p}:{linenos[j]}: index {_short(toks[j])} is not an integer"
             ) from None
     r, c = ij
     if k == 3:
@@ -280,7 +286,9 @@ def _read_mtx(p: Path) -> Graph:
             vals = np.array(toks, dtype=np.float64)
         except ValueError:
             j = next(j for j, x in enumerate(toks) if not _is_float(x))
-            raise GraphFormatError(f"{p}:{linenos[j]}: value {toks[j]!r} is not a number") from None
+            raise GraphFormatError(
+                f"{p}:{linenos[j]}: value {_short(toks[j])} is not a number"
+            ) from None
     else:
         vals = np.ones(len(r))
     bad_ix = np.flatnonzero((r < 0) | (r >= n) | (c < 0) | (c >= n))
@@ -320,7 +328,7 @@ def _mtx_array(p: Path, n: int, symmetry: str, sline: int, entries: list) -> Gra
         vals = np.array(flat, dtype=np.float64)
     except ValueError:
         x = next(x for x in flat if not _is_float(x))
-        raise GraphFormatError(f"{p}: value {x!r} is not a number") from None
+        raise GraphFormatError(f"{p}: value {_short(x)} is not a number") from None
     if symmetry == "general":
         A = vals.reshape(n, n, order="F")
     else:
@@ -408,7 +416,7 @@ def _read_metis(p: Path) -> Graph:
     except (ValueError, OverflowError):
         k = next(k for k, x in enumerate(flat[::step]) if not re.fullmatch(r"[+-]?\d{1,18}", x))
         raise GraphFormatError(
-            f"{where(k)}: neighbour {flat[k * step]!r} is not an integer"
+            f"{where(k)}: neighbour {_short(flat[k * step])} is not an integer"
         ) from None
     if has_ewgt:
         try:
@@ -416,7 +424,7 @@ def _read_metis(p: Path) -> Graph:
         except ValueError:
             k = next(k for k, x in enumerate(flat[1::2]) if not _is_float(x))
             raise GraphFormatError(
-                f"{where(k)}: edge weight {flat[2 * k + 1]!r} is not a number"
+                f"{where(k)}: edge weight {_short(flat[2 * k + 1])} is not a number"
             ) from None
         bad = np.flatnonzero(~(np.isfinite(w) & (w > 0)))
         if bad.size:
@@ -544,7 +552,9 @@ def _read_json(p: Path) -> Graph:
 
     def node_id(x: Any, what: str) -> int:
         if isinstance(x, bool) or not isinstance(x, (int, str, float)):
-            raise GraphFormatError(f"{p}: {what} has id {x!r}; ids must be numbers or strings")
+            raise GraphFormatError(
+                f"{p}: {what} has id {_short(x)}; ids must be numbers or strings"
+            )
         if x not in index:
             index[x] = len(names)
             names.append(x)
@@ -567,7 +577,7 @@ def _read_json(p: Path) -> Graph:
         if "weight" in e:
             x = e["weight"]
             if isinstance(x, bool) or not isinstance(x, (int, float)):
-                raise GraphFormatError(f"{p}: {key}[{k}] has non-numeric weight {x!r}")
+                raise GraphFormatError(f"{p}: {key}[{k}] has non-numeric weight {_short(x)}")
             if not (math.isfinite(x) and x > 0):
                 raise GraphFormatError(f"{p}: {key}[{k}] has weight {x}; must be finite and > 0")
             w[k] = x
@@ -587,7 +597,9 @@ def _write_json(g: Graph) -> bytes:
     names = g.node_names()
     for x in names:
         if isinstance(x, bool) or not isinstance(x, (int, str, float)):
-            raise SsdflError(f"label {x!r} cannot be a node-link JSON id (numbers or strings only)")
+            raise SsdflError(
+                f"label {_short(x)} cannot be a node-link JSON id (numbers or strings only)"
+            )
     s, d, w = g.edges()
     if g.weighted:
         edges = [

@@ -102,7 +102,7 @@ fn split_line(line: &[u8]) -> std::result::Result<Record<'_>, String> {
         if count == 3 {
             return Err(format!(
                 "expected 'u v [weight]', found more than 3 fields in {:?}",
-                String::from_utf8_lossy(line).trim()
+                preview(line).trim()
             ));
         }
         fields[count] = &line[start..i];
@@ -142,20 +142,27 @@ fn parse_int(tok: &[u8]) -> Option<i64> {
     }
 }
 
+/// At most 60 characters of `bytes` (lossy UTF-8) for an error message; longer input is cut
+/// and marked with `…` so a binary file cannot produce a huge message.
+fn preview(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&bytes[..bytes.len().min(240)]);
+    let mut out: String = s.chars().take(60).collect();
+    if out.len() < s.len() || bytes.len() > 240 {
+        out.push('…');
+    }
+    out
+}
+
 /// Parse a weight token; must be a finite number > 0.
 #[inline]
 fn parse_weight(tok: &[u8]) -> std::result::Result<f64, String> {
-    let s = std::str::from_utf8(tok).map_err(|_| {
-        format!(
-            "weight {:?} is not a number",
-            String::from_utf8_lossy(tok).as_ref()
-        )
-    })?;
+    let s = std::str::from_utf8(tok)
+        .map_err(|_| format!("weight {:?} is not a number", preview(tok)))?;
     let v: f64 = s
         .parse()
-        .map_err(|_| format!("weight {s:?} is not a number"))?;
+        .map_err(|_| format!("weight {:?} is not a number", preview(tok)))?;
     if !(v.is_finite() && v > 0.0) {
-        return Err(format!("weight {s} must be finite and > 0"));
+        return Err(format!("weight {} must be finite and > 0", preview(tok)));
     }
     Ok(v)
 }
@@ -431,10 +438,7 @@ fn parse_string_labels<'a>(data: &'a [u8], bounds: &[(usize, usize)]) -> Result<
         }
         let s = std::str::from_utf8(tok).map_err(|_| CoreError::Parse {
             line: line_offset(data, pos) + 1,
-            msg: format!(
-                "label {:?} is not valid UTF-8",
-                String::from_utf8_lossy(tok).as_ref()
-            ),
+            msg: format!("label {:?} is not valid UTF-8", preview(tok)),
         })?;
         let id = names.len() as i64;
         names.push(s.to_owned());
@@ -501,6 +505,20 @@ mod tests {
             e.labels,
             Labels::Str(vec!["q".into(), "1".into(), "x".into()])
         );
+    }
+
+    #[test]
+    fn error_messages_are_short() {
+        let long = format!("0 1 2 {}\n", "x".repeat(10_000));
+        let Err(CoreError::Parse { msg, .. }) = parse_edge_list(&long) else {
+            panic!("expected a parse error")
+        };
+        assert!(msg.len() < 120 && msg.ends_with("…\""), "{msg}");
+        let bin: Vec<u8> = (0..5000u32).map(|k| 0x80 + (k % 64) as u8).collect();
+        let Err(CoreError::Parse { line: 1, msg }) = parse_edge_list_bytes(&bin) else {
+            panic!("expected a parse error")
+        };
+        assert!(msg.len() < 300, "{msg}");
     }
 
     #[test]
