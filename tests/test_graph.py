@@ -231,6 +231,8 @@ def test_rustworkx_round_trip() -> None:
     back = G.to_rustworkx()
     assert {frozenset((u, v)): w for u, v, w in back.weighted_edge_list()} == want
     assert back.nodes() == list(range(40))
+    assert ssdfl.Graph.from_rustworkx(back) == G
+    assert ssdfl.Graph.from_rustworkx(back).labels is None
     # degrees: rustworkx counts neighbours; weighted degree = sum of incident payloads
     for u in range(40):
         assert sum(rg.get_edge_data(u, v) for v in rg.neighbors(u)) == G.degrees[u]
