@@ -188,3 +188,21 @@ def test_device_accuracies_match_predict() -> None:
     expect = (m.predict(X, Z) == y[None, :]).mean(axis=1)
     np.testing.assert_allclose(device_accuracies(m, X, Z, y), expect)
     assert accuracy(m, X[2], Z, y) == pytest.approx(expect[2])
+
+
+def test_population_from_devices_file() -> None:
+    from pathlib import Path
+
+    from ssdfl import read_graph
+    from ssdfl.devices import read_devices
+    from ssdfl.simulate import population_from_devices
+
+    ex = Path(__file__).resolve().parents[1] / "examples"
+    g = read_graph(ex / "er30.edgelist")
+    dev = read_devices(ex / "er30-devices.csv", g)
+    pop = population_from_devices(dev)
+    assert len(pop) == 30 and list(pop.kinds) == dev.optimizer
+    prox = np.array(dev.optimizer) == "prox"
+    np.testing.assert_array_equal(pop.mu[prox], dev.mu[prox])
+    mom = np.array(dev.optimizer) == "momentum"
+    np.testing.assert_array_equal(pop.rho[mom], dev.rho[mom])

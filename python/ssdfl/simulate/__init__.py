@@ -23,6 +23,7 @@ from ssdfl.simulate.comm import (
     intra_cluster_edges,
     record_bytes,
 )
+from ssdfl.simulate.devices import population_from_devices
 from ssdfl.simulate.engine import direction_scales, simulate
 from ssdfl.simulate.methods import (
     CSTC,
@@ -66,6 +67,7 @@ __all__ = [
     "intra_cluster_edges",
     "make_method",
     "plot_curves",
+    "population_from_devices",
     "random_connected_partition",
     "random_matching",
     "record_bytes",
