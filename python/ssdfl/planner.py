@@ -4,7 +4,9 @@ Pipeline of :func:`plan_formation` (derivations and decisions in ``docs/formatio
 
 1. **Candidates.** Every cluster of the paper's iterative splitting (``split_hierarchy`` with
    the Cheeger threshold ``Φ_min^S`` and, for a richer pool, with threshold 0), of
-   ``partition(g, k)`` for ``k = 2..k_max``, and every singleton. All are connected.
+   ``partition(g, k)`` for ``k = 2..k_max``, and every singleton; on graphs of at most
+   ``all_subsets_n`` devices, every connected subset (so the MILP optimum is the optimum over
+   all formations). All candidates are connected.
 2. **Per-candidate numbers** for a cluster ``C`` (``N_C`` devices, lazy mixing matrix ``W_C`` of
    its induced subgraph with second eigenvalue modulus ``λ_C``): heterogeneity
    ``H_C = Δ_C + γΩ_C`` (label JSD or gradient dissimilarity, plus the optimizer term),
@@ -69,7 +71,10 @@ class PlanConfig:
     variance; ``L``/``mu`` smoothness and strong convexity for the Theorem-2 bound;
     ``admissibility`` ``"spectral"`` or ``"cheeger"``; ``max_clusters`` largest ``S`` tried
     (default ``n`` up to 64 devices, else 64); ``k_max`` largest ``k`` of ``partition``;
-    ``model_params`` parameters per model (traffic in bytes, float32 on the wire);
+    ``all_subsets_n``: up to this many devices every connected subset is a candidate (the MILP
+    is then the exact optimum over all formations); ``fastest_mixing``, ``schedule``,
+    ``theorem2`` switch those reports on; ``model_params`` parameters per model (traffic in
+    bytes, float32 on the wire);
     ``target`` accuracy band on the Theorem-2 bound of ``(1/N)E‖X − 1x*ᵀ‖²`` (from 1 at the
     start) for the schedule search (default: 1.1 × the best bound any grid schedule reaches
     after ``max_cycles`` cycles).
@@ -88,8 +93,10 @@ class PlanConfig:
     admissibility: str = "spectral"
     max_clusters: int | None = None
     k_max: int = 8
+    all_subsets_n: int = 10
     fastest_mixing: bool = True
     schedule: bool = True
+    theorem2: bool = True
     tau_a_grid: tuple[int, ...] = (5, 10, 20, 40)
     tau_r_grid: tuple[int, ...] = (1, 2, 5, 10)
     target: float | None = None
@@ -156,8 +163,27 @@ def generate_candidates(
             add(c)
     for u in range(g.n):
         add(np.array([u]))
+    if g.n <= cfg.all_subsets_n:
+        say(f"all connected subsets ({g.n} ≤ {cfg.all_subsets_n} devices)")
+        for c in connected_subsets(g):
+            add(c)
     cands = sorted(pool.values(), key=lambda a: (len(a), a.tolist()))
     return cands, [list(f.clusters) for f in full], [list(f.clusters) for f in strict]
+
+
+def connected_subsets(g: Graph) -> list[np.ndarray]:
+    """Every non-empty node set whose induced subgraph is connected (``2^n`` masks checked;
+    for small graphs only)."""
+    from ssdfl import _core
+
+    if g.n > 20:
+        raise SsdflError(f"enumerating connected subsets of {g.n} nodes is too large (max 20)")
+    out = []
+    for bits in range(1, 1 << g.n):
+        mask = np.array([(bits >> u) & 1 for u in range(g.n)], dtype=bool)
+        if _core.is_set_connected(g._core, mask):
+            out.append(np.flatnonzero(mask))
+    return out
 
 
 @dataclass
@@ -569,9 +595,11 @@ def plan_formation(
                       clusters=[np.sort(c).tolist() for c in greedy_seq[gb["S"] - 1]])  # fmt: skip
         greedy["milp_gain"] = gb["objective"] - obj
     exhaustive = _exhaustive_check(t, g.n, cfg, smax, obj)
-    say("Theorem-2 bounds")
-    bounds = {"chosen": theorem2_numbers(g, chosen, t, cfg)}
-    if g_ok:
+    bounds: dict[str, Any] = {}
+    if cfg.theorem2:
+        say("Theorem-2 bounds")
+        bounds["chosen"] = theorem2_numbers(g, chosen, t, cfg)
+    if cfg.theorem2 and g_ok:
         gcl = [np.sort(c) for c in greedy_seq[greedy["chosen_S"] - 1]]
         bounds["greedy"] = theorem2_numbers(g, gcl, t, cfg)
     per_cluster = []

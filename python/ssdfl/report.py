@@ -46,7 +46,8 @@ def _plot_by_S(plan: FormationPlan, path: Path) -> None:
                 transform=ax.transAxes, fontsize=8, va="top")  # fmt: skip
     ax.set_xlabel("number of clusters S")
     ax.set_ylabel("objective J (steady-state disagreement)")
-    ax.set_yscale("log")
+    if J and min(J) > 0:
+        ax.set_yscale("log")
     ax.legend(fontsize=8)
     save_figure(fig, path)
 
@@ -115,11 +116,10 @@ def write_report(
     plot_formation(g, plan.assignment, outdir / "formation.png",
                    title=f"{graph_name}: S = {plan.S} clusters")  # fmt: skip
     _plot_by_S(plan, outdir / "objective_vs_S.png")
-    _plot_bounds(plan, outdir / "bounds.png")
-    figs = ["formation.png", "objective_vs_S.png", "bounds.png"]
+    if plan.bounds:
+        _plot_bounds(plan, outdir / "bounds.png")
     if plan.schedule is not None:
         _plot_schedule(plan, outdir / "schedule.png")
-        figs.append("schedule.png")
     cfg = plan.config
     lines = [
         f"# SSD-FL formation for `{graph_name}`",
@@ -163,12 +163,13 @@ def write_report(
             f"{_fmt(c['between'])} | {_fmt(c.get('lambda2_fmmc'))} |"
         )
     lines += ["", "## Objective vs number of clusters", "", "![objective](objective_vs_S.png)", ""]
-    lines += ["## Theorem-2 bound", "", "| formation | rate/cycle | radius | bound after "
-              f"{plan.bounds['chosen']['cycles']} cycles |", "|---|---|---|---|"]  # fmt: skip
-    for name, b in plan.bounds.items():
-        lines.append(f"| {name} | {_fmt(b['rate'])} | {_fmt(b['radius'])} | "
-                     f"{_fmt(b['bound_after_cycles'])} |")  # fmt: skip
-    lines += ["", "![bounds](bounds.png)", ""]
+    if plan.bounds:
+        lines += ["## Theorem-2 bound", "", "| formation | rate/cycle | radius | bound after "
+                  f"{plan.bounds['chosen']['cycles']} cycles |", "|---|---|---|---|"]  # fmt: skip
+        for name, b in plan.bounds.items():
+            lines.append(f"| {name} | {_fmt(b['rate'])} | {_fmt(b['radius'])} | "
+                         f"{_fmt(b['bound_after_cycles'])} |")  # fmt: skip
+        lines += ["", "![bounds](bounds.png)", ""]
     if plan.fastest_mixing and plan.fastest_mixing.get("graph"):
         fg = plan.fastest_mixing["graph"]
         lines += ["## Fastest mixing", "",

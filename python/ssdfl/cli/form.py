@@ -13,7 +13,7 @@ from ssdfl.cli.app import app, console
 def form(
     graph: Path = typer.Argument(
         ..., help="D2D graph file (.edgelist, .mtx, .graph, .json, .graphml)."
-    ),  # fmt: skip
+    ),
     devices: Path | None = typer.Option(
         None,
         "--devices",

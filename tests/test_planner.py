@@ -1,0 +1,188 @@
+"""Formation planning: the MILP optimum equals an independent brute force over every formation
+of small graphs; reductions (complete graph not split); JSON round trip; errors."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.distance import jensenshannon
+
+import ssdfl
+from ssdfl.devices import DeviceTable
+from ssdfl.planner import FormationPlan, PlanConfig, plan_formation
+
+FAST = dict(fastest_mixing=False, schedule=False, theorem2=False)
+
+
+def set_partitions(items: list[int]):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in set_partitions(rest):
+        for i in range(len(part)):
+            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
+        yield [[first], *part]
+
+
+def lazy_metropolis_slem(h: nx.Graph) -> float:
+    """Independent λ₂ of the lazy Metropolis matrix (networkx + numpy eigvalsh)."""
+    n = h.number_of_nodes()
+    if n == 1:
+        return 0.0
+    nodes = list(h.nodes)
+    W = np.zeros((n, n))
+    for a, b in h.edges():
+        i, j = nodes.index(a), nodes.index(b)
+        W[i, j] = W[j, i] = 1.0 / (1 + max(h.degree(a), h.degree(b)))
+    W += np.diag(1 - W.sum(axis=1))
+    ev = np.linalg.eigvalsh((np.eye(n) + W) / 2)
+    return float(max(abs(ev[-2]), abs(ev[0])))
+
+
+def brute_force(g: nx.Graph, dev: DeviceTable, cfg: PlanConfig) -> float:
+    """min J over every partition into connected admissible clusters, computed from scratch."""
+    n = g.number_of_nodes()
+    hist = dev.label_hist
+    p_all = hist.sum(axis=0) / hist.sum()
+    alpha = np.ones(n)  # SGD devices
+    lam_w = lazy_metropolis_slem(g)
+    kb = 1 / (1 - lam_w ** (2 * cfg.tau_r))
+    best = math.inf
+    for part in set_partitions(list(range(n))):
+        S = len(part)
+        eps_s = cfg.eps / math.sqrt(S)
+        gam, cost, ok = [], 0.0, True
+        for c in part:
+            h = g.subgraph(c)
+            if not nx.is_connected(h):
+                ok = False
+                break
+            lam = lazy_metropolis_slem(h)
+            if lam**cfg.tau_a > eps_s + 1e-12:
+                ok = False
+                break
+            w = dev.n_samples[c] / dev.n_samples[c].sum()
+            pc = hist[c] / hist[c].sum(axis=1, keepdims=True)
+            pbar = w @ pc
+            delta = sum(
+                wi * np.nan_to_num(jensenshannon(pi, pbar, base=2)) ** 2 for wi, pi in zip(w, pc)
+            )
+            a = alpha[c]
+            H = delta + cfg.gamma * a.var() / a.mean() ** 2
+            B = np.nan_to_num(jensenshannon(pbar, p_all, base=2)) ** 2
+            gi = cfg.eta**2 * H / (1 - lam) ** 2
+            gam.append(gi)
+            cost += (len(c) * gi + kb * (cfg.eta * cfg.tau_a) ** 2 * len(c) * B) / n
+        if ok:
+            best = min(best, cost + max(gam))
+    return best
+
+
+def random_devices(n: int, rng: np.random.Generator, classes: int = 4) -> DeviceTable:
+    hist = np.zeros((n, classes))
+    for i in range(n):
+        own = rng.choice(classes, size=2, replace=False)
+        hist[i, own] = rng.integers(1, 20, size=2)
+    return DeviceTable(
+        optimizer=["sgd"] * n, mu=np.zeros(n), rho=np.zeros(n), lr=np.full(n, np.nan),
+        n_samples=hist.sum(axis=1), label_hist=hist, classes=[str(k) for k in range(classes)],
+    )  # fmt: skip
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(3, 7), p=st.floats(0.3, 0.9), seed=st.integers(0, 10_000),
+       tau_a=st.sampled_from([3, 10, 30]))  # fmt: skip
+def test_milp_optimum_equals_brute_force_over_all_formations(
+    n: int, p: float, seed: int, tau_a: int
+) -> None:
+    g = nx.gnp_random_graph(n, p, seed=seed)
+    if not nx.is_connected(g):
+        g = nx.compose(g, nx.path_graph(n))
+    dev = random_devices(n, np.random.default_rng(seed))
+    cfg = PlanConfig(tau_a=tau_a, tau_r=2, eps=0.5, eta=0.05, **FAST)
+    plan = plan_formation(g, dev, cfg)
+    assert plan.objective == pytest.approx(brute_force(g, dev, cfg), rel=1e-7)
+    # the plan is a partition into connected clusters
+    assert sorted(np.concatenate(plan.clusters).tolist()) == list(range(n))
+    for c in plan.clusters:
+        assert nx.is_connected(g.subgraph(c.tolist()))
+    if plan.exhaustive is not None:
+        assert plan.exhaustive["agrees"]
+
+
+def test_complete_graph_is_not_split() -> None:
+    rng = np.random.default_rng(0)
+    for n in (6, 12):
+        plan = plan_formation(nx.complete_graph(n), random_devices(n, rng), PlanConfig(**FAST))
+        assert plan.S == 1
+
+
+def test_homogeneous_devices_pick_the_fewest_admissible_clusters() -> None:
+    # no heterogeneity, no noise: every formation has J = 0, so the tie-break picks the
+    # smallest S whose clusters are admissible; K_8 mixes in a few rounds → S = 1
+    plan = plan_formation(nx.complete_graph(8), None, PlanConfig(**FAST))
+    assert plan.S == 1
+    assert plan.objective == 0.0
+    assert any("homogeneous" in n for n in plan.notes)
+
+
+def test_barbell_with_label_aligned_cliques_splits_at_the_bridge(examples) -> None:
+    g = ssdfl.read_graph(examples / "barbell.edgelist")
+    hist = np.zeros((12, 2))
+    hist[:6, 0] = 10
+    hist[6:, 1] = 10
+    hist[:, :] += 1  # a little of the other label everywhere
+    dev = DeviceTable(["sgd"] * 12, np.zeros(12), np.zeros(12), np.full(12, np.nan),
+                      hist.sum(axis=1), hist, ["0", "1"])  # fmt: skip
+    plan = plan_formation(g, dev, PlanConfig(tau_a=20, **FAST))
+    assert plan.S >= 1
+    # no optimal cluster straddles the bridge with a single node on one side
+    for c in plan.clusters:
+        assert (
+            set(c.tolist()) <= set(range(6))
+            or set(c.tolist()) <= set(range(6, 12))
+            or (len(c) == 12)
+        )
+
+
+def test_json_round_trip_and_report(tmp_path, examples) -> None:
+    from ssdfl.report import write_report
+
+    g = ssdfl.read_graph(examples / "barbell.edgelist")
+    plan = plan_formation(g, None, PlanConfig(max_clusters=4))
+    text = plan.to_json()
+    back = FormationPlan.from_json(text)
+    assert back.to_json() == text
+    assert back.S == plan.S
+    report = write_report(plan, g, tmp_path, "barbell")
+    assert report.exists()
+    for f in ("formation.json", "formation.png", "objective_vs_S.png", "bounds.png"):
+        assert (tmp_path / f).stat().st_size > 0
+    with pytest.raises(ssdfl.SsdflError, match="plan"):
+        FormationPlan.from_json('{"schema": "other"}')
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(ssdfl.DisconnectedGraphError):
+        plan_formation(nx.Graph([(0, 1), (2, 3)]))
+    with pytest.raises(ssdfl.SsdflError, match="tau_a"):
+        plan_formation(nx.path_graph(3), None, PlanConfig(tau_a=0))
+    with pytest.raises(ssdfl.SsdflError, match="eps"):
+        plan_formation(nx.path_graph(3), None, PlanConfig(eps=2.0))
+    with pytest.raises(ssdfl.SsdflError, match="at least 2"):
+        plan_formation(nx.empty_graph(1))
+
+
+def test_singletons_keep_every_S_feasible_up_to_n() -> None:
+    g = nx.path_graph(5)
+    plan = plan_formation(g, None, PlanConfig(tau_a=1, eps=0.01, **FAST))
+    feas = [r["S"] for r in plan.by_S if r["feasible"]]
+    assert 5 in feas  # singletons
+    assert all(itertools.chain([plan.S in feas]))
