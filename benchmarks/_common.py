@@ -25,7 +25,7 @@ def best_of(fn: Callable[[], Any], repeat: int = 5, warmup: bool = True) -> tupl
 
 
 def machine_facts() -> dict[str, str]:
-    """CPU model, logical cores, Python and library versions."""
+    """CPU model, logical cores, current load average, Python and library versions."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
@@ -38,6 +38,7 @@ def machine_facts() -> dict[str, str]:
     facts = {
         "cpu": cpu,
         "logical cores": str(os.cpu_count()),
+        "load average (1/5/15 min)": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
         "python": platform.python_version(),
     }
     for pkg in ("ssdfl", "numpy", "scipy", "networkx", "rustworkx"):

@@ -81,6 +81,7 @@ def main() -> None:
         print("  " + " | ".join(row), flush=True)
 
     n, m = args.nodes, args.edges
+    print("; ".join(f"{k}: {v}" for k, v in machine_facts().items()), flush=True)
     print(f"building a random graph: {n} nodes, {m} edges (seed {args.seed}) …", flush=True)
     e, w = make_graph(n, m, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
