@@ -19,12 +19,15 @@ Definitions (weighted, ``A`` the adjacency, ``D = diag(d)`` the weighted degrees
 Solvers: up to :data:`DENSE_MAX` nodes a dense LAPACK ``eigh`` (exact up to rounding); above,
 ARPACK Lanczos (``scipy.sparse.linalg.eigsh``) for the largest eigenvalue of the shifted
 operator ``c·I − M`` with the known null vector (``D^{1/2}1`` for ``𝓛``, ``1`` for ``L``)
-projected out, which is ``c − λ₂``. See ``docs/cheeger.md`` for the measurements behind the
-choice.
+projected out, which is ``c − λ₂`` (fast when ``λ₂`` is well separated, e.g. expanders); if it
+has not converged after :data:`LANCZOS_BUDGET` restarts (small clustered ``λ₂``, e.g. geometric
+graphs), shift-invert Lanczos on ``(M + δI)^{-1}`` with a sparse LU factorization. See
+``docs/cheeger.md`` for the measurements behind the choice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +54,9 @@ __all__ = [
 
 DENSE_MAX = 600
 """Largest node count solved with dense ``eigh``; larger graphs use sparse Lanczos."""
+
+LANCZOS_BUDGET = 40
+"""ARPACK restarts of plain Lanczos before falling back to shift-invert (sparse LU)."""
 
 _SIGN_TOL = 1e-6
 
@@ -95,23 +101,38 @@ def _dense_pair(g: Graph, normalized: bool) -> tuple[float, np.ndarray]:
     return float(max(w[1], 0.0)), V[:, 1]
 
 
+def _deflated_op(
+    n: int, u: np.ndarray, apply: Callable[[np.ndarray], np.ndarray]
+) -> spla.LinearOperator:
+    def matvec(x: np.ndarray) -> np.ndarray:
+        x = np.ravel(x)
+        x = x - u * (u @ x)
+        y = apply(x)
+        return y - u * (u @ y)
+
+    return spla.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+
+
 def _sparse_pair(g: Graph, normalized: bool, tol: float) -> tuple[float, np.ndarray]:
+    """Lanczos on ``c·I − M`` (null vector projected out) with a budget of about
+    :data:`LANCZOS_BUDGET` restarts; when that does not converge (small, clustered ``λ₂``, as in
+    geometric graphs), shift-invert Lanczos on ``(M + δI)^{-1}`` with a sparse LU."""
     n = g.n
     L = laplacian(g, normalized)
     u = _null_vector(g, normalized)
     # c ≥ λ_max: 2 for 𝓛, 2·max degree (Gershgorin) for L.
     c = 2.0 if normalized else 2.0 * float(g.degrees.max())
-
-    def matvec(x: np.ndarray) -> np.ndarray:
-        x = np.ravel(x)
-        x = x - u * (u @ x)
-        y = c * x - L @ x
-        return y - u * (u @ y)
-
-    op = spla.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
     v0 = np.random.default_rng(0).standard_normal(n)
     v0 -= u * (u @ v0)
-    _, V = spla.eigsh(op, k=1, which="LA", tol=tol, v0=v0)
+    ncv = min(n - 1, 32)
+    try:
+        op = _deflated_op(n, u, lambda x: c * x - L @ x)
+        _, V = spla.eigsh(op, k=1, which="LA", tol=tol, v0=v0, ncv=ncv, maxiter=LANCZOS_BUDGET)
+    except spla.ArpackNoConvergence:
+        delta = 1e-6 * c
+        lu = spla.splu(sp.csc_array(L + delta * sp.eye_array(n, format="csc")))
+        op = _deflated_op(n, u, lu.solve)
+        _, V = spla.eigsh(op, k=1, which="LA", tol=tol, v0=v0, ncv=ncv)
     v = V[:, 0]
     lam = float(v @ (L @ v)) / float(v @ v)  # Rayleigh quotient: accurate to O(residual²)
     return max(lam, 0.0), v

@@ -1,0 +1,136 @@
+"""Mixing matrices, their spectra, and the Markov-chain conductance Φ(W)."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+
+import ssdfl
+from conftest import weighted_graphs
+from ssdfl.errors import SsdflError, TooLargeError
+
+
+def brute_phi(W: np.ndarray) -> float:
+    """Φ(W) = min over 0 < |S| ≤ n/2 of (1/|S|) Σ_{i∈S, j∉S} W_ij, by enumeration."""
+    n = W.shape[0]
+    best = np.inf
+    for k in range(1, n // 2 + 1):
+        for S in itertools.combinations(range(n), k):
+            mask = np.zeros(n, dtype=bool)
+            mask[list(S)] = True
+            best = min(best, W[np.ix_(mask, ~mask)].sum() / k)
+    return best
+
+
+def eigs_desc(W: sp.sparray | np.ndarray) -> np.ndarray:
+    A = W.toarray() if sp.issparse(W) else W
+    return np.sort(np.linalg.eigvalsh(A))[::-1]
+
+
+@given(weighted_graphs(min_n=2, max_n=12, connected=True))
+def test_mixing_matrices_are_symmetric_doubly_stochastic(g: nx.Graph) -> None:
+    for rule in ssdfl.MIXING_RULES:
+        W = ssdfl.mixing_matrix(g, rule).toarray()
+        assert np.allclose(W, W.T, atol=0)
+        assert (W >= -1e-15).all()
+        assert np.allclose(W.sum(0), 1) and np.allclose(W.sum(1), 1)
+        # support: edges plus diagonal
+        A = nx.to_numpy_array(g, nodelist=range(g.number_of_nodes())) > 0
+        off = ~np.eye(len(W), dtype=bool)
+        assert not (W[off] > 0)[~A[off]].any()
+        if rule.startswith("lazy"):
+            assert np.linalg.eigvalsh(W).min() > 0  # positive definite
+
+
+@given(weighted_graphs(min_n=2, max_n=12, connected=True))
+def test_second_eigenvalue_matches_eigvalsh(g: nx.Graph) -> None:
+    for rule in ssdfl.MIXING_RULES:
+        W = ssdfl.mixing_matrix(g, rule)
+        ev = eigs_desc(W)
+        slem = max(abs(ev[1]), abs(ev[-1]))
+        assert ssdfl.second_eigenvalue(W) == pytest.approx(slem, abs=1e-12)
+        assert ssdfl.spectral_gap(W) == pytest.approx(1 - slem, abs=1e-12)
+
+
+@given(weighted_graphs(min_n=2, max_n=10, connected=True))
+def test_chain_cheeger_inequality(g: nx.Graph) -> None:
+    # 1 − 2Φ ≤ λ₂(W) ≤ 1 − Φ²/2 with λ₂ the second-LARGEST eigenvalue (not the modulus);
+    # the lower bound then also holds for the modulus (≥ λ₂); the upper bound holds for the
+    # modulus when W is positive semidefinite (lazy rules), where the two coincide.
+    for rule in ssdfl.MIXING_RULES:
+        W = ssdfl.mixing_matrix(g, rule)
+        phi = ssdfl.mixing_conductance(W, method="exact")
+        assert phi.exact
+        assert phi.value == pytest.approx(brute_phi(W.toarray()), rel=1e-9, abs=1e-14)
+        lam2 = eigs_desc(W)[1]
+        assert 1 - 2 * phi.value <= lam2 + 1e-12
+        assert lam2 <= 1 - phi.value**2 / 2 + 1e-12
+        slem = ssdfl.second_eigenvalue(W)
+        assert 1 - 2 * phi.value <= slem + 1e-12
+        if rule.startswith("lazy"):
+            assert slem == pytest.approx(lam2, abs=1e-12)
+            assert slem <= 1 - phi.value**2 / 2 + 1e-12
+        assert len(phi.set) <= len(W.toarray()) // 2
+
+
+@settings(max_examples=20)
+@given(weighted_graphs(min_n=3, max_n=10, connected=True))
+def test_mixing_conductance_bounds_bracket_exact(g: nx.Graph) -> None:
+    W = ssdfl.mixing_matrix(g)
+    exact = ssdfl.mixing_conductance(W, method="exact").value
+    b = ssdfl.mixing_conductance(W, method="sweep")
+    lam2 = eigs_desc(W)[1]
+    assert not b.exact
+    assert b.lower_bound == pytest.approx(max(0, (1 - lam2) / 2), abs=1e-9)
+    assert b.lower_bound - 1e-9 <= exact <= b.upper_bound + 1e-12
+    assert b.upper_bound <= np.sqrt(2 * (1 - lam2)) + 1e-9
+    assert b.value >= exact - 1e-12
+
+
+def test_known_values() -> None:
+    # lazy Metropolis on C_n: W_ij = 1/6 on edges; best S = an arc of ⌊n/2⌋ nodes, 2 edges out
+    for n in (6, 9, 12):
+        W = ssdfl.mixing_matrix(nx.cycle_graph(n))
+        assert ssdfl.mixing_conductance(W).value == pytest.approx(2 / 6 / (n // 2))
+    # max-degree on K_n: W_ij = 1/n; |S| = ⌊n/2⌋ gives (n − ⌊n/2⌋)/n
+    for n in (4, 7):
+        W = ssdfl.mixing_matrix(nx.complete_graph(n), "max-degree")
+        assert ssdfl.mixing_conductance(W).value == pytest.approx((n - n // 2) / n)
+
+
+def test_large_matrix_gets_bounds_and_disconnected_gets_zero() -> None:
+    g = nx.connected_watts_strogatz_graph(200, 4, 0.1, seed=3)
+    W = ssdfl.mixing_matrix(g)
+    r = ssdfl.mixing_conductance(W)
+    assert not r.exact and r.method == "sweep"
+    assert 0 < r.lower_bound <= r.upper_bound <= r.value
+    S = r.set
+    mask = np.zeros(200, dtype=bool)
+    mask[S] = True
+    Wd = W.toarray()
+    assert r.value == pytest.approx(Wd[np.ix_(mask, ~mask)].sum() / len(S))
+    with pytest.raises(TooLargeError):
+        ssdfl.mixing_conductance(W, method="exact")
+    # block-diagonal W: Φ = 0
+    Wb = sp.block_diag(
+        [ssdfl.mixing_matrix(nx.path_graph(3)), ssdfl.mixing_matrix(nx.path_graph(2))]
+    )
+    assert ssdfl.mixing_conductance(Wb).value == 0
+
+
+def test_bad_matrices() -> None:
+    with pytest.raises(SsdflError, match="symmetric"):
+        ssdfl.mixing_conductance(np.array([[0.5, 0.5], [0.4, 0.6]]))
+    with pytest.raises(SsdflError, match="stochastic"):
+        ssdfl.mixing_conductance(np.array([[0.5, 0.2], [0.2, 0.5]]))
+    with pytest.raises(SsdflError, match="square"):
+        ssdfl.mixing_conductance(np.ones((2, 3)) / 3)
+    with pytest.raises(SsdflError):
+        ssdfl.mixing_conductance(np.array([[1.0]]))
+    with pytest.raises(SsdflError):
+        ssdfl.mixing_conductance(np.array([[1.5, -0.5], [-0.5, 1.5]]))
