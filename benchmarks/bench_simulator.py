@@ -4,8 +4,9 @@
    graph (random 4-regular), mixed SGD / prox / momentum devices, separable quadratic losses:
    time per round of both, the ratio, and the full 1000-round run of SSD-FL and sDFL.
    The naive loop's models are checked equal to the engine's after its rounds.
-2. A sweep of ``--runs`` small runs (N = 20 quadratics, 30 cycles) on a dask LocalCluster with
+2. A sweep of ``--runs`` small runs (digits, N = 20, 30 cycles) on a dask LocalCluster with
    1 and with 2 worker processes: wall times and speed-up.
+Also prints the load average: other processes on the machine inflate every number.
 """
 
 from __future__ import annotations
@@ -72,41 +73,46 @@ def bench_engine(n: int, d: int, rounds: int, naive_rounds_n: int) -> None:
     kw = dict(optimizers=pop, tau_a=tau_a, tau_r=tau_r, eta=0.05, eval_every=10**9,
               device_metrics=False, progress=False)  # fmt: skip
     print(f"## Engine: N={n}, d={d}, random 4-regular graph, {n // 100} clusters, mixed optimizers")
-    t0 = time.perf_counter()
-    res = simulate(model, G, SSDFL(clusters=lab), cycles=cycles, **kw)
-    t_ssd = time.perf_counter() - t0
+    per_round = {}
+    for backend in ("rust", "numpy"):
+        t0 = time.perf_counter()
+        res = simulate(model, G, SSDFL(clusters=lab), cycles=cycles, backend=backend, **kw)
+        t = time.perf_counter() - t0
+        r = res.final["rounds"]
+        per_round[backend] = t / r
+        print(f"SSD-FL, {backend:5s} backend: {r} rounds in {t:.2f} s ({1e3 * t / r:.2f} ms/round)")
     t0 = time.perf_counter()
     simulate(model, G, SDFL(), cycles=rounds // tau_a, **kw)
     t_sd = time.perf_counter() - t0
     print(
-        f"SSD-FL {res.final['rounds']} rounds: {t_ssd:.2f} s ({1e3 * t_ssd / res.final['rounds']:.2f} ms/round)"
+        f"sDFL,   rust  backend: {rounds} rounds in {t_sd:.2f} s "
+        f"({1e3 * t_sd / rounds:.2f} ms/round)"
     )
-    print(f"sDFL   {rounds} rounds: {t_sd:.2f} s ({1e3 * t_sd / rounds:.2f} ms/round)")
     # naive per-device loop on the first rounds, checked against the engine
     cyc = max(1, naive_rounds_n // (tau_a + tau_r))
     nr = cyc * (tau_a + tau_r)
-    t0 = time.perf_counter()
     ref = simulate(model, G, SSDFL(clusters=lab), cycles=cyc, **kw)
-    t_vec = time.perf_counter() - t0
     Wa, Wr = cluster_mixing(G, lab), mixing_matrix(G)
     t0 = time.perf_counter()
     Xn = naive_rounds(model, pop, Wa, Wr, np.zeros((n, d)), 0.05, tau_a, tau_r, nr)
-    t_naive = time.perf_counter() - t0
+    t_naive = (time.perf_counter() - t0) / nr
     err = float(np.abs(Xn - ref.X).max())
     print(
-        f"naive per-device loop, {nr} rounds: {t_naive:.2f} s ({1e3 * t_naive / nr:.1f} ms/round); "
-        f"vectorized {1e3 * t_vec / nr:.2f} ms/round; ratio naive/vectorized = "
-        f"{t_naive / t_vec:.0f}x; max |ΔX| = {err:.1e}"
+        f"naive per-device Python loop: {1e3 * t_naive:.1f} ms/round ({nr} rounds; "
+        f"max |ΔX| vs engine = {err:.1e})"
     )
+    for backend, t in per_round.items():
+        print(f"ratio naive / vectorized ({backend}): {t_naive / t:.1f}x")
 
 
 def bench_sweep(runs: int) -> None:
     seeds = max(1, runs // 4)
     grid = {"method": ["ssdfl", "sdfl", "pdfl", "stc"], "seed": list(range(seeds))}
-    base = {"dataset": "quadratic", "n_devices": 20, "cycles": 30, "graph": "ws",
-            "optimizers": "mixed", "eta": 0.05, "n_clusters": 2}  # fmt: skip
+    base = {"dataset": "digits", "split": "3-label", "n_devices": 20, "cycles": 30,
+            "graph": "ws", "optimizers": "mixed", "eta": 0.03, "n_clusters": 2,
+            "eval_every": 10, "device_metrics": False}  # fmt: skip
     specs = expand_grid(grid, base)
-    print(f"\n## Sweep: {len(specs)} runs (N=20 quadratics, 30 cycles each)")
+    print(f"\n## Sweep: {len(specs)} runs (digits, N=20, 30 cycles each), LocalCluster processes")
     times = {}
     for workers in (1, 2):
         t0 = time.perf_counter()
@@ -124,9 +130,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1000)
     ap.add_argument("--naive-rounds", type=int, default=12)
     ap.add_argument("--runs", type=int, default=120)
+    ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument("--small-d", type=int, default=10, help="second engine run: N × small d")
     a = ap.parse_args()
+    import os
+
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     bench_engine(a.n, a.d, a.rounds, a.naive_rounds)
-    bench_sweep(a.runs)
+    if a.small_d:
+        print()
+        bench_engine(a.n, a.small_d, a.rounds, 60)
+    if not a.no_sweep:
+        bench_sweep(a.runs)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

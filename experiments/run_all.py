@@ -86,7 +86,7 @@ def main() -> None:
     out_img = ROOT / "docs" / "img"
     for d in (out_tab, out_res, out_img):
         d.mkdir(parents=True, exist_ok=True)
-    with LocalCluster(n_workers=a.workers, threads_per_worker=1, dashboard_address=None) as lc:
+    with LocalCluster(n_workers=a.workers, threads_per_worker=1, dashboard_address=":0") as lc:
         with Client(lc) as client:
             for name in a.names:
                 cfg = load_config(ROOT / "experiments" / f"{name}.toml")

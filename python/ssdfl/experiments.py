@@ -328,7 +328,7 @@ def sweep(
         else:
             cluster = LocalCluster(
                 n_workers=n_workers, threads_per_worker=threads_per_worker,
-                processes=processes, dashboard_address=None,
+                processes=processes, dashboard_address=":0",
             )  # fmt: skip
             own.append(cluster)
             client = Client(cluster)

@@ -63,6 +63,10 @@ fn check_csr(w: &Csr<'_>, ncols: usize) -> Result<()> {
     Ok(())
 }
 
+/// Never reached: `gossip_round` checks that momentum comes with its buffer. Kept total
+/// without panicking: leaves the row as the pure gossip result.
+fn unreachable_row(_y: &mut [f64]) {}
+
 /// `out = W x − f ⊙ D(x)` (or `x − f ⊙ D(x)` without `w`, or `W x` without `step`); updates
 /// the momentum buffer `v` in place. `x`, `out`, `v` and the step's arrays are `n × d`.
 pub fn gossip_round(
@@ -128,21 +132,48 @@ pub fn gossip_round(
         let f = s.factor[i];
         let g = &s.grad[i * d..(i + 1) * d];
         let xi = &x[i * d..(i + 1) * d];
-        let prox = s.prox.map(|(mu, a)| (mu[i], &a[i * d..(i + 1) * d]));
-        let mom = s.momentum.map(|(rho, is_m)| (rho[i], is_m[i]));
-        let mut vrow = vrow;
-        for c in 0..d {
-            let mut dd = g[c];
-            if let Some((mu, a)) = prox {
-                dd += (xi[c] - a[c]) * mu;
-            }
-            if let (Some((rho, is_m)), Some(vr)) = (mom, vrow.as_deref_mut()) {
-                dd += vr[c] * rho;
-                if is_m {
-                    vr[c] = dd;
+        // rows with μ_i = 0 / ρ_i = 0 skip those terms (and their memory traffic); the numpy
+        // path adds exact zeros there, which changes at most the sign of a zero
+        let prox = s
+            .prox
+            .and_then(|(mu, a)| (mu[i] != 0.0).then(|| (mu[i], &a[i * d..(i + 1) * d])));
+        let mom = s
+            .momentum
+            .and_then(|(rho, is_m)| (rho[i] != 0.0 || is_m[i]).then_some((rho[i], is_m[i])));
+        let vr = if mom.is_some() { vrow } else { None };
+        match (prox, mom, vr) {
+            (None, None, _) => {
+                for (yv, gv) in y.iter_mut().zip(g) {
+                    *yv -= gv * f;
                 }
             }
-            y[c] -= dd * f;
+            (Some((mu, a)), None, _) => {
+                for ((yv, gv), (xv, av)) in y.iter_mut().zip(g).zip(xi.iter().zip(a)) {
+                    let dd = gv + (xv - av) * mu;
+                    *yv -= dd * f;
+                }
+            }
+            (None, Some((rho, is_m)), Some(vr)) => {
+                for ((yv, gv), vv) in y.iter_mut().zip(g).zip(vr.iter_mut()) {
+                    let dd = gv + *vv * rho;
+                    if is_m {
+                        *vv = dd;
+                    }
+                    *yv -= dd * f;
+                }
+            }
+            (Some((mu, a)), Some((rho, is_m)), Some(vr)) => {
+                for (((yv, gv), (xv, av)), vv) in
+                    y.iter_mut().zip(g).zip(xi.iter().zip(a)).zip(vr.iter_mut())
+                {
+                    let dd = gv + (xv - av) * mu + *vv * rho;
+                    if is_m {
+                        *vv = dd;
+                    }
+                    *yv -= dd * f;
+                }
+            }
+            (_, Some(_), None) => unreachable_row(y),
         }
     };
     let with_v = step.is_some_and(|s| s.momentum.is_some());
