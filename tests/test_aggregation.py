@@ -260,3 +260,15 @@ def test_fast_window_path_equals_wide_accumulator(case, spread) -> None:
     fn(flat, plan.scaled, [], n, k=plan.k, w_prime=plan.w_prime, out=a, fast=True)
     fn(flat, plan.scaled, [], n, k=plan.k, w_prime=plan.w_prime, out=b, fast=False)
     assert bits(a) == bits(b)
+
+
+def test_mixed_weight_widths_at_the_top_of_the_range() -> None:
+    """A 1-bit weight next to a 53-bit one, with values near the dtype's maximum: the widest
+    digit window of the accumulator (regression: this once indexed past the layout)."""
+    for dt in (np.float32, np.float64):
+        big = np.finfo(dt).max
+        xs = [np.array([big, -big, 1.0], dtype=dt), np.array([big, big / 3, -1.0], dtype=dt)]
+        w = [1.0, 0.7]
+        ref = exact_mean_reference(xs, w)
+        assert bits(fedavg(xs, w)) == bits(ref)
+        assert bits(fedavg(xs, w, strategy="tree", fan_in=2)) == bits(ref)

@@ -21,6 +21,8 @@ use rayon::prelude::*;
 
 /// Elements per group: the unit of parallel work and of the partial-sum window encoding.
 pub const GROUP: usize = 256;
+/// Elements per unit of the final-mode fast path (a multiple of [`GROUP`]).
+pub const FAST: usize = 8 * GROUP;
 const DIGIT: i64 = 1 << 32;
 const HALF_DIGIT: i64 = 1 << 31;
 /// Smallest allowed nonzero (pre-scaled) weight.
@@ -42,6 +44,14 @@ pub trait ExactFloat: Copy + Send + Sync + 'static {
     fn decompose(self) -> Option<(bool, u64, i32)>;
     /// [`ExactFloat::decompose`] for a value known to be finite, without branches.
     fn decompose_finite(self) -> (bool, u64, i32);
+    /// The bit pattern without the sign (monotone in `|self|` for finite values).
+    fn abs_bits(self) -> u64;
+    /// Largest [`ExactFloat::abs_bits`] of a slice (0 if empty), in the narrowest integer
+    /// type so that it vectorises.
+    fn max_abs_bits_slice(rs: &[Self]) -> u64;
+    /// `t` with `|x| < 2^t` for the value whose [`ExactFloat::abs_bits`] is `b`; `None` if
+    /// that value is not finite.
+    fn top_of_abs_bits(b: u64) -> Option<i32>;
     /// `t` with `|self| < 2^t`, or `None` if not finite (from the exponent field only).
     fn top_exp(self) -> Option<i32>;
     /// Round a binary64 value to this type, saturating at the largest finite value.
@@ -51,8 +61,10 @@ pub trait ExactFloat: Copy + Send + Sync + 'static {
 }
 
 impl ExactFloat for f32 {
-    // product lsb ≥ 2^(-149-116); |w x| < 2^129; 2^32 terms and a sign → bits [-265, 162].
-    const LIMBS: usize = 14;
+    // product lsb ≥ 2^(-149-116); |w x| < 2^129; 2^32 terms and a sign → bits [-265, 162]
+    // = 14 digits; a product is written as ND ≤ 4 digits from its lowest one, which for a
+    // 1-bit weight starts at digit ≤ 11 → 16 digits (the top ones may only receive zeros).
+    const LIMBS: usize = 16;
     const LO: i32 = -265;
     const MANT_BITS: u32 = 24;
     const NAME: &'static str = "float32";
@@ -76,6 +88,19 @@ impl ExactFloat for f32 {
         (b >> 31 != 0, m as u64, f.max(1) as i32 - 150)
     }
     #[inline(always)]
+    fn abs_bits(self) -> u64 {
+        (self.to_bits() & 0x7fff_ffff) as u64
+    }
+    fn top_of_abs_bits(b: u64) -> Option<i32> {
+        f32::from_bits(b as u32).top_exp()
+    }
+    #[inline(always)]
+    fn max_abs_bits_slice(rs: &[f32]) -> u64 {
+        rs.iter()
+            .map(|v| v.to_bits() & 0x7fff_ffff)
+            .fold(0u32, |a, b| a.max(b)) as u64
+    }
+    #[inline(always)]
     fn top_exp(self) -> Option<i32> {
         let f = (self.to_bits() >> 23) & 0xff;
         if f == 0xff {
@@ -86,21 +111,19 @@ impl ExactFloat for f32 {
     }
     #[inline(always)]
     fn from_f64_sat(v: f64) -> f32 {
-        let r = v as f32;
-        if r.is_infinite() {
-            f32::MAX.copysign(r)
-        } else {
-            r
-        }
+        // branchless saturation (vectorises); v is never NaN here
+        (v as f32).clamp(-f32::MAX, f32::MAX)
     }
+    #[inline(always)]
     fn to_f64(self) -> f64 {
         self as f64
     }
 }
 
 impl ExactFloat for f64 {
-    // product lsb ≥ 2^(-1074-116); |w x| < 2^1025; 2^32 terms and a sign → bits [-1190, 1058].
-    const LIMBS: usize = 71;
+    // product lsb ≥ 2^(-1074-116); |w x| < 2^1025; 2^32 terms and a sign → bits [-1190, 1058]
+    // = 71 digits; products are written as ND ≤ 5 digits from digit ≤ 67 → 73 digits.
+    const LIMBS: usize = 73;
     const LO: i32 = -1190;
     const MANT_BITS: u32 = 53;
     const NAME: &'static str = "float64";
@@ -124,6 +147,19 @@ impl ExactFloat for f64 {
         (b >> 63 != 0, m, f.max(1) as i32 - 1075)
     }
     #[inline(always)]
+    fn abs_bits(self) -> u64 {
+        self.to_bits() & 0x7fff_ffff_ffff_ffff
+    }
+    fn top_of_abs_bits(b: u64) -> Option<i32> {
+        f64::from_bits(b).top_exp()
+    }
+    #[inline(always)]
+    fn max_abs_bits_slice(rs: &[f64]) -> u64 {
+        rs.iter()
+            .map(|v| v.to_bits() & 0x7fff_ffff_ffff_ffff)
+            .fold(0u64, |a, b| a.max(b))
+    }
+    #[inline(always)]
     fn top_exp(self) -> Option<i32> {
         let f = (self.to_bits() >> 52) & 0x7ff;
         if f == 0x7ff {
@@ -134,12 +170,9 @@ impl ExactFloat for f64 {
     }
     #[inline(always)]
     fn from_f64_sat(v: f64) -> f64 {
-        if v.is_infinite() {
-            f64::MAX.copysign(v)
-        } else {
-            v
-        }
+        v.clamp(-f64::MAX, f64::MAX)
     }
+    #[inline(always)]
     fn to_f64(self) -> f64 {
         self
     }
@@ -157,7 +190,9 @@ fn split_weights(weights: &[f64]) -> Result<Vec<Weight>> {
         .iter()
         .enumerate()
         .map(|(i, &w)| {
-            if !w.is_finite() || w < 0.0 || w >= 2.0 || (w != 0.0 && w < 2f64.powi(MIN_WEIGHT_EXP))
+            if !w.is_finite()
+                || !(0.0..2.0).contains(&w)
+                || (w != 0.0 && w < 2f64.powi(MIN_WEIGHT_EXP))
             {
                 return Err(CoreError::InvalidArgument(format!(
                     "weight {i} = {w} is outside {{0}} ∪ [2^-64, 2) after scaling"
@@ -204,7 +239,11 @@ impl Acc<'_> {
         let low = v << r;
         let top = if r == 0 { 0 } else { (v >> (128 - r)) as u64 };
         let sgn = -(neg as i64);
-        let d = &mut self.d[idx..idx + ND];
+        // In range by the layout (see `LIMBS`); checked anyway so bad arithmetic cannot panic.
+        let Some(d) = self.d.get_mut(idx..idx + ND) else {
+            debug_assert!(false, "digit index out of layout");
+            return;
+        };
         for (j, x) in d.iter_mut().enumerate() {
             let c = if j < 4 {
                 ((low >> (32 * j)) as u64 & 0xffff_ffff) as i64
@@ -345,61 +384,94 @@ fn fast_final_group<T: ExactFloat>(
     done: &mut [bool],
 ) {
     let len = out.len();
-    let mut top = i32::MIN;
-    for r in raw {
-        for &v in &r[start..start + len] {
-            match v.top_exp() {
-                Some(t) => top = top.max(t),
-                None => return, // non-finite: the wide path reports it
-            }
-        }
-    }
     if raw.is_empty() {
         return;
     }
-    // Narrow tier: one i64 per element when products are ≤ 40 bits wide (float32 with weights
-    // of ≤ 16 significant bits, e.g. sample counts): headroom for the term count, window of
-    // 63 − log2(terms) − product bits binades; elements outside it use the i128 tier.
+    // Largest magnitude by the order of the bit patterns (vectorisable); NaN/inf sort last.
+    let mut mx = 0u64;
+    for r in raw {
+        mx = mx.max(max_abs_bits(&r[start..start + len]));
+    }
+    let top = match T::top_of_abs_bits(mx) {
+        Some(t) => t,
+        None => return, // non-finite: the wide path reports it
+    };
+    // Narrow tier (float32 with weights of ≤ 29 significant bits, e.g. sample counts): one
+    // i64 per element whose unit is 2^base, base = top + 1 + tbits − 63, so a sum of fewer
+    // than 2^tbits terms |w x| < 2^(top+1) cannot overflow. A term is formed as the binary64
+    // product x · (w · 2^-base), exact because it has ≤ 53 significant bits; it is in the
+    // window iff that product is an integer (checked by converting back). The window spans
+    // 63 − tbits − 25 − (weight bits) binades below the group's largest magnitude.
     let wbits = w
         .iter()
         .map(|x| 64 - x.m.leading_zeros())
         .max()
         .unwrap_or(1) as i32;
     let tbits = 64 - (raw.len() as u64).leading_zeros() as i32; // 2^tbits > terms
-    let mut acc = [0i128; GROUP];
-    let mut bad = [false; GROUP];
-    if T::MANT_BITS as i32 + wbits <= 40 {
-        // |term| < 2^(top+1) and the sum of < 2^tbits terms < 2^(top+1+tbits) ≤ 2^63
-        let base = top + 1 + tbits - 63;
-        let mut acc64 = [0i64; GROUP];
+                                                                // Widest-vector tier: the same construction with the exact sums held in binary64, unit
+                                                                // 2^base53 (base53 = top + 1 + tbits − 53): terms and sums are integers < 2^53, so every
+                                                                // addition is exact; a term is an integer iff (|p| + 2^52) − 2^52 = |p|. All SIMD-able.
+    let base53 = top + 1 + tbits - 53;
+    if T::MANT_BITS as i32 + wbits <= 53 && (-1000..1000).contains(&base53) {
+        let mut accf = [0f64; FAST];
+        let mut badf = [0f64; FAST];
         for (r, &wc) in raw.iter().zip(w) {
             if wc.m == 0 {
                 continue;
             }
-            let rs = &r[start..start + len];
-            for ((&v, a), b) in rs.iter().zip(acc64.iter_mut()).zip(bad.iter_mut()) {
-                let (neg, m, e) = v.decompose_finite();
-                let sh = e + wc.e - base;
-                let ok = sh >= 0;
-                *b |= !ok & (m != 0);
-                let p = if ok {
-                    ((m * wc.m) << (sh as u32 & 63)) as i64
-                } else {
-                    0
-                };
-                let sg = -(neg as i64);
-                *a += (p ^ sg) - sg;
-            }
+            let scale = (wc.m as f64) * pow2(wc.e - base53);
+            f64_tier_add(
+                &r[start..start + len],
+                &mut accf[..len],
+                &mut badf[..len],
+                scale,
+            );
         }
-        if !bad[..len].iter().any(|&b| b) {
-            for (a, &x) in acc.iter_mut().zip(acc64.iter()) {
-                *a = x as i128;
-            }
-            finish_fast(&acc[..len], base, out, k, w_prime, done, &bad);
+        let sc = base53 - k;
+        if badf[..len].iter().all(|&b| b == 0.0) && (-1022..=960).contains(&sc) {
+            // a · 2^sc is exact (a has ≤ 53 bits, normal range): one rounding in `/`.
+            scale_div(&accf[..len], out, pow2(sc), w_prime);
+            done.iter_mut().for_each(|d| *d = true);
             return;
         }
-        bad = [false; GROUP];
     }
+    let base64 = top + 1 + tbits - 63;
+    if T::MANT_BITS as i32 + wbits <= 53 && (-1000..1000).contains(&base64) {
+        let mut acc64 = [0i64; FAST];
+        let mut badf = [0u8; FAST];
+        for (r, &wc) in raw.iter().zip(w) {
+            if wc.m == 0 {
+                continue;
+            }
+            // w · 2^-base: exact (|base| < 1000, w ∈ [2^-64, 2) has 53 bits at most)
+            let scale = (wc.m as f64) * pow2(wc.e - base64);
+            let rs = &r[start..start + len];
+            for ((&v, a), b) in rs.iter().zip(acc64.iter_mut()).zip(badf.iter_mut()) {
+                let p = v.to_f64() * scale;
+                let t = p as i64;
+                *b |= ((t as f64) != p) as u8;
+                *a += t;
+            }
+        }
+        if badf[..len].iter().all(|&b| b == 0) {
+            let sc = base64 - k;
+            if (-1022..=960).contains(&sc) {
+                // fl64(acc · 2^sc) = fl64(acc) · 2^sc in the normal range; `as f64` rounds
+                // to nearest even.
+                let f = pow2(sc);
+                for (o, &a) in out.iter_mut().zip(acc64.iter()) {
+                    *o = T::from_f64_sat((a as f64) * f / w_prime);
+                }
+                done.iter_mut().for_each(|d| *d = true);
+                return;
+            }
+            let acc: Vec<i128> = acc64[..len].iter().map(|&x| x as i128).collect();
+            finish_fast(&acc, base64, out, k, w_prime, done, &[false; FAST]);
+            return;
+        }
+    }
+    let mut acc = [0i128; FAST];
+    let mut bad = [false; FAST];
     let base = top - 95;
     for (r, &wc) in raw.iter().zip(w) {
         if wc.m == 0 {
@@ -418,6 +490,91 @@ fn fast_final_group<T: ExactFloat>(
         }
     }
     finish_fast(&acc[..len], base, out, k, w_prime, done, &bad);
+}
+
+/// Inner loop of the binary64 tier: `acc += x · scale`, `bad += |frac(x · scale)|`.
+#[inline(always)]
+fn f64_tier_add_generic<T: ExactFloat>(rs: &[T], acc: &mut [f64], bad: &mut [f64], scale: f64) {
+    let c52 = 4_503_599_627_370_496.0f64;
+    for ((&v, a), b) in rs.iter().zip(acc.iter_mut()).zip(bad.iter_mut()) {
+        let p = v.to_f64() * scale;
+        let q = p.abs();
+        *b += ((q + c52) - c52 - q).abs();
+        *a += p;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn f64_tier_add_avx2<T: ExactFloat>(rs: &[T], acc: &mut [f64], bad: &mut [f64], scale: f64) {
+    f64_tier_add_generic(rs, acc, bad, scale)
+}
+
+/// Dispatch the binary64-tier loop to an AVX2 build when the CPU has it (same IEEE
+/// operations, so the same bits; only the vector width differs).
+#[inline(always)]
+fn f64_tier_add<T: ExactFloat>(rs: &[T], acc: &mut [f64], bad: &mut [f64], scale: f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { f64_tier_add_avx2(rs, acc, bad, scale) };
+            return;
+        }
+    }
+    f64_tier_add_generic(rs, acc, bad, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn max_abs_bits_avx2<T: ExactFloat>(rs: &[T]) -> u64 {
+    T::max_abs_bits_slice(rs)
+}
+
+/// [`ExactFloat::max_abs_bits_slice`] with AVX2 dispatch (integer maxima: same result).
+#[inline(always)]
+fn max_abs_bits<T: ExactFloat>(rs: &[T]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { max_abs_bits_avx2(rs) };
+        }
+    }
+    T::max_abs_bits_slice(rs)
+}
+
+#[inline(always)]
+fn scale_div_generic<T: ExactFloat>(acc: &[f64], out: &mut [T], f: f64, w_prime: f64) {
+    for (o, &a) in out.iter_mut().zip(acc) {
+        *o = T::from_f64_sat(a * f / w_prime);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scale_div_avx2<T: ExactFloat>(acc: &[f64], out: &mut [T], f: f64, w_prime: f64) {
+    scale_div_generic(acc, out, f, w_prime)
+}
+
+/// `out[i] = sat_T(fl_T((acc[i] · f) / w_prime))` (IEEE operations; AVX2 when available).
+#[inline(always)]
+fn scale_div<T: ExactFloat>(acc: &[f64], out: &mut [T], f: f64, w_prime: f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { scale_div_avx2(acc, out, f, w_prime) };
+            return;
+        }
+    }
+    scale_div_generic(acc, out, f, w_prime)
+}
+
+/// `2^e` for `-1022 ≤ e ≤ 1023`.
+#[inline(always)]
+fn pow2(e: i32) -> f64 {
+    f64::from_bits(((e + 1023) as u64) << 52)
 }
 
 /// Round the exact window sums `acc[i] · 2^base` of the elements not marked `bad`.
@@ -596,115 +753,110 @@ pub fn reduce_with<T: ExactFloat>(
         .max()
         .unwrap_or(1);
     let nd = (T::MANT_BITS + wbits + 31).div_ceil(32) as usize;
-    let work = |g: usize, out: Option<&mut [T]>, k: i32, w_prime: f64| -> Result<Vec<u8>> {
-        if g % 1024 == 1023 && stop() {
-            return Err(CoreError::Interrupted);
-        }
-        let start = g * GROUP;
-        let len = GROUP.min(n - start);
-        let mut limbs = vec![0i64; T::LIMBS];
-        let mut digits: Vec<(usize, usize)> = Vec::new();
-        let mut store: Vec<i64> = Vec::new();
-        let partial_mode = out.is_none();
-        if partial_mode {
-            digits.reserve(len);
-            store.reserve(len * 4);
-        }
-        let mut out = out;
-        let mut done = [false; GROUP];
-        if let Some(o) = out.as_deref_mut() {
-            if idx.is_empty() && fast {
-                fast_final_group(raw, &w, start, o, k, w_prime, &mut done[..len]);
+    let work =
+        |g: usize, out: Option<&mut [T]>, k: i32, w_prime: f64, done: &[bool]| -> Result<Vec<u8>> {
+            if g % 1024 == 1023 && stop() {
+                return Err(CoreError::Interrupted);
             }
-        }
-        for i in 0..len {
-            if done[i] {
-                continue;
+            let start = g * GROUP;
+            let len = GROUP.min(n - start);
+            let mut limbs = vec![0i64; T::LIMBS];
+            let mut digits: Vec<(usize, usize)> = Vec::new();
+            let mut store: Vec<i64> = Vec::new();
+            let partial_mode = out.is_none();
+            if partial_mode {
+                digits.reserve(len);
+                store.reserve(len * 4);
             }
-            let mut acc = Acc {
-                d: &mut limbs,
-                lo: usize::MAX,
-                hi: 0,
-            };
-            let res = match nd {
-                0..=2 => add_raw::<T, 2>(&mut acc, raw, &w, start + i),
-                3 => add_raw::<T, 3>(&mut acc, raw, &w, start + i),
-                4 => add_raw::<T, 4>(&mut acc, raw, &w, start + i),
-                _ => add_raw::<T, 5>(&mut acc, raw, &w, start + i),
-            };
-            if let Err(c) = res {
-                return Err(CoreError::InvalidArgument(format!(
-                    "{NONFINITE_TAG} {c} at element {}: {}",
-                    start + i,
-                    raw[c][start + i].to_f64()
-                )));
-            }
-            for pi in &idx {
-                let (off, lo, nd) = pi.groups[g];
-                if nd > 0 {
-                    let b = &pi.bytes[off + i * nd * 4..off + (i + 1) * nd * 4];
-                    let mut tmp = [0i32; 80];
-                    for (j, ch) in b.chunks_exact(4).enumerate() {
-                        tmp[j] = i32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]);
-                    }
-                    acc.add_digits(lo, &tmp[..nd]);
+            let mut out = out;
+            for i in 0..len {
+                if done.get(i).copied().unwrap_or(false) {
+                    continue;
                 }
-            }
-            let nz = acc.normalise();
-            match out.as_deref_mut() {
-                Some(o) => {
-                    o[i] = match nz {
-                        None => T::from_f64_sat(0.0),
-                        Some((lo, hi)) => {
-                            let a = digits_to_f64(acc.d, lo, hi, T::LO, k);
-                            T::from_f64_sat(a / w_prime)
-                        }
-                    };
-                }
-                None => match nz {
-                    None => digits.push((0, 0)),
-                    Some((lo, hi)) => {
-                        digits.push((lo, hi + 1 - lo));
-                        store.extend_from_slice(&acc.d[lo..=hi]);
-                    }
-                },
-            }
-            acc.clear();
-        }
-        if !partial_mode {
-            return Ok(Vec::new());
-        }
-        // Window of the group: union of element windows.
-        let glo = digits
-            .iter()
-            .filter(|x| x.1 > 0)
-            .map(|x| x.0)
-            .min()
-            .unwrap_or(0);
-        let ghi = digits
-            .iter()
-            .filter(|x| x.1 > 0)
-            .map(|x| x.0 + x.1)
-            .max()
-            .unwrap_or(0);
-        let nd = ghi.saturating_sub(glo);
-        let mut buf = Vec::with_capacity(4 + len * nd * 4);
-        buf.extend_from_slice(&(glo as u16).to_le_bytes());
-        buf.extend_from_slice(&(nd as u16).to_le_bytes());
-        let mut pos = 0usize;
-        for &(lo, cnt) in &digits {
-            for j in glo..ghi {
-                let v = if cnt > 0 && j >= lo && j < lo + cnt {
-                    store[pos + j - lo] as i32
-                } else {
-                    0
+                let mut acc = Acc {
+                    d: &mut limbs,
+                    lo: usize::MAX,
+                    hi: 0,
                 };
-                buf.extend_from_slice(&v.to_le_bytes());
+                let res = match nd {
+                    0..=2 => add_raw::<T, 2>(&mut acc, raw, &w, start + i),
+                    3 => add_raw::<T, 3>(&mut acc, raw, &w, start + i),
+                    4 => add_raw::<T, 4>(&mut acc, raw, &w, start + i),
+                    _ => add_raw::<T, 5>(&mut acc, raw, &w, start + i),
+                };
+                if let Err(c) = res {
+                    return Err(CoreError::InvalidArgument(format!(
+                        "{NONFINITE_TAG} {c} at element {}: {}",
+                        start + i,
+                        raw[c][start + i].to_f64()
+                    )));
+                }
+                for pi in &idx {
+                    let (off, lo, nd) = pi.groups[g];
+                    if nd > 0 {
+                        let b = &pi.bytes[off + i * nd * 4..off + (i + 1) * nd * 4];
+                        let mut tmp = [0i32; 80];
+                        for (j, ch) in b.chunks_exact(4).enumerate() {
+                            tmp[j] = i32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]);
+                        }
+                        acc.add_digits(lo, &tmp[..nd]);
+                    }
+                }
+                let nz = acc.normalise();
+                match out.as_deref_mut() {
+                    Some(o) => {
+                        o[i] = match nz {
+                            None => T::from_f64_sat(0.0),
+                            Some((lo, hi)) => {
+                                let a = digits_to_f64(acc.d, lo, hi, T::LO, k);
+                                T::from_f64_sat(a / w_prime)
+                            }
+                        };
+                    }
+                    None => match nz {
+                        None => digits.push((0, 0)),
+                        Some((lo, hi)) => {
+                            digits.push((lo, hi + 1 - lo));
+                            store.extend_from_slice(&acc.d[lo..=hi]);
+                        }
+                    },
+                }
+                acc.clear();
             }
-            pos += cnt;
-        }
-        Ok(buf)
-    };
+            if !partial_mode {
+                return Ok(Vec::new());
+            }
+            // Window of the group: union of element windows.
+            let glo = digits
+                .iter()
+                .filter(|x| x.1 > 0)
+                .map(|x| x.0)
+                .min()
+                .unwrap_or(0);
+            let ghi = digits
+                .iter()
+                .filter(|x| x.1 > 0)
+                .map(|x| x.0 + x.1)
+                .max()
+                .unwrap_or(0);
+            let nd = ghi.saturating_sub(glo);
+            let mut buf = Vec::with_capacity(4 + len * nd * 4);
+            buf.extend_from_slice(&(glo as u16).to_le_bytes());
+            buf.extend_from_slice(&(nd as u16).to_le_bytes());
+            let mut pos = 0usize;
+            for &(lo, cnt) in &digits {
+                for j in glo..ghi {
+                    let v = if cnt > 0 && j >= lo && j < lo + cnt {
+                        store[pos + j - lo] as i32
+                    } else {
+                        0
+                    };
+                    buf.extend_from_slice(&v.to_le_bytes());
+                }
+                pos += cnt;
+            }
+            Ok(buf)
+        };
     match mode {
         Mode::Final { out, k, w_prime } => {
             if out.len() != n {
@@ -717,17 +869,31 @@ pub fn reduce_with<T: ExactFloat>(
                     "weight total {w_prime} must be finite and > 0"
                 )));
             }
-            out.par_chunks_mut(GROUP)
+            let use_fast = fast && idx.is_empty();
+            out.par_chunks_mut(FAST)
                 .enumerate()
-                .with_min_len(4)
-                .try_for_each(|(g, o)| work(g, Some(o), k, w_prime).map(|_| ()))?;
+                .try_for_each(|(c, o)| -> Result<()> {
+                    let mut done = [false; FAST];
+                    let m = o.len();
+                    if use_fast {
+                        fast_final_group(raw, &w, c * FAST, o, k, w_prime, &mut done[..m]);
+                        if done[..m].iter().all(|&d| d) {
+                            return Ok(());
+                        }
+                    }
+                    for (j, sub) in o.chunks_mut(GROUP).enumerate() {
+                        let g = c * (FAST / GROUP) + j;
+                        work(g, Some(sub), k, w_prime, &done[j * GROUP..])?;
+                    }
+                    Ok(())
+                })?;
             Ok(None)
         }
         Mode::Partial => {
             let parts: Vec<Vec<u8>> = (0..ng)
                 .into_par_iter()
                 .with_min_len(4)
-                .map(|g| work(g, None, 0, 1.0))
+                .map(|g| work(g, None, 0, 1.0, &[]))
                 .collect::<Result<_>>()?;
             let total = parts.iter().map(|p| p.len()).sum();
             let mut res = Vec::with_capacity(total);
