@@ -357,6 +357,8 @@ def test_out_of_range_indices() -> None:
         ssdfl.Graph.from_edges([(0, -1)], n=3)
     with pytest.raises(ssdfl.SsdflError, match="n must be >= 0"):
         ssdfl.Graph.from_edges([], n=-1)
+    with pytest.raises(ssdfl.SsdflError, match="exceed the supported maximum 4294967295"):
+        ssdfl.Graph.from_edges([], n=10**12)
     G = ssdfl.Graph.from_edges([(0, 1), (1, 2)])
     for fn in (ssdfl.volume, ssdfl.cut_size, ssdfl.conductance, ssdfl.edge_expansion):
         with pytest.raises(ssdfl.SsdflError, match="node index 7 is out of range"):

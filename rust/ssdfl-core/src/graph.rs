@@ -80,6 +80,7 @@ impl Graph {
                 value: weights.map_or(1.0, |w| w[k]),
             });
         }
+        probe_memory(n)?;
         let mut report = BuildReport {
             self_loops: (0..m)
                 .into_par_iter()
@@ -494,6 +495,18 @@ impl Graph {
     }
 }
 
+/// Fail cleanly (instead of aborting or being killed later) when the per-node arrays of a
+/// graph with `n` nodes cannot fit: reserve (without touching) one block the size of the four
+/// `n`-long arrays the build needs. Under Linux's default overcommit heuristic an allocation
+/// larger than RAM + swap is refused here.
+fn probe_memory(n: usize) -> Result<()> {
+    let mut v: Vec<usize> = Vec::new();
+    v.try_reserve_exact(n.saturating_add(1).saturating_mul(4))
+        .map_err(|_| {
+            CoreError::InvalidArgument(format!("not enough memory for a graph with {n} nodes"))
+        })
+}
+
 /// Split `0..n` into one contiguous node range per rayon thread (fewer for small graphs).
 fn node_ranges(n: usize) -> Vec<std::ops::Range<usize>> {
     let t = rayon::current_num_threads().clamp(1, (n / 4096).max(1));
@@ -618,6 +631,19 @@ mod tests {
                 proptest::prop_assert_eq!(g.degrees()[u], d);
             }
         }
+    }
+
+    #[test]
+    fn impossible_sizes_are_errors_not_aborts() {
+        assert!(matches!(
+            probe_memory(usize::MAX / 2),
+            Err(CoreError::InvalidArgument(m)) if m.starts_with("not enough memory")
+        ));
+        assert!(probe_memory(1000).is_ok());
+        assert!(matches!(
+            Graph::from_edges(u32::MAX as usize + 1, &[], &[], None),
+            Err(CoreError::InvalidArgument(_))
+        ));
     }
 
     #[test]
