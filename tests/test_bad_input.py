@@ -199,11 +199,17 @@ def test_mtx_errors(tmp_path: Path, text: str, match: str) -> None:
             r"edges\[0\] has weight -2; must be finite and > 0",
         ),
         ('{"nodes": [{"id": 0}], "links": [{"source": 0}]}', "'source' and 'target'"),
+        (
+            '{"nodes": [], "links": [{"source": 0, "target": 1, "weight": 1' + "0" * 400 + "}]}",
+            r"links\[0\] has weight 10000.*…; must be finite",
+        ),
         ('{"nodes": [{"name": 0}]}', r"node 0 is not an object with an 'id'"),
         ('{"nodes": [{"id": [1, 2]}]}', r"ids must be numbers or strings"),
         ('{"links": []}', r"needs a 'nodes' list"),
         ("[1, 2]", r"needs a 'nodes' list"),
         ('{"nodes": [', r":1: invalid JSON"),
+        ('{"nodes": [{"id": ' + "7" * 5000 + "}]}", r"invalid JSON \(ValueError: Exceeds"),
+        ("[" * 100_000 + "]" * 100_000, r"invalid JSON \(RecursionError"),
         ('{"nodes": [], "links": 5}', r"'links' must be a list"),
     ],
 )

@@ -244,7 +244,7 @@ def _read_mtx(p: Path) -> Graph:
         raise GraphFormatError(f"{p}: missing the size line")
     sline, size = body[0]
     want = 3 if layout == "coordinate" else 2
-    if len(size) != want or not all(re.fullmatch(r"\d{1,19}", x) for x in size):
+    if len(size) != want or not all(re.fullmatch(r"[0-9]{1,19}", x) for x in size):
         what = "rows cols entries" if layout == "coordinate" else "rows cols"
         raise GraphFormatError(f"{p}:{sline}: size line must be '{what}' (non-negative integers)")
     rows, cols = int(size[0]), int(size[1])
@@ -275,7 +275,7 @@ def _read_mtx(p: Path) -> Graph:
         try:
             ij.append(np.array(toks, dtype=np.int64) - 1)
         except (ValueError, OverflowError):
-            j = next(j for j, x in enumerate(toks) if not re.fullmatch(r"[+-]?\d{1,18}", x))
+            j = next((j for j, x in enumerate(toks) if not _is_int(x)), 0)
             raise GraphFormatError(
                 f"{p}:{linenos[j]}: index {_short(toks[j])} is not an integer"
             ) from None
@@ -285,7 +285,7 @@ def _read_mtx(p: Path) -> Graph:
         try:
             vals = np.array(toks, dtype=np.float64)
         except ValueError:
-            j = next(j for j, x in enumerate(toks) if not _is_float(x))
+            j = next((j for j, x in enumerate(toks) if not _is_float(x)), 0)
             raise GraphFormatError(
                 f"{p}:{linenos[j]}: value {_short(toks[j])} is not a number"
             ) from None
@@ -327,7 +327,7 @@ def _mtx_array(p: Path, n: int, symmetry: str, sline: int, entries: list) -> Gra
     try:
         vals = np.array(flat, dtype=np.float64)
     except ValueError:
-        x = next(x for x in flat if not _is_float(x))
+        x = next((x for x in flat if not _is_float(x)), flat[0])
         raise GraphFormatError(f"{p}: value {_short(x)} is not a number") from None
     if symmetry == "general":
         A = vals.reshape(n, n, order="F")
@@ -414,7 +414,7 @@ def _read_metis(p: Path) -> Graph:
     try:
         nbr = np.array(flat[::step], dtype=np.int64) - 1
     except (ValueError, OverflowError):
-        k = next(k for k, x in enumerate(flat[::step]) if not re.fullmatch(r"[+-]?\d{1,18}", x))
+        k = next((k for k, x in enumerate(flat[::step]) if not _is_int(x)), 0)
         raise GraphFormatError(
             f"{where(k)}: neighbour {_short(flat[k * step])} is not an integer"
         ) from None
@@ -422,7 +422,7 @@ def _read_metis(p: Path) -> Graph:
         try:
             w = np.array(flat[1::2], dtype=np.float64)
         except ValueError:
-            k = next(k for k, x in enumerate(flat[1::2]) if not _is_float(x))
+            k = next((k for k, x in enumerate(flat[1::2]) if not _is_float(x)), 0)
             raise GraphFormatError(
                 f"{where(k)}: edge weight {_short(flat[2 * k + 1])} is not a number"
             ) from None
@@ -473,6 +473,11 @@ def _read_metis(p: Path) -> Graph:
             f"{p}:{hline}: header says {m} edges but the adjacency lists hold {len(a_up)}"
         )
     return Graph.from_edges(np.column_stack([a_up, b_up]), n=n, weights=w_up if has_ewgt else None)
+
+
+def _is_int(x: str) -> bool:
+    """A decimal integer that fits in int64 (the only form the numeric readers accept)."""
+    return re.fullmatch(r"[+-]?[0-9]{1,19}", x) is not None and -(2**63) <= int(x) < 2**63
 
 
 def _is_float(x: str) -> bool:
@@ -530,12 +535,13 @@ def _write_metis(g: Graph) -> bytes:
 
 # -------------------------------------------------------------------------- node-link JSON
 def _read_json(p: Path) -> Graph:
+    text = _text(p)
     try:
-        data = json.loads(_text(p))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GraphFormatError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise GraphFormatError(f"{p}: JSON nested too deeply") from None
+    except (RecursionError, ValueError) as exc:  # nesting depth; integers of > 4300 digits
+        raise GraphFormatError(f"{p}: invalid JSON ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
         raise GraphFormatError(f"{p}: not node-link JSON (needs a 'nodes' list)")
     if data.get("directed"):
@@ -578,9 +584,15 @@ def _read_json(p: Path) -> Graph:
             x = e["weight"]
             if isinstance(x, bool) or not isinstance(x, (int, float)):
                 raise GraphFormatError(f"{p}: {key}[{k}] has non-numeric weight {_short(x)}")
-            if not (math.isfinite(x) and x > 0):
-                raise GraphFormatError(f"{p}: {key}[{k}] has weight {x}; must be finite and > 0")
-            w[k] = x
+            try:
+                xf = float(x)
+            except OverflowError:  # an integer beyond the float range
+                xf = math.inf
+            if not (math.isfinite(xf) and xf > 0):
+                raise GraphFormatError(
+                    f"{p}: {key}[{k}] has weight {_short(x)}; must be finite and > 0"
+                )
+            w[k] = xf
             has_w = True
     if not multigraph and len(links):
         # a simple graph listing an edge twice: the last entry wins (as in networkx)
@@ -634,7 +646,7 @@ def _read_graphml(p: Path) -> Graph:
         )
     # GraphML ids are strings; ids that are all decimal integers become integer labels
     keys = list(g.nodes)
-    if keys and all(isinstance(k, str) and re.fullmatch(r"-?\d{1,18}", k) for k in keys):
+    if keys and all(isinstance(k, str) and re.fullmatch(r"-?[0-9]{1,18}", k) for k in keys):
         g = nx.relabel_nodes(g, {k: int(k) for k in keys}, copy=True)
     return Graph.from_networkx(g)
 
