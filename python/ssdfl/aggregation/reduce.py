@@ -15,8 +15,8 @@ power of two leaves the result unchanged.
 ``A`` is accumulated exactly (fixed-point integers in Rust, :mod:`ssdfl._core`), so it does not
 depend on the order in which clients are added, on how they are grouped into partial sums (trees),
 or on how elements are sliced (shards): every strategy yields identical bits. See
-docs/gradssharding.md for the proof and the error bound (≤ 2 ulp of binary64 before the final
-rounding to ``T``; ≤ 0.5 ulp + 2^-28 ulp of ``T`` for float32).
+docs/gradssharding.md for the proof and the error bound (relative error < 3·2^-53 before the
+final rounding to ``T``; < 0.5 + 3·2^-29 ulp of float32 after it).
 
 Weights: finite, ≥ 0, at least one > 0, and every nonzero weight ≥ 2^-64 × the largest one.
 Non-finite updates (NaN, ±inf) are rejected with :class:`NonFiniteUpdateError` naming the client
