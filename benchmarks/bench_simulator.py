@@ -75,12 +75,15 @@ def bench_engine(n: int, d: int, rounds: int, naive_rounds_n: int) -> None:
     print(f"## Engine: N={n}, d={d}, random 4-regular graph, {n // 100} clusters, mixed optimizers")
     per_round = {}
     for backend in ("rust", "numpy"):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = simulate(model, G, SSDFL(clusters=lab), cycles=cycles, backend=backend, **kw)
-        t = time.perf_counter() - t0
+        t, cpu = time.perf_counter() - t0, time.process_time() - c0
         r = res.final["rounds"]
         per_round[backend] = t / r
-        print(f"SSD-FL, {backend:5s} backend: {r} rounds in {t:.2f} s ({1e3 * t / r:.2f} ms/round)")
+        print(
+            f"SSD-FL, {backend:5s} backend: {r} rounds in {t:.2f} s wall, {cpu:.2f} s CPU "
+            f"({1e3 * t / r:.2f} ms/round)"
+        )
     t0 = time.perf_counter()
     simulate(model, G, SDFL(), cycles=rounds // tau_a, **kw)
     t_sd = time.perf_counter() - t0

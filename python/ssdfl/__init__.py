@@ -7,6 +7,7 @@ optimization, simulation and GradsSharding aggregation live in Python modules.
 from __future__ import annotations
 
 from ssdfl._core import __version__
+from ssdfl.aggregation import fedavg
 from ssdfl.bounds import (
     BoundProblem,
     bound_problem,
@@ -161,6 +162,7 @@ __all__ = [
     "cut_size",
     "edge_expansion",
     "eps_S",
+    "fedavg",
     "fiedler_vector",
     "fixed_point",
     "flooding_traffic",

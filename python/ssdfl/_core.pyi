@@ -73,4 +73,31 @@ def gossip_round(
     is_momentum: Mask | None = None,
     v: npt.NDArray[np.float64] | None = None,
 ) -> None: ...
+
+# aggregate.rs: exact weighted sums for FedAvg (ssdfl.aggregation.reduce)
+EXACT_GROUP: int
+EXACT_LIMBS_F32: int
+EXACT_LIMBS_F64: int
+EXACT_NONFINITE_TAG: str
+
+def exact_reduce_f32(
+    raw: list[npt.NDArray[np.float32]],
+    weights: F64,
+    partials: list[npt.NDArray[np.uint8]],
+    n: int,
+    k: int | None = None,
+    w_prime: float | None = None,
+    out: npt.NDArray[np.float32] | None = None,
+    fast: bool = True,
+) -> npt.NDArray[np.uint8] | None: ...
+def exact_reduce_f64(
+    raw: list[npt.NDArray[np.float64]],
+    weights: F64,
+    partials: list[npt.NDArray[np.uint8]],
+    n: int,
+    k: int | None = None,
+    w_prime: float | None = None,
+    out: npt.NDArray[np.float64] | None = None,
+    fast: bool = True,
+) -> npt.NDArray[np.uint8] | None: ...
 def __getattr__(name: str) -> Any: ...
