@@ -15,14 +15,18 @@ Prices and rates live in ``pricing.toml`` (documented defaults = AWS list prices
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
-import tomllib
-
 from ssdfl.aggregation.strategies import tree_levels
 from ssdfl.errors import SsdflError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 #: VGG-16 with a 10-class head (torchvision), float32: 134,301,514 parameters.
 VGG16_PARAMS = 134_301_514
