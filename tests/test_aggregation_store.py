@@ -203,3 +203,17 @@ def test_memory_cap_tree_fails_sharding_succeeds(tmp_path) -> None:
     aggregate_store(st, keys, "tree.npy", strategy="tree", fan_in=2, executor=InlineExecutor())
     assert get_array(st, "tree.npy").tobytes() == fedavg(xs).tobytes()
     assert peak_rss_mb() > 0
+
+
+def test_measure_bandwidth_and_feed_the_model(tmp_path) -> None:
+    from ssdfl.aggregation.cost import load_pricing, sharded_cost
+    from ssdfl.aggregation.store import measure_bandwidth
+
+    st = LocalStore(tmp_path)
+    bw = measure_bandwidth(st, mb=4)
+    assert bw > 1.0  # MiB/s; a local disk/page cache reads far faster than this
+    assert st.list() == []  # probe removed
+    slow = sharded_cost(512.0, 20, 4, load_pricing(read_mb_s=45.0))
+    fast = sharded_cost(512.0, 20, 4, load_pricing(read_mb_s=bw))
+    # latency scales inversely with the read rate (plus the fixed write term)
+    assert fast.latency_s - 128 / 60 == pytest.approx((slow.latency_s - 128 / 60) * 45.0 / bw)

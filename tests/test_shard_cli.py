@@ -32,6 +32,16 @@ def test_plan_prints_costs_and_feasibility() -> None:
     assert r.exit_code == 0 and "NO" in r.output and "M ≥ 7" in r.output
 
 
+def test_plan_measures_a_store(tmp_path) -> None:
+    r = runner.invoke(
+        app,
+        ["shard", "plan", "--model-mb", "100", "--measure-store", str(tmp_path)],
+        env={"COLUMNS": "200"},
+    )
+    assert r.exit_code == 0, r.output
+    assert "measured read bandwidth" in r.output
+
+
 def test_plan_needs_a_size() -> None:
     r = runner.invoke(app, ["shard", "plan", "--clients", "3"])
     assert r.exit_code != 0

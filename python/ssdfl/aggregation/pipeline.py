@@ -207,10 +207,14 @@ def aggregate_store(
     per_layer_sizes: Sequence[int] | None = None,
     executor: Executor | None = None,
     block: int = 1 << 18,
+    progress: bool = False,
 ) -> RoundReport:
     """Aggregate the ``.npy`` client objects ``client_keys`` into ``output_key`` (a 1-D ``.npy``
     of the clients' dtype), bit-identical for every strategy (see :func:`ssdfl.aggregation.fedavg`).
-    ``executor`` defaults to :class:`LocalProcessExecutor`."""
+    ``executor`` defaults to :class:`LocalProcessExecutor`; ``progress`` shows a tqdm bar of
+    completed functions."""
+    from tqdm.auto import tqdm
+
     ex = executor if executor is not None else LocalProcessExecutor()
     tmp = f"{output_key}.tmp-{uuid.uuid4().hex[:10]}"
     levels, final_key, bounds, dt, p = plan_jobs(
@@ -226,12 +230,20 @@ def aggregate_store(
         block=block,
     )
     rep = RoundReport(output_key, strategy)
+    bar = tqdm(
+        total=sum(len(lv) for lv in levels),
+        desc=f"{strategy} functions",
+        unit="fn",
+        disable=not progress,
+        leave=False,
+    )
     try:
         for jobs in levels:
             t0 = time.perf_counter()
             reports = ex.run(jobs)
             rep.level_seconds.append(time.perf_counter() - t0)
             rep.levels.append(reports)
+            bar.update(len(jobs))
             bad = [r for r in reports if not r.ok]
             if bad:
                 raise AggregationError(
@@ -250,6 +262,7 @@ def aggregate_store(
         store.move(final_key, output_key)
         rep.publish_seconds = time.perf_counter() - t0
     finally:
+        bar.close()
         for k in store.list(tmp):
             store.delete(k)
     return rep

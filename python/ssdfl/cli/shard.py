@@ -172,6 +172,7 @@ def run(
                 fan_in=fan_in,
                 tree=tree,
                 executor=ex,
+                progress=True,
             )  # type: ignore[arg-type]
         flat = get_array(st, "ssdfl-round/result.npy")
         levels, *_ = plan_jobs(
