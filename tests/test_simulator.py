@@ -275,3 +275,24 @@ def test_rust_backend_equals_numpy(small, method: str) -> None:
     a = simulate(big, Gb, method, backend="rust", **common)
     b = simulate(big, Gb, method, backend="numpy", **common)
     np.testing.assert_array_equal(a.X, b.X)
+
+
+def test_stop_at_divergence_and_adam(small) -> None:
+    G, model, labels = small
+    x_star = model.optimum()
+    res = simulate(model, G, SSDFL(clusters=labels), tau_a=3, cycles=500, eta=0.05,
+                   x_star=x_star, stop_at={"dist_opt": 0.5})  # fmt: skip
+    last = res.final
+    assert last["dist_opt"] <= 0.5 and last["cycle"] < 500
+    assert res.history[-2]["dist_opt"] > 0.5  # stopped at the first cycle that got there
+    bad = simulate(model, G, "sdfl", tau_a=2, cycles=200, eta=5.0)
+    assert bad.diverged and not np.isfinite(bad.final["loss"]) and bad.final["cycle"] < 200
+    # Adam devices (extension) run on the numpy path; the Rust backend refuses them
+    from ssdfl.optimizers import Adam
+
+    pop = OptimizerPopulation([Adam(), SGD(), MomentumSGD(0.5)] * 3)
+    a = simulate(model, G, "sdfl", optimizers=pop, tau_a=2, cycles=3, eta=0.05)
+    b = simulate(model, G, "sdfl", optimizers=pop, tau_a=2, cycles=3, eta=0.05, backend="numpy")
+    np.testing.assert_array_equal(a.X, b.X)
+    with pytest.raises(SsdflError):
+        simulate(model, G, "sdfl", optimizers=pop, cycles=1, backend="rust")
