@@ -30,6 +30,7 @@ from ssdfl.cheeger import (
     internal_conductance,
     mixing_conductance,
 )
+from ssdfl.clustering import cluster_measure, partition, split_hierarchy
 from ssdfl.data import (
     FederatedDataset,
     label_histograms,
@@ -53,6 +54,7 @@ from ssdfl.errors import (
     TooLargeError,
 )
 from ssdfl.experiments import RunSpec, sweep
+from ssdfl.formation import Formation, Partition
 from ssdfl.graph import Graph, as_graph
 from ssdfl.graph_io import read_graph, write_graph
 from ssdfl.heterogeneity import (
@@ -129,6 +131,7 @@ __all__ = [
     "EffectiveLoss",
     "FedAvg",
     "FederatedDataset",
+    "Formation",
     "Graph",
     "GraphFormatError",
     "InfeasibleError",
@@ -137,6 +140,7 @@ __all__ = [
     "LogisticRegression",
     "MomentumSGD",
     "OptimizerPopulation",
+    "Partition",
     "ProxSGD",
     "Quadratic",
     "RunSpec",
@@ -155,6 +159,7 @@ __all__ = [
     "bound_problem",
     "cheeger_bounds",
     "cheeger_constant",
+    "cluster_measure",
     "cluster_scores",
     "component_labels",
     "conductance",
@@ -188,6 +193,7 @@ __all__ = [
     "normalized_cut",
     "objective_inconsistency",
     "optimizer_heterogeneity",
+    "partition",
     "phi_min",
     "phi_min_rule",
     "random_connected_partition",
@@ -196,6 +202,7 @@ __all__ = [
     "run_bounds",
     "second_eigenvalue",
     "spectral_gap",
+    "split_hierarchy",
     "sweep",
     "sweep_cut",
     "sweep_profile",

@@ -44,6 +44,7 @@ def is_set_connected(g: CoreGraph, mask: Mask) -> bool: ...
 def connected_components(g: CoreGraph) -> tuple[I64, int]: ...
 def parse_edge_list(data: bytes | str) -> tuple[I64, I64, F64, bool, I64 | list[str]]: ...
 def read_edge_list(data: bytes | str) -> tuple[CoreGraph, int, int, bool, I64 | list[str]]: ...
+
 # cheeger.rs: exact Cheeger constants, chain conductance, sweep cuts
 DEFAULT_MAX_EXACT: int
 HARD_MAX_EXACT: int
@@ -58,6 +59,7 @@ def sweep_cut(
     g: CoreGraph, values: F64, normalization: str = "volume"
 ) -> tuple[float, Mask, float, float, float, int, I64]: ...
 def sweep_profile(g: CoreGraph, values: F64) -> tuple[I64, F64, F64, float]: ...
+
 # gossip.rs: fused simulator round out = W x − factor ⊙ D(x) (in place in out and v)
 def gossip_round(
     x: npt.NDArray[np.float64],
@@ -100,4 +102,36 @@ def exact_reduce_f64(
     out: npt.NDArray[np.float64] | None = None,
     fast: bool = True,
 ) -> npt.NDArray[np.uint8] | None: ...
+
+# cluster.rs: cluster-search kernels (threshold connectivity, split candidates, refinement)
+def threshold_profile(g: CoreGraph, order: I64) -> tuple[Mask, Mask, F64]: ...
+def split_candidates(
+    g: CoreGraph,
+    order: I64,
+    measure: str = "graph",
+    rule: str = "lazy-metropolis",
+    min_size: int = 1,
+    max_eval: int = 256,
+) -> tuple[I64, F64, F64]: ...
+def mixing_weight_graph(g: CoreGraph, rule: str) -> CoreGraph: ...
+def exact_cluster_measures(
+    g: CoreGraph,
+    nodes: I64,
+    offsets: I64,
+    measure: str = "graph",
+    rule: str = "lazy-metropolis",
+    max_exact: int = 25,
+) -> tuple[F64, Mask]: ...
+def refine_partition(
+    g: CoreGraph,
+    labels: I64,
+    k: int,
+    scores: F64,
+    objective: str = "internal",
+    measure: str = "graph",
+    rule: str = "lazy-metropolis",
+    exact_limit: int = 16,
+    min_size: int = 1,
+    max_evals: int = 20000,
+) -> tuple[I64, F64, int, int, bool]: ...
 def __getattr__(name: str) -> Any: ...

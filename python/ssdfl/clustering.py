@@ -27,6 +27,7 @@ from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.formation import Formation, Partition
 from ssdfl.graph import Graph, GraphLike, as_graph
 from ssdfl.mixing import MIXING_RULES
+from ssdfl.spectral import fiedler_pair
 
 __all__ = ["EXACT_LIMIT", "cluster_measure", "partition", "split_hierarchy"]
 
@@ -43,7 +44,10 @@ EXACT_BUDGET = 1 << 24
 threshold is evaluated exactly."""
 
 MAX_SCAN = 256
-"""Most thresholds scanned with the cheap sweep estimate per cluster (evenly spaced)."""
+"""Most thresholds scanned with the cheap sweep estimate per cluster (evenly spaced); fewer
+for clusters with many edges, so that a scan visits at most :data:`SCAN_BUDGET` edge ends."""
+
+SCAN_BUDGET = 1 << 23
 
 DENSE_LIMIT = 400
 """Clusters up to this size use dense LAPACK eigensolvers; larger ones shift-invert Lanczos."""
@@ -99,36 +103,45 @@ class _Searcher:
             sub = _core.mixing_weight_graph(sub, self.rule)
         return sub
 
-    def _spectrum(self, h: _core.CoreGraph) -> tuple[float, np.ndarray]:
-        """``(λ₂, sweep values)`` of the cluster graph ``h``: normalized Laplacian and
-        ``D^{-1/2} v₂`` for the graph measure; combinatorial Laplacian ``I − W`` and ``v₂`` for
-        the mixing measure (``h`` carries the off-diagonal entries of ``W``)."""
+    def _spectrum(self, h: _core.CoreGraph) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """``(λ₂, lower bound on λ₂, sweep values, v₂)`` of the cluster graph ``h``: normalized
+        Laplacian and sweep values ``D^{-1/2} v₂`` for the graph measure; combinatorial Laplacian
+        ``I − W`` and ``v₂`` for the mixing measure (``h`` carries the off-diagonal entries of
+        ``W``), from :func:`ssdfl.spectral.fiedler_pair`. ``λ₂`` is the Rayleigh quotient ``θ``
+        of the returned vector and the lower bound ``θ − ‖𝓛v − θv‖`` (residual bound)."""
         n = h.n
         indptr, indices, data = h.csr()
         A = sp.csr_array((data, indices, indptr), shape=(n, n))
         d = h.degrees()
         if np.any(d <= 0):
-            return 0.0, np.zeros(n)
+            z = np.zeros(n)
+            return 0.0, 0.0, z, z
         if self.measure == "graph":
-            s = 1.0 / np.sqrt(d)
-            L = sp.eye_array(n, format="csr") - sp.csr_array(A.multiply(s[:, None] * s[None, :]))
+            Ds = sp.diags_array(1.0 / np.sqrt(d), format="csr")
+            L = sp.csr_array(sp.eye_array(n, format="csr") - Ds @ A @ Ds)
+            null = np.sqrt(d)
         else:
-            L = sp.diags_array(d, format="csr") - A
-        if n <= DENSE_LIMIT:
-            w, V = sla.eigh(L.toarray(), subset_by_index=[0, 1])
-            lam2, v = float(w[1]), V[:, 1]
-        else:
-            rng = np.random.default_rng(0 if self.seed is None else self.seed)
-            v0 = rng.standard_normal(n)
-            w, V = spla.eigsh(sp.csc_array(L), k=2, sigma=-1e-3, which="LM", v0=v0, tol=1e-10)
-            i = int(np.argsort(w)[1])
-            lam2, v = float(w[i]), V[:, i]
+            L = sp.csr_array(sp.diags_array(d, format="csr") - A)
+            null = np.ones(n)
+        null = null / np.linalg.norm(null)
+        # ssdfl.spectral.fiedler_pair: dense LAPACK for small clusters, Lanczos on c·I − M with
+        # the null vector deflated (shift-invert fallback) for large ones
+        lam2, v = fiedler_pair(Graph(h), normalized=self.measure == "graph")
+        v = v / np.linalg.norm(v)
+        theta = float(v @ (L @ v))
+        lower = theta - float(np.linalg.norm(L @ v - theta * v))
+        lam2 = theta
         # deterministic sign: the entry of largest modulus (first such) is positive
         j = int(np.argmax(np.abs(v)))
         if v[j] < 0:
             v = -v
         x = v / np.sqrt(d) if self.measure == "graph" else v
-        return max(lam2, 0.0), x
+        return (
+            max(lam2, 0.0),
+            max(lower, 0.0),
+            np.ascontiguousarray(x, dtype=np.float64),
+            np.ascontiguousarray(v, dtype=np.float64),
+        )
 
     # ----------------------------------------------------------------- measures
     def _exact_batch(self, parts: list[np.ndarray]) -> list[float]:
@@ -165,20 +178,20 @@ class _Searcher:
             ev = _Eval(v, v, v, True, "exact")
         else:
             h = self._weighted_sub(nodes)
-            lam2, x = self._spectrum(h)
+            lam2, lam_lo, x, v = self._spectrum(h)
             norm = "volume" if self.measure == "graph" else "size"
             sw = float(_core.sweep_cut(h, x, norm)[0])
             order = np.lexsort((np.arange(len(x)), x))
             value = min(sw, hint)
             upper = min(value, math.sqrt(2.0 * lam2))
-            ev = _Eval(value, min(lam2 / 2.0, upper), upper, False, "bounds", order)
+            ev = _Eval(value, min(lam_lo / 2.0, upper), upper, False, "bounds", order)
         self._evals[key] = ev
         return ev
 
     def _order(self, nodes: np.ndarray) -> np.ndarray:
         ev = self.evaluate(nodes)
         if ev.order is None:
-            _, x = self._spectrum(self._weighted_sub(nodes))
+            _, _, x, _ = self._spectrum(self._weighted_sub(nodes))
             ev.order = np.lexsort((np.arange(len(x)), x))
         return ev.order
 
@@ -200,8 +213,10 @@ class _Searcher:
         n = len(nodes)
         order = self._order(nodes)
         sub = self.g._core.induced_subgraph(nodes)
+        nnz = 2 * sub.m + n
+        scan = int(min(MAX_SCAN, max(16, SCAN_BUDGET // (2 * nnz))))
         ks, ep, es = _core.split_candidates(
-            sub, order.astype(np.int64), self.measure, self.rule, self.min_size, MAX_SCAN
+            sub, order.astype(np.int64), self.measure, self.rule, self.min_size, scan
         )
         if len(ks) == 0:
             return None
@@ -209,8 +224,11 @@ class _Searcher:
         balance = np.abs(2 * ks - n)
         rank = np.lexsort((ks, balance, -est))
         all_exact = all(self._wants_exact(int(k)) and self._wants_exact(n - int(k)) for k in ks)
-        cost = float(np.sum(np.exp2(ks - 1.0) + np.exp2(n - ks - 1.0)))
-        if self.conductance != "exact" and not (all_exact and cost <= EXACT_BUDGET):
+        cheap = all_exact and n <= 64
+        if cheap:
+            cost = float(np.sum(np.exp2(ks - 1.0) + np.exp2(n - ks - 1.0)))
+            cheap = cost <= EXACT_BUDGET
+        if self.conductance != "exact" and not cheap:
             rank = rank[:TOP_CANDIDATES]
         # exact parts in one parallel batch
         parts = []
@@ -226,18 +244,33 @@ class _Searcher:
         vals = self._exact_batch(list(uniq.values()))
         for p, v in zip(uniq.values(), vals):
             self._evals[p.tobytes()] = _Eval(v, v, v, True, "exact")
+        # a part measured exactly has its exact value; a larger part is ranked by its sweep
+        # estimate (the measure of a real cut of it, so an upper bound); the chosen split's
+        # large parts are measured fully (own Fiedler sweep + Cheeger bounds) by finalize().
         best = None
         for i, a, b in parts:
-            va = self.evaluate(a, float(ep[i])).value
-            vb = self.evaluate(b, float(es[i])).value
-            score = min(va, vb)
-            keyv = (score, -abs(2 * len(a) - n), -int(ks[i]))
+            va = self._evals[a.tobytes()].value if a.tobytes() in self._evals else float(ep[i])
+            vb = self._evals[b.tobytes()].value if b.tobytes() in self._evals else float(es[i])
+            keyv = (min(va, vb), -abs(2 * len(a) - n), -int(ks[i]))
             if best is None or keyv > best[0]:
-                best = (keyv, score, a, b)
+                best = (keyv, i, a, b)
         assert best is not None
-        _, score, a, b = best
+        _, i, a, b = best
+        hints = {a.tobytes(): float(ep[i]), b.tobytes(): float(es[i])}
         p1, p2 = (a, b) if a[0] < b[0] else (b, a)
-        return (float(score), p1, p2)
+        return (float(best[0][0]), p1, p2, hints)
+
+    def finalize(self, nodes: np.ndarray) -> tuple | None:
+        """The best split of ``nodes`` with both parts fully measured: ``(score, part1,
+        part2)``; the cached split's score is updated (it can only decrease)."""
+        sp_ = self.best_split(nodes)
+        if sp_ is None or len(sp_) == 3:
+            return sp_
+        _, a, b, hints = sp_
+        vals = [self.evaluate(p, hints[p.tobytes()]).value for p in (a, b)]
+        res = (float(min(vals)), a, b)
+        self._splits[nodes.tobytes()] = res
+        return res
 
 
 def _cut_conductance(g: Graph, labels: np.ndarray, S: int) -> np.ndarray:
@@ -297,6 +330,22 @@ def _require_connected(g: Graph) -> None:
         )
 
 
+def _single_threaded_blas(fn: Callable) -> Callable:
+    """Run ``fn`` with BLAS limited to one thread: the eigensolvers make many small dense
+    calls (Rayleigh–Ritz) for which BLAS threading only adds contention (measured 2× faster)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_single_threaded_blas
 def split_hierarchy(
     g: GraphLike,
     phi_min: float | Callable[[int], float],
@@ -362,6 +411,9 @@ def split_hierarchy(
             sp_ = srch.best_split(clusters[i])
             if sp_ is None or not sp_[0] >= t:
                 continue
+            sp_ = srch.finalize(clusters[i])
+            if sp_ is None or not sp_[0] >= t:
+                continue
             score, a, b = sp_
             prev = out[-1]
             prev_index = int(prev.labels[clusters[i][0]])
@@ -409,7 +461,7 @@ def _spectral_start(srch: _Searcher, g: Graph, k: int, objective: str) -> list[n
             vals = [srch.evaluate(c).value for c in clusters]
             best = None
             for i, c in enumerate(clusters):
-                s = srch.best_split(c)
+                s = srch.finalize(c)
                 if s is None:
                     continue
                 others = min((v for j, v in enumerate(vals) if j != i), default=math.inf)
@@ -497,16 +549,16 @@ def _kmeans_start(srch: _Searcher, g: Graph, k: int, seed: int | None) -> list[n
     n = g.n
     A = g.to_scipy()
     d = g.degrees
-    s = 1.0 / np.sqrt(d)
-    L = sp.eye_array(n, format="csr") - sp.csr_array(A.multiply(s[:, None] * s[None, :]))
+    Ds = sp.diags_array(1.0 / np.sqrt(d), format="csr")
+    L = sp.eye_array(n, format="csr") - Ds @ sp.csr_array(A) @ Ds
     if n <= DENSE_LIMIT:
         _, V = sla.eigh(L.toarray(), subset_by_index=[0, k - 1])
     else:
+        # k largest eigenvalues of 2I − 𝓛 (Lanczos, no factorization)
         rng = np.random.default_rng(0 if seed is None else seed)
-        w, V = spla.eigsh(
-            sp.csc_array(L), k=k, sigma=-1e-3, which="LM", v0=rng.standard_normal(n), tol=1e-8
-        )
-        V = V[:, np.argsort(w)]
+        op = sp.csr_array(2.0 * sp.eye_array(n, format="csr") - L)
+        w, V = spla.eigsh(op, k=k, which="LA", v0=rng.standard_normal(n), tol=1e-8)
+        V = V[:, np.argsort(-w)]
     X = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-300)
     lab = _kmeans(X, k, np.random.default_rng(0 if seed is None else seed))
     # connectivity repair
@@ -553,6 +605,7 @@ def _scores(srch: _Searcher, clusters: list[np.ndarray], n: int) -> np.ndarray:
     return s
 
 
+@_single_threaded_blas
 def partition(
     g: GraphLike,
     k: int,

@@ -5,12 +5,14 @@
 //! stored in CSR form ([`Graph`]) and convertible to and from petgraph.
 
 pub mod cheeger;
+pub mod cluster;
 pub mod error;
 pub mod exactsum;
 pub mod gossip;
 pub mod graph;
 pub mod metrics;
 pub mod parse;
+pub mod partition;
 pub mod sweep;
 
 pub use error::{CoreError, Result, StopFn};

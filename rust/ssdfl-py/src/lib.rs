@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod aggregate;
 mod cheeger;
+mod cluster;
 mod errors;
 mod gossip;
 mod graph;
@@ -16,6 +17,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     aggregate::register(m)?;
     graph::register(m)?;
     cheeger::register(m)?;
+    cluster::register(m)?;
     gossip::register(m)?;
     Ok(())
 }
