@@ -15,8 +15,9 @@ uniform in [0.5, 5)):
    functions of the same names (rustworkx has none of them).
 
 Every ssdfl result is checked against networkx's before its time is reported. ssdfl times are
-the best of ``--repeat`` runs after a warm-up; networkx/rustworkx times the best of
-``--repeat-slow`` runs. The ratio column is (other library's time) / (ssdfl's time).
+the best of ``--repeat`` runs after a warm-up (wall time, and separately the least process CPU
+time summed over threads); networkx/rustworkx times the best of ``--repeat-slow`` runs. The
+ratio columns are (other library's wall time) / (ssdfl's wall time).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 import ssdfl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of, fmt_time, machine_facts, markdown_table
+from _common import best_of, best_of_cpu, fmt_time, machine_facts, markdown_table
 
 
 def make_graph(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,13 +71,23 @@ def main() -> None:
 
     rows: list[list[str]] = []
 
-    def report(op: str, t_ours: float, t_nx: float | None, t_rx: float | None = None) -> None:
+    def report(
+        op: str, t_ours: float, c_ours: float, t_nx: float | None, t_rx: float | None = None
+    ) -> None:
         def ratio(t: float | None) -> str:
             if t is None:
                 return "—"
             return f"{t / t_ours:.1f}×" if t < 10 * t_ours else f"{t / t_ours:,.0f}×"
 
-        row = [op, fmt_time(t_ours), fmt_time(t_nx), ratio(t_nx), fmt_time(t_rx), ratio(t_rx)]
+        row = [
+            op,
+            fmt_time(t_ours),
+            fmt_time(c_ours),
+            fmt_time(t_nx),
+            ratio(t_nx),
+            fmt_time(t_rx),
+            ratio(t_rx),
+        ]
         rows.append(row)
         print("  " + " | ".join(row), flush=True)
 
@@ -91,9 +102,9 @@ def main() -> None:
         print(
             f"files: {plain.stat().st_size / 1e6:.1f} MB and {weighted.stat().st_size / 1e6:.1f} MB"
         )
-        print("timing (ssdfl | networkx | ratio | rustworkx | ratio):", flush=True)
+        print("timing (ssdfl | ssdfl CPU | networkx | ratio | rustworkx | ratio):", flush=True)
 
-        t_ours, G = best_of(lambda: ssdfl.read_graph(plain), args.repeat)
+        t_ours, c_ours, G = best_of_cpu(lambda: ssdfl.read_graph(plain), args.repeat)
         t_nx, g0 = best_of(lambda: nx.read_edgelist(plain, nodetype=int), args.repeat_slow, False)
         assert G.n == g0.number_of_nodes() and G.m == g0.number_of_edges() == m
         del g0
@@ -104,9 +115,9 @@ def main() -> None:
             )
             assert r0.num_edges() == m
             del r0
-        report(f"read edge list, {m:,} edges", t_ours, t_nx, t_rx)
+        report(f"read edge list, {m:,} edges", t_ours, c_ours, t_nx, t_rx)
 
-        t_ours, G = best_of(lambda: ssdfl.read_graph(weighted), args.repeat)
+        t_ours, c_ours, G = best_of_cpu(lambda: ssdfl.read_graph(weighted), args.repeat)
         t_nx, g = best_of(
             lambda: nx.read_edgelist(weighted, nodetype=int, data=[("weight", float)]),
             args.repeat_slow,
@@ -117,7 +128,7 @@ def main() -> None:
             t_rx, _ = best_of(
                 lambda: rx.PyGraph.read_edge_list(str(weighted)), args.repeat_slow, False
             )
-        report(f"read weighted edge list, {m:,} edges", t_ours, t_nx, t_rx)
+        report(f"read weighted edge list, {m:,} edges", t_ours, c_ours, t_nx, t_rx)
 
     # the networkx graph `g` and ours `G` hold the same weighted graph; node i = label i when
     # every node appears, otherwise map through G.labels
@@ -125,25 +136,34 @@ def main() -> None:
     S_idx = np.sort(np.random.default_rng(args.seed + 1).choice(G.n, G.n // 2, replace=False))
     S_nx = [names[i] for i in S_idx.tolist()]
 
-    t_ours, deg = best_of(lambda: G.degrees, args.repeat)
+    t_ours, c_ours, deg = best_of_cpu(lambda: G.degrees, args.repeat)
     t_nx, deg_nx = best_of(lambda: dict(g.degree(weight="weight")), args.repeat_slow, False)
     np.testing.assert_allclose(deg, [deg_nx[u] for u in names], rtol=1e-12)
-    report("weighted degrees (all nodes)", t_ours, t_nx)
+    report("weighted degrees (all nodes)", t_ours, c_ours, t_nx)
 
     for name, ours, theirs in (
         ("volume", ssdfl.volume, nx.volume),
         ("cut_size", ssdfl.cut_size, nx.cut_size),
         ("conductance", ssdfl.conductance, nx.conductance),
     ):
-        t_ours, a = best_of(lambda f=ours: f(G, S_idx), args.repeat)
+        t_ours, c_ours, a = best_of_cpu(lambda f=ours: f(G, S_idx), args.repeat)
         t_nx, b = best_of(lambda f=theirs: f(g, S_nx, weight="weight"), args.repeat_slow, False)
         assert abs(a - b) <= 1e-9 * abs(b), (name, a, b)
-        report(f"{name}(S), S = random {len(S_idx):,} nodes", t_ours, t_nx)
+        report(f"{name}(S), S = random {len(S_idx):,} nodes", t_ours, c_ours, t_nx)
 
     print()
     print(
         markdown_table(
-            ["operation", "ssdfl", "networkx", "nx / ssdfl", "rustworkx", "rx / ssdfl"], rows
+            [
+                "operation",
+                "ssdfl",
+                "ssdfl CPU",
+                "networkx",
+                "nx / ssdfl",
+                "rustworkx",
+                "rx / ssdfl",
+            ],
+            rows,
         )
     )
     print()
