@@ -628,9 +628,12 @@ def partition(
     objective) and k eigenvectors + k-means with connectivity repair; the best start under the
     objective is refined locally in Rust: single boundary-node moves that keep every cluster
     connected and ``≥ min_size``, moves touching the worst cluster first, until a local optimum or
-    ``max_evals`` cluster evaluations (default ``max(20000, 20 n)``). Refinement and start are
-    both measured at the end and the better one is returned. Deterministic; ``seed`` only sets
-    the start vector of the sparse eigensolver for clusters above 400 nodes.
+    ``max_evals`` cluster evaluations (default ``max(20000, 20 n)`` for ``"cut"``, whose
+    evaluations are O(degree), and ``max(200, 5·10⁷/(n + 2m))`` for ``"internal"``, whose
+    evaluations are exact enumerations or sweeps of a cluster). Refinement and start are
+    both measured at the end and the better one is returned. Deterministic for a given ``seed``
+    (default ``None`` = 0), which seeds the k-means start (k-means++ draws and the Lanczos start
+    vector); the bisection starts and the refinement do not use randomness.
     """
     g = as_graph(g)
     _check_args(measure, mixing_rule, conductance)
@@ -677,7 +680,12 @@ def partition(
     best = start
     stats = {"moves": 0, "evals": 0, "converged": True}
     if refine and k > 1:
-        budget = max(20000, 20 * g.n) if max_evals is None else int(max_evals)
+        if max_evals is not None:
+            budget = int(max_evals)
+        elif objective == "cut":
+            budget = max(20000, 20 * g.n)  # O(deg) per evaluation
+        else:
+            budget = max(200, int(5e7 // (g.n + 2 * g.m)))  # O(|C| log |C|) per evaluation
         cur = start
         for _ in range(3):  # refinement rounds; sweep orders recomputed in between
             lab = np.empty(g.n, dtype=np.int64)
