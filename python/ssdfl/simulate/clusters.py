@@ -130,7 +130,7 @@ def random_connected_partition(
 def form_clusters(
     g: GraphLike,
     n_clusters: int,
-    how: str = "partition",
+    how: str = "hierarchy",
     seed: int | None = 0,
     phi_min: float = 0.0,
 ) -> np.ndarray:

@@ -149,12 +149,13 @@ def _gossip(g: Graph, ctx: PlanContext) -> sp.csr_array:
 @dataclass
 class SSDFL(Method):
     """SSD-FL with a given formation (``clusters``: labels / list of node arrays / Formation)
-    or ``n_clusters`` clusters from the cluster search (``how``: ``"partition"`` or
-    ``"hierarchy"``, see :func:`~ssdfl.simulate.clusters.form_clusters`)."""
+    or ``n_clusters`` clusters from the cluster search (``how``: ``"hierarchy"`` — the
+    paper's splitting loop stopped at ``S`` — or ``"partition"``, see
+    :func:`~ssdfl.simulate.clusters.form_clusters`); ``S`` defaults to ``round(N/10)``."""
 
     clusters: Any = None
     n_clusters: int | None = None
-    how: str = "partition"
+    how: str = "hierarchy"
     inter_local_steps: bool = False
     name: str = "SSD-FL"
 
