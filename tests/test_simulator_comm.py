@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -206,3 +208,20 @@ def test_population_from_devices_file() -> None:
     np.testing.assert_array_equal(pop.mu[prox], dev.mu[prox])
     mom = np.array(dev.optimizer) == "momentum"
     np.testing.assert_array_equal(pop.rho[mom], dev.rho[mom])
+
+
+@pytest.mark.parametrize("how", ["hierarchy", "partition"])
+def test_form_clusters_connected(how: str) -> None:
+    from ssdfl import read_graph
+    from ssdfl.simulate import form_clusters
+
+    g = read_graph(Path(__file__).resolve().parents[1] / "examples" / "er30.edgelist")
+    lab = form_clusters(g, 3, how)
+    nxg = g.to_networkx()
+    nodes = list(nxg.nodes)
+    assert sorted(np.unique(lab)) == [0, 1, 2]
+    for s in range(3):
+        assert nx.is_connected(nxg.subgraph([nodes[i] for i in np.flatnonzero(lab == s)]))
+    assert np.array_equal(lab, form_clusters(g, 3, how))  # deterministic
+    with pytest.raises(ValueError):
+        form_clusters(g, 3, "nonsense")
