@@ -93,7 +93,7 @@ def run() -> tuple[dict[str, dict[str, list[float]]], int]:
         sched = affine_schedule(q, pop, Wa, Wr, ETA, TAU_A, TAU_R)
         mean, cov = exact_moments(sched, X0, CYCLES, SIGMA)
         P = bound_problem(q, labels, Wa, Wr, pop, ETA, TAU_A, TAU_R, sigma=SIGMA)
-        x_c = q.optimum(P.c)
+        x_c = P.x_ref
         obs = expected_gaps(mean, cov, labels, x_c)
         cb = global_cycle_bound(P, CYCLES, X0, x_c)
         tr = cb.trace

@@ -67,10 +67,12 @@ KINDS = [("sgd",), ("sgd", "prox"), ("sgd", "momentum"), ("sgd", "prox", "moment
     reset=st.booleans(),
     common_hessian=st.booleans(),
     common_init=st.booleans(),
+    momentum=st.sampled_from(["perturb", "absorb", "auto"]),
 )
 def test_bounds_dominate_exact_expectations(
     seed: int, n: int, d: int, S: int, kinds: tuple, eta: float, tau_a: int, tau_r: int,
     sigma: float, normalize: bool, reset: bool, common_hessian: bool, common_init: bool,
+    momentum: str,
 ) -> None:  # fmt: skip
     rng = np.random.default_rng(seed)
     g = _connected_graph(rng, n, 0.4)
@@ -85,8 +87,8 @@ def test_bounds_dominate_exact_expectations(
                             reset_momentum=reset)  # fmt: skip
     mean, cov = exact_moments(sched, X0, cycles, sigma)
     P = bound_problem(q, labels, Wa, Wr, pop, eta, tau_a, tau_r, sigma=sigma,
-                      normalize=normalize, reset_momentum=reset)  # fmt: skip
-    x_c = q.optimum(P.c)
+                      normalize=normalize, reset_momentum=reset, momentum=momentum)  # fmt: skip
+    x_c = P.x_ref
     obs = expected_gaps(mean, cov, labels, x_c)
     tr = global_cycle_bound(P, cycles, X0, x_c).trace
     for key in ("gamma_s", "gamma", "opt", "mean_sq"):
@@ -116,7 +118,7 @@ def test_exact_moments_match_monte_carlo_and_bounds() -> None:
     ])  # fmt: skip
     gs = consensus_gaps(runs, labels)  # (R, T+1, S)
     P = bound_problem(q, labels, Wa, Wr, pop, eta, ta, tr_, sigma=sigma)
-    x_c = q.optimum(P.c)
+    x_c = P.x_ref
     exact = expected_gaps(mean, cov, labels, x_c)["gamma_s"]
     mc, se = gs.mean(axis=0), gs.std(axis=0, ddof=1) / math.sqrt(R)
     assert np.all(np.abs(mc - exact) <= 6 * se + 1e-12)
@@ -176,7 +178,7 @@ def test_non_quadratic_generic_constants() -> None:
     X0 = np.zeros((n, model.dim))
     traj = simulate(model, pop, Wa, Wr, X0, eta, ta, tr_, cyc)
     P = bound_problem(model, labels, Wa, Wr, pop, eta, ta, tr_)
-    x_c = model.optimum(P.c)
+    x_c = P.x_ref
     tr = global_cycle_bound(P, cyc, X0, x_c).trace
     cov0 = np.zeros((traj.X.shape[0],) + (n * model.dim,) * 2)
     obs = expected_gaps(traj.X, cov0, labels, x_c)
@@ -331,6 +333,8 @@ def test_bad_input() -> None:
         bound_problem(q, lab, Wm, Wm, pop, 0.1, 1, 1)
     with pytest.raises(SsdflError):
         bound_problem(q, np.array([0, 0, 1, 1]), W, W, pop, 0.1, 1, 1)  # W_intra not blockwise
+    with pytest.raises(SsdflError):
+        bound_problem(q, lab, W, W, pop, 0.1, 1, 1, momentum="bogus")
     with pytest.raises(SsdflError):
         eps_S(0, 0.1)
     with pytest.raises(SsdflError):

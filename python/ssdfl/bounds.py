@@ -92,7 +92,22 @@ class BoundProblem:
     ``L_beta ≥ ‖mean_s(H) − K_b‖`` with ``H_i = c_i∇²F_i``;
     ``zeta_a[s] = ‖(I − J_s)(C G*)_s‖_F``, ``zeta_b = (Σ_s N_s ‖mean_s(c g*)‖²)^{1/2}``,
     ``zeta_p[s] = ‖(C G*)_{prox ∩ s}‖_F``, ``zeta_u[s] = ‖(ρ G*)_{mom ∩ s}‖_F`` with ``G*``
-    the gradients at ``x_c``; ``bias = ‖x_c − x*‖``; ``sigma2 = E‖ξ_i‖²``.
+    the gradients at ``x_c``; ``bias = ‖x_c − x*‖``; ``sigma2 = E‖ξ_i‖²``; ``x_ref`` = ``x_c``
+    (set by :func:`bound_problem`; pass it as ``x_ref`` to the bound functions).
+
+    Optional refinements (quadratics, computed by :func:`bound_problem`): ``rho_e[s]`` = the
+    operator norm of ``E ↦ (I−J_s)(W_s E − η[H_i e_i]_i)`` on cluster-mean-zero ``E``
+    (``≤ ρ_W,s + ηL_γ,s``), and ``g_cross[s] = σ_max((I−J_s)·col(H_i))/√N_s`` (``≤ L_γ,s``).
+    ``inter`` (from :func:`inter_constants`): how one global gossip round ``X ← WX`` acts on the
+    two parts ``E = (I−J_a)X`` and ``B = (J_a−J)X``: ``lam_E = ‖(I−J_a)W(I−J_a)‖``,
+    ``lam_B = ‖(J_a−J)W(J_a−J)‖``, ``beta = ‖(I−J_a)(W−I)J_a‖`` (the leak between them, small
+    when few edges join clusters), and per cluster ``lam_E_s``, ``beta_s``.
+
+    ``momentum_mode``: ``"perturb"`` (the momentum term ``c_iρ_iv_i`` is a perturbation,
+    ``u_s = ‖ρ∘V‖``) or ``"absorb"`` (heavy-ball devices are analysed with their steady-state
+    scale ``s_i = 1/(1−ρ_i)`` folded into ``H_i = c_is_i∇²F_i`` and ``x_c = argmin Σ c_is_iF_i``;
+    ``u_s`` bounds the deviation ``d_i − s_i∇F_i(x_i) − ξ_i``; ``zeta_cs_mom[s] =
+    ‖(C S G*)_{mom ∩ s}‖``, ``zeta_u[s] = ‖(ρ S G*)_{mom ∩ s}‖``), see ``docs/theory.md`` §7c.
     """
 
     labels: np.ndarray
@@ -121,6 +136,10 @@ class BoundProblem:
     rho_e: np.ndarray | None = None
     g_cross: np.ndarray | None = None
     inter: dict | None = None
+    momentum_mode: str = "perturb"
+    x_ref: np.ndarray | None = None
+    zeta_cs_mom: np.ndarray | None = None
+    s_mom: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -214,8 +233,12 @@ def bound_problem(
     sigma: float = 0.0,
     normalize: bool = False,
     reset_momentum: bool = True,
+    momentum: str = "auto",
 ) -> BoundProblem:
-    """Constants from a model. Quadratic / least-squares models use their Hessians ``A_i``
+    """Constants from a model. ``momentum`` ∈ {``"perturb"``, ``"absorb"``, ``"auto"``} selects
+    the analysis of heavy-ball devices (see :class:`BoundProblem`); ``"auto"`` builds both and
+    keeps the one whose noise- and heterogeneity-free cycle rate is smaller (an a-priori
+    choice; both are valid theorems). Quadratic / least-squares models use their Hessians ``A_i``
     (``K_s = mean_{i∈C_s} c_iA_i``, ``K_b = K_m = mean_i c_iA_i``); other models use the
     interval ``[c_iμ_i, c_iL_i]`` (``K`` = its midpoint times ``I``, ``L_γ`` = half-width).
     ``sigma`` is the noise level of ``model.stochastic_grad`` (``E‖ξ‖² = σ²``)."""
@@ -228,10 +251,22 @@ def bound_problem(
     lab = np.asarray(labels)
     if lab.shape != (n,) or lab.dtype.kind not in "iu":
         raise SsdflError(f"labels must be {n} integers")
+    if momentum not in ("perturb", "absorb", "auto"):
+        raise SsdflError(f"momentum must be 'perturb', 'absorb' or 'auto', got {momentum!r}")
+    if momentum == "auto":
+        args = (model, labels, W_intra, W_inter, optimizers, eta, tau_a, tau_r)
+        kw = dict(sigma=sigma, normalize=normalize, reset_momentum=reset_momentum)
+        P1 = bound_problem(*args, momentum="perturb", **kw)  # type: ignore[arg-type]
+        if not np.any(optimizers.rho > 0):
+            return P1
+        P2 = bound_problem(*args, momentum="absorb", **kw)  # type: ignore[arg-type]
+        return P2 if _cycle_rate(P2) < _cycle_rate(P1) else P1
     clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
     eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))
-    c = optimizers.scales(max(tau_a, 1), eta, normalize)
+    c_step = optimizers.scales(max(tau_a, 1), eta, normalize)
     mu, rho = optimizers.mu, optimizers.rho
+    s_mom = np.where(rho > 0, 1.0 / (1.0 - rho), 1.0) if momentum == "absorb" else np.ones(n)
+    c = c_step * s_mom  # gradient scale in the analysis
     if hasattr(model, "as_quadratic") and not isinstance(model, Quadratic):
         quad: Quadratic | None = model.as_quadratic()  # type: ignore[attr-defined]
     else:
@@ -286,15 +321,19 @@ def bound_problem(
     zeta_a = np.array([np.linalg.norm(CG[idx] - CG[idx].mean(0)) for idx in clusters])
     zeta_b = float(np.sqrt(sum(len(idx) * np.sum(CG[idx].mean(0) ** 2) for idx in clusters)))
     zeta_p = np.array([np.linalg.norm(CG[idx][mu[idx] > 0]) for idx in clusters])
-    zeta_u = np.array([np.linalg.norm((rho[:, None] * Gs)[idx][rho[idx] > 0]) for idx in clusters])
+    rs = (rho * s_mom)[:, None]
+    zeta_u = np.array([np.linalg.norm((rs * Gs)[idx][rho[idx] > 0]) for idx in clusters])
+    zeta_cs = np.array([np.linalg.norm(CG[idx][rho[idx] > 0]) for idx in clusters])
     return BoundProblem(
         labels=lab.astype(np.int64), sizes=np.array([len(i) for i in clusters]), W_eigs=eigs,
-        lam_inter=lam, eta=float(eta), tau_a=int(tau_a), tau_r=int(tau_r), c=c, mu=mu.copy(),
+        lam_inter=lam, eta=float(eta), tau_a=int(tau_a), tau_r=int(tau_r), c=c_step,
+        mu=mu.copy(),
         rho=rho.copy(), L_dev=np.asarray(L_dev, dtype=float), kappa_s=kappa_s, kappa_b=kappa_b,
         kappa_m=kappa_m, L_gamma=L_gamma, L_beta=L_beta, zeta_a=zeta_a, zeta_b=zeta_b,
         zeta_p=zeta_p, zeta_u=zeta_u, sigma2=float(sigma) ** 2,
         bias=float(np.linalg.norm(x_c - x_star)), reset_momentum=reset_momentum,
         rho_e=rho_e, g_cross=g_cross, inter=inter_constants(W_inter, lab),
+        momentum_mode=momentum, x_ref=x_c, zeta_cs_mom=zeta_cs, s_mom=s_mom,
     )  # fmt: skip
 
 
@@ -425,6 +464,12 @@ def _constants(P: BoundProblem) -> dict:
     K["rL_u"] = np.array([float(np.max((P.rho * P.L_dev)[i], initial=0.0)) for i in clusters])
     K["r_u"] = np.array([float(np.max(P.rho[i], initial=0.0)) for i in clusters])
     K["has_u"] = np.array([bool(mom[i].any()) for i in clusters])
+    sm = P.s_mom if P.s_mom is not None else np.ones(len(P.c))
+    K["rsL"] = np.array([float(np.max((P.rho * sm * P.L_dev)[i], initial=0.0)) for i in clusters])
+    K["csL"] = np.array(
+        [float(np.max((P.c * sm * P.L_dev)[i][mom[i]], initial=0.0)) for i in clusters]
+    )
+    K["n_mom"] = np.array([float(mom[i].sum()) for i in clusters])
     s2 = P.sigma2
     K["n_e"] = eta**2 * s2 * np.array([(1 - 1 / len(i)) * c2[i].sum() for i in clusters])
     K["n_b"] = eta**2 * s2 * max(0.0, sum(c2[i].sum() / len(i) for i in clusters) - c2.sum() / N)
@@ -460,9 +505,17 @@ def _intra_round(
     b_new = math.sqrt(det_b**2 + K["n_b"]) if P.S > 1 else 0.0  # J_a = J when S = 1
     det_m = K["q_m"] * m + eta * (K["g_max"] * e_use + P.L_beta * b + rt + ut)
     m_new = math.sqrt(det_m**2 + K["n_m"])
-    # momentum memory ρ∘V⁺ = ρ∘(G(X) + Ξ + ρ∘V); ‖(X − 1x_cᵀ)_s‖ ≤ e_s + b + √(N_s/N) m
-    det_u = K["rL_u"] * (e + b + K["frac"] * m) + P.zeta_u + K["r_u"] * u
-    u_new = np.where(K["has_u"], np.sqrt(det_u**2 + K["n_u"]), 0.0)
+    if P.momentum_mode == "absorb":
+        # deviation μ⁺ = ρ∘(μ + Ξ) + ρ∘S∘(G(X) − G(X⁺)), ‖G(X) − G(X⁺)‖ ≤ L‖X⁺ − X‖ (mom rows)
+        r_rms = np.sqrt(u**2 + P.sigma2 * K["n_mom"])
+        move = (1 - K["lam_min"]) * e + eta * (
+            K["csL"] * (e + b + K["frac"] * m) + P.zeta_cs_mom + K["omega"] * r_rms
+        )
+        u_new = np.where(K["has_u"], K["r_u"] * r_rms + K["rsL"] * move, 0.0)
+    else:
+        # momentum memory ρ∘V⁺ = ρ∘(G(X) + Ξ + ρ∘V); ‖(X − 1x_cᵀ)_s‖ ≤ e_s + b + √(N_s/N) m
+        det_u = K["rL_u"] * (e + b + K["frac"] * m) + P.zeta_u + K["r_u"] * u
+        u_new = np.where(K["has_u"], np.sqrt(det_u**2 + K["n_u"]), 0.0)
     # distance travelled by prox devices: (X−A)⁺ = (I − ηcμ)(X−A) + (W_s − I)E_s − ηC(G + Ξ)
     det_p = (
         K["q_p"] * p
@@ -516,14 +569,21 @@ def _cycles(
     P: BoundProblem, K: dict, cycles: int, e: np.ndarray, e_tot: float, b: float, m: float,
     p: np.ndarray, u: np.ndarray, lam: float, rows: list,
 ) -> None:  # fmt: skip
-    for _ in range(cycles):
+    absorb = P.momentum_mode == "absorb"
+    for k in range(cycles):
         p = np.zeros(P.S)  # anchors A ← X
-        if P.reset_momentum:
-            u[:] = 0.0
+        if absorb and (P.reset_momentum or k == 0):
+            # v = 0: the deviation is −ρ∘S∘G(X), ‖·‖ ≤ max ρsL ‖(X − 1x_cᵀ)_s‖ + ‖(ρSG*)_s‖
+            u = np.where(K["has_u"], K["rsL"] * (e + b + K["frac"] * m) + P.zeta_u, 0.0)
+        elif not absorb and P.reset_momentum:
+            u = np.zeros(P.S)
         for _ in range(P.tau_a):
             e, e_tot, b, m, p, u = _intra_round(P, K, e, e_tot, b, m, p, u)
             rows.append((e.copy(), e_tot, b, m, "intra"))
         f = math.hypot(e_tot, b)
+        if absorb and not P.reset_momentum and P.tau_r > 0:
+            # gradients are evaluated after gossip moved X by ‖(W^τ_r − I)(I−J)X‖ ≤ f (W ≽ 0)
+            u = np.where(K["has_u"], u + K["rsL"] * f, 0.0)
         for _ in range(P.tau_r):
             # global gossip contracts ‖(I−J)X‖ = hypot(‖(I−J_a)X‖, b) by λ(W) and may move
             # energy between the two parts: (I−J_a)WX = (I−J_a)W E + (I−J_a)(W−I)B, etc.
