@@ -243,8 +243,9 @@ def test_large_block_boundaries_tree_vs_flat() -> None:
 @SETTINGS
 @given(client_updates(max_n=9, max_p=300), st.integers(0, 3))
 def test_fast_window_path_equals_wide_accumulator(case, spread) -> None:
-    """The kernel's i64/i128 window fast paths give the same bits as the wide accumulator
-    alone, including elements that fall back (values far below the group maximum)."""
+    """The kernel's window fast paths give the same bits (final) and bytes (partial sums) as
+    the wide accumulator alone, including elements that fall back (values far below the group
+    maximum)."""
     from ssdfl import _core
 
     xs, w = case
@@ -259,6 +260,19 @@ def test_fast_window_path_equals_wide_accumulator(case, spread) -> None:
     b = np.empty(n, flat[0].dtype)
     fn(flat, plan.scaled, [], n, k=plan.k, w_prime=plan.w_prime, out=a, fast=True)
     fn(flat, plan.scaled, [], n, k=plan.k, w_prime=plan.w_prime, out=b, fast=False)
+    assert bits(a) == bits(b)
+    # exact partial sums: the fast window encoding is byte-identical to the wide one
+    pa = fn(flat, plan.scaled, [], n, fast=True)
+    pb = fn(flat, plan.scaled, [], n, fast=False)
+    assert pa.tobytes() == pb.tobytes()
+    # merging partial sums (tree inner nodes and roots): fast i128 merge vs wide accumulator
+    half = len(flat) // 2
+    parts = [fn(flat[:half], plan.scaled[:half], [], n), fn(flat[half:], plan.scaled[half:], [], n)]
+    empty = np.empty(0)
+    merged_fast = fn([], empty, parts, n, fast=True)
+    assert merged_fast.tobytes() == fn([], empty, parts, n, fast=False).tobytes()
+    fn([], empty, parts, n, k=plan.k, w_prime=plan.w_prime, out=a, fast=True)
+    fn([], empty, parts, n, k=plan.k, w_prime=plan.w_prime, out=b, fast=False)
     assert bits(a) == bits(b)
 
 

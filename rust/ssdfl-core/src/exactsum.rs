@@ -577,6 +577,160 @@ fn pow2(e: i32) -> f64 {
     f64::from_bits(((e + 1023) as u64) << 52)
 }
 
+/// Exact window sums of one group for partial mode: returns `base` with `acc[i] · 2^base`
+/// the exact weighted sum of element `i` unless `bad[i]`; `None` when the group holds a
+/// non-finite value or there are no raw inputs (the wide path then handles everything).
+fn fast_sums_group<T: ExactFloat>(
+    raw: &[&[T]],
+    w: &[Weight],
+    start: usize,
+    len: usize,
+    acc: &mut [i128; GROUP],
+    bad: &mut [bool; GROUP],
+) -> Option<i32> {
+    if raw.is_empty() {
+        return None;
+    }
+    let mut mx = 0u64;
+    for r in raw {
+        mx = mx.max(max_abs_bits(&r[start..start + len]));
+    }
+    let top = T::top_of_abs_bits(mx)?;
+    let wbits = w
+        .iter()
+        .map(|x| 64 - x.m.leading_zeros())
+        .max()
+        .unwrap_or(1) as i32;
+    let tbits = 64 - (raw.len() as u64).leading_zeros() as i32;
+    let base53 = top + 1 + tbits - 53;
+    if T::MANT_BITS as i32 + wbits <= 53 && (-1000..1000).contains(&base53) {
+        let mut accf = [0f64; GROUP];
+        let mut badf = [0f64; GROUP];
+        for (r, &wc) in raw.iter().zip(w) {
+            if wc.m == 0 {
+                continue;
+            }
+            let scale = (wc.m as f64) * pow2(wc.e - base53);
+            f64_tier_add(
+                &r[start..start + len],
+                &mut accf[..len],
+                &mut badf[..len],
+                scale,
+            );
+        }
+        if badf[..len].iter().all(|&b| b == 0.0) {
+            for (a, &f) in acc.iter_mut().zip(accf.iter()) {
+                *a = f as i128; // an integer below 2^53: exact
+            }
+            return Some(base53);
+        }
+    }
+    let base = top - 95;
+    for (r, &wc) in raw.iter().zip(w) {
+        if wc.m == 0 {
+            continue;
+        }
+        let rs = &r[start..start + len];
+        for ((&v, a), b) in rs.iter().zip(acc.iter_mut()).zip(bad.iter_mut()) {
+            let (neg, m, e) = v.decompose_finite();
+            let sh = e + wc.e - base;
+            if sh < 0 {
+                *b |= m != 0;
+                continue;
+            }
+            let p = (((m as u128) * (wc.m as u128)) << sh) as i128;
+            *a += if neg { -p } else { p };
+        }
+    }
+    Some(base)
+}
+
+/// Balanced 32-bit digits of `v · 2^base` in the layout whose digit 0 weighs `2^lo_exp`
+/// (`base ≥ lo_exp`), appended to `out`; returns `(lowest nonzero digit, count)`, or `None`
+/// for zero. Balanced digits (in `[-2^31, 2^31)`) of an integer are unique, so this equals
+/// the wide accumulator's normalised, trimmed digits.
+fn window_digits(v: i128, base: i32, lo_exp: i32, out: &mut Vec<i64>) -> Option<(usize, usize)> {
+    if v == 0 {
+        return None;
+    }
+    let shift = (base - lo_exp) as usize;
+    let mut d = shift >> 5;
+    let r = (shift & 31) as u32;
+    let mut s = ((v & ((1i128 << (32 - r)) - 1)) << r) as i64; // in [0, 2^32)
+    let mut rest = v >> (32 - r);
+    let mut first: Option<usize> = None;
+    let begin = out.len();
+    loop {
+        let mut dig = s;
+        if dig >= HALF_DIGIT {
+            dig -= DIGIT;
+            rest += 1;
+        }
+        if first.is_none() && dig != 0 {
+            first = Some(d);
+        }
+        if first.is_some() {
+            out.push(dig);
+        }
+        if rest == 0 {
+            break;
+        }
+        s = (rest & 0xffff_ffff) as i64;
+        rest >>= 32;
+        d += 1;
+    }
+    first.map(|lo| (lo, out.len() - begin))
+}
+
+/// Sum the partial sums of group `g` into `acc` (unit `2^base`, returned) when all their digit
+/// windows fit within 3 digits; `None` otherwise.
+fn merge_partials_group(
+    idx: &[PartialIndex<'_>],
+    g: usize,
+    len: usize,
+    acc: &mut [i128; GROUP],
+) -> Option<i32> {
+    let wins: Vec<(usize, usize, usize)> = idx.iter().map(|p| p.groups[g]).collect();
+    let lo = wins.iter().filter(|w| w.2 > 0).map(|w| w.1).min();
+    let Some(lo) = lo else {
+        return Some(0); // every partial is zero in this group (acc stays 0)
+    };
+    let hi = wins.iter().map(|w| w.1 + w.2).max().unwrap_or(lo);
+    if hi - lo > 3 {
+        return None;
+    }
+    for (p, &(off, plo, nd)) in idx.iter().zip(&wins) {
+        if nd == 0 {
+            continue;
+        }
+        let body = &p.bytes[off..off + len * nd * 4];
+        for (a, el) in acc.iter_mut().zip(body.chunks_exact(nd * 4)) {
+            let mut v: i128 = 0;
+            for (j, ch) in el.chunks_exact(4).enumerate() {
+                let dgt = i32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]) as i128;
+                v += dgt << (32 * (plo + j - lo));
+            }
+            *a += v;
+        }
+    }
+    Some(lo as i32 * 32)
+}
+
+/// `sat_T(fl_T(fl64(2^-k · v · 2^base_off) / w_prime))` where `base_off` is relative to the
+/// layout's `LO` (digit offset × 32).
+#[inline]
+fn round_i128<T: ExactFloat>(v: i128, base_off: i32, k: i32, w_prime: f64) -> T {
+    if v == 0 {
+        return T::from_f64_sat(0.0);
+    }
+    let mag = v.unsigned_abs();
+    let lz = mag.leading_zeros();
+    let x = mag << lz;
+    let m = ((x >> 64) as u64) | (((x as u64) != 0) as u64);
+    let a = round_to_f64(v < 0, m, T::LO + base_off - lz as i32 + 64 - k);
+    T::from_f64_sat(a / w_prime)
+}
+
 /// Round the exact window sums `acc[i] · 2^base` of the elements not marked `bad`.
 fn finish_fast<T: ExactFloat>(
     acc: &[i128],
@@ -769,9 +923,47 @@ pub fn reduce_with<T: ExactFloat>(
                 store.reserve(len * 4);
             }
             let mut out = out;
+            // Partial mode: exact window sums where they fit (same digits as the wide path).
+            let mut facc = [0i128; GROUP];
+            let mut fbad = [false; GROUP];
+            let fbase = if partial_mode && fast && idx.is_empty() {
+                fast_sums_group(raw, &w, start, len, &mut facc, &mut fbad)
+            } else {
+                None
+            };
+            // Merging partial sums only: if every partial's digit window in this group lies
+            // within 3 digits of the lowest one, each element's exact total fits an i128
+            // (|partial| < 2^95.x, at most 2^30 partials).
+            let mut pacc = [0i128; GROUP];
+            let pbase = if fast && raw.is_empty() && !idx.is_empty() {
+                merge_partials_group(&idx, g, len, &mut pacc)
+            } else {
+                None
+            };
+            if let Some(pb) = pbase {
+                for i in 0..len {
+                    let v = pacc[i];
+                    match out.as_deref_mut() {
+                        Some(o) => o[i] = round_i128::<T>(v, pb, k, w_prime),
+                        None => match window_digits(v, T::LO + pb, T::LO, &mut store) {
+                            None => digits.push((0, 0)),
+                            Some(lo_cnt) => digits.push(lo_cnt),
+                        },
+                    }
+                }
+            }
             for i in 0..len {
-                if done.get(i).copied().unwrap_or(false) {
+                if pbase.is_some() || done.get(i).copied().unwrap_or(false) {
                     continue;
+                }
+                if let Some(base) = fbase {
+                    if !fbad[i] {
+                        match window_digits(facc[i], base, T::LO, &mut store) {
+                            None => digits.push((0, 0)),
+                            Some(lo_cnt) => digits.push(lo_cnt),
+                        }
+                        continue;
+                    }
                 }
                 let mut acc = Acc {
                     d: &mut limbs,
