@@ -13,6 +13,7 @@ pub mod graph;
 pub mod metrics;
 pub mod parse;
 pub mod partition;
+pub mod spectral;
 pub mod sweep;
 
 pub use error::{CoreError, Result, StopFn};
