@@ -117,8 +117,18 @@ pub fn gossip_round(
     let row = |i: usize, y: &mut [f64], vrow: Option<&mut [f64]>| {
         match w {
             Some(w) => {
-                y.fill(0.0);
-                for k in w.indptr[i] as usize..w.indptr[i + 1] as usize {
+                // the first product initializes the row (0 + a = a, up to the sign of a zero),
+                // saving a pass that would zero it first
+                let (lo, hi) = (w.indptr[i] as usize, w.indptr[i + 1] as usize);
+                if lo == hi {
+                    y.fill(0.0);
+                } else {
+                    let (j, wij) = (w.indices[lo] as usize, w.data[lo]);
+                    for (yv, xv) in y.iter_mut().zip(&x[j * d..(j + 1) * d]) {
+                        *yv = wij * *xv;
+                    }
+                }
+                for k in (lo + 1).min(hi)..hi {
                     let j = w.indices[k] as usize;
                     let wij = w.data[k];
                     for (yv, xv) in y.iter_mut().zip(&x[j * d..(j + 1) * d]) {
