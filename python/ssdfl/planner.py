@@ -40,13 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ssdfl._atomic import atomic_write
 from ssdfl.devices import DeviceTable, homogeneous_devices
 from ssdfl.errors import DisconnectedGraphError, InfeasibleError, SsdflError
 from ssdfl.graph import Graph, GraphLike, as_graph
-from ssdfl.mixing import mixing_matrix, second_eigenvalue
+from ssdfl.mixing import block_mixing_matrix, mixing_matrix, second_eigenvalue
 
 __all__ = [
     "PLAN_SCHEMA",
@@ -224,8 +223,9 @@ def candidate_table(
     """Compute the per-candidate numbers of the module docstring."""
     from ssdfl.clustering import cluster_measure
     from ssdfl.heterogeneity import jsd
+    from ssdfl.simulate.devices import population_from_devices
 
-    pop = _population(devices)
+    pop = population_from_devices(devices)
     alpha = pop.alphas(cfg.tau_a, cfg.eta)
     a_bar = float(alpha.mean())
     hist = devices.label_hist
@@ -280,22 +280,6 @@ def candidate_table(
         clusters=list(candidates), size=size, lam=lam, phi=phi, phi_lower=phi_lo,
         phi_exact=exact, H=H, B=B, gamma_intra=gamma_intra, between=between,
     )  # fmt: skip
-
-
-def _population(devices: DeviceTable) -> Any:
-    from ssdfl.optimizers import SGD, Adam, MomentumSGD, OptimizerPopulation, ProxSGD
-
-    opts = []
-    for i, k in enumerate(devices.optimizer):
-        if k == "prox":
-            opts.append(ProxSGD(mu=float(devices.mu[i])))
-        elif k == "momentum":
-            opts.append(MomentumSGD(rho=float(devices.rho[i])))
-        elif k == "adam":
-            opts.append(Adam())
-        else:
-            opts.append(SGD())
-    return OptimizerPopulation(opts)
 
 
 def objective_terms(t: CandidateTable, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -400,24 +384,6 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def _block_mixing(g: Graph, clusters: list[np.ndarray], rule: str) -> sp.csr_array:
-    n = g.n
-    rows, cols, vals = [], [], []
-    for c in clusters:
-        if len(c) == 1:
-            rows.append(c)
-            cols.append(c)
-            vals.append(np.ones(1))
-            continue
-        Wc = sp.coo_array(mixing_matrix(g.subgraph(c), rule))
-        rows.append(c[Wc.row])
-        cols.append(c[Wc.col])
-        vals.append(Wc.data)
-    return sp.csr_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-    )
-
-
 def _problem(
     g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig,
     tau_a: int, tau_r: int,
@@ -433,7 +399,7 @@ def _problem(
     for s, c in enumerate(clusters):
         labels[c] = s
     return generic_problem(
-        labels, _block_mixing(g, clusters, cfg.mixing_rule), mixing_matrix(g, cfg.mixing_rule),
+        labels, block_mixing_matrix(g, labels, cfg.mixing_rule), mixing_matrix(g, cfg.mixing_rule),
         cfg.eta, tau_a, tau_r, L=cfg.L, mu=cfg.mu,
         zeta2=cfg.grad_scale * t.H[js],
         zeta_b=math.sqrt(cfg.grad_scale * float(np.sum(t.size[js] * t.B[js]))),

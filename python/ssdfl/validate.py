@@ -24,7 +24,7 @@ from ssdfl.data import FederatedDataset, load_digits_federated
 from ssdfl.devices import DeviceTable
 from ssdfl.errors import SsdflError
 from ssdfl.graph import Graph
-from ssdfl.planner import FormationPlan, _population
+from ssdfl.planner import FormationPlan
 from ssdfl.plotting import save_figure
 
 __all__ = ["digits_for_devices", "simulate_plan"]
@@ -88,13 +88,14 @@ def simulate_plan(
 
     from ssdfl.devices import homogeneous_devices
     from ssdfl.simulate import simulate
+    from ssdfl.simulate.devices import population_from_devices
 
     outdir = Path(out)
     cfg = plan.config
     dev = devices or homogeneous_devices(g.n)
     data = digits_for_devices(devices, g.n, seed)
     model = data.logistic()
-    pop = _population(dev)
+    pop = population_from_devices(dev)
     common = dict(
         optimizers=pop, tau_a=cfg["tau_a"], tau_r=cfg["tau_r"], cycles=cycles, eta=cfg["eta"],
         seed=seed, mixing=cfg["mixing_rule"], progress=progress, device_metrics=False,

@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graph import GraphLike, as_graph
-from ssdfl.metrics import is_connected, is_set_connected
-from ssdfl.mixing import mixing_matrix
+from ssdfl.metrics import is_connected
+from ssdfl.mixing import block_mixing_matrix
 
 __all__ = [
     "cluster_labels",
@@ -67,34 +66,8 @@ def cluster_labels(clusters: Any, n: int) -> np.ndarray:
     return order[inv].astype(np.int64)
 
 
-def cluster_mixing(
-    g: GraphLike, labels: np.ndarray, rule: str = "lazy-metropolis", check_connected: bool = True
-) -> sp.csr_array:
-    """Sparse block-diagonal ``diag(W_1, …, W_S)``: each cluster's mixing matrix (``rule``) on
-    its induced subgraph, a singleton's block is ``[1]``. With ``check_connected`` a cluster
-    whose induced subgraph is disconnected raises :class:`DisconnectedGraphError` (spec §1)."""
-    g = as_graph(g)
-    lab = np.asarray(labels, dtype=np.int64)
-    if lab.shape != (g.n,):
-        raise SsdflError(f"labels must have shape ({g.n},), got {lab.shape}")
-    rows, cols, vals = [], [], []
-    for s in np.unique(lab):
-        idx = np.flatnonzero(lab == s)
-        if len(idx) == 1:
-            rows.append(idx)
-            cols.append(idx)
-            vals.append(np.ones(1))
-            continue
-        if check_connected and not is_set_connected(g, idx):
-            raise DisconnectedGraphError(f"cluster {int(s)} induces a disconnected subgraph")
-        Ws = sp.coo_array(mixing_matrix(g.subgraph(idx), rule))
-        rows.append(idx[Ws.row])
-        cols.append(idx[Ws.col])
-        vals.append(Ws.data)
-    W = sp.coo_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(g.n, g.n)
-    )
-    return sp.csr_array(W)
+cluster_mixing = block_mixing_matrix
+"""Alias of :func:`ssdfl.mixing.block_mixing_matrix` (the simulator's name for it)."""
 
 
 def random_connected_partition(
