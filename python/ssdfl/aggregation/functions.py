@@ -111,14 +111,11 @@ def apply_memory_cap(limit_mb: float) -> float:
     thread arenas do not reserve address space. Returns the runtime RSS (MiB)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-    # warm up the Rust thread pool so its stacks are part of the runtime
-    reduce_final(
-        [np.zeros(4096, np.float32)] * 2,
-        np.ones(2),
-        [],
-        _warm_plan(),
-        np.empty(4096, np.float32),
-    )
+    # warm up the Rust thread pool (stacks, malloc arenas of its threads) so it is part of the
+    # runtime: a final reduction and a partial one (which allocates in the worker threads)
+    warm = [np.linspace(-1, 1, 1 << 15, dtype=np.float32)] * 2
+    reduce_final(warm, np.ones(2), [], _warm_plan(), np.empty(1 << 15, np.float32))
+    reduce_partial(warm, np.ones(2), [], 1 << 15, np.dtype(np.float32))
     rss = _rss_mb()
     budget = limit_mb - rss
     if budget <= 0:
