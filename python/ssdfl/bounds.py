@@ -532,7 +532,9 @@ def _intra_round(
 
 
 def _fix(x: np.ndarray | float) -> np.ndarray:
-    return np.nan_to_num(np.asarray(x, dtype=np.float64), nan=np.inf, posinf=np.inf)
+    """NaN → +inf (a diverged bound stays a valid, vacuous bound); values are norms ≥ 0."""
+    a = np.asarray(x, dtype=np.float64)
+    return np.where(np.isnan(a), np.inf, a)
 
 
 def run_bounds(P: BoundProblem, cycles: int, *, e0: np.ndarray, b0: float, m0: float) -> BoundTrace:

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from ssdfl.errors import SsdflError
 from ssdfl.graph import GraphLike, as_graph
-from ssdfl.mixing import mixing_matrix
+from ssdfl.mixing import block_mixing_matrix
 from ssdfl.models import DeviceModel, Quadratic
 from ssdfl.optimizers import OptimizerPopulation
 
@@ -54,18 +54,11 @@ def block_mixing(
     g: GraphLike, labels: np.ndarray | list[int], rule: str = "lazy-metropolis"
 ) -> np.ndarray:
     """Dense ``N × N`` block-diagonal ``diag(W_s)``: each cluster's mixing matrix (``rule``)
-    on its induced subgraph; a singleton cluster gets ``W_s = [1]``."""
+    on its induced subgraph; a singleton cluster gets ``W_s = [1]`` (dense form of
+    :func:`ssdfl.mixing.block_mixing_matrix`, clusters not required to be connected)."""
     g = as_graph(g)
     lab = _labels(labels, g.n)
-    W = np.zeros((g.n, g.n))
-    for s in np.unique(lab):
-        idx = np.flatnonzero(lab == s)
-        if len(idx) == 1:
-            W[idx[0], idx[0]] = 1.0
-            continue
-        Ws = mixing_matrix(g.subgraph(idx), rule).toarray()
-        W[np.ix_(idx, idx)] = Ws
-    return W
+    return block_mixing_matrix(g, lab, rule, check_connected=False).toarray()
 
 
 def _dense(W: np.ndarray | sp.sparray | sp.spmatrix, n: int, name: str) -> np.ndarray:
