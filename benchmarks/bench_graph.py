@@ -1,6 +1,6 @@
 """Graph basics: ssdfl vs networkx (and rustworkx where it has the function), side by side.
 
-Run by hand (takes about a minute, ~3 GB of RAM for the networkx graph)::
+Run by hand (1–5 minutes depending on machine load; ~3 GB of RAM for the networkx graphs)::
 
     python benchmarks/bench_graph.py            # 1M edges, 200k nodes
     python benchmarks/bench_graph.py --edges 100000 --nodes 20000   # quick
