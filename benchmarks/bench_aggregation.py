@@ -76,7 +76,7 @@ def one_size(stack: np.ndarray, repeats: int) -> str:
     return f"| {gb * 1000:.0f} MB | {cells} | {res['s4'] / res['np32']:.2f}× |"
 
 
-def memory_table(client_mb: float, n: int, shards: int) -> None:
+def memory_table(client_mb: float, n: int, shards: int, plot: str | None = None) -> None:
     p = int(client_mb * 2**20 / 4)
     rng = np.random.default_rng(1)
     xs = [rng.standard_normal(p, dtype=np.float32) for _ in range(n)]
@@ -98,6 +98,7 @@ def memory_table(client_mb: float, n: int, shards: int) -> None:
             "measured − predicted |"
         )
         print("|---|---|---|---|---|---|---|")
+        rows: list[dict] = []
         for strategy, kw in (("sharded", {"shards": shards}), ("tree", {"tree": "lambda-fl"})):
             levels, *_ = plan_jobs(
                 st,
@@ -120,15 +121,37 @@ def memory_table(client_mb: float, n: int, shards: int) -> None:
                     )
                     fns = rep.functions
                 except AggregationError as exc:
+                    rows.append(
+                        {
+                            "name": f"{strategy} @cap",
+                            "predicted_mb": 0.0,
+                            "measured_mb": 0.0,
+                            "ok": False,
+                        }
+                    )
                     print(f"| {strategy} | — | {capped:.0f} | **failed** | | | {str(exc)[:90]}… |")
                     continue
                 for r in fns[:3] + fns[-1:] if len(fns) > 4 else fns:
                     pred = predict_job_mb(jobs[r.name], r.baseline_rss_mb).total_mb
+                    tag = f"{strategy}:{r.name}" + ("" if capped is None else " @cap")
+                    rows.append(
+                        {
+                            "name": tag,
+                            "predicted_mb": pred,
+                            "measured_mb": r.peak_rss_mb,
+                            "ok": r.ok,
+                        }
+                    )
                     c = "none" if capped is None else f"{capped:.0f}"
                     print(
                         f"| {strategy} | {r.name} | {c} | {'yes' if r.ok else 'no'} | "
                         f"{pred:.0f} | {r.peak_rss_mb:.0f} | {r.peak_rss_mb - pred:+.0f} |"
                     )
+
+        if plot:
+            from ssdfl.aggregation.plots import plot_measured_memory
+
+            print(f"\nwrote {plot_measured_memory(plot, rows)}")
 
 
 def main() -> None:
@@ -138,10 +161,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory-client-mb", type=float, default=64)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument(
+        "--plot",
+        default="docs/img/gradssharding_measured_memory.png",
+        help="PNG of measured vs predicted peaks ('' to skip)",
+    )
     args = ap.parse_args()
-    throughput(args.sizes_mb, args.clients, args.repeats)
+    if not args.skip_throughput:
+        throughput(args.sizes_mb, args.clients, args.repeats)
     if not args.skip_memory:
-        memory_table(args.memory_client_mb, 4, 4)
+        memory_table(args.memory_client_mb, 4, 4, plot=args.plot or None)
 
 
 if __name__ == "__main__":

@@ -93,3 +93,14 @@ def test_report_writes_pngs(tmp_path) -> None:
     assert r.exit_code == 0, r.output
     for name in ("gradssharding_cost.png", "gradssharding_memory.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_measured_memory_plot(tmp_path) -> None:
+    from ssdfl.aggregation.plots import plot_measured_memory
+
+    rows = [
+        {"name": "shard-0", "predicted_mb": 100.0, "measured_mb": 103.0, "ok": True},
+        {"name": "leaf", "predicted_mb": 0.0, "measured_mb": 0.0, "ok": False},
+    ]
+    out = plot_measured_memory(tmp_path / "m.png", rows)
+    assert out.read_bytes()[:4] == b"\x89PNG"
