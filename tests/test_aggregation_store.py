@@ -172,6 +172,13 @@ def test_dask_executor_small_cluster(tmp_path) -> None:
     with DaskExecutor(n_workers=1, threads_per_worker=2, processes=False) as ex:
         aggregate_store(st, keys, "o.npy", strategy="sharded", shards=3, executor=ex)
     assert get_array(st, "o.npy").tobytes() == fedavg(xs).tobytes()
+    # an existing scheduler, by address
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        with DaskExecutor(cluster.scheduler_address) as ex:
+            aggregate_store(st, keys, "t.npy", strategy="tree", fan_in=2, executor=ex)
+    assert get_array(st, "t.npy").tobytes() == fedavg(xs).tobytes()
 
 
 def test_memory_cap_tree_fails_sharding_succeeds(tmp_path) -> None:
