@@ -39,14 +39,26 @@ pub fn sweep_order(values: &[f64]) -> Result<Vec<usize>> {
             "sweep vector has NaN at node {i}"
         )));
     }
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    let cmp = |&a: &usize, &b: &usize| values[a].total_cmp(&values[b]).then(a.cmp(&b));
+    // sort (order-preserving u64 key, index) pairs: no indirect loads in the comparisons
+    let key = |x: f64| -> u64 {
+        let b = x.to_bits();
+        if b >> 63 == 1 {
+            !b
+        } else {
+            b | (1 << 63)
+        }
+    };
+    let mut pairs: Vec<(u64, u32)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (key(if x == 0.0 { 0.0 } else { x }), i as u32))
+        .collect();
     if values.len() >= PAR_THRESHOLD {
-        order.par_sort_unstable_by(cmp);
+        pairs.par_sort_unstable();
     } else {
-        order.sort_unstable_by(cmp);
+        pairs.sort_unstable();
     }
-    Ok(order)
+    Ok(pairs.into_iter().map(|(_, i)| i as usize).collect())
 }
 
 /// Cut and volume of every prefix of `order` (which must be a permutation of `0..n`).
@@ -57,33 +69,37 @@ pub fn sweep_profile(g: &Graph, order: &[usize]) -> Result<SweepProfile> {
             what: format!("ordering has length {} for {} nodes", order.len(), n),
         });
     }
-    let mut rank = vec![usize::MAX; n];
+    let mut rank = vec![u32::MAX; n];
     for (k, &u) in order.iter().enumerate() {
         if u >= n {
             return Err(CoreError::NodeOutOfRange { node: u as i64, n });
         }
-        if rank[u] != usize::MAX {
+        if rank[u] != u32::MAX {
             return Err(CoreError::InvalidArgument(format!(
                 "ordering lists node {u} twice"
             )));
         }
-        rank[u] = k;
+        rank[u] = k as u32;
     }
     let deg = g.degrees();
-    let delta = |k: usize| -> f64 {
-        let u = order[k];
-        let before: f64 = g
-            .neighbors(u)
-            .filter(|&(v, _)| rank[v] < k)
-            .map(|(_, w)| w)
-            .sum();
+    let (indptr, indices, weights) = (g.indptr(), g.indices(), g.weights());
+    // node-order pass (sequential CSR reads): increment of u = d_u − 2·w(u, earlier nodes)
+    let delta = |u: usize| -> f64 {
+        let ru = rank[u];
+        let mut before = 0.0;
+        for k in indptr[u]..indptr[u + 1] {
+            if rank[indices[k] as usize] < ru {
+                before += weights[k];
+            }
+        }
         deg[u] - 2.0 * before
     };
-    let inc: Vec<f64> = if g.indices().len() >= PAR_THRESHOLD {
+    let by_node: Vec<f64> = if g.indices().len() >= PAR_THRESHOLD {
         (0..n).into_par_iter().map(delta).collect()
     } else {
         (0..n).map(delta).collect()
     };
+    let inc: Vec<f64> = order.iter().map(|&u| by_node[u]).collect();
     let mut cut = Vec::with_capacity(n);
     let mut volume = Vec::with_capacity(n);
     let (mut c, mut v) = (0.0, 0.0);
@@ -203,6 +219,19 @@ mod tests {
         assert_eq!(p.cut[5], 0.0);
         assert!(sweep_profile(&g, &[0, 0, 1, 2, 3, 4]).is_err());
         assert!(sweep_profile(&g, &[0, 1]).is_err());
+    }
+
+    #[test]
+    fn order_is_ascending_with_ties_by_index() {
+        let x = [0.5, -1.0, 0.5, -0.0, 0.0, f64::INFINITY, -3.0];
+        assert_eq!(sweep_order(&x).unwrap(), vec![6, 1, 3, 4, 0, 2, 5]);
+        let big: Vec<f64> = (0..40_000)
+            .map(|i| ((i * 7919) % 1000) as f64 - 500.0)
+            .collect();
+        let o = sweep_order(&big).unwrap();
+        assert!(o
+            .windows(2)
+            .all(|p| big[p[0]] < big[p[1]] || (big[p[0]] == big[p[1]] && p[0] < p[1])));
     }
 
     #[test]
