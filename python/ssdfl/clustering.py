@@ -561,7 +561,15 @@ def _kmeans_start(srch: _Searcher, g: Graph, k: int, seed: int | None) -> list[n
         V = V[:, np.argsort(-w)]
     X = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-300)
     lab = _kmeans(X, k, np.random.default_rng(0 if seed is None else seed))
-    # connectivity repair
+    return _repair(srch, g, lab, k)
+
+
+def _repair(srch: _Searcher, g: Graph, lab: np.ndarray, k: int) -> list[np.ndarray] | None:
+    """Make every cluster of ``lab`` (values ``0..k-1``) connected: each keeps its largest
+    connected piece; the other pieces join, node by node, the adjacent cluster they share most
+    weight with. ``None`` if a cluster is empty or ends below ``min_size``."""
+    n = g.n
+    lab = np.asarray(lab, dtype=np.int64).copy()
     src, dst, w = g.edges()
     unassigned = np.zeros(n, dtype=bool)
     for c in range(k):
@@ -574,11 +582,11 @@ def _kmeans_start(srch: _Searcher, g: Graph, k: int, seed: int | None) -> list[n
             keep = int(np.argmax(np.bincount(comp)))
             unassigned[idx[comp != keep]] = True
     lab[unassigned] = -1
+    a = np.concatenate([src, dst])
+    b = np.concatenate([dst, src])
+    ww = np.concatenate([w, w])
     while unassigned.any():
         # weight from each unassigned node to each cluster (via assigned neighbours)
-        a = np.concatenate([src, dst])
-        b = np.concatenate([dst, src])
-        ww = np.concatenate([w, w])
         m = unassigned[a] & ~unassigned[b]
         if not m.any():
             return None
@@ -593,6 +601,24 @@ def _kmeans_start(srch: _Searcher, g: Graph, k: int, seed: int | None) -> list[n
     if any(len(c) < srch.min_size for c in clusters):
         return None
     return clusters
+
+
+def _metis_start(srch: _Searcher, g: Graph, k: int) -> list[np.ndarray] | None:
+    """METIS k-way partition (pymetis; for weighted graphs integer edge weights = weights scaled
+    so the smallest is 1; METIS's fixed default seed, so deterministic), then the same
+    connectivity repair."""
+    import pymetis
+
+    indptr, indices, data = g._core.csr()
+    kw: dict = {"adjacency": pymetis.CSRAdjacency(indptr.tolist(), indices.tolist())}
+    if g.weighted:
+        wmin = float(data.min()) if len(data) else 1.0
+        kw["eweights"] = np.maximum(1, np.round(data / wmin)).astype(np.int64).tolist()
+    _, parts = pymetis.part_graph(k, **kw)
+    lab = np.asarray(parts, dtype=np.int64)
+    if len(np.unique(lab)) != k:
+        return None
+    return _repair(srch, g, lab, k)
 
 
 def _scores(srch: _Searcher, clusters: list[np.ndarray], n: int) -> np.ndarray:
@@ -625,9 +651,10 @@ def partition(
     (``objective="cut"``).
 
     Spectral starts: recursive Fiedler bisection (connected sides only; one variant per
-    objective) and k eigenvectors + k-means with connectivity repair; the best start under the
-    objective is refined locally in Rust: single boundary-node moves that keep every cluster
-    connected and ``≥ min_size``, moves touching the worst cluster first, until a local optimum or
+    objective), k eigenvectors + k-means, and METIS (pymetis), the last two with connectivity
+    repair; the best start under the objective is refined locally in Rust: single boundary-node
+    moves that keep every cluster connected and ``≥ min_size``, moves touching the worst cluster
+    first, until a local optimum or
     ``max_evals`` cluster evaluations (default ``max(20000, 20 n)`` for ``"cut"``, whose
     evaluations are O(degree), and ``max(200, 5·10⁷/(n + 2m))`` for ``"internal"``, whose
     evaluations are exact enumerations or sweeps of a cluster). Refinement and start are
@@ -656,6 +683,9 @@ def partition(
         km = _kmeans_start(srch, g, int(k), seed)
         if km is not None:
             starts.append(("kmeans", km))
+        mt = _metis_start(srch, g, int(k))
+        if mt is not None:
+            starts.append(("metis", mt))
     if not starts:
         raise errors[0]
 
