@@ -49,6 +49,9 @@ pub trait ExactFloat: Copy + Send + Sync + 'static {
     /// Largest [`ExactFloat::abs_bits`] of a slice (0 if empty), in the narrowest integer
     /// type so that it vectorises.
     fn max_abs_bits_slice(rs: &[Self]) -> u64;
+    /// Smallest exponent of the least significant mantissa bit over the nonzero values of a
+    /// slice (`i32::MAX` if there are none); vectorises.
+    fn min_lsb_slice(rs: &[Self]) -> i32;
     /// `t` with `|x| < 2^t` for the value whose [`ExactFloat::abs_bits`] is `b`; `None` if
     /// that value is not finite.
     fn top_of_abs_bits(b: u64) -> Option<i32>;
@@ -93,6 +96,25 @@ impl ExactFloat for f32 {
     }
     fn top_of_abs_bits(b: u64) -> Option<i32> {
         f32::from_bits(b as u32).top_exp()
+    }
+    #[inline(always)]
+    fn min_lsb_slice(rs: &[f32]) -> i32 {
+        let k = rs
+            .iter()
+            .map(|v| {
+                let a = v.to_bits() & 0x7fff_ffff;
+                if a == 0 {
+                    0xff
+                } else {
+                    a >> 23
+                }
+            })
+            .fold(0xffu32, |x, y| x.min(y));
+        if k == 0xff {
+            i32::MAX
+        } else {
+            k.max(1) as i32 - 150
+        }
     }
     #[inline(always)]
     fn max_abs_bits_slice(rs: &[f32]) -> u64 {
@@ -152,6 +174,25 @@ impl ExactFloat for f64 {
     }
     fn top_of_abs_bits(b: u64) -> Option<i32> {
         f64::from_bits(b).top_exp()
+    }
+    #[inline(always)]
+    fn min_lsb_slice(rs: &[f64]) -> i32 {
+        let k = rs
+            .iter()
+            .map(|v| {
+                let a = v.to_bits() & 0x7fff_ffff_ffff_ffff;
+                if a == 0 {
+                    0x7ff
+                } else {
+                    a >> 52
+                }
+            })
+            .fold(0x7ffu64, |x, y| x.min(y));
+        if k == 0x7ff {
+            i32::MAX
+        } else {
+            k.max(1) as i32 - 1075
+        }
     }
     #[inline(always)]
     fn max_abs_bits_slice(rs: &[f64]) -> u64 {
@@ -414,21 +455,9 @@ fn fast_final_group<T: ExactFloat>(
     let base53 = top + 1 + tbits - 53;
     if T::MANT_BITS as i32 + wbits <= 53 && (-1000..1000).contains(&base53) {
         let mut accf = [0f64; FAST];
-        let mut badf = [0f64; FAST];
-        for (r, &wc) in raw.iter().zip(w) {
-            if wc.m == 0 {
-                continue;
-            }
-            let scale = (wc.m as f64) * pow2(wc.e - base53);
-            f64_tier_add(
-                &r[start..start + len],
-                &mut accf[..len],
-                &mut badf[..len],
-                scale,
-            );
-        }
+        let exact = f64_tier_group(raw, w, start, len, base53, &mut accf[..len]);
         let sc = base53 - k;
-        if badf[..len].iter().all(|&b| b == 0.0) && (-1022..=960).contains(&sc) {
+        if exact && (-1022..=960).contains(&sc) {
             // a · 2^sc is exact (a has ≤ 53 bits, normal range): one rounding in `/`.
             scale_div(&accf[..len], out, pow2(sc), w_prime);
             done.iter_mut().for_each(|d| *d = true);
@@ -525,6 +554,86 @@ fn f64_tier_add<T: ExactFloat>(rs: &[T], acc: &mut [f64], bad: &mut [f64], scale
     f64_tier_add_generic(rs, acc, bad, scale)
 }
 
+#[inline(always)]
+fn add_scaled_generic<T: ExactFloat>(rs: &[T], acc: &mut [f64], scale: f64) {
+    for (&v, a) in rs.iter().zip(acc.iter_mut()) {
+        *a += v.to_f64() * scale;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_scaled_avx2<T: ExactFloat>(rs: &[T], acc: &mut [f64], scale: f64) {
+    add_scaled_generic(rs, acc, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn min_lsb_avx2<T: ExactFloat>(rs: &[T]) -> i32 {
+    T::min_lsb_slice(rs)
+}
+
+/// [`ExactFloat::min_lsb_slice`] with AVX2 dispatch.
+#[inline(always)]
+fn min_lsb<T: ExactFloat>(rs: &[T]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { min_lsb_avx2(rs) };
+        }
+    }
+    T::min_lsb_slice(rs)
+}
+
+/// Binary64 tier accumulation of one group: `acc += x · scale_c` for every client. When every
+/// term's lowest bit is ≥ `2^base` (checked per client from the smallest exponent present)
+/// the products are integers and no per-value check is needed; otherwise each product is
+/// checked and `false` is returned if any is not an integer.
+fn f64_tier_group<T: ExactFloat>(
+    raw: &[&[T]],
+    w: &[Weight],
+    start: usize,
+    len: usize,
+    base: i32,
+    acc: &mut [f64],
+) -> bool {
+    let all_int = raw.iter().zip(w).all(|(r, wc)| {
+        wc.m == 0 || {
+            let l = min_lsb(&r[start..start + len]);
+            l == i32::MAX || l + wc.e >= base
+        }
+    });
+    if all_int {
+        for (r, &wc) in raw.iter().zip(w) {
+            if wc.m == 0 {
+                continue;
+            }
+            let scale = (wc.m as f64) * pow2(wc.e - base);
+            let rs = &r[start..start + len];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2 (checked just above).
+                    unsafe { add_scaled_avx2(rs, acc, scale) };
+                    continue;
+                }
+            }
+            add_scaled_generic(rs, acc, scale);
+        }
+        return true;
+    }
+    let mut bad = vec![0f64; len];
+    for (r, &wc) in raw.iter().zip(w) {
+        if wc.m == 0 {
+            continue;
+        }
+        let scale = (wc.m as f64) * pow2(wc.e - base);
+        f64_tier_add(&r[start..start + len], acc, &mut bad, scale);
+    }
+    bad.iter().all(|&b| b == 0.0)
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn max_abs_bits_avx2<T: ExactFloat>(rs: &[T]) -> u64 {
@@ -605,20 +714,7 @@ fn fast_sums_group<T: ExactFloat>(
     let base53 = top + 1 + tbits - 53;
     if T::MANT_BITS as i32 + wbits <= 53 && (-1000..1000).contains(&base53) {
         let mut accf = [0f64; GROUP];
-        let mut badf = [0f64; GROUP];
-        for (r, &wc) in raw.iter().zip(w) {
-            if wc.m == 0 {
-                continue;
-            }
-            let scale = (wc.m as f64) * pow2(wc.e - base53);
-            f64_tier_add(
-                &r[start..start + len],
-                &mut accf[..len],
-                &mut badf[..len],
-                scale,
-            );
-        }
-        if badf[..len].iter().all(|&b| b == 0.0) {
+        if f64_tier_group(raw, w, start, len, base53, &mut accf[..len]) {
             for (a, &f) in acc.iter_mut().zip(accf.iter()) {
                 *a = f as i128; // an integer below 2^53: exact
             }
