@@ -209,6 +209,72 @@ struct IntChunk {
     not_int: bool,
 }
 
+/// Parse one integer field starting at `*i` (after optional separators): an optional `-` and
+/// at most 18 digits, followed by a separator or the end of the line. `None` sends the line to
+/// the general path (signs `+`, long numbers, comments, non-integer labels, …).
+#[inline]
+fn fast_int(line: &[u8], i: &mut usize) -> Option<i64> {
+    let len = line.len();
+    let mut j = *i;
+    while j < len && is_sep(line[j]) {
+        j += 1;
+    }
+    let neg = j < len && line[j] == b'-';
+    if neg {
+        j += 1;
+    }
+    let start = j;
+    let mut v: i64 = 0;
+    while j < len {
+        let d = line[j].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if j - start == 18 {
+            return None;
+        }
+        v = v * 10 + d as i64;
+        j += 1;
+    }
+    if j == start || (j < len && !is_sep(line[j])) {
+        return None;
+    }
+    *i = j;
+    Some(if neg { -v } else { v })
+}
+
+/// Single-pass parse of the common line shape `int int [weight]`: the two endpoints and the
+/// weight token, or `None` when the line needs [`split_line`] (comments, lone nodes, string
+/// labels, extra fields, empty lines). Agrees with the general path whenever it answers.
+#[inline]
+fn fast_int_edge(line: &[u8]) -> Option<(i64, i64, Option<&[u8]>)> {
+    let len = line.len();
+    let mut i = 0usize;
+    let a = fast_int(line, &mut i)?;
+    let b = fast_int(line, &mut i)?;
+    while i < len && is_sep(line[i]) {
+        i += 1;
+    }
+    if i == len {
+        return Some((a, b, None));
+    }
+    let start = i;
+    while i < len && !is_sep(line[i]) {
+        if line[i] == b'#' {
+            return None;
+        }
+        i += 1;
+    }
+    let w = &line[start..i];
+    while i < len && is_sep(line[i]) {
+        i += 1;
+    }
+    if i != len {
+        return None;
+    }
+    Some((a, b, Some(w)))
+}
+
 fn int_pass(chunk: &[u8]) -> IntChunk {
     let mut out = IntChunk {
         src: Vec::with_capacity(chunk.len() / 12),
@@ -217,42 +283,49 @@ fn int_pass(chunk: &[u8]) -> IntChunk {
         ..IntChunk::default()
     };
     for (k, line) in lines(chunk) {
-        match split_line(line) {
-            Err(msg) => {
-                out.error = Some((k, msg));
-                return out;
-            }
-            Ok(Record::Skip) => {}
-            Ok(Record::Node(a)) => match parse_int(a) {
-                Some(x) => out.lone.push(x),
-                None => {
-                    out.not_int = true;
+        let (x, y, w) = match fast_int_edge(line) {
+            Some(edge) => edge,
+            None => match split_line(line) {
+                Err(msg) => {
+                    out.error = Some((k, msg));
+                    return out;
+                }
+                Ok(Record::Skip) => continue,
+                Ok(Record::Node(a)) => match parse_int(a) {
+                    Some(x) => {
+                        out.lone.push(x);
+                        continue;
+                    }
+                    None => {
+                        out.not_int = true;
+                        return out;
+                    }
+                },
+                Ok(Record::Edge(a, b, w)) => {
+                    let (Some(x), Some(y)) = (parse_int(a), parse_int(b)) else {
+                        out.not_int = true;
+                        return out;
+                    };
+                    (x, y, w)
+                }
+            },
+        };
+        let wv = match w {
+            None => 1.0,
+            Some(t) => match parse_weight(t) {
+                Ok(v) => {
+                    out.weighted = true;
+                    v
+                }
+                Err(msg) => {
+                    out.error = Some((k, msg));
                     return out;
                 }
             },
-            Ok(Record::Edge(a, b, w)) => {
-                let (Some(x), Some(y)) = (parse_int(a), parse_int(b)) else {
-                    out.not_int = true;
-                    return out;
-                };
-                let wv = match w {
-                    None => 1.0,
-                    Some(t) => match parse_weight(t) {
-                        Ok(v) => {
-                            out.weighted = true;
-                            v
-                        }
-                        Err(msg) => {
-                            out.error = Some((k, msg));
-                            return out;
-                        }
-                    },
-                };
-                out.src.push(x);
-                out.dst.push(y);
-                out.weights.push(wv);
-            }
-        }
+        };
+        out.src.push(x);
+        out.dst.push(y);
+        out.weights.push(wv);
     }
     out
 }
@@ -519,6 +592,51 @@ mod tests {
             panic!("expected a parse error")
         };
         assert!(msg.len() < 300, "{msg}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_path_agrees_with_the_general_path(
+            line in proptest::collection::vec(
+                proptest::sample::select(b"0123456789-+#%,. \t\rax".to_vec()), 0..24
+            )
+        ) {
+            if let Some((a, b, w)) = fast_int_edge(&line) {
+                match split_line(&line) {
+                    Ok(Record::Edge(ta, tb, tw)) => {
+                        proptest::prop_assert_eq!(parse_int(ta), Some(a));
+                        proptest::prop_assert_eq!(parse_int(tb), Some(b));
+                        proptest::prop_assert_eq!(tw, w);
+                    }
+                    _ => proptest::prop_assert!(false, "fast path accepted {:?}", line),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_shapes() {
+        assert_eq!(fast_int_edge(b"12 -7"), Some((12, -7, None)));
+        assert_eq!(
+            fast_int_edge(b" 1,2, 0.5 \r"),
+            Some((1, 2, Some(&b"0.5"[..])))
+        );
+        for other in [
+            &b""[..],
+            b"# c",
+            b"%x",
+            b"1",
+            b"1 2 3 4",
+            b"1 2 # c",
+            b"+1 2",
+            b"a b",
+        ] {
+            assert_eq!(fast_int_edge(other), None, "{other:?}");
+        }
+        // 19 digits go to the general path, which checks for overflow
+        assert_eq!(fast_int_edge(b"1234567890123456789 0"), None);
+        let e = parse_edge_list("1234567890123456789 0\n").unwrap();
+        assert_eq!(e.labels, Labels::Int(vec![0, 1_234_567_890_123_456_789]));
     }
 
     #[test]
