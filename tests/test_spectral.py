@@ -106,3 +106,18 @@ def test_disconnected_and_errors() -> None:
     iso.add_edge(0, 1)
     N = ssdfl.laplacian(iso, normalized=True).toarray()
     assert np.allclose(N, nx.normalized_laplacian_matrix(iso).toarray())
+
+
+@pytest.mark.parametrize("path", ["amg", "shift-invert"])
+def test_fallbacks_when_lanczos_stalls(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    # a 2-D grid (small clustered λ₂); force the fallback with a 1-restart Lanczos budget
+    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(25, 28))
+    monkeypatch.setattr(ssdfl.spectral, "LANCZOS_BUDGET", 1)
+    if path == "shift-invert":
+        monkeypatch.setattr(ssdfl.spectral, "_amg_lobpcg", lambda *a: None)
+    for normalized in (True, False):
+        ref = np.linalg.eigvalsh(ssdfl.laplacian(g, normalized).toarray())[1]
+        lam, v = ssdfl.spectral.fiedler_pair(g, normalized, method="sparse")
+        assert lam == pytest.approx(ref, rel=1e-7)
+        M = ssdfl.laplacian(g, normalized)
+        assert np.linalg.norm(M @ v - lam * v) < 1e-6
