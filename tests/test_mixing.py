@@ -134,3 +134,11 @@ def test_bad_matrices() -> None:
         ssdfl.mixing_conductance(np.array([[1.0]]))
     with pytest.raises(SsdflError):
         ssdfl.mixing_conductance(np.array([[1.5, -0.5], [-0.5, 1.5]]))
+
+
+def test_second_eigenvalue_sparse_path_closed_form() -> None:
+    # n > 2000 uses Lanczos on W − 11ᵀ/n. Lazy Metropolis on C_n has eigenvalues
+    # (1 + 1/3 + (2/3)cos(2πk/n))/2, all positive: the modulus is 2/3 + cos(2π/n)/3.
+    n = 2100
+    W = ssdfl.mixing_matrix(nx.cycle_graph(n))
+    assert ssdfl.second_eigenvalue(W) == pytest.approx(2 / 3 + np.cos(2 * np.pi / n) / 3, abs=1e-9)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from threadpoolctl import threadpool_limits
 
 from ssdfl.errors import SsdflError
 from ssdfl.graph import GraphLike, as_graph
@@ -127,7 +128,8 @@ def second_eigenvalue(W: sp.spmatrix | sp.sparray | np.ndarray) -> float:
     Ws = sp.csr_array(W)
     ones = np.full(n, 1.0 / np.sqrt(n))
     op = spla.LinearOperator((n, n), matvec=lambda x: Ws @ x - ones * (ones @ x), dtype=np.float64)
-    val = spla.eigsh(op, k=1, which="LM", return_eigenvectors=False, tol=1e-10)
+    with threadpool_limits(1):  # level-2 BLAS on n-vectors: threads only add contention
+        val = spla.eigsh(op, k=1, which="LM", return_eigenvectors=False, tol=1e-10)
     return float(abs(val[0]))
 
 
