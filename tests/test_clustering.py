@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
-from tests.conftest import weighted_graphs
 
 import ssdfl
+from conftest import weighted_graphs
 from ssdfl import _core
 
 
