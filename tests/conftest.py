@@ -50,3 +50,15 @@ def weighted_graphs(
     for u, v in g.edges():
         g[u][v]["weight"] = float(rng.uniform(0.1, 5.0)) if weighted else 1.0
     return g
+
+
+def set_partitions(items: list[int]):
+    """Every set partition of ``items`` (Bell-number many): an independent brute force."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in set_partitions(rest):
+        for i in range(len(part)):
+            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
+        yield [[first], *part]

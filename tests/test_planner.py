@@ -14,21 +14,11 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 
 import ssdfl
+from conftest import set_partitions
 from ssdfl.devices import DeviceTable
 from ssdfl.planner import FormationPlan, PlanConfig, plan_formation
 
 FAST = dict(fastest_mixing=False, schedule=False, theorem2=False)
-
-
-def set_partitions(items: list[int]):
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for part in set_partitions(rest):
-        for i in range(len(part)):
-            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
-        yield [[first], *part]
 
 
 def lazy_metropolis_slem(h: nx.Graph) -> float:

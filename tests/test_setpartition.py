@@ -10,19 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ssdfl
+from conftest import set_partitions
 from ssdfl.setpartition import exhaustive_set_partition, solve_set_partition
-
-
-def all_partitions(items: list[int]):
-    """Every set partition of ``items`` (independent brute force, Bell-number many)."""
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for part in all_partitions(rest):
-        for i in range(len(part)):
-            yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
-        yield [[first], *part]
 
 
 @settings(max_examples=40)
@@ -50,7 +39,7 @@ def test_milp_matches_exhaustive_and_brute_force(
     # brute force over all set partitions of V
     index = {tuple(s.tolist()): j for j, s in enumerate(subsets)}
     best = None
-    for part in all_partitions(list(range(n))):
+    for part in set_partitions(list(range(n))):
         js = [index.get(tuple(sorted(b))) for b in part]
         if any(j is None or not admissible[j] for j in js) or (S is not None and len(js) != S):
             continue
