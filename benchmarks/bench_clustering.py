@@ -268,9 +268,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small graphs only")
     ap.add_argument("--markdown", type=Path, help="write the tables to this file")
+    ap.add_argument("--hierarchy-only", action="store_true", help="only the N = 10⁴ timings")
     args = ap.parse_args()
     facts = machine_facts()
     print(" ".join(f"{k}={v}" for k, v in facts.items()))
+    if args.hierarchy_only:
+        print(hierarchy_timing(False))
+        return
     table, _, summary = run(args.quick)
     hier = hierarchy_timing(args.quick)
     summ = markdown_table(
