@@ -282,6 +282,41 @@ def test_refinement_improves_a_bad_start_in_rust() -> None:
         assert bad.tolist() == pytest.approx([1 / 21] * 2 if obj == "cut" else [-0.75] * 2)
 
 
+@given(
+    weighted_graphs(min_n=2, max_n=12, connected=True),
+    st.sampled_from(["graph", "mixing"]),
+    st.sampled_from(["lazy-metropolis", "metropolis", "max-degree", "lazy-weighted-metropolis"]),
+)
+@settings(max_examples=30)
+def test_cluster_measure_matches_brute_force(G: nx.Graph, measure: str, rule: str) -> None:
+    nodes = sorted(G.nodes)[: max(2, G.number_of_nodes() - 1)]
+    val, lo, hi, exact = ssdfl.cluster_measure(G, nodes, measure=measure, mixing_rule=rule)
+    truth = brute_measure(G, nodes, measure, rule)
+    assert exact and lo == val == hi
+    assert val == pytest.approx(truth, rel=1e-9, abs=1e-12)
+    # with bounds only: bracket and the value is a real cut's measure
+    val, lo, hi, exact = ssdfl.cluster_measure(
+        G, nodes, measure=measure, mixing_rule=rule, conductance="bounds"
+    )
+    if len(nodes) > 1 and nx.is_connected(G.subgraph(nodes)):
+        assert not exact
+        assert lo - 1e-9 <= truth <= hi + 1e-9 and val >= truth - 1e-9
+
+
+def test_partition_mixing_measure_recovers_blocks() -> None:
+    G = nx.stochastic_block_model([12, 12, 12], _pmat3(), seed=2)
+    truth = np.repeat(np.arange(3), 12)
+    p = ssdfl.partition(G, 3, measure="mixing")
+    assert p.measure == "mixing" and p.mixing_rule == "lazy-metropolis"
+    assert adjusted_rand_score(truth, p.labels) >= 0.95
+    for c, v in zip(p.clusters, p.conductance):
+        assert v == pytest.approx(brute_measure(G, c.tolist(), "mixing", "lazy-metropolis"))
+
+
+def _pmat3() -> list[list[float]]:
+    return [[0.8 if i == j else 0.02 for j in range(3)] for i in range(3)]
+
+
 def test_errors() -> None:
     G = nx.Graph([(0, 1), (2, 3)])
     with pytest.raises(ssdfl.DisconnectedGraphError):

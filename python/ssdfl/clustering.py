@@ -50,7 +50,8 @@ for clusters with many edges, so that a scan visits at most :data:`SCAN_BUDGET` 
 SCAN_BUDGET = 1 << 23
 
 DENSE_LIMIT = 400
-"""Clusters up to this size use dense LAPACK eigensolvers; larger ones shift-invert Lanczos."""
+"""The k-means start of :func:`partition` uses dense LAPACK up to this many nodes, Lanczos
+above (per-cluster Fiedler vectors come from :func:`ssdfl.spectral.fiedler_pair`)."""
 
 
 @dataclass
