@@ -273,3 +273,22 @@ def test_result_set_is_the_lighter_side(g: nx.Graph) -> None:
     gg = ssdfl.Graph.from_networkx(g)
     rest = np.setdiff1d(np.arange(gg.n), r.set)
     assert ssdfl.volume(gg, r.set) <= ssdfl.volume(gg, rest) + 1e-12
+
+
+def test_ctrl_c_interrupts_the_enumeration() -> None:
+    # SIGINT 0.2 s into an enumeration of 2^35 cuts (minutes): the binding polls for signals
+    # from the calling thread every 10 ms, so KeyboardInterrupt arrives long before the end.
+    # (A functional check with a wide margin, not a performance claim.)
+    import os
+    import signal
+    import threading
+    import time
+
+    g = nx.circulant_graph(36, [1, 2, 5])
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        ssdfl.cheeger_constant(g, method="exact", max_exact=36)
+    timer.join()
+    assert time.monotonic() - t0 < 20

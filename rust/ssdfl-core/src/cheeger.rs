@@ -162,6 +162,56 @@ pub fn disconnected_cut(g: &Graph, norm: Normalization) -> Option<CheegerCut> {
     })
 }
 
+/// Enumerations with at least this many nodes (`2^23` cuts, a few ms) run under
+/// [`run_watched`]; smaller ones poll `stop` once.
+const WATCH_MIN_N: usize = 24;
+
+/// Run `work` on a helper thread while the calling thread polls `stop` every 10 ms and, when it
+/// returns true, sets the flag passed to `work` (which should then return early). `None` only
+/// if `work` could not run (poisoned lock; not expected).
+///
+/// Why: a Python binding's `stop` checks for Ctrl-C with `PyErr_CheckSignals`, which does
+/// nothing outside Python's main thread, so it must be polled from the calling thread, not
+/// from rayon workers.
+pub fn run_watched<T: Send>(stop: StopFn, work: impl FnOnce(&AtomicBool) -> T + Send) -> Option<T> {
+    let cancel = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    let caller = std::thread::current();
+    let slot = std::sync::Mutex::new(Some(work));
+    let take = || slot.lock().ok().and_then(|mut w| w.take());
+    std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new()
+            .name("ssdfl-enumerate".into())
+            .spawn_scoped(s, || {
+                let r = take().map(|w| w(&cancel));
+                done.store(true, Ordering::Release);
+                caller.unpark();
+                r
+            });
+        let handle = match spawned {
+            Ok(h) => h,
+            // no thread could be created: run inline after a single poll
+            Err(_) => {
+                if stop() {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                return take().map(|w| w(&cancel));
+            }
+        };
+        while !done.load(Ordering::Acquire) {
+            std::thread::park_timeout(std::time::Duration::from_millis(10));
+            if !done.load(Ordering::Acquire) && stop() {
+                cancel.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
+        match handle.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 fn check_size(n: usize, max_exact: usize) -> Result<()> {
     if n < 2 {
         return Err(CoreError::InvalidArgument(format!(
@@ -205,7 +255,15 @@ pub fn exact_cheeger(
         return Ok(c);
     }
     let mass = norm.masses(g);
-    let code = Engine::new(g, &mass).run(stop)?;
+    let engine = Engine::new(g, &mass);
+    let code = if g.n() >= WATCH_MIN_N {
+        run_watched(stop, |cancel| engine.run(cancel)).unwrap_or(Err(CoreError::Interrupted))?
+    } else {
+        if stop() {
+            return Err(CoreError::Interrupted);
+        }
+        engine.run(&AtomicBool::new(false))?
+    };
     let mask: Vec<bool> = (0..g.n()).map(|u| (code >> u) & 1 == 1).collect();
     Ok(finish_cut(g, mask, &mass))
 }
@@ -368,21 +426,16 @@ impl Engine {
         }
     }
 
-    /// Minimizing code (bit `u` set ⇔ node `u ∈ S`).
-    fn run(&self, stop: StopFn) -> Result<u64> {
+    /// Minimizing code (bit `u` set ⇔ node `u ∈ S`); `Interrupted` once `cancel` is set.
+    fn run(&self, cancel: &AtomicBool) -> Result<u64> {
         let high = self.k - self.low;
         let chunk_log = high.min(CHUNK_LOG2.saturating_sub(self.low));
         let chunks = 1u64 << (high - chunk_log);
         let chunk_len = 1u64 << chunk_log;
-        let stopped = AtomicBool::new(false);
         let best = (0..chunks)
             .into_par_iter()
             .map(|c| {
-                if stopped.load(Ordering::Relaxed) {
-                    return None;
-                }
-                if stop() {
-                    stopped.store(true, Ordering::Relaxed);
+                if cancel.load(Ordering::Relaxed) {
                     return None;
                 }
                 Some(self.chunk(c * chunk_len, (c + 1) * chunk_len))
@@ -676,6 +729,19 @@ mod tests {
             Err(CoreError::Interrupted)
         ));
         assert!(Normalization::parse("vol").is_err());
+    }
+
+    #[test]
+    fn watched_enumeration_stops_mid_run() {
+        // stop turns true 30 ms in: only a poll during the run can see it (the first poll
+        // happens at the start), so Interrupted proves mid-run polling from the caller thread.
+        let g = random_graph(34, 5);
+        let t0 = std::time::Instant::now();
+        let stop = move || t0.elapsed().as_millis() > 30;
+        let r = exact_cheeger(&g, Normalization::Volume, 40, &stop);
+        assert!(matches!(r, Err(CoreError::Interrupted)));
+        let v = run_watched(&never_stop, |c| c.load(Ordering::Relaxed));
+        assert_eq!(v, Some(false));
     }
 
     #[test]
