@@ -61,6 +61,12 @@ DENSE_MAX = 600
 LANCZOS_BUDGET = 30
 """ARPACK restarts of plain Lanczos before falling back to shift-invert (sparse LU)."""
 
+PROBE_STEPS = 30
+"""Lanczos steps of the cheap probe that bounds ``λ₂`` from above before choosing a solver."""
+SMALL_GAP = 0.005
+"""If the probe shows ``λ₂ < SMALL_GAP·c`` (``c`` = 2 for 𝓛, ``2 d_max`` for ``L``), skip plain
+Lanczos and go straight to AMG-preconditioned LOBPCG."""
+
 _SIGN_TOL = 1e-6
 
 
@@ -157,6 +163,36 @@ def _shift_invert(
     return V[:, 0]
 
 
+def _lambda2_upper_estimate(
+    L: sp.csr_array, u: np.ndarray, c: float, v0: np.ndarray, steps: int = PROBE_STEPS
+) -> float:
+    """``c − θ₁`` for the top Ritz value ``θ₁`` of ``steps`` Lanczos steps (full
+    reorthogonalization) on ``c·I − M`` restricted to ``u⊥``. Ritz values never exceed the top
+    eigenvalue ``c − λ₂``, so this is an upper bound on ``λ₂``."""
+    n = L.shape[0]
+    steps = min(steps, n - 1)
+    Q = np.empty((steps + 1, n))
+    q = v0 - u * (u @ v0)
+    Q[0] = q / np.linalg.norm(q)
+    alpha, beta = np.empty(steps), np.empty(steps)
+    k = steps
+    for j in range(steps):
+        w = c * Q[j] - L @ Q[j]
+        w -= u * (u @ w)
+        alpha[j] = Q[j] @ w
+        w -= Q[: j + 1].T @ (Q[: j + 1] @ w)  # full reorthogonalization (twice is enough)
+        w -= Q[: j + 1].T @ (Q[: j + 1] @ w)
+        beta[j] = np.linalg.norm(w)
+        if beta[j] <= 1e-12 * c:
+            k = j + 1
+            break
+        Q[j + 1] = w / beta[j]
+    theta = sla.eigvalsh_tridiagonal(
+        alpha[:k], beta[: k - 1], select="i", select_range=(k - 1, k - 1)
+    )
+    return float(c - theta[0])
+
+
 def _sparse_pair(g: Graph, normalized: bool, tol: float) -> tuple[float, np.ndarray]:
     """Lanczos on ``c·I − M`` (null vector projected out) with a budget of
     :data:`LANCZOS_BUDGET` restarts; when that does not converge (small, clustered ``λ₂``, as in
@@ -172,6 +208,12 @@ def _sparse_pair(g: Graph, normalized: bool, tol: float) -> tuple[float, np.ndar
     ncv = min(n - 1, 32)
     # ARPACK's BLAS calls are level-2 on n-vectors: threads only add contention.
     with threadpool_limits(1):
+        if n >= 50 and _lambda2_upper_estimate(L, u, c, v0) < SMALL_GAP * c:
+            # λ₂ certainly tiny (geometric-like graph): plain Lanczos would stall, go to AMG
+            amg = _amg_lobpcg(L, u, c, tol, v0)
+            v = amg if amg is not None else _shift_invert(L, u, c, tol, v0)
+            lam = float(v @ (L @ v)) / float(v @ v)
+            return max(lam, 0.0), v
         try:
             op = _deflated_op(n, u, lambda x: c * x - L @ x)
             _, V = spla.eigsh(op, k=1, which="LA", tol=tol, v0=v0, ncv=ncv, maxiter=LANCZOS_BUDGET)
