@@ -121,3 +121,17 @@ def test_fallbacks_when_lanczos_stalls(monkeypatch: pytest.MonkeyPatch, path: st
         assert lam == pytest.approx(ref, rel=1e-7)
         M = ssdfl.laplacian(g, normalized)
         assert np.linalg.norm(M @ v - lam * v) < 1e-6
+
+
+@given(weighted_graphs(min_n=3, max_n=40, connected=True))
+def test_probe_is_an_upper_bound_on_lambda2(g: nx.Graph) -> None:
+    # the solver-selection probe must never claim a λ₂ smaller than the true one
+    gg = ssdfl.Graph.from_networkx(g)
+    for normalized in (True, False):
+        L = ssdfl.laplacian(gg, normalized)
+        ref = np.linalg.eigvalsh(L.toarray())[1]
+        u = ssdfl.spectral._null_vector(gg, normalized)
+        c = 2.0 if normalized else 2.0 * gg.degrees.max()
+        v0 = np.random.default_rng(0).standard_normal(gg.n)
+        est = ssdfl.spectral._lambda2_upper_estimate(L, u, c, v0, steps=5)
+        assert est >= ref - 1e-9 * c
