@@ -303,6 +303,12 @@ def test_cluster_measure_matches_brute_force(G: nx.Graph, measure: str, rule: st
         assert lo - 1e-9 <= truth <= hi + 1e-9 and val >= truth - 1e-9
 
 
+def test_disconnected_cluster_measures_zero() -> None:
+    P = nx.path_graph(4)
+    for conductance in ("auto", "bounds", "exact"):
+        assert ssdfl.cluster_measure(P, [0, 2, 3], conductance=conductance) == (0, 0, 0, True)
+
+
 def test_partition_mixing_measure_recovers_blocks() -> None:
     G = nx.stochastic_block_model([12, 12, 12], _pmat3(), seed=2)
     truth = np.repeat(np.arange(3), 12)

@@ -177,6 +177,8 @@ class _Searcher:
         elif self._wants_exact(len(nodes)):
             (v,) = self._exact_batch([nodes])
             ev = _Eval(v, v, v, True, "exact")
+        elif _core.connected_components(self.g._core.induced_subgraph(nodes))[1] > 1:
+            ev = _Eval(0.0, 0.0, 0.0, True, "disconnected")  # h = 0 by convention
         else:
             h = self._weighted_sub(nodes)
             lam2, lam_lo, x, v = self._spectrum(h)

@@ -8,7 +8,9 @@ every cluster it records
   ``measure="mixing"``: ``Φ(W_C) = min_{0<|S|≤|C|/2} (1/|S|) Σ_{i∈S, j∈C∖S} (W_C)_ij`` for the
   mixing matrix ``W_C`` of the induced subgraph). A one-node cluster has measure 1 (it is
   trivially in consensus; 1 is the largest value either measure takes on larger clusters);
-- ``exact``: whether that value is exact (enumeration) or an estimate; ``lower_bound`` and
+- ``exact``: whether that value is exact (enumeration; or 0 for a cluster whose induced
+  subgraph is disconnected, ``method="disconnected"``, which the search never produces) or an
+  estimate; ``lower_bound`` and
   ``upper_bound`` always bracket the true value (equal when exact). For an estimate, the value
   is the smallest measure of the cuts examined (so ``value == upper_bound``) and the lower bound
   is the Cheeger bound ``λ₂/2`` (``λ₂`` of the normalized Laplacian of the induced subgraph, or
