@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ssdfl._atomic import atomic_write
 from ssdfl.devices import DeviceTable, homogeneous_devices
@@ -620,6 +621,10 @@ def _fastest_mixing(
         r = fastest_mixing(g.subgraph(c), "fmmc")
         row["lambda2_fmmc"] = r.slem
         row["gap_ratio_fmmc"] = r.gap_ratio
+        Wc = sp.triu(r.W, k=1).tocoo()
+        row["fmmc_weights"] = [  # edge weights [u, v, W_uv] in graph node indices
+            [int(c[a]), int(c[b]), float(w)] for a, b, w in zip(Wc.row, Wc.col, Wc.data)
+        ]
         out["clusters"].append({"slem": r.slem, "baseline_slem": r.baseline_slem,
                                 "gap_ratio": r.gap_ratio})  # fmt: skip
     if g.n <= 150:
