@@ -39,6 +39,7 @@ from ssdfl.data import (
     synthetic_classification,
     synthetic_regression,
 )
+from ssdfl.devices import DeviceTable, read_devices
 from ssdfl.effective import (
     EffectiveLoss,
     biased_optimum,
@@ -54,6 +55,7 @@ from ssdfl.errors import (
     TooLargeError,
 )
 from ssdfl.experiments import RunSpec, sweep
+from ssdfl.fastest_mixing import FastestMixing, fastest_mixing
 from ssdfl.formation import Formation, Partition
 from ssdfl.graph import Graph, as_graph
 from ssdfl.graph_io import read_graph, write_graph
@@ -92,6 +94,7 @@ from ssdfl.optimizers import (
     ProxSGD,
     random_population,
 )
+from ssdfl.planner import FormationPlan, PlanConfig, plan_formation
 from ssdfl.simulate import (
     CSTC,
     PDFL,
@@ -127,11 +130,14 @@ __all__ = [
     "BoundProblem",
     "CheegerResult",
     "DeviceModel",
+    "DeviceTable",
     "DisconnectedGraphError",
     "EffectiveLoss",
+    "FastestMixing",
     "FedAvg",
     "FederatedDataset",
     "Formation",
+    "FormationPlan",
     "Graph",
     "GraphFormatError",
     "InfeasibleError",
@@ -141,6 +147,7 @@ __all__ = [
     "MomentumSGD",
     "OptimizerPopulation",
     "Partition",
+    "PlanConfig",
     "ProxSGD",
     "Quadratic",
     "RunSpec",
@@ -167,6 +174,7 @@ __all__ = [
     "cut_size",
     "edge_expansion",
     "eps_S",
+    "fastest_mixing",
     "fedavg",
     "fiedler_vector",
     "fixed_point",
@@ -196,8 +204,10 @@ __all__ = [
     "partition",
     "phi_min",
     "phi_min_rule",
+    "plan_formation",
     "random_connected_partition",
     "random_population",
+    "read_devices",
     "read_graph",
     "run_bounds",
     "second_eigenvalue",
