@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
@@ -68,6 +67,8 @@ def fastest_mixing(
     baseline: str = "lazy-metropolis",
 ) -> FastestMixing:
     """Solve FMMC or FDLA on ``g`` (connected, ≥ 2 nodes); see the module docstring."""
+    import cvxpy as cp
+
     g = as_graph(g)
     problem = problem.lower()
     if problem not in ("fmmc", "fdla"):
