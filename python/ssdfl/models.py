@@ -31,6 +31,7 @@ Models:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
@@ -57,17 +58,17 @@ def _weights(weights: np.ndarray | Sequence[float] | None, n: int) -> np.ndarray
     return w / w.sum()
 
 
-class DeviceModel:
+class DeviceModel(ABC):
     """Base class of the vectorized device models (see module docstring)."""
 
     n_devices: int
     dim: int
 
-    def loss(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def loss(self, X: np.ndarray) -> np.ndarray: ...
 
-    def grad(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def grad(self, X: np.ndarray) -> np.ndarray: ...
 
     def _batch_grad(self, X: np.ndarray, rng: np.random.Generator, batch_size: int) -> np.ndarray:
         raise SsdflError(f"{type(self).__name__} has no data to draw mini-batches from")
@@ -93,12 +94,12 @@ class DeviceModel:
         return g
 
     @property
-    def L_i(self) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def L_i(self) -> np.ndarray: ...
 
     @property
-    def mu_i(self) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def mu_i(self) -> np.ndarray: ...
 
     @property
     def L(self) -> float:
@@ -134,8 +135,8 @@ class DeviceModel:
             raise SsdflError(f"x must have shape ({self.dim},), got {x.shape}")
         return float(np.mean(self.loss(np.broadcast_to(x, (self.n_devices, self.dim)))))
 
-    def subset(self, idx: np.ndarray | Sequence[int]) -> DeviceModel:
-        raise NotImplementedError
+    @abstractmethod
+    def subset(self, idx: np.ndarray | Sequence[int]) -> DeviceModel: ...
 
     def _idx(self, idx: np.ndarray | Sequence[int]) -> np.ndarray:
         ix = np.asarray(idx, dtype=np.int64).ravel()
@@ -292,8 +293,9 @@ class _DataModel(DeviceModel):
         Zs, ys = self._device_Z(), self._device_y()
         return self._rebuild([Zs[i] for i in ix], [ys[i] for i in ix])
 
+    @abstractmethod
     def _rebuild(self, Z: list[np.ndarray], y: list[np.ndarray]) -> _DataModel:
-        raise NotImplementedError
+        """A model of the same kind on the given per-device data."""
 
 
 class LeastSquares(_DataModel):

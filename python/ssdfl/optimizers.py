@@ -32,6 +32,7 @@ group with one vectorized numpy expression; its state is a dict of ``(N, d)`` ar
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -61,7 +62,7 @@ def _check_tau_eta(tau: float, eta: float) -> None:
 
 
 @dataclass(frozen=True)
-class LocalOptimizer:
+class LocalOptimizer(ABC):
     """Base class: a device's local optimizer (immutable value object).
 
     Subclasses define ``mu`` (proximal coefficient, 0 if none) and ``rho`` (momentum, 0 if none),
@@ -78,21 +79,23 @@ class LocalOptimizer:
     def rho(self) -> float:
         return 0.0
 
+    @abstractmethod
     def alpha(self, tau: float, eta: float) -> float:
         """Effective step factor ``‖a‖₁/τ`` over ``tau`` local steps of size ``eta``."""
-        raise NotImplementedError
+        ...
 
     def state_keys(self) -> tuple[str, ...]:
         """Names of the per-device state arrays this optimizer needs."""
         return ()
 
+    @abstractmethod
     def direction(
         self, g: np.ndarray, x: np.ndarray, anchor: np.ndarray, state: State, step: int
     ) -> np.ndarray:
         """Direction ``d`` for a block of devices (all arrays ``(n, d)``); updates ``state``
         in place (its arrays are views/rows owned by the caller). ``step`` counts local steps
         since the last reset, starting at 0."""
-        raise NotImplementedError
+        ...
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ FedAvg     ``τ_a`` local steps, then a server averages: ``X ← 1 x̄ᵀ`` (sta
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,13 +130,14 @@ def random_matching(
     return src[act], dst[act]
 
 
-class Method:
+class Method(ABC):
     """Base class: ``name`` and :meth:`plan`."""
 
     name: str = "method"
 
+    @abstractmethod
     def plan(self, g: Graph, ctx: PlanContext, rng: np.random.Generator) -> Plan:
-        raise NotImplementedError
+        """The phases of one global cycle on ``g``."""
 
     def params(self) -> dict[str, Any]:
         """Method parameters for result tables."""
