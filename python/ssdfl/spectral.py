@@ -67,6 +67,10 @@ SMALL_GAP = 0.005
 """If the probe shows ``λ₂ < SMALL_GAP·c`` (``c`` = 2 for 𝓛, ``2 d_max`` for ``L``), skip plain
 Lanczos and go straight to AMG-preconditioned LOBPCG."""
 
+AMG_MIN_N = 5000
+"""The probe shortcut applies from this many nodes (measured: at n = 2,000 plain Lanczos beat
+AMG-LOBPCG on a geometric graph, 23 ms vs 56 ms; at n = 20,000 AMG won, 0.36 s vs 2.6 s)."""
+
 _SIGN_TOL = 1e-6
 
 
@@ -208,7 +212,7 @@ def _sparse_pair(g: Graph, normalized: bool, tol: float) -> tuple[float, np.ndar
     ncv = min(n - 1, 32)
     # ARPACK's BLAS calls are level-2 on n-vectors: threads only add contention.
     with threadpool_limits(1):
-        if n >= 50 and _lambda2_upper_estimate(L, u, c, v0) < SMALL_GAP * c:
+        if n >= AMG_MIN_N and _lambda2_upper_estimate(L, u, c, v0) < SMALL_GAP * c:
             # λ₂ certainly tiny (geometric-like graph): plain Lanczos would stall, go to AMG
             amg = _amg_lobpcg(L, u, c, tol, v0)
             v = amg if amg is not None else _shift_invert(L, u, c, tol, v0)
