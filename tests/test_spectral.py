@@ -108,11 +108,16 @@ def test_disconnected_and_errors() -> None:
     assert np.allclose(N, nx.normalized_laplacian_matrix(iso).toarray())
 
 
-@pytest.mark.parametrize("path", ["amg", "shift-invert"])
+@pytest.mark.parametrize("path", ["probe", "amg", "shift-invert"])
 def test_fallbacks_when_lanczos_stalls(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
-    # a 2-D grid (small clustered λ₂); force the fallback with a 1-restart Lanczos budget
+    # a 2-D grid (small clustered λ₂); "probe": the λ₂ probe routes it to AMG-LOBPCG directly
+    # (threshold lowered to this size); otherwise force the fallback with a 1-restart budget
     g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(25, 28))
-    monkeypatch.setattr(ssdfl.spectral, "LANCZOS_BUDGET", 1)
+    if path == "probe":
+        monkeypatch.setattr(ssdfl.spectral, "AMG_MIN_N", 50)
+        monkeypatch.setattr(ssdfl.spectral, "LANCZOS_BUDGET", 0)  # would raise if reached
+    else:
+        monkeypatch.setattr(ssdfl.spectral, "LANCZOS_BUDGET", 1)
     if path == "shift-invert":
         monkeypatch.setattr(ssdfl.spectral, "_amg_lobpcg", lambda *a: None)
     for normalized in (True, False):
