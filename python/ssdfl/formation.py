@@ -156,13 +156,7 @@ class Formation:
     @classmethod
     def from_json(cls, text: str) -> Formation:
         """Parse :meth:`to_json` output (a :class:`Partition` comes back as one)."""
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SsdflError(f"not valid JSON: {exc}") from None
-        if not isinstance(d, dict) or d.get("schema") != FORMATION_SCHEMA:
-            got = d.get("schema") if isinstance(d, dict) else type(d).__name__
-            raise SsdflError(f"expected schema {FORMATION_SCHEMA!r}, got {got!r}")
+        d = parse_tagged_json(text, FORMATION_SCHEMA)
         kind = Partition if d.get("kind") == "Partition" else Formation
         if cls is Partition and kind is not Partition:
             raise SsdflError("the JSON holds a Formation, not a Partition")
@@ -222,6 +216,8 @@ class Partition(Formation):
 
 
 def _jsonable(x: Any) -> Any:
+    """Plain-JSON form of nested containers of numpy values; non-finite floats become
+    ``None`` (JSON has no NaN/inf)."""
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -230,8 +226,21 @@ def _jsonable(x: Any) -> Any:
         return _jsonable(x.tolist())
     if isinstance(x, (np.integer,)):
         return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if np.isfinite(v) else None
     if isinstance(x, (np.bool_,)):
         return bool(x)
     return x
+
+
+def parse_tagged_json(text: str, schema: str) -> dict[str, Any]:
+    """Parse JSON text whose top level is an object with ``"schema": schema``."""
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SsdflError(f"not valid JSON: {exc}") from None
+    if not isinstance(d, dict) or d.get("schema") != schema:
+        got = d.get("schema") if isinstance(d, dict) else type(d).__name__
+        raise SsdflError(f"expected schema {schema!r}, got {got!r}")
+    return d

@@ -45,6 +45,7 @@ import scipy.sparse as sp
 from ssdfl._atomic import atomic_write
 from ssdfl.devices import DeviceTable, homogeneous_devices
 from ssdfl.errors import DisconnectedGraphError, InfeasibleError, SsdflError
+from ssdfl.formation import _jsonable, parse_tagged_json
 from ssdfl.graph import Graph, GraphLike, as_graph
 from ssdfl.mixing import block_mixing_matrix, mixing_matrix, second_eigenvalue
 
@@ -347,14 +348,7 @@ class FormationPlan:
 
     @classmethod
     def from_json(cls, text: str) -> FormationPlan:
-        import json
-
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SsdflError(f"not valid JSON: {exc}") from None
-        if not isinstance(d, dict) or d.get("schema") != PLAN_SCHEMA:
-            raise SsdflError(f"expected a {PLAN_SCHEMA!r} document")
+        d = parse_tagged_json(text, PLAN_SCHEMA)
         d = {k: v for k, v in d.items() if k not in ("schema", "S", "assignment")}
         try:
             d["clusters"] = [np.asarray(c, dtype=np.int64) for c in d["clusters"]]
@@ -366,23 +360,6 @@ class FormationPlan:
         with atomic_write(path) as fh:
             fh.write(self.to_json())
         return Path(path)
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
 
 
 def _problem(
