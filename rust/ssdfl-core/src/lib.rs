@@ -18,3 +18,6 @@ pub mod sweep;
 
 pub use error::{CoreError, Result, StopFn};
 pub use graph::Graph;
+
+#[cfg(test)]
+mod testutil;

@@ -277,31 +277,7 @@ mod tests {
     use crate::error::never_stop;
 
     fn random_graph(n: usize, seed: u64, p_mod: u64) -> Graph {
-        let mut x = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let (mut s, mut d, mut w) = (vec![], vec![], vec![]);
-        for v in 1..n as u64 {
-            s.push((next() % v) as i64);
-            d.push(v as i64);
-            w.push(0.1 + (next() % 1000) as f64 / 200.0);
-        }
-        for u in 0..n as i64 {
-            for v in u + 1..n as i64 {
-                if next() % p_mod == 0 {
-                    s.push(u);
-                    d.push(v);
-                    w.push(0.1 + (next() % 1000) as f64 / 200.0);
-                }
-            }
-        }
-        Graph::from_edges(n, &s, &d, Some(&w)).unwrap().0
+        crate::testutil::random_weighted_graph(n, seed, p_mod, 200.0)
     }
 
     fn path(n: usize) -> Graph {
