@@ -1270,7 +1270,7 @@ mod tests {
 
     #[test]
     fn rejects_nan_and_bad_weights() {
-        let xs = vec![vec![1.0f32], vec![f32::NAN]];
+        let xs = [vec![1.0f32], vec![f32::NAN]];
         let raw: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
         let e = reduce(&raw, &[1.0, 1.0], &[], 1, Mode::Partial, &never_stop);
         assert!(matches!(e, Err(CoreError::InvalidArgument(m)) if m.contains("input 1")));
