@@ -246,22 +246,13 @@ def fixed_point(
     nd = n * d
     M = sched.cycle()
     # state entering the cycle: (x, v, ·, 1); the start reset ignores the incoming anchors
-    if reset_momentum:
-        K = M[:nd, :nd]
-        k = M[:nd, -1]
-        try:
-            x = np.linalg.solve(np.eye(nd) - K, k)
-        except np.linalg.LinAlgError as e:
-            raise SsdflError("the cycle map has no unique fixed point") from e
-        v = np.zeros(nd)
-    else:
-        K = M[: 2 * nd, : 2 * nd]
-        k = M[: 2 * nd, -1]
-        try:
-            z = np.linalg.solve(np.eye(2 * nd) - K, k)
-        except np.linalg.LinAlgError as e:
-            raise SsdflError("the cycle map has no unique fixed point") from e
-        x, v = z[:nd], z[nd:]
+    m = nd if reset_momentum else 2 * nd  # with a reset, v enters every cycle as 0
+    try:
+        z = np.linalg.solve(np.eye(m) - M[:m, :m], M[:m, -1])
+    except np.linalg.LinAlgError as e:
+        raise SsdflError("the cycle map has no unique fixed point") from e
+    x = z[:nd]
+    v = np.zeros(nd) if reset_momentum else z[nd:]
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(v))):
         raise SsdflError("the cycle map has no unique fixed point")
     return x.reshape(n, d), v.reshape(n, d)
