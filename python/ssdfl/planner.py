@@ -48,6 +48,8 @@ from ssdfl.errors import DisconnectedGraphError, InfeasibleError, SsdflError
 from ssdfl.formation import _jsonable, parse_tagged_json
 from ssdfl.graph import Graph, GraphLike, as_graph
 from ssdfl.mixing import block_mixing_matrix, mixing_matrix, second_eigenvalue
+from ssdfl.simulate.clusters import cluster_labels
+from ssdfl.simulate.comm import intra_cluster_edges
 
 __all__ = [
     "PLAN_SCHEMA",
@@ -373,9 +375,7 @@ def _problem(
 
     idx = t.index()
     js = [idx[tuple(c.tolist())] for c in clusters]
-    labels = np.empty(g.n, dtype=np.int64)
-    for s, c in enumerate(clusters):
-        labels[c] = s
+    labels = cluster_labels(clusters, g.n)
     return generic_problem(
         labels, block_mixing_matrix(g, labels, cfg.mixing_rule), mixing_matrix(g, cfg.mixing_rule),
         cfg.eta, tau_a, tau_r, L=cfg.L, mu=cfg.mu,
@@ -623,7 +623,7 @@ def _schedule(
     sent until its bound stays within 10 % of its final value (settling time); the best
     schedule is the qualifying one with the fewest messages."""
     say("schedule search over (τ_a, τ_r)")
-    m_intra = _intra_edges(g, clusters)
+    m_intra = intra_cluster_edges(g, cluster_labels(clusters, g.n))
     curves = {}
     for ta in cfg.tau_a_grid:
         for tr in cfg.tau_r_grid:
@@ -647,20 +647,12 @@ def _schedule(
     return {"target": target, "max_cycles": cfg.max_cycles, "grid": rows, "best": best}
 
 
-def _intra_edges(g: Graph, clusters: list[np.ndarray]) -> int:
-    lab = np.empty(g.n, dtype=np.int64)
-    for s, c in enumerate(clusters):
-        lab[c] = s
-    s, d, _ = g.edges()
-    return int(np.sum(lab[s] == lab[d]))
-
-
 def _traffic(
     g: Graph, clusters: list[np.ndarray], dev: DeviceTable, cfg: PlanConfig
 ) -> dict[str, Any]:
     from ssdfl.simulate.comm import flooding_traffic, record_bytes
 
-    m_intra = _intra_edges(g, clusters)
+    m_intra = intra_cluster_edges(g, cluster_labels(clusters, g.n))
     per_msg = 4 * cfg.model_params
     extra = 0
     if dev.label_hist is not None:

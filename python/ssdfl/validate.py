@@ -108,10 +108,7 @@ def simulate_plan(
     pick = [feas[int(k)] for k in np.unique(np.linspace(0, len(feas) - 1, extra_S).round())] if (
         feas) else []  # fmt: skip
     for r in pick:
-        lab = np.empty(g.n, dtype=np.int64)
-        for s, c in enumerate(r["clusters"]):
-            lab[c] = s
-        res = simulate(model, g, "ssdfl", method_kwargs={"clusters": lab}, **common)
+        res = simulate(model, g, "ssdfl", method_kwargs={"clusters": r["clusters"]}, **common)
         runs.append((f"SSD-FL (S={r['S']})", r["S"], r["objective"], res))
     res = simulate(model, g, "cstc", method_kwargs={"clusters": chosen}, **common)
     runs.append(("cSTC (random clusters)", plan.S, None, res))
