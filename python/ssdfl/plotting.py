@@ -87,11 +87,14 @@ def plot_formation(
     return fig
 
 
-def save_figure(fig: object, path: str | os.PathLike[str]) -> Path:
-    """Save a matplotlib figure atomically and close it."""
+def save_figure(
+    fig: object, path: str | os.PathLike[str], dpi: int = 130, close: bool = True
+) -> Path:
+    """Save a matplotlib figure atomically (temporary file, then rename); close it if asked."""
     import matplotlib.pyplot as plt
 
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")  # type: ignore[attr-defined]
+    if close:
+        plt.close(fig)  # type: ignore[arg-type]
     return Path(path)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ssdfl._atomic import atomic_path, atomic_write
+from ssdfl import plotting
+from ssdfl._atomic import atomic_write
 from ssdfl.errors import SsdflError
 from ssdfl.simulate.comm import InitTraffic
 
@@ -147,9 +148,9 @@ _PARAM_COLUMNS = (
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> None:
-    """Save a matplotlib figure atomically (``savefig`` on a temporary file, then rename)."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    """Save a matplotlib figure atomically (``savefig`` on a temporary file, then rename);
+    the figure stays open."""
+    plotting.save_figure(fig, path, dpi=dpi, close=False)
 
 
 def plot_curves(
