@@ -14,7 +14,7 @@ Parts (every ssdfl result is checked against the reference before its time is re
    30 (and 32 unless ``--quick``).
 2. λ₂ and Fiedler vector of the normalized Laplacian on random geometric graphs (2-D unit
    square, mean degree 10) and Erdős–Rényi graphs with 10⁴, 10⁵, 10⁶ edges (largest
-   component): ``ssdfl.spectral.fiedler_pair`` vs ``networkx.algebraic_connectivity``
+   component): ``ssdfl.graphs.spectral.fiedler_pair`` vs ``networkx.algebraic_connectivity``
    / ``fiedler_vector`` (``method="tracemin_pcg"``) and plain ``scipy.sparse.linalg.eigsh``
    (``k=2, which="SM"``) on 𝓛. Slow baselines are cut off after ``--cap`` seconds.
 3. sweep cut along a given vector on a 10⁶-edge graph: ``ssdfl.sweep_cut`` (Rust) vs a
@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import ssdfl
-from ssdfl.spectral import fiedler_pair
+from ssdfl.graphs.spectral import fiedler_pair
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_of, fmt_time, machine_facts, markdown_table

@@ -18,10 +18,10 @@ import networkx as nx
 import numpy as np
 
 from ssdfl import Graph, mixing_matrix
-from ssdfl.experiments import expand_grid, sweep
-from ssdfl.optimizers import random_population
+from ssdfl.experiments.grid import expand_grid, sweep
 from ssdfl.simulate import SDFL, SSDFL, SeparableQuadratic, cluster_mixing, simulate
 from ssdfl.simulate.clusters import random_connected_partition
+from ssdfl.theory.optimizers import random_population
 
 
 def naive_rounds(model, pop, W_intra, W_inter, X0, eta, tau_a, tau_r, rounds):

@@ -1,4 +1,5 @@
-"""Tightness report of the bounds in :mod:`ssdfl.bounds`: bound ÷ observed over a fixed suite.
+"""Tightness report of the bounds in :mod:`ssdfl.theory.bounds`: bound ÷ observed over a
+fixed suite.
 
 Observed values are exact expectations on quadratics (mean and covariance propagated through
 the affine schedule), so the ratios carry no Monte-Carlo error. The suite is fixed (seeded):
@@ -22,17 +23,17 @@ from tqdm import tqdm
 
 from ssdfl import Graph, mixing_matrix
 from ssdfl._atomic import atomic_write
-from ssdfl.bounds import (
+from ssdfl.clusters.clustering import split_hierarchy
+from ssdfl.theory.bounds import (
     bound_problem,
     global_cycle_bound,
     intra_cluster_convergence,
     theorem1_rate,
 )
-from ssdfl.clustering import split_hierarchy
-from ssdfl.effective import EffectiveLoss, effective_minimizer
-from ssdfl.models import Quadratic
-from ssdfl.optimizers import random_population
-from ssdfl.reference import affine_schedule, block_mixing, exact_moments
+from ssdfl.theory.effective import EffectiveLoss, effective_minimizer
+from ssdfl.theory.models import Quadratic
+from ssdfl.theory.optimizers import random_population
+from ssdfl.theory.reference import affine_schedule, block_mixing, exact_moments
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

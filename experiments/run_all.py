@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ssdfl._atomic import atomic_write
-from ssdfl.experiments import load_config, plot_grid, run_config
+from ssdfl.experiments.grid import load_config, plot_grid, run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ["base", "graphs", "sizes", "tau_a", "tau_r", "normalize", "formation"]

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ssdfl
-from ssdfl.graph_io import FORMATS
+from ssdfl.graphs.graph_io import FORMATS
 
 EXT = {
     "edgelist": ".edgelist",
@@ -256,7 +256,7 @@ def _valid_samples() -> dict[str, bytes]:
     G = ssdfl.Graph.from_edges([(0, 1), (1, 2), (2, 0), (2, 3)], n=5, weights=[1.0, 2.0, 3.0, 4.0])
     L = ssdfl.Graph.from_edges([(0, 1), (1, 2)], labels=["a", "b", "c"])
     out = {}
-    from ssdfl.graph_io import _WRITERS
+    from ssdfl.graphs.graph_io import _WRITERS
 
     for fmt in FORMATS:
         out[fmt] = _WRITERS[fmt](G)

@@ -2,7 +2,8 @@
 Monte-Carlo runs, a non-quadratic model, and the S = 1 / complete-graph reductions.
 
 Observed values are *exact* expectations (mean and covariance propagated through the affine
-schedule, :func:`ssdfl.reference.exact_moments`), so the comparisons need no statistical slack;
+schedule, :func:`ssdfl.theory.reference.exact_moments`), so the comparisons need no statistical
+slack;
 a separate test checks those exact moments against Monte-Carlo averages over seeds (6 standard
 errors, one-sided false-alarm probability < 1e-9 per comparison)."""
 
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 
 from _bound_helpers import expected_gaps
 from ssdfl import Graph, mixing_matrix, second_eigenvalue
-from ssdfl.bounds import (
+from ssdfl.errors import SsdflError
+from ssdfl.theory.bounds import (
     bound_problem,
     eps_S,
     generic_problem,
@@ -32,11 +34,16 @@ from ssdfl.bounds import (
     run_bounds,
     theorem1_rate,
 )
-from ssdfl.effective import EffectiveLoss, effective_minimizer
-from ssdfl.errors import SsdflError
-from ssdfl.models import LogisticRegression, Quadratic
-from ssdfl.optimizers import SGD, OptimizerPopulation, random_population
-from ssdfl.reference import affine_schedule, block_mixing, consensus_gaps, exact_moments, simulate
+from ssdfl.theory.effective import EffectiveLoss, effective_minimizer
+from ssdfl.theory.models import LogisticRegression, Quadratic
+from ssdfl.theory.optimizers import SGD, OptimizerPopulation, random_population
+from ssdfl.theory.reference import (
+    affine_schedule,
+    block_mixing,
+    consensus_gaps,
+    exact_moments,
+    simulate,
+)
 
 REL = 1e-9  # float round-off allowance only
 
@@ -290,7 +297,7 @@ def test_phi_min_inverts_the_cheeger_admissibility(S: int, tau: int, eps: float)
 
 
 def test_phi_min_guarantees_contraction_on_real_clusters() -> None:
-    from ssdfl.clustering import cluster_measure, split_hierarchy
+    from ssdfl.clusters.clustering import cluster_measure, split_hierarchy
 
     tau, eps = 40, 0.5
     rule = phi_min_rule(tau, eps)
@@ -362,7 +369,7 @@ def test_diverging_bound_stays_valid_never_nan() -> None:
 
 
 def test_formation_bound_scores() -> None:
-    from ssdfl.bounds import formation_bound
+    from ssdfl.theory.bounds import formation_bound
 
     g = Graph.from_networkx(nx.barbell_graph(5, 0))
     kw = dict(eta=0.05, tau_a=4, tau_r=2, L=2.0, mu=0.5, sigma2=0.1)
@@ -391,8 +398,8 @@ def test_formation_bound_scores() -> None:
 def test_theorem3_nonconvex_stationarity(
     seed: int, n: int, S: int, eta_frac: float, tau_a: int, tau_r: int, sigma: float
 ) -> None:
-    from ssdfl.bounds import nonconvex_bound
-    from ssdfl.models import SmoothNonconvex
+    from ssdfl.theory.bounds import nonconvex_bound
+    from ssdfl.theory.models import SmoothNonconvex
 
     rng = np.random.default_rng(seed)
     d, cycles = 2, 4

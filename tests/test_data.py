@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ssdfl.data import (
+from ssdfl.errors import SsdflError
+from ssdfl.theory.data import (
     label_histograms,
     label_skew_split,
     load_digits_federated,
@@ -16,7 +17,6 @@ from ssdfl.data import (
     synthetic_classification,
     synthetic_regression,
 )
-from ssdfl.errors import SsdflError
 
 
 def _is_partition(parts: list[np.ndarray], n: int) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ssdfl
-from ssdfl.devices import DeviceFileError, read_devices
+from ssdfl.theory.devices import DeviceFileError, read_devices
 
 HEADER = "id,optimizer,mu,rho,lr,n_samples,label_0,label_1\n"
 GOOD = ["a,sgd,,,,10,5,5\n", "b,prox,0.1,,,20,20,0\n", "c,momentum,,0.9,0.05,30,0,30\n"]

@@ -14,7 +14,8 @@ from scipy.optimize import approx_fprime
 
 from conftest import weighted_graphs
 from ssdfl import Graph, mixing_matrix
-from ssdfl.effective import (
+from ssdfl.errors import SsdflError
+from ssdfl.theory.effective import (
     EffectiveLoss,
     biased_optimum,
     effective_minimizer,
@@ -25,10 +26,15 @@ from ssdfl.effective import (
     step_size_limit,
     surrogate_weights,
 )
-from ssdfl.errors import SsdflError
-from ssdfl.models import LeastSquares, LogisticRegression, Quadratic
-from ssdfl.optimizers import SGD, MomentumSGD, OptimizerPopulation, ProxSGD, random_population
-from ssdfl.reference import affine_schedule, block_mixing, simulate
+from ssdfl.theory.models import LeastSquares, LogisticRegression, Quadratic
+from ssdfl.theory.optimizers import (
+    SGD,
+    MomentumSGD,
+    OptimizerPopulation,
+    ProxSGD,
+    random_population,
+)
+from ssdfl.theory.reference import affine_schedule, block_mixing, simulate
 
 
 def _model(kind: str, n: int, rng: np.random.Generator):
@@ -217,7 +223,7 @@ def test_bad_input() -> None:
         EffectiveLoss(q, Wa, -0.1)
     with pytest.raises(SsdflError):
         EffectiveLoss(q, Wa, 0.1, mu=np.zeros(2))
-    from ssdfl.optimizers import Adam
+    from ssdfl.theory.optimizers import Adam
 
     pop = OptimizerPopulation([Adam()] * q.n_devices)
     with pytest.raises(SsdflError):

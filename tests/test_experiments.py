@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ssdfl.errors import SsdflError
-from ssdfl.experiments import RunSpec, build_graph, expand_grid, run_one, sweep
+from ssdfl.experiments.grid import RunSpec, build_graph, expand_grid, run_one, sweep
 from ssdfl.simulate import threshold_table
 
 
@@ -72,7 +72,7 @@ def test_cli_simulate_serial(tmp_path) -> None:
 
 
 def test_load_config_errors(tmp_path) -> None:
-    from ssdfl.experiments import load_config
+    from ssdfl.experiments.grid import load_config
 
     with pytest.raises(FileNotFoundError):
         load_config(tmp_path / "missing.toml")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 import ssdfl
 from conftest import weighted_graphs
-from ssdfl.fastest_mixing import fastest_mixing
+from ssdfl.graphs.fastest_mixing import fastest_mixing
 
 
 @pytest.mark.parametrize("n", [3, 5, 8])

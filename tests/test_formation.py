@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ssdfl
-from ssdfl.formation import FORMATION_SCHEMA, Formation, Partition
+from ssdfl.clusters.formation import FORMATION_SCHEMA, Formation, Partition
 
 
 def _formation(clusters: list[list[int]], n: int) -> Formation:

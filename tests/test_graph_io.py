@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import ssdfl
 from conftest import weighted_graphs
-from ssdfl.graph_io import detect_format
+from ssdfl.graphs.graph_io import detect_format
 
 EXT = {
     "edgelist": ".edgelist",

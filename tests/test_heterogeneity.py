@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 
-from ssdfl.data import label_histograms, load_digits_federated
 from ssdfl.errors import SsdflError
-from ssdfl.heterogeneity import (
+from ssdfl.theory.data import label_histograms, load_digits_federated
+from ssdfl.theory.heterogeneity import (
     cluster_scores,
     formation_heterogeneity,
     gradient_dissimilarity,
@@ -18,8 +18,8 @@ from ssdfl.heterogeneity import (
     label_jsd,
     optimizer_heterogeneity,
 )
-from ssdfl.models import Quadratic
-from ssdfl.optimizers import random_population
+from ssdfl.theory.models import Quadratic
+from ssdfl.theory.optimizers import random_population
 
 
 @given(seed=st.integers(0, 2**31), C=st.integers(2, 8))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.optimize import approx_fprime
 
 from ssdfl.errors import SsdflError
-from ssdfl.models import LeastSquares, LogisticRegression, Quadratic
+from ssdfl.theory.models import LeastSquares, LogisticRegression, Quadratic
 
 
 def _fd_grad(model, X: np.ndarray) -> np.ndarray:
@@ -78,7 +78,7 @@ def test_quadratic_constants_and_weighted_optimum() -> None:
     X = np.tile(x, (5, 1))
     np.testing.assert_allclose(w @ q.grad(X), 0.0, atol=1e-10)
     # generic L-BFGS path of the base class agrees with the closed form
-    from ssdfl.models import DeviceModel
+    from ssdfl.theory.models import DeviceModel
 
     np.testing.assert_allclose(DeviceModel.optimum(q, w), x, atol=1e-6)
     assert q.global_loss(q.optimum()) <= q.global_loss(x) + 1e-12

@@ -59,7 +59,8 @@ def test_kernel_is_this_venv() -> None:
         cells=[nbformat.v4.new_code_cell("import sys, ssdfl; print(sys.prefix, ssdfl.__file__)")]
     )
     execute(nb, ROOT)
-    prefix, module = nb.cells[0].outputs[0]["text"].split()
+    out = [o for o in nb.cells[0].outputs if o.get("name") == "stdout"]
+    prefix, module = out[0]["text"].split()
     assert prefix == sys.prefix
     import ssdfl
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ssdfl.errors import SsdflError
-from ssdfl.optimizers import (
+from ssdfl.theory.optimizers import (
     SGD,
     Adam,
     MomentumSGD,

@@ -15,8 +15,8 @@ from scipy.spatial.distance import jensenshannon
 
 import ssdfl
 from conftest import set_partitions
-from ssdfl.devices import DeviceTable
-from ssdfl.planner import FormationPlan, PlanConfig, plan_formation
+from ssdfl.planner.plan import FormationPlan, PlanConfig, plan_formation
+from ssdfl.theory.devices import DeviceTable
 
 FAST = dict(fastest_mixing=False, schedule=False, theorem2=False)
 
@@ -143,7 +143,7 @@ def test_barbell_with_label_aligned_cliques_splits_at_the_bridge(examples) -> No
 
 
 def test_json_round_trip_and_report(tmp_path, examples) -> None:
-    from ssdfl.report import write_report
+    from ssdfl.planner.report import write_report
 
     g = ssdfl.read_graph(examples / "barbell.edgelist")
     plan = plan_formation(g, None, PlanConfig(max_clusters=4))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ssdfl
-from ssdfl.plotting import layout, plot_formation
+from ssdfl.graphs.plotting import layout, plot_formation
 
 
 def test_plot_formation_writes_png(tmp_path: Path, examples: Path) -> None:

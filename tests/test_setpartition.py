@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import ssdfl
 from conftest import set_partitions
-from ssdfl.setpartition import exhaustive_set_partition, solve_set_partition
+from ssdfl.clusters.setpartition import exhaustive_set_partition, solve_set_partition
 
 
 @settings(max_examples=40)

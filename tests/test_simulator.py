@@ -7,10 +7,7 @@ import numpy as np
 import pytest
 
 from ssdfl import Graph, mixing_matrix
-from ssdfl.effective import biased_optimum, fixed_point
 from ssdfl.errors import SsdflError
-from ssdfl.models import Quadratic
-from ssdfl.optimizers import SGD, MomentumSGD, OptimizerPopulation, ProxSGD
 from ssdfl.simulate import (
     SDFL,
     SSDFL,
@@ -20,6 +17,9 @@ from ssdfl.simulate import (
     cluster_mixing,
     simulate,
 )
+from ssdfl.theory.effective import biased_optimum, fixed_point
+from ssdfl.theory.models import Quadratic
+from ssdfl.theory.optimizers import SGD, MomentumSGD, OptimizerPopulation, ProxSGD
 
 
 def _mixed_pop(n: int) -> OptimizerPopulation:
@@ -36,7 +36,7 @@ def small() -> tuple[Graph, Quadratic, np.ndarray]:
     model = Quadratic.random(9, 3, np.random.default_rng(1), mu=0.5, L=2.0, heterogeneity=1.0)
     labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
     # make sure each cluster is connected in this graph; otherwise use connected components
-    from ssdfl.metrics import is_set_connected
+    from ssdfl.graphs.metrics import is_set_connected
 
     if not all(is_set_connected(G, np.flatnonzero(labels == s)) for s in range(3)):
         from ssdfl.simulate import random_connected_partition
@@ -139,7 +139,8 @@ def _W_intra_inter(G: Graph, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 @pytest.mark.parametrize(("reset", "normalize"), [(True, False), (False, False), (True, True)])
 def test_ssdfl_converges_to_theory_fixed_point(small, reset: bool, normalize: bool) -> None:
-    """Long noiseless runs reach ssdfl.effective.fixed_point (exact periodic fixed point of the
+    """Long noiseless runs reach ssdfl.theory.effective.fixed_point (exact periodic fixed point of
+    the
     cycle map, built independently from dense Kronecker matrices). Normalization with kept
     state uses α(∞) for momentum (not the theory module's α(τ_a)): see
     test_normalization_small_step."""
@@ -288,7 +289,7 @@ def test_stop_at_divergence_and_adam(small) -> None:
     bad = simulate(model, G, "sdfl", tau_a=2, cycles=200, eta=5.0)
     assert bad.diverged and not np.isfinite(bad.final["loss"]) and bad.final["cycle"] < 200
     # Adam devices (extension) run on the numpy path; the Rust backend refuses them
-    from ssdfl.optimizers import Adam
+    from ssdfl.theory.optimizers import Adam
 
     pop = OptimizerPopulation([Adam(), SGD(), MomentumSGD(0.5)] * 3)
     a = simulate(model, G, "sdfl", optimizers=pop, tau_a=2, cycles=3, eta=0.05)

@@ -11,10 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssdfl import Graph
-from ssdfl.data import load_digits_federated
-from ssdfl.models import LeastSquares, Quadratic
-from ssdfl.optimizers import random_population
-from ssdfl.reference import block_mixing
 from ssdfl.simulate import (
     SSDFL,
     STC,
@@ -28,6 +24,10 @@ from ssdfl.simulate import (
     simulate,
 )
 from ssdfl.simulate.accel import direction_fn, gradient_fn
+from ssdfl.theory.data import load_digits_federated
+from ssdfl.theory.models import LeastSquares, Quadratic
+from ssdfl.theory.optimizers import random_population
+from ssdfl.theory.reference import block_mixing
 
 
 def _flood_bruteforce(g: nx.Graph, R: dict) -> tuple[int, int, int]:
@@ -196,8 +196,8 @@ def test_population_from_devices_file() -> None:
     from pathlib import Path
 
     from ssdfl import read_graph
-    from ssdfl.devices import read_devices
     from ssdfl.simulate import population_from_devices
+    from ssdfl.theory.devices import read_devices
 
     ex = Path(__file__).resolve().parents[1] / "examples"
     g = read_graph(ex / "er30.edgelist")

@@ -35,7 +35,7 @@ def test_lambda2_matches_eigvalsh_and_networkx(g: nx.Graph) -> None:
         assert lam == pytest.approx(ref, rel=1e-9, abs=1e-12)
         nxl = nx.algebraic_connectivity(g, normalized=normalized, method="tracemin_lu", tol=1e-12)
         assert lam == pytest.approx(nxl, rel=1e-6, abs=1e-10)
-        lam2, v = ssdfl.spectral.fiedler_pair(g, normalized=normalized)
+        lam2, v = ssdfl.graphs.spectral.fiedler_pair(g, normalized=normalized)
         assert np.linalg.norm(v) == pytest.approx(1.0)
         assert np.allclose(M @ v, lam2 * v, atol=1e-9)
 
@@ -70,8 +70,8 @@ def test_sparse_path_matches_dense(normalized: bool) -> None:
     g = nx.connected_watts_strogatz_graph(700, 6, 0.2, seed=1)
     for u, v in g.edges:
         g[u][v]["weight"] = 1.0 + ((u * 7 + v * 13) % 5)
-    lam_d, v_d = ssdfl.spectral.fiedler_pair(g, normalized, method="dense")
-    lam_s, v_s = ssdfl.spectral.fiedler_pair(g, normalized, method="sparse", tol=1e-10)
+    lam_d, v_d = ssdfl.graphs.spectral.fiedler_pair(g, normalized, method="dense")
+    lam_s, v_s = ssdfl.graphs.spectral.fiedler_pair(g, normalized, method="sparse", tol=1e-10)
     assert lam_s == pytest.approx(lam_d, rel=1e-7)
     assert abs(v_s @ v_d) == pytest.approx(1.0, abs=1e-5)
     ref = np.linalg.eigvalsh(ssdfl.laplacian(g, normalized).toarray())[1]
@@ -79,7 +79,7 @@ def test_sparse_path_matches_dense(normalized: bool) -> None:
 
 
 def test_auto_uses_sparse_above_threshold() -> None:
-    n = ssdfl.spectral.DENSE_MAX + 200
+    n = ssdfl.graphs.spectral.DENSE_MAX + 200
     g = nx.cycle_graph(n)
     nx_lam = 1 - math.cos(2 * math.pi / n)
     assert ssdfl.algebraic_connectivity(g) == pytest.approx(nx_lam, rel=1e-6)
@@ -114,15 +114,15 @@ def test_fallbacks_when_lanczos_stalls(monkeypatch: pytest.MonkeyPatch, path: st
     # (threshold lowered to this size); otherwise force the fallback with a 1-restart budget
     g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(25, 28))
     if path == "probe":
-        monkeypatch.setattr(ssdfl.spectral, "AMG_MIN_N", 50)
-        monkeypatch.setattr(ssdfl.spectral, "LANCZOS_BUDGET", 0)  # would raise if reached
+        monkeypatch.setattr(ssdfl.graphs.spectral, "AMG_MIN_N", 50)
+        monkeypatch.setattr(ssdfl.graphs.spectral, "LANCZOS_BUDGET", 0)  # would raise if reached
     else:
-        monkeypatch.setattr(ssdfl.spectral, "LANCZOS_BUDGET", 1)
+        monkeypatch.setattr(ssdfl.graphs.spectral, "LANCZOS_BUDGET", 1)
     if path == "shift-invert":
-        monkeypatch.setattr(ssdfl.spectral, "_amg_lobpcg", lambda *a: None)
+        monkeypatch.setattr(ssdfl.graphs.spectral, "_amg_lobpcg", lambda *a: None)
     for normalized in (True, False):
         ref = np.linalg.eigvalsh(ssdfl.laplacian(g, normalized).toarray())[1]
-        lam, v = ssdfl.spectral.fiedler_pair(g, normalized, method="sparse")
+        lam, v = ssdfl.graphs.spectral.fiedler_pair(g, normalized, method="sparse")
         assert lam == pytest.approx(ref, rel=1e-7)
         M = ssdfl.laplacian(g, normalized)
         assert np.linalg.norm(M @ v - lam * v) < 1e-6
@@ -135,8 +135,8 @@ def test_probe_is_an_upper_bound_on_lambda2(g: nx.Graph) -> None:
     for normalized in (True, False):
         L = ssdfl.laplacian(gg, normalized)
         ref = np.linalg.eigvalsh(L.toarray())[1]
-        u = ssdfl.spectral._null_vector(gg, normalized)
+        u = ssdfl.graphs.spectral._null_vector(gg, normalized)
         c = 2.0 if normalized else 2.0 * gg.degrees.max()
         v0 = np.random.default_rng(0).standard_normal(gg.n)
-        est = ssdfl.spectral._lambda2_upper_estimate(L, u, c, v0, steps=5)
+        est = ssdfl.graphs.spectral._lambda2_upper_estimate(L, u, c, v0, steps=5)
         assert est >= ref - 1e-9 * c

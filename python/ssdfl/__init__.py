@@ -1,14 +1,73 @@
 """ssdfl — planning and verifying serverless semi-decentralized federated learning.
 
-Graph metrics, Cheeger constants and cluster search run in Rust (``ssdfl._core``); theory,
-optimization, simulation and GradsSharding aggregation live in Python modules.
+The package is layered (``docs/architecture.md``): ``ssdfl.graphs`` (graph basics) →
+``ssdfl.clusters`` (cluster search) → ``ssdfl.theory`` (models, optimizers, bounds) →
+``ssdfl.simulate`` and ``ssdfl.aggregation`` (engines) → ``ssdfl.planner``,
+``ssdfl.experiments`` and ``ssdfl.cli`` (application). Hot loops (graph metrics, Cheeger
+enumeration, cluster search, gossip rounds, exact sums) run in Rust (``ssdfl._core``). The public
+names are re-exported here.
 """
 
 from __future__ import annotations
 
 from ssdfl._core import __version__
 from ssdfl.aggregation import fedavg
-from ssdfl.bounds import (
+from ssdfl.clusters.clustering import cluster_measure, partition, split_hierarchy
+from ssdfl.clusters.formation import Formation, Partition
+from ssdfl.errors import (
+    DisconnectedGraphError,
+    GraphFormatError,
+    InfeasibleError,
+    SsdflError,
+    SsdflWarning,
+    TooLargeError,
+)
+from ssdfl.experiments.grid import RunSpec, sweep
+from ssdfl.graphs.cheeger import (
+    CheegerResult,
+    cheeger_constant,
+    internal_conductance,
+    mixing_conductance,
+)
+from ssdfl.graphs.fastest_mixing import FastestMixing, fastest_mixing
+from ssdfl.graphs.graph import Graph, as_graph
+from ssdfl.graphs.graph_io import read_graph, write_graph
+from ssdfl.graphs.metrics import (
+    component_labels,
+    conductance,
+    connected_components,
+    cut_size,
+    edge_expansion,
+    is_connected,
+    is_set_connected,
+    normalized_cut,
+    volume,
+)
+from ssdfl.graphs.mixing import MIXING_RULES, mixing_matrix, second_eigenvalue, spectral_gap
+from ssdfl.graphs.spectral import (
+    SweepProfile,
+    SweepResult,
+    algebraic_connectivity,
+    cheeger_bounds,
+    fiedler_vector,
+    laplacian,
+    sweep_cut,
+    sweep_profile,
+)
+from ssdfl.planner.plan import FormationPlan, PlanConfig, plan_formation
+from ssdfl.simulate import (
+    CSTC,
+    PDFL,
+    SDFL,
+    SSDFL,
+    STC,
+    FedAvg,
+    SeparableQuadratic,
+    SimulationResult,
+    flooding_traffic,
+    random_connected_partition,
+)
+from ssdfl.theory.bounds import (
     BoundProblem,
     bound_problem,
     eps_S,
@@ -24,14 +83,7 @@ from ssdfl.bounds import (
     run_bounds,
     theorem1_rate,
 )
-from ssdfl.cheeger import (
-    CheegerResult,
-    cheeger_constant,
-    internal_conductance,
-    mixing_conductance,
-)
-from ssdfl.clustering import cluster_measure, partition, split_hierarchy
-from ssdfl.data import (
+from ssdfl.theory.data import (
     FederatedDataset,
     label_histograms,
     label_skew_split,
@@ -39,53 +91,28 @@ from ssdfl.data import (
     synthetic_classification,
     synthetic_regression,
 )
-from ssdfl.devices import DeviceTable, read_devices
-from ssdfl.effective import (
+from ssdfl.theory.devices import DeviceTable, read_devices
+from ssdfl.theory.effective import (
     EffectiveLoss,
     biased_optimum,
     fixed_point,
     objective_inconsistency,
 )
-from ssdfl.errors import (
-    DisconnectedGraphError,
-    GraphFormatError,
-    InfeasibleError,
-    SsdflError,
-    SsdflWarning,
-    TooLargeError,
-)
-from ssdfl.experiments import RunSpec, sweep
-from ssdfl.fastest_mixing import FastestMixing, fastest_mixing
-from ssdfl.formation import Formation, Partition
-from ssdfl.graph import Graph, as_graph
-from ssdfl.graph_io import read_graph, write_graph
-from ssdfl.heterogeneity import (
+from ssdfl.theory.heterogeneity import (
     cluster_scores,
     formation_heterogeneity,
     gradient_dissimilarity,
     label_jsd,
     optimizer_heterogeneity,
 )
-from ssdfl.metrics import (
-    component_labels,
-    conductance,
-    connected_components,
-    cut_size,
-    edge_expansion,
-    is_connected,
-    is_set_connected,
-    normalized_cut,
-    volume,
-)
-from ssdfl.mixing import MIXING_RULES, mixing_matrix, second_eigenvalue, spectral_gap
-from ssdfl.models import (
+from ssdfl.theory.models import (
     DeviceModel,
     LeastSquares,
     LogisticRegression,
     Quadratic,
     SmoothNonconvex,
 )
-from ssdfl.optimizers import (
+from ssdfl.theory.optimizers import (
     SGD,
     Adam,
     LocalOptimizer,
@@ -93,29 +120,6 @@ from ssdfl.optimizers import (
     OptimizerPopulation,
     ProxSGD,
     random_population,
-)
-from ssdfl.planner import FormationPlan, PlanConfig, plan_formation
-from ssdfl.simulate import (
-    CSTC,
-    PDFL,
-    SDFL,
-    SSDFL,
-    STC,
-    FedAvg,
-    SeparableQuadratic,
-    SimulationResult,
-    flooding_traffic,
-    random_connected_partition,
-)
-from ssdfl.spectral import (
-    SweepProfile,
-    SweepResult,
-    algebraic_connectivity,
-    cheeger_bounds,
-    fiedler_vector,
-    laplacian,
-    sweep_cut,
-    sweep_profile,
 )
 
 __all__ = [
@@ -222,3 +226,36 @@ __all__ = [
     "volume",
     "write_graph",
 ]
+
+
+_OLD_MODULE_PATHS = {
+    "graph": "graphs.graph", "graph_io": "graphs.graph_io", "metrics": "graphs.metrics",
+    "spectral": "graphs.spectral", "cheeger": "graphs.cheeger", "mixing": "graphs.mixing",
+    "fastest_mixing": "graphs.fastest_mixing", "plotting": "graphs.plotting",
+    "clustering": "clusters.clustering", "setpartition": "clusters.setpartition",
+    "formation": "clusters.formation", "models": "theory.models",
+    "optimizers": "theory.optimizers", "data": "theory.data", "devices": "theory.devices",
+    "effective": "theory.effective", "heterogeneity": "theory.heterogeneity",
+    "bounds": "theory.bounds", "reference": "theory.reference",
+}  # fmt: skip
+
+
+def _alias_old_module_paths() -> None:
+    """Keep the pre-layering module paths importable (``import ssdfl.bounds`` etc.): each old
+    path names the module that now holds it."""
+    import importlib
+    import sys
+
+    for name, new in _OLD_MODULE_PATHS.items():
+        sys.modules.setdefault(f"{__name__}.{name}", importlib.import_module(f"{__name__}.{new}"))
+
+
+def __getattr__(name: str) -> object:
+    if name in _OLD_MODULE_PATHS:
+        import sys
+
+        return sys.modules[f"{__name__}.{name}"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_alias_old_module_paths()

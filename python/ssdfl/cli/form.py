@@ -46,10 +46,10 @@ def form(
 ) -> None:
     """Compute the optimal SSD-FL cluster formation of GRAPH and write formation.json and a
     report (markdown + pictures) into --out."""
-    from ssdfl.devices import read_devices
-    from ssdfl.graph_io import read_graph
-    from ssdfl.planner import PlanConfig, plan_formation
-    from ssdfl.report import console_table, write_report
+    from ssdfl.graphs.graph_io import read_graph
+    from ssdfl.planner.plan import PlanConfig, plan_formation
+    from ssdfl.planner.report import console_table, write_report
+    from ssdfl.theory.devices import read_devices
 
     g = read_graph(graph, format=fmt)
     dev = read_devices(devices, g) if devices is not None else None
@@ -61,7 +61,7 @@ def form(
     plan = plan_formation(g, dev, cfg, progress=not quiet)
     report = write_report(plan, g, out, graph_name=graph.name)
     if simulate:
-        from ssdfl.validate import simulate_plan
+        from ssdfl.planner.validate import simulate_plan
 
         simulate_plan(plan, g, dev, out, cycles=cycles, progress=not quiet, report=report)
     console.print(console_table(plan))

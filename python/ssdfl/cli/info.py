@@ -12,9 +12,9 @@ from rich.table import Table
 
 from ssdfl.cli.app import app, console
 from ssdfl.errors import SsdflError
-from ssdfl.graph import Graph
-from ssdfl.graph_io import read_graph
-from ssdfl.metrics import conductance, connected_components, cut_size, volume
+from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.graph_io import read_graph
+from ssdfl.graphs.metrics import conductance, connected_components, cut_size, volume
 
 
 def sample_set(g: Graph) -> np.ndarray:

@@ -23,7 +23,7 @@ def simulate(
 ) -> None:
     """Run every run of CONFIG (a grid of RunSpec fields) on dask and write
     <name>.csv, <name>_thresholds.csv and <name>.png into --out."""
-    from ssdfl.experiments import load_config, run_config
+    from ssdfl.experiments.grid import load_config, run_config
 
     cfg = load_config(config)
     n = len(cfg.specs())

@@ -2,7 +2,8 @@
 
 :func:`gradient_fn` returns a callable ``X ↦ ∇F_i(x_i)`` (``(N, d)``) equal to
 ``model.grad(X)`` up to floating-point rounding. For
-:class:`~ssdfl.models.LogisticRegression` it pads every device's samples to ``n_max`` rows and
+:class:`~ssdfl.theory.models.LogisticRegression` it pads every device's samples to ``n_max``
+rows and
 computes the logits and the gradient ``Z̃_iᵀ(P_i − Y_i)/n_i + λ W_i`` with two batched matrix
 products (``np.matmul`` over devices), about 10× faster than the per-sample form; padded rows
 have zero weight. It is used only when padding costs at most 4× the data (balanced splits);
@@ -15,8 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ssdfl.models import DeviceModel, LogisticRegression
-from ssdfl.optimizers import OptimizerPopulation
+from ssdfl.theory.models import DeviceModel, LogisticRegression
+from ssdfl.theory.optimizers import OptimizerPopulation
 
 State = dict[str, np.ndarray]
 

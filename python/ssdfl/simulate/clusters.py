@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ssdfl.errors import DisconnectedGraphError, SsdflError
-from ssdfl.graph import GraphLike, as_graph
-from ssdfl.metrics import is_connected
-from ssdfl.mixing import block_mixing_matrix
+from ssdfl.graphs.graph import GraphLike, as_graph
+from ssdfl.graphs.metrics import is_connected
+from ssdfl.graphs.mixing import block_mixing_matrix
 
 __all__ = [
     "cluster_labels",
@@ -67,7 +67,7 @@ def cluster_labels(clusters: Any, n: int) -> np.ndarray:
 
 
 cluster_mixing = block_mixing_matrix
-"""Alias of :func:`ssdfl.mixing.block_mixing_matrix` (the simulator's name for it)."""
+"""Alias of :func:`ssdfl.graphs.mixing.block_mixing_matrix` (the simulator's name for it)."""
 
 
 def random_connected_partition(
@@ -107,7 +107,7 @@ def form_clusters(
     seed: int | None = 0,
     phi_min: float = 0.0,
 ) -> np.ndarray:
-    """Clusters for SSD-FL from the cluster search (:mod:`ssdfl.clustering`): ``how`` is
+    """Clusters for SSD-FL from the cluster search (:mod:`ssdfl.clusters.clustering`): ``how`` is
     ``"partition"`` (``partition(g, S, objective="internal")``: S connected clusters maximizing
     the minimum internal conductance) or ``"hierarchy"`` (the formation with ``S`` clusters of
     ``split_hierarchy(g, phi_min)``; an error if the hierarchy stops earlier). ``S = 1``
@@ -117,7 +117,7 @@ def form_clusters(
         raise SsdflError(f"n_clusters must be in 1..{g.n}, got {n_clusters}")
     if n_clusters == 1:
         return np.zeros(g.n, dtype=np.int64)
-    from ssdfl import clustering
+    from ssdfl.clusters import clustering
 
     if how == "partition":
         return cluster_labels(

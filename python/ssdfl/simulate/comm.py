@@ -38,7 +38,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
 
 from ssdfl.errors import DisconnectedGraphError, SsdflError
-from ssdfl.graph import GraphLike, as_graph
+from ssdfl.graphs.graph import GraphLike, as_graph
 
 __all__ = [
     "InitTraffic",

@@ -1,10 +1,17 @@
-"""Bridge from a devices file (:class:`ssdfl.devices.DeviceTable`) to the simulator."""
+"""Bridge from a devices file (:class:`ssdfl.theory.devices.DeviceTable`) to the simulator."""
 
 from __future__ import annotations
 
-from ssdfl.devices import DeviceTable
 from ssdfl.errors import SsdflError
-from ssdfl.optimizers import SGD, Adam, LocalOptimizer, MomentumSGD, OptimizerPopulation, ProxSGD
+from ssdfl.theory.devices import DeviceTable
+from ssdfl.theory.optimizers import (
+    SGD,
+    Adam,
+    LocalOptimizer,
+    MomentumSGD,
+    OptimizerPopulation,
+    ProxSGD,
+)
 
 __all__ = ["population_from_devices"]
 

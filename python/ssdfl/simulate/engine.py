@@ -2,11 +2,11 @@
 
 All devices' models are one ``(N, d)`` array ``X``; a round is one or two whole-array
 operations: the optimizer directions ``D = D(X)`` of every device at once
-(:class:`~ssdfl.optimizers.OptimizerPopulation`), and gossip as one sparse product ``W @ X``
+(:class:`~ssdfl.theory.optimizers.OptimizerPopulation`), and gossip as one sparse product ``W @ X``
 (block-diagonal ``W_intra`` of the clusters for intra-cluster rounds, ``W`` of ``G`` for
 inter-cluster rounds). There is no Python loop over devices on this path.
 
-Round update (spec §2, the convention of :mod:`ssdfl.reference`): with a local step
+Round update (spec §2, the convention of :mod:`ssdfl.theory.reference`): with a local step
 ``X ← W X − η C D(X)``; without one ``X ← W X``. ``C = diag(c_i)`` are the effective gradient
 normalization factors (:func:`direction_scales`), ``η`` a scalar or one step size per device.
 
@@ -30,14 +30,14 @@ from tqdm.auto import tqdm
 
 from ssdfl import _core
 from ssdfl.errors import SsdflError
-from ssdfl.graph import GraphLike, as_graph
-from ssdfl.metrics import is_connected
-from ssdfl.models import DeviceModel
-from ssdfl.optimizers import SGD, LocalOptimizer, OptimizerPopulation
+from ssdfl.graphs.graph import GraphLike, as_graph
+from ssdfl.graphs.metrics import is_connected
 from ssdfl.simulate.accel import direction_fn, gradient_fn
 from ssdfl.simulate.methods import Method, Plan, PlanContext, make_method, random_matching
 from ssdfl.simulate.metrics import evaluate
 from ssdfl.simulate.results import SimulationResult
+from ssdfl.theory.models import DeviceModel
+from ssdfl.theory.optimizers import SGD, LocalOptimizer, OptimizerPopulation
 
 __all__ = ["direction_scales", "simulate"]
 
@@ -131,7 +131,7 @@ def simulate(
     Parameters
     ----------
     model, graph
-        Vectorized device models (:mod:`ssdfl.models`) and the D2D graph (``model.n_devices``
+        Vectorized device models (:mod:`ssdfl.theory.models`) and the D2D graph (``model.n_devices``
         nodes, connected).
     method
         A :class:`~ssdfl.simulate.methods.Method` or its name (``method_kwargs`` then
@@ -145,13 +145,13 @@ def simulate(
         Step size (scalar or ``(N,)``), effective gradient normalization
         (:func:`direction_scales`), and whether optimizer buffers are zeroed each cycle.
     sigma, batch_size
-        Stochastic gradients (:meth:`~ssdfl.models.DeviceModel.stochastic_grad`).
+        Stochastic gradients (:meth:`~ssdfl.theory.models.DeviceModel.stochastic_grad`).
     x0, seed
         Initial models (default zeros, all devices equal) and the seed of every random stream
         (gradient noise, random matchings, random clusters): equal seeds give bit-identical
         runs.
     mixing, bytes_per_param, record_extra_bytes
-        Mixing rule of :func:`~ssdfl.mixing.mixing_matrix`; bytes per parameter on the wire;
+        Mixing rule of :func:`~ssdfl.graphs.mixing.mixing_matrix`; bytes per parameter on the wire;
         extra bytes per initialization record (default ``4·C`` for classification, else 0).
     eval_every, test_data, x_star, device_metrics
         Metrics every ``eval_every`` cycles (and after the last) on ``test_data`` ``(Z, y)``,

@@ -33,8 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssdfl.errors import SsdflError
-from ssdfl.graph import Graph
-from ssdfl.mixing import mixing_matrix
+from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.mixing import mixing_matrix
 from ssdfl.simulate.clusters import (
     cluster_labels,
     cluster_mixing,

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ssdfl.models import DeviceModel, LeastSquares, LogisticRegression, Quadratic
+from ssdfl.theory.models import DeviceModel, LeastSquares, LogisticRegression, Quadratic
 
 __all__ = ["accuracy", "consensus_gap", "device_accuracies", "evaluate", "global_losses"]
 

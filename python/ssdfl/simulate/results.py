@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ssdfl import plotting
 from ssdfl._atomic import atomic_write
 from ssdfl.errors import SsdflError
+from ssdfl.graphs import plotting
 from ssdfl.simulate.comm import InitTraffic
 
 if TYPE_CHECKING:

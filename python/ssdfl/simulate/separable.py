@@ -1,7 +1,8 @@
 """A separable (diagonal-Hessian) quadratic model for large simulations.
 
 ``F_i(x) = ½ Σ_k a_ik (x_k − b_ik)² + c_i`` with ``a_ik > 0``: the quadratic of
-:class:`ssdfl.models.Quadratic` with ``A_i = diag(a_i)``, stored in ``O(N d)`` memory instead of
+:class:`ssdfl.theory.models.Quadratic` with ``A_i = diag(a_i)``, stored in ``O(N d)`` memory
+instead of
 ``O(N d²)`` and with an ``O(N d)`` gradient. It exists so that the simulator can be exercised
 and benchmarked at ``N = d = 1000`` (the dense ``Quadratic`` would need 8 GB); tests check it
 against ``Quadratic`` with diagonal ``A_i``.
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ssdfl.errors import SsdflError
-from ssdfl.models import DeviceModel, Quadratic
+from ssdfl.theory.models import DeviceModel, Quadratic
 
 __all__ = ["SeparableQuadratic"]
 
@@ -95,7 +96,7 @@ class SeparableQuadratic(DeviceModel):
         return SeparableQuadratic(self.a[ix], self.b[ix], self.c[ix])
 
     def to_quadratic(self) -> Quadratic:
-        """The same losses as a dense :class:`~ssdfl.models.Quadratic` (small ``d`` only)."""
+        """The same losses as a dense :class:`~ssdfl.theory.models.Quadratic` (small ``d`` only)."""
         A = np.einsum("ij,jk->ijk", self.a, np.eye(self.dim))
         return Quadratic(A, self.b, self.c)
 

@@ -11,7 +11,7 @@ model at the start of the current cycle, ``v_i`` the momentum buffer *before* th
 - :class:`MomentumSGD` ``(rho)``: heavy-ball ``d = g + ρ v``, then ``v ← d``.
 - :class:`Adam` ``(beta1, beta2, eps)`` — *extension, not in the paper*: bias-corrected Adam,
   ``d = m̂ / (√v̂ + ε)``. A diagonal preconditioner; it has no scalar effective step factor
-  (see :meth:`Adam.alpha`) and is not covered by the bounds in :mod:`ssdfl.bounds`.
+  (see :meth:`Adam.alpha`) and is not covered by the bounds in :mod:`ssdfl.theory.bounds`.
 
 Effective step factor ``α(τ, η)`` (FedNova, Wang et al. 2020; spec §2): over ``τ`` local steps the
 accumulated update of a device is ``−η Σ_k a_k g_k`` and ``α = ‖a‖₁ / τ``:

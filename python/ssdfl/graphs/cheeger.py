@@ -35,8 +35,8 @@ import scipy.sparse as sp
 
 from ssdfl import _core
 from ssdfl.errors import SsdflError
-from ssdfl.graph import Graph, GraphLike, NodeSet, as_graph, as_mask
-from ssdfl.spectral import _check, _norm_name, fiedler_pair, laplacian, sweep_cut
+from ssdfl.graphs.graph import Graph, GraphLike, NodeSet, as_graph, as_mask
+from ssdfl.graphs.spectral import _check, _norm_name, fiedler_pair, laplacian, sweep_cut
 
 __all__ = [
     "AUTO_EXACT_MAX",

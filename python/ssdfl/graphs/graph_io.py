@@ -37,7 +37,7 @@ import numpy as np
 from ssdfl import _core
 from ssdfl._atomic import atomic_write
 from ssdfl.errors import GraphFormatError, SsdflError
-from ssdfl.graph import Graph, _labels_array, _warn_loops, as_graph
+from ssdfl.graphs.graph import Graph, _labels_array, _warn_loops, as_graph
 
 __all__ = ["FORMATS", "detect_format", "read_graph", "write_graph"]
 

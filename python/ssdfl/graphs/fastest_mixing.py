@@ -22,8 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssdfl.errors import InfeasibleError, SsdflError
-from ssdfl.graph import GraphLike, as_graph
-from ssdfl.mixing import mixing_matrix, second_eigenvalue
+from ssdfl.graphs.graph import GraphLike, as_graph
+from ssdfl.graphs.mixing import mixing_matrix, second_eigenvalue
 
 __all__ = ["FastestMixing", "fastest_mixing"]
 
@@ -73,7 +73,7 @@ def fastest_mixing(
     problem = problem.lower()
     if problem not in ("fmmc", "fdla"):
         raise SsdflError(f"problem must be 'fmmc' or 'fdla', got {problem!r}")
-    from ssdfl.metrics import is_connected
+    from ssdfl.graphs.metrics import is_connected
 
     if g.n < 2:
         raise SsdflError("fastest mixing needs a graph with at least 2 nodes")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ssdfl import _core
-from ssdfl.graph import GraphLike, NodeSet, as_graph, as_mask
+from ssdfl.graphs.graph import GraphLike, NodeSet, as_graph, as_mask
 
 __all__ = [
     "conductance",

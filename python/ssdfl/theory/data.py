@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssdfl.errors import SsdflError
-from ssdfl.models import LeastSquares, LogisticRegression
+from ssdfl.theory.models import LeastSquares, LogisticRegression
 
 __all__ = [
     "FederatedDataset",

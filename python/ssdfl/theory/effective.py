@@ -16,7 +16,7 @@ step ``η`` contracts when ``η·max_i c_i(L_i + μ_i) < 1 + λ_min(W_s)`` (:fun
 Fixed points (quadratics, SGD / prox / momentum devices):
 
 - :func:`fixed_point`: the exact periodic fixed point of the whole schedule (cycle map solved as
-  a linear system from :func:`ssdfl.reference.affine_schedule`);
+  a linear system from :func:`ssdfl.theory.reference.affine_schedule`);
 - :func:`biased_optimum`: its small-step limit ``x_w = argmin Σ_i w_i F_i`` with
   ``w_i = c_i α_i(τ_a, η)`` (:func:`surrogate_weights`): ``w_i = α_i`` without normalization
   (FedNova's objective inconsistency), ``w_i = 1`` with it (bias removed);
@@ -30,9 +30,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssdfl.errors import SsdflError
-from ssdfl.models import DeviceModel, Quadratic
-from ssdfl.optimizers import OptimizerPopulation
-from ssdfl.reference import affine_schedule
+from ssdfl.theory.models import DeviceModel, Quadratic
+from ssdfl.theory.optimizers import OptimizerPopulation
+from ssdfl.theory.reference import affine_schedule
 
 __all__ = [
     "EffectiveLoss",

@@ -290,7 +290,7 @@ def as_graph(obj: GraphLike) -> Graph:
     if isinstance(obj, Graph):
         return obj
     if isinstance(obj, (str, os.PathLike)):
-        from ssdfl.graph_io import read_graph
+        from ssdfl.graphs.graph_io import read_graph
 
         return read_graph(obj)
     if sp.issparse(obj) or isinstance(obj, np.ndarray):

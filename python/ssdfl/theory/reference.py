@@ -11,12 +11,12 @@ subgraph), ``W_inter`` the mixing matrix of the whole graph. One *global cycle*:
    effective gradient normalization, else 1;
 3. ``τ_r`` inter-cluster rounds ``X ← W_inter X`` (pure gossip).
 
-:func:`simulate` runs it for any :class:`~ssdfl.models.DeviceModel` and
-:class:`~ssdfl.optimizers.OptimizerPopulation` and returns every iterate.
+:func:`simulate` runs it for any :class:`~ssdfl.theory.models.DeviceModel` and
+:class:`~ssdfl.theory.optimizers.OptimizerPopulation` and returns every iterate.
 For quadratics with SGD / proximal / momentum devices the schedule is affine in the state
 ``z = (X, V, A)``; :func:`affine_schedule` gives its matrices (row-major ``vec``), which
 :func:`exact_moments` uses to propagate the exact mean and covariance under Gaussian noise and
-:func:`ssdfl.effective.fixed_point` to solve for the periodic fixed point.
+:func:`ssdfl.theory.effective.fixed_point` to solve for the periodic fixed point.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssdfl.errors import SsdflError
-from ssdfl.graph import GraphLike, as_graph
-from ssdfl.mixing import block_mixing_matrix
-from ssdfl.models import DeviceModel, Quadratic
-from ssdfl.optimizers import OptimizerPopulation
+from ssdfl.graphs.graph import GraphLike, as_graph
+from ssdfl.graphs.mixing import block_mixing_matrix
+from ssdfl.theory.models import DeviceModel, Quadratic
+from ssdfl.theory.optimizers import OptimizerPopulation
 
 __all__ = [
     "AffineSchedule",
@@ -55,7 +55,7 @@ def block_mixing(
 ) -> np.ndarray:
     """Dense ``N × N`` block-diagonal ``diag(W_s)``: each cluster's mixing matrix (``rule``)
     on its induced subgraph; a singleton cluster gets ``W_s = [1]`` (dense form of
-    :func:`ssdfl.mixing.block_mixing_matrix`, clusters not required to be connected)."""
+    :func:`ssdfl.graphs.mixing.block_mixing_matrix`, clusters not required to be connected)."""
     g = as_graph(g)
     lab = _labels(labels, g.n)
     return block_mixing_matrix(g, lab, rule, check_connected=False).toarray()
@@ -203,7 +203,7 @@ def affine_schedule(
     reset_momentum: bool = True,
 ) -> AffineSchedule:
     """Matrices of the schedule (see :class:`AffineSchedule`). Adam devices are refused (their
-    step is not affine). :class:`~ssdfl.models.LeastSquares` models are converted."""
+    step is not affine). :class:`~ssdfl.theory.models.LeastSquares` models are converted."""
     if hasattr(model, "as_quadratic") and not isinstance(model, Quadratic):
         model = model.as_quadratic()  # type: ignore[assignment]
     if not isinstance(model, Quadratic):

@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from ssdfl import _core
 from ssdfl.errors import DisconnectedGraphError, SsdflError
-from ssdfl.graph import Graph, GraphLike, as_graph
+from ssdfl.graphs.graph import Graph, GraphLike, as_graph
 
 __all__ = [
     "DENSE_MAX",

@@ -23,7 +23,7 @@ import scipy.sparse.linalg as spla
 from threadpoolctl import threadpool_limits
 
 from ssdfl.errors import SsdflError
-from ssdfl.graph import GraphLike, as_graph
+from ssdfl.graphs.graph import GraphLike, as_graph
 
 __all__ = [
     "MIXING_RULES",
@@ -82,7 +82,7 @@ def block_mixing_matrix(
     is ``[1]``. With ``check_connected`` a cluster whose induced subgraph is disconnected
     raises :class:`~ssdfl.errors.DisconnectedGraphError` (spec §1)."""
     from ssdfl.errors import DisconnectedGraphError
-    from ssdfl.metrics import is_set_connected
+    from ssdfl.graphs.metrics import is_set_connected
 
     g = as_graph(g)
     lab = np.asarray(labels, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""Human-readable outputs of a :class:`~ssdfl.planner.FormationPlan`: a markdown report with
+"""Human-readable outputs of a :class:`~ssdfl.planner.plan.FormationPlan`: a markdown report with
 pictures (graph coloured by cluster, objective vs S, Theorem-2 bound, schedule grid) and a
 concise console table. Every file is written atomically."""
 
@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from ssdfl._atomic import atomic_write
-from ssdfl.graph import Graph
-from ssdfl.planner import FormationPlan
-from ssdfl.plotting import plot_formation, save_figure
+from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.plotting import plot_formation, save_figure
+from ssdfl.planner.plan import FormationPlan
 
 __all__ = ["console_table", "write_report"]
 

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from ssdfl._atomic import atomic_write
-from ssdfl.data import FederatedDataset, load_digits_federated
-from ssdfl.devices import DeviceTable
 from ssdfl.errors import SsdflError
-from ssdfl.graph import Graph
-from ssdfl.planner import FormationPlan
-from ssdfl.plotting import save_figure
+from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.plotting import save_figure
+from ssdfl.planner.plan import FormationPlan
+from ssdfl.theory.data import FederatedDataset, load_digits_federated
+from ssdfl.theory.devices import DeviceTable
 
 __all__ = ["digits_for_devices", "simulate_plan"]
 
@@ -86,9 +86,9 @@ def simulate_plan(
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from ssdfl.devices import homogeneous_devices
     from ssdfl.simulate import simulate
     from ssdfl.simulate.devices import population_from_devices
+    from ssdfl.theory.devices import homogeneous_devices
 
     outdir = Path(out)
     cfg = plan.config

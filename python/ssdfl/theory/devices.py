@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ssdfl.errors import SsdflError
-from ssdfl.graph import Graph
+from ssdfl.graphs.graph import Graph
 
 __all__ = ["OPTIMIZER_KINDS", "DeviceTable", "homogeneous_devices", "read_devices"]
 

@@ -27,7 +27,7 @@ classes, 20 features, softmax regression), ``quadratic`` (random strongly convex
 ``d = 10``). ``split``: ``"1-label"``, ``"3-label"`` (any ``"k-label"``), ``"iid"`` or
 ``"dirichlet-α"``. ``cluster_how`` (SSD-FL / cSTC): ``"hierarchy"`` (default; the paper's
 splitting loop stopped at ``n_clusters`` = ``round(N/10)`` unless given), ``"partition"``, or
-``"plan"`` (the formation of :func:`ssdfl.planner.plan_formation`; cSTC then uses its ``S``).
+``"plan"`` (the formation of :func:`ssdfl.planner.plan.plan_formation`; cSTC then uses its ``S``).
 ``optimizers``: ``"sgd"``, ``"mixed"`` (each device draws SGD, prox or
 momentum, as in the paper; μ ∈ [0.01, 1], ρ ∈ [0.1, 0.9]) or any ``+``-joined subset of
 ``sgd``/``prox``/``momentum``/``adam``.
@@ -47,12 +47,12 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from ssdfl.data import FederatedDataset, label_skew_split, synthetic_classification
 from ssdfl.errors import SsdflError
-from ssdfl.graph import Graph
-from ssdfl.models import DeviceModel, Quadratic
-from ssdfl.optimizers import OptimizerPopulation, random_population
+from ssdfl.graphs.graph import Graph
 from ssdfl.simulate import SimulationResult, make_method, simulate
+from ssdfl.theory.data import FederatedDataset, label_skew_split, synthetic_classification
+from ssdfl.theory.models import DeviceModel, Quadratic
+from ssdfl.theory.optimizers import OptimizerPopulation, random_population
 
 __all__ = [
     "ExperimentConfig",
@@ -117,7 +117,7 @@ def build_graph(
         from pathlib import Path
 
         if Path(family).exists():
-            from ssdfl.graph_io import read_graph
+            from ssdfl.graphs.graph_io import read_graph
 
             g = read_graph(family)
             if g.n != n:
@@ -227,10 +227,10 @@ def run_one(spec: RunSpec, single_thread: bool = True) -> pd.DataFrame:
 def planned_clusters(
     g: Graph, model: DeviceModel, pop: OptimizerPopulation, spec: RunSpec
 ) -> list[np.ndarray]:
-    """The formation chosen by :func:`ssdfl.planner.plan_formation` for this run's devices
+    """The formation chosen by :func:`ssdfl.planner.plan.plan_formation` for this run's devices
     (their optimizers and, for classification, label histograms) and schedule."""
-    from ssdfl.devices import DeviceTable
-    from ssdfl.planner import PlanConfig, plan_formation
+    from ssdfl.planner.plan import PlanConfig, plan_formation
+    from ssdfl.theory.devices import DeviceTable
 
     n = g.n
     hist = None

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ssdfl._atomic import atomic_path
-from ssdfl.graph import GraphLike, as_graph
+from ssdfl.graphs.graph import GraphLike, as_graph
 
 __all__ = ["layout", "plot_formation", "save_figure"]
 

@@ -36,7 +36,7 @@ from ssdfl.errors import SsdflError
 
 __all__ = ["FORMATION_SCHEMA", "Formation", "Partition"]
 
-FORMATION_SCHEMA = "ssdfl.formation/1"
+FORMATION_SCHEMA = "ssdfl.clusters.formation/1"
 """Schema tag written by :meth:`Formation.to_json` (bumped on incompatible changes)."""
 
 

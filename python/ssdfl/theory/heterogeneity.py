@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ssdfl.errors import SsdflError
-from ssdfl.models import DeviceModel
+from ssdfl.theory.models import DeviceModel
 
 __all__ = [
     "cluster_scores",

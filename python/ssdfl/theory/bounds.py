@@ -49,8 +49,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssdfl.errors import SsdflError
-from ssdfl.models import DeviceModel, Quadratic
-from ssdfl.optimizers import OptimizerPopulation
+from ssdfl.theory.models import DeviceModel, Quadratic
+from ssdfl.theory.optimizers import OptimizerPopulation
 
 __all__ = [
     "BoundProblem",
@@ -354,7 +354,8 @@ def generic_problem(
     """Constants for SGD devices from scalars only: every ``F_i`` ``μ``-strongly convex and
     ``L``-smooth, cluster gradient dissimilarity at the optimum ``zeta2[s] = (1/N_s)Σ_{i∈C_s}
     ‖∇F_i(x*) − mean_s ∇F(x*)‖²`` and between-cluster term ``zeta_b`` (default: 0). Useful to
-    score candidate formations with the heterogeneity scores of :mod:`ssdfl.heterogeneity`."""
+    score candidate formations with the heterogeneity scores of
+    :mod:`ssdfl.theory.heterogeneity`."""
     _check_common(eta, tau_a, tau_r)
     lab = np.asarray(labels)
     if lab.ndim != 1 or lab.dtype.kind not in "iu":
@@ -383,7 +384,8 @@ def generic_problem(
 # --------------------------------------------------------------------------- the recursion
 @dataclass
 class BoundTrace:
-    """Bounds at every round ``t = 0..T`` (same indexing as :func:`ssdfl.reference.simulate`).
+    """Bounds at every round ``t = 0..T`` (same indexing as
+    :func:`ssdfl.theory.reference.simulate`).
 
     ``e`` (``(T+1, S)``), ``e_tot``, ``b``, ``m``: RMS bounds on ``e_s``, ``‖(I−J_a)X‖``, ``b``,
     ``m``; ``gamma_s = e²/N_s`` bounds ``E Γ_s``; ``gamma = (e_tot² + b²)/N`` bounds ``E Γ``
@@ -718,8 +720,8 @@ def formation_bound(
     ``zeta_b`` (see :func:`generic_problem`). Mixing matrices are built from ``g`` with
     ``rule`` (``W_s`` on each cluster's induced subgraph). Smaller is better; ``inf`` if the
     bound diverges."""
-    from ssdfl.mixing import mixing_matrix
-    from ssdfl.reference import block_mixing
+    from ssdfl.graphs.mixing import mixing_matrix
+    from ssdfl.theory.reference import block_mixing
 
     lab = np.asarray(labels)
     Wa = block_mixing(g, lab, rule)  # type: ignore[arg-type]

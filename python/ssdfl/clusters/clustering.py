@@ -1,7 +1,8 @@
 """Cluster search: SSD-FL's iterative splitting (:func:`split_hierarchy`) and k-way
 connected clustering (:func:`partition`).
 
-Cluster measures (see :mod:`ssdfl.formation`): ``measure="graph"`` is the conductance of the
+Cluster measures (see :mod:`ssdfl.clusters.formation`): ``measure="graph"`` is the conductance
+of the
 induced subgraph (volume normalization, degrees inside the cluster); ``measure="mixing"`` is the
 Markov-chain conductance ``Φ(W_C)`` of the cluster's mixing matrix (``mixing_rule``, degrees
 inside the cluster), i.e. the size-normalized Cheeger constant of the graph weighted by the
@@ -23,11 +24,11 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ssdfl import _core
+from ssdfl.clusters.formation import Formation, Partition
 from ssdfl.errors import DisconnectedGraphError, SsdflError
-from ssdfl.formation import Formation, Partition
-from ssdfl.graph import Graph, GraphLike, as_graph
-from ssdfl.mixing import MIXING_RULES
-from ssdfl.spectral import fiedler_pair
+from ssdfl.graphs.graph import Graph, GraphLike, as_graph
+from ssdfl.graphs.mixing import MIXING_RULES
+from ssdfl.graphs.spectral import fiedler_pair
 
 __all__ = ["EXACT_LIMIT", "cluster_measure", "partition", "split_hierarchy"]
 
@@ -51,7 +52,7 @@ SCAN_BUDGET = 1 << 23
 
 DENSE_LIMIT = 400
 """The k-means start of :func:`partition` uses dense LAPACK up to this many nodes, Lanczos
-above (per-cluster Fiedler vectors come from :func:`ssdfl.spectral.fiedler_pair`)."""
+above (per-cluster Fiedler vectors come from :func:`ssdfl.graphs.spectral.fiedler_pair`)."""
 
 
 @dataclass
@@ -108,7 +109,8 @@ class _Searcher:
         """``(λ₂, lower bound on λ₂, sweep values, v₂)`` of the cluster graph ``h``: normalized
         Laplacian and sweep values ``D^{-1/2} v₂`` for the graph measure; combinatorial Laplacian
         ``I − W`` and ``v₂`` for the mixing measure (``h`` carries the off-diagonal entries of
-        ``W``), from :func:`ssdfl.spectral.fiedler_pair`. ``λ₂`` is the Rayleigh quotient ``θ``
+        ``W``), from :func:`ssdfl.graphs.spectral.fiedler_pair`. ``λ₂`` is the Rayleigh quotient
+        ``θ``
         of the returned vector and the lower bound ``θ − ‖𝓛v − θv‖`` (residual bound)."""
         n = h.n
         indptr, indices, data = h.csr()
@@ -125,7 +127,8 @@ class _Searcher:
             L = sp.csr_array(sp.diags_array(d, format="csr") - A)
             null = np.ones(n)
         null = null / np.linalg.norm(null)
-        # ssdfl.spectral.fiedler_pair: dense LAPACK for small clusters, Lanczos on c·I − M with
+        # ssdfl.graphs.spectral.fiedler_pair: dense LAPACK for small clusters, Lanczos on c·I − M
+        # with
         # the null vector deflated (shift-invert fallback) for large ones
         lam2, v = fiedler_pair(Graph(h), normalized=self.measure == "graph")
         v = v / np.linalg.norm(v)
