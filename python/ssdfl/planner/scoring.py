@@ -52,10 +52,9 @@ def candidate_table(
 ) -> CandidateTable:
     """Compute the per-candidate numbers of the module docstring."""
     from ssdfl.clusters.clustering import cluster_measure
-    from ssdfl.simulate.devices import population_from_devices
     from ssdfl.theory.heterogeneity import jsd
 
-    pop = population_from_devices(devices)
+    pop = devices.population()
     alpha = pop.alphas(cfg.tau_a, cfg.eta)
     a_bar = float(alpha.mean())
     hist = devices.label_hist

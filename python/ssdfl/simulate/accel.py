@@ -69,24 +69,25 @@ def gradient_fn(model: DeviceModel) -> Callable[[np.ndarray], np.ndarray]:
 def direction_fn(
     optimizers: OptimizerPopulation,
 ) -> Callable[[np.ndarray, np.ndarray, np.ndarray, State, int], np.ndarray]:
-    """Vectorized directions for populations of SGD / prox / momentum devices.
+    """Vectorized directions for populations whose every device has a fused form
+    (:meth:`~ssdfl.theory.optimizers.LocalOptimizer.fused`: SGD / prox / momentum).
 
     ``OptimizerPopulation.direction`` loops over groups of devices sharing an optimizer, i.e.
     over devices when coefficients are drawn per device. Here all devices are updated by one
     expression with the per-device coefficient arrays ``μ`` and ``ρ`` (0 where not
     applicable): ``D = G + μ ⊙ (X − A) + ρ ⊙ V`` and ``V ← D`` on momentum rows — the same
     arithmetic as the per-optimizer formulas (adding exact zeros elsewhere), computed in place
-    in ``G`` (which the caller must own) with one reusable work buffer. Populations with Adam
-    devices use ``optimizers.direction``.
+    in ``G`` (which the caller must own) with one reusable work buffer. Populations with a
+    device without a fused form (Adam, user-defined optimizers) use ``optimizers.direction``.
     """
-    if optimizers.has_adam:
+    if optimizers.fused is None:
         return optimizers.direction
-    kinds = set(optimizers.kinds.tolist())
-    if kinds == {"sgd"}:
+    f_mu, f_rho, f_v = optimizers.fused
+    if not (np.any(f_mu != 0) or np.any(f_rho != 0) or np.any(f_v)):
         return lambda G, X, A, state, step: G
-    mu = optimizers.mu[:, None] if "prox" in kinds else None
-    rho = optimizers.rho[:, None] if "momentum" in kinds else None
-    mom = (optimizers.kinds == "momentum")[:, None]
+    mu = f_mu[:, None] if np.any(f_mu != 0) else None
+    rho = f_rho[:, None] if (np.any(f_rho != 0) or np.any(f_v)) else None
+    mom = f_v[:, None]
     work: list[np.ndarray] = []
 
     def direction(

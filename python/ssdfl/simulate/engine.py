@@ -49,24 +49,12 @@ def direction_scales(
     normalize: bool,
     reset_state: bool = False,
 ) -> np.ndarray:
-    """``(N,)`` factors ``c_i``: 1 without normalization; with it ``1/α_i`` where ``α_i`` is
-    the effective step factor over one cycle's ``local_steps`` (FedNova), except for momentum
-    devices whose buffer is kept across cycles (``reset_state=False``): their gradients keep
-    contributing after the cycle ends, so the steady-state ``α_i = 1/(1 − ρ_i)`` applies."""
-    n = len(optimizers)
-    if not normalize:
-        return np.ones(n)
-    etas = np.broadcast_to(np.asarray(eta, dtype=np.float64), (n,))
-    tau = max(int(local_steps), 1)
-    a = np.array(
-        [
-            o.alpha(math.inf if (o.kind == "momentum" and not reset_state) else tau, float(e))
-            for o, e in zip(optimizers.optimizers, etas)
-        ]
-    )
-    if np.any(a <= 0):
-        raise SsdflError("cannot normalize by a non-positive effective step factor")
-    return 1.0 / a
+    """``(N,)`` factors ``c_i``: 1 without normalization; with it the optimizer's own
+    :meth:`~ssdfl.theory.optimizers.LocalOptimizer.normalization` over one cycle's
+    ``local_steps``: ``1/α_i(τ)`` (FedNova) when buffers are reset every cycle, and the
+    steady-state ``1/α_i(∞)`` for optimizers that carry state across cycles otherwise (their
+    gradients keep contributing after the cycle ends)."""
+    return optimizers.scales(max(int(local_steps), 1), eta, normalize, reset_state)
 
 
 def _population(optimizers: Any, n: int) -> OptimizerPopulation:
@@ -165,8 +153,9 @@ def simulate(
         tqdm bar over cycles (default: on for runs with more than ``10⁹`` parameter updates).
     backend
         ``"rust"``: fused rounds in ``ssdfl._core.gossip_round`` (one parallel pass per round;
-        SGD / prox / momentum devices); ``"numpy"``: scipy sparse product plus numpy
-        expressions; ``"auto"`` (default): Rust unless some device runs Adam. Both give the
+        every device must declare a fused form, ``LocalOptimizer.fused()``); ``"numpy"``: scipy
+        sparse product plus numpy expressions; ``"auto"`` (default): Rust unless some device
+        has no fused form (Adam, user-defined optimizers: their ``direction()`` runs). Both give the
         same floats (tested); randomized gossip and server averaging always use numpy.
     """
     g = as_graph(graph)
@@ -205,18 +194,25 @@ def simulate(
     factor_col: float | np.ndarray = (
         float(factor[0]) if np.all(factor == factor[0]) else factor[:, None]
     )
-    kinds = set(pop.kinds.tolist())
     if backend not in ("auto", "rust", "numpy"):
         raise SsdflError(f"backend must be 'auto', 'rust' or 'numpy', got {backend!r}")
-    if backend == "rust" and pop.has_adam:
-        raise SsdflError("the Rust backend covers SGD / prox / momentum devices, not Adam")
-    use_rust = backend == "rust" or (backend == "auto" and not pop.has_adam)
+    # the fused kernel runs only when every device declares its (μ, ρ) form; otherwise each
+    # optimizer's own direction() runs (numpy path)
+    if backend == "rust" and pop.fused is None:
+        no_fused = sorted({o.kind for o in pop.optimizers if o.fused() is None})
+        raise SsdflError(f"the Rust backend needs fused-kernel optimizers; {no_fused} have none")
+    use_rust = backend == "rust" or (backend == "auto" and pop.fused is not None)
     factor_vec = np.ascontiguousarray(np.broadcast_to(factor, (n,)), dtype=np.float64)
     step_kw: dict[str, Any] = {}
-    if "prox" in kinds:
-        step_kw.update(mu=np.ascontiguousarray(pop.mu))
-    if "momentum" in kinds:
-        step_kw.update(rho=np.ascontiguousarray(pop.rho), is_momentum=pop.kinds == "momentum")
+    has_prox = has_mom = False
+    if pop.fused is not None:
+        f_mu, f_rho, f_v = pop.fused
+        has_prox, has_mom = bool(np.any(f_mu != 0)), bool(np.any(f_v) or np.any(f_rho != 0))
+        if has_prox:
+            step_kw.update(mu=np.ascontiguousarray(f_mu))
+        if has_mom:
+            step_kw.update(rho=np.ascontiguousarray(f_rho), is_momentum=f_v.copy())
+    needs_anchor = pop.needs_anchor
     csr = {
         id(ph): {
             "indptr": np.ascontiguousarray(ph.W.indptr, dtype=np.int64),
@@ -231,6 +227,8 @@ def simulate(
     grad = gradient_fn(model)
     direction = direction_fn(pop)
     state = pop.init_state(d)
+    if has_mom and "v" not in state:  # a fused form with a buffer but no declared state key
+        state["v"] = np.zeros((n, d))
 
     X = np.zeros((n, d)) if x0 is None else np.array(x0, dtype=np.float64)
     if X.shape == (d,):
@@ -285,7 +283,7 @@ def simulate(
     bar = tqdm(total=cycles, desc=meth.name, unit="cycle", disable=not show, leave=False)
     try:
         for k in range(1, cycles + 1):
-            anchor = X.copy() if "prox" in kinds else X
+            anchor = X.copy() if needs_anchor else X
             if reset_state:
                 pop.reset(state)
                 step = 0
@@ -308,9 +306,9 @@ def simulate(
                         if ph.local_step:
                             kw.update(grad=np.ascontiguousarray(G, dtype=np.float64),
                                       factor=factor_vec, **step_kw)  # fmt: skip
-                            if "prox" in kinds:
+                            if has_prox:
                                 kw.update(anchor=anchor)
-                            if "momentum" in kinds:
+                            if has_mom:
                                 kw.update(v=state["v"])
                         elif ph.W is None:
                             kw.update(indptr=eye[0], indices=eye[1], data=eye[2])

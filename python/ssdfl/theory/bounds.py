@@ -246,8 +246,7 @@ def bound_problem(
     n, d = model.n_devices, model.dim
     if len(optimizers) != n:
         raise SsdflError(f"{len(optimizers)} optimizers for {n} devices")
-    if optimizers.has_adam:
-        raise SsdflError("the bounds cover SGD / prox / momentum devices, not Adam")
+    optimizers.require("recursion", "bound_problem")
     lab = np.asarray(labels)
     if lab.shape != (n,) or lab.dtype.kind not in "iu":
         raise SsdflError(f"labels must be {n} integers")
@@ -263,7 +262,8 @@ def bound_problem(
         return P2 if _cycle_rate(P2) < _cycle_rate(P1) else P1
     clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
     eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))
-    c_step = optimizers.scales(max(tau_a, 1), eta, normalize)
+    # the optimizers' own normalization: α(τ_a) with a reset, the steady state without one
+    c_step = optimizers.scales(max(tau_a, 1), eta, normalize, reset_momentum)
     mu, rho = optimizers.mu, optimizers.rho
     s_mom = np.where(rho > 0, 1.0 / (1.0 - rho), 1.0) if momentum == "absorb" else np.ones(n)
     c = c_step * s_mom  # gradient scale in the analysis
@@ -350,13 +350,17 @@ def generic_problem(
     zeta2: np.ndarray | Sequence[float],
     zeta_b: float | None = None,
     sigma2: float = 0.0,
+    optimizers: OptimizerPopulation | None = None,
 ) -> BoundProblem:
-    """Constants for SGD devices from scalars only: every ``F_i`` ``μ``-strongly convex and
+    """Constants for SGD devices from scalars only (``optimizers``, if given, must be covered
+    by ``"generic"``: plain SGD): every ``F_i`` ``μ``-strongly convex and
     ``L``-smooth, cluster gradient dissimilarity at the optimum ``zeta2[s] = (1/N_s)Σ_{i∈C_s}
     ‖∇F_i(x*) − mean_s ∇F(x*)‖²`` and between-cluster term ``zeta_b`` (default: 0). Useful to
     score candidate formations with the heterogeneity scores of
     :mod:`ssdfl.theory.heterogeneity`."""
     _check_common(eta, tau_a, tau_r)
+    if optimizers is not None:
+        optimizers.require("generic", "generic_problem")
     lab = np.asarray(labels)
     if lab.ndim != 1 or lab.dtype.kind not in "iu":
         raise SsdflError("labels must be a 1-D integer array")
@@ -738,11 +742,15 @@ def theorem1_rate(
     eta: float,
     h_min: float,
     h_max: float,
+    optimizers: OptimizerPopulation | None = None,
 ) -> float:
     """**Theorem 1** contraction factor ``q = max(|1 − η h_min|, |λ_min(W) − η h_max|)`` of a
     gradient step on the effective loss, where ``h_min ≤ c_i(μ_i^F + μ_i)`` and
     ``h_max ≥ c_i(L_i + μ_i)`` over the devices (``μ_i^F`` strong convexity of ``F_i``,
-    ``μ_i`` proximal coefficient)."""
+    ``μ_i`` proximal coefficient). ``optimizers``, if given, must be covered by
+    ``"theorem1"`` (SGD / prox)."""
+    if optimizers is not None:
+        optimizers.require("theorem1", "theorem1_rate")
     lam_min = float(np.linalg.eigvalsh(_dense(W))[0])
     return max(abs(1 - eta * h_min), abs(lam_min - eta * h_max))
 
@@ -798,12 +806,16 @@ def nonconvex_bound(
     zeta_b2: float,
     f_gap: float,
     sigma2: float = 0.0,
+    optimizers: OptimizerPopulation | None = None,
 ) -> StationarityBound:
     """**Theorem 3**: SGD devices with ``L``-smooth (possibly non-convex) ``F_i``, uniform
     gradient dissimilarity ``zeta2[s] ≥ sup_x (1/N_s)Σ_{i∈C_s}‖∇F_i(x) − ∇F̄_s(x)‖²`` and
     ``zeta_b2 ≥ sup_x (1/N)Σ_s N_s‖∇F̄_s(x) − ∇F̄(x)‖²``, ``f_gap ≥ F̄(x̄_0) − inf F̄``,
-    ``η ≤ 1/L``. Derivation in ``docs/theory.md`` §7b."""
+    ``η ≤ 1/L``. Derivation in ``docs/theory.md`` §7b. ``optimizers``, if given, must be
+    covered by ``"theorem3"`` (plain SGD)."""
     _check_common(eta, tau_a, tau_r)
+    if optimizers is not None:
+        optimizers.require("theorem3", "nonconvex_bound")
     if not (L > 0) or eta * L > 1:
         raise SsdflError("Theorem 3 needs L > 0 and eta <= 1/L")
     lab = np.asarray(labels)

@@ -6,7 +6,8 @@ One row per device. Columns (header required, order free, case-insensitive names
 column           required  meaning
 ===============  ========  =================================================================
 ``id``           yes       the device's node label in the graph file
-``optimizer``    no        ``sgd`` (default), ``prox``, ``momentum`` or ``adam``
+``optimizer``    no        ``sgd`` (default), ``prox``, ``momentum``, ``adam`` (any name of
+                           :data:`ssdfl.theory.optimizers.OPTIMIZERS`)
 ``mu``           prox      proximal coefficient μ_i ≥ 0
 ``rho``          momentum  momentum coefficient ρ_i ∈ [0, 1)
 ``lr``           no        the device's own step size (> 0); default: the global η
@@ -31,10 +32,18 @@ import numpy as np
 
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
+from ssdfl.theory.optimizers import (
+    OPTIMIZERS,
+    LocalOptimizer,
+    OptimizerPopulation,
+    make_optimizer,
+)
 
 __all__ = ["OPTIMIZER_KINDS", "DeviceTable", "homogeneous_devices", "read_devices"]
 
-OPTIMIZER_KINDS = ("sgd", "prox", "momentum", "adam")
+OPTIMIZER_KINDS = tuple(OPTIMIZERS)
+"""Optimizer names known when the package was imported (the registry is
+:data:`ssdfl.theory.optimizers.OPTIMIZERS`)."""
 _LABEL = re.compile(r"^label_(.+)$")
 _GRAD = re.compile(r"^grad_(\d+)$")
 
@@ -60,6 +69,24 @@ class DeviceTable:
     classes: list[str] = field(default_factory=list)
     grads: np.ndarray | None = None
     source: str = "homogeneous SGD, IID data (no devices file)"
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    """Columns of registered optimizers other than ``mu`` / ``rho`` (``(n,)`` arrays)."""
+
+    def _param(self, i: int, col: str) -> float:
+        arr = getattr(self, col) if col in ("mu", "rho") else self.params[col]
+        return float(arr[i])
+
+    def optimizer_of(self, i: int) -> LocalOptimizer:
+        """Device ``i``'s optimizer object (built through the registry)."""
+        kind = self.optimizer[i]
+        cls = OPTIMIZERS.get(kind)
+        if cls is None:
+            raise SsdflError(f"device {i}: unknown optimizer {kind!r}")
+        return make_optimizer(kind, **{c: self._param(i, c) for c in cls.columns})
+
+    def population(self) -> OptimizerPopulation:
+        """One optimizer per device (registry name → class, coefficients from the columns)."""
+        return OptimizerPopulation([self.optimizer_of(i) for i in range(self.n)])
 
     @property
     def n(self) -> int:
@@ -84,10 +111,9 @@ class DeviceTable:
                 "optimizer": self.optimizer[i],
                 "n_samples": float(self.n_samples[i]),
             }
-            if self.optimizer[i] == "prox":
-                rec["mu"] = float(self.mu[i])
-            if self.optimizer[i] == "momentum":
-                rec["rho"] = float(self.rho[i])
+            cls = OPTIMIZERS.get(self.optimizer[i])
+            for c in cls.columns if cls is not None else ():
+                rec[c] = self._param(i, c)
             if not np.isnan(self.lr[i]):
                 rec["lr"] = float(self.lr[i])
             out.append(rec)
@@ -150,7 +176,8 @@ def read_devices(path: str | os.PathLike[str], g: Graph) -> DeviceTable:
         raise DeviceFileError(f"{p}:{content[0][0]}: header has no 'id' column: {rows[0]}")
     if len(set(header)) != len(header):
         raise DeviceFileError(f"{p}:{content[0][0]}: duplicate column names in the header")
-    known = {"id", "optimizer", "mu", "rho", "lr", "n_samples"}
+    opt_cols = {c for cls in OPTIMIZERS.values() for c in cls.columns}
+    known = {"id", "optimizer", "lr", "n_samples"} | opt_cols
     label_cols = [(j, m.group(1)) for j, h in enumerate(header) if (m := _LABEL.match(h))]
     grad_cols = sorted(
         ((int(m.group(1)), j) for j, h in enumerate(header) if (m := _GRAD.match(h)))
@@ -182,19 +209,25 @@ def read_devices(path: str | os.PathLike[str], g: Graph) -> DeviceTable:
             return row[col[c]].strip() if c in col else ""
 
         kind = (get("optimizer") or "sgd").lower()
-        if kind not in OPTIMIZER_KINDS:
+        if kind not in OPTIMIZERS:
             raise DeviceFileError(
-                f"{p}:{line}: column 'optimizer': {kind!r} is not one of {OPTIMIZER_KINDS}"
+                f"{p}:{line}: column 'optimizer': {kind!r} is not one of {tuple(OPTIMIZERS)}"
             )
         t.optimizer[i] = kind
-        if kind == "prox":
-            if not get("mu"):
-                raise DeviceFileError(f"{p}:{line}: a prox device needs column 'mu'")
-            t.mu[i] = _num(str(p), line, "mu", get("mu"), lo=0.0)
-        if kind == "momentum":
-            if not get("rho"):
-                raise DeviceFileError(f"{p}:{line}: a momentum device needs column 'rho'")
-            t.rho[i] = _num(str(p), line, "rho", get("rho"), lo=0.0, hi_open=1.0)
+        vals: dict[str, float] = {}
+        for c in OPTIMIZERS[kind].columns:
+            if not get(c):
+                raise DeviceFileError(f"{p}:{line}: a {kind} device needs column {c!r}")
+            vals[c] = _num(str(p), line, c, get(c))
+            if c in ("mu", "rho"):
+                getattr(t, c)[i] = vals[c]
+            else:
+                t.params.setdefault(c, np.zeros(n))[i] = vals[c]
+        try:  # the optimizer validates its own coefficients
+            make_optimizer(kind, **vals)
+        except SsdflError as e:
+            cols = ", ".join(repr(c) for c in vals)
+            raise DeviceFileError(f"{p}:{line}: column {cols}: {e}") from None
         if get("lr"):
             t.lr[i] = _num(str(p), line, "lr", get("lr"), lo=0.0, lo_open=True)
         if get("n_samples"):

@@ -106,12 +106,12 @@ class EffectiveLoss:
         V: np.ndarray | None = None,
         scales: np.ndarray | None = None,
     ) -> EffectiveLoss:
-        """Coefficients from an optimizer population (Adam refused: no scalar form)."""
-        if optimizers.has_adam:
-            raise SsdflError("the effective loss covers SGD / prox / momentum devices")
+        """Coefficients from an optimizer population (optimizers outside the ``"affine"``
+        coverage, e.g. Adam, are refused: no scalar form)."""
+        optimizers.require("affine", "EffectiveLoss")
+        f_mu, f_rho, _ = optimizers.fused  # type: ignore[misc]
         return cls(
-            model, W, eta, mu=optimizers.mu, rho=optimizers.rho, anchor=anchor, V=V,
-            scales=scales,
+            model, W, eta, mu=f_mu, rho=f_rho, anchor=anchor, V=V, scales=scales,
         )  # fmt: skip
 
     def value(self, X: np.ndarray) -> float:
@@ -189,10 +189,18 @@ def step_size_limit(
 
 
 def surrogate_weights(
-    optimizers: OptimizerPopulation, tau: int, eta: float, normalize: bool = False
+    optimizers: OptimizerPopulation,
+    tau: int,
+    eta: float,
+    normalize: bool = False,
+    reset_momentum: bool = True,
 ) -> np.ndarray:
-    """``w_i = c_i α_i(τ, η)`` (``= α_i`` unnormalized, ``= 1`` normalized)."""
-    return optimizers.scales(tau, eta, normalize) * optimizers.alphas(tau, eta)
+    """``w_i = c_i α_i`` with the step factor one cycle contributes (``α_i(τ)`` with a reset,
+    the steady state ``α_i(∞)`` for optimizers that carry state without one,
+    :meth:`~ssdfl.theory.optimizers.LocalOptimizer.cycle_alpha`): ``= α_i`` unnormalized,
+    ``= 1`` normalized."""
+    a = optimizers.cycle_alphas(tau, eta, reset_momentum)
+    return optimizers.scales(tau, eta, normalize, reset_momentum) * a
 
 
 def biased_optimum(
@@ -201,10 +209,11 @@ def biased_optimum(
     tau: int,
     eta: float,
     normalize: bool = False,
+    reset_momentum: bool = True,
 ) -> np.ndarray:
     """``argmin_x Σ_i w_i F_i(x)`` with :func:`surrogate_weights` (closed form for
-    quadratics)."""
-    return model.optimum(surrogate_weights(optimizers, tau, eta, normalize))
+    quadratics): the small-step limit of the schedule's fixed point."""
+    return model.optimum(surrogate_weights(optimizers, tau, eta, normalize, reset_momentum))
 
 
 def objective_inconsistency(
@@ -213,11 +222,11 @@ def objective_inconsistency(
     tau: int,
     eta: float,
     normalize: bool = False,
+    reset_momentum: bool = True,
 ) -> float:
     """``‖argmin Σ w_i F_i − argmin Σ F_i‖`` (0 with normalization)."""
-    return float(
-        np.linalg.norm(biased_optimum(model, optimizers, tau, eta, normalize) - model.optimum())
-    )
+    xw = biased_optimum(model, optimizers, tau, eta, normalize, reset_momentum)
+    return float(np.linalg.norm(xw - model.optimum()))
 
 
 def fixed_point(

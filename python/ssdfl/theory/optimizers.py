@@ -24,6 +24,25 @@ accumulated update of a device is ``−η Σ_k a_k g_k`` and ``α = ‖a‖₁ /
 *Effective gradient normalization* divides each device's direction by its ``α_i``; in the
 small-step limit the fixed point then minimizes ``Σ F_i`` instead of ``Σ α_i F_i``.
 
+**The optimizer protocol.** A :class:`LocalOptimizer` declares everything the package needs of
+it, so a new optimizer is one class (plus one :func:`register_optimizer` call if it should be
+readable from a devices file):
+
+- :meth:`~LocalOptimizer.direction` — the update direction (the generic simulator path);
+- :meth:`~LocalOptimizer.alpha` — the step factor ``α(τ, η)`` over ``τ`` steps from a fresh
+  state, and :meth:`~LocalOptimizer.cycle_alpha` — the factor one cycle of ``τ`` steps actually
+  contributes: ``α(τ)`` if the buffers are zeroed at every cycle start, else the steady state
+  ``α(∞)`` when the optimizer carries memory across cycles (:attr:`~LocalOptimizer.carries_state`);
+- :meth:`~LocalOptimizer.normalization` — the effective-gradient normalization factor
+  ``1/cycle_alpha`` (used by the simulator, the bounds, the reference recursions, the
+  effective losses and the planner alike);
+- :meth:`~LocalOptimizer.fused` — the coefficients ``(μ, ρ, stores_v)`` of the fused kernel
+  ``D = G + μ(X − A) + ρV`` (``V ← D`` when ``stores_v``), or ``None``: then the simulator
+  runs :meth:`~LocalOptimizer.direction` for the whole population;
+- :attr:`~LocalOptimizer.bound_coverage` — the analyses of :mod:`ssdfl.theory` that cover it
+  (:data:`BOUNDS`); a bound asked about an optimizer outside its coverage raises
+  :class:`~ssdfl.errors.SsdflError` naming it (:meth:`OptimizerPopulation.require`).
+
 A heterogeneous population is an :class:`OptimizerPopulation` (one optimizer per device). Its
 :meth:`~OptimizerPopulation.direction` groups devices that share an optimizer and updates each
 group with one vectorized numpy expression; its state is a dict of ``(N, d)`` arrays.
@@ -42,16 +61,41 @@ import numpy as np
 from ssdfl.errors import SsdflError
 
 __all__ = [
+    "BOUNDS",
+    "OPTIMIZERS",
     "SGD",
     "Adam",
+    "FusedStep",
     "LocalOptimizer",
     "MomentumSGD",
     "OptimizerPopulation",
     "ProxSGD",
+    "make_optimizer",
     "random_population",
+    "register_optimizer",
 ]
 
 State = dict[str, np.ndarray]
+
+BOUNDS: dict[str, str] = {
+    "recursion": "Lemmas 1-2 and Theorem 2 (ssdfl.theory.bounds.bound_problem / run_bounds)",
+    "generic": "the scalar-constant Theorem 2 (bounds.generic_problem / formation_bound)",
+    "theorem1": "Theorem 1 (intra-cluster convergence on the effective loss)",
+    "theorem3": "Theorem 3 (smooth non-convex stationarity, bounds.nonconvex_bound)",
+    "affine": "the exact affine schedule (reference.affine_schedule, exact_moments, "
+    "effective.fixed_point, EffectiveLoss)",
+}
+"""Names of the analyses an optimizer can declare in :attr:`LocalOptimizer.bound_coverage`."""
+
+
+@dataclass(frozen=True)
+class FusedStep:
+    """Coefficients of an optimizer in the fused kernel ``D = G + μ(X − A) + ρV``;
+    ``stores_v``: the row keeps ``V ← D`` (heavy-ball buffer)."""
+
+    mu: float = 0.0
+    rho: float = 0.0
+    stores_v: bool = False
 
 
 def _check_tau_eta(tau: float, eta: float) -> None:
@@ -63,13 +107,20 @@ def _check_tau_eta(tau: float, eta: float) -> None:
 
 @dataclass(frozen=True)
 class LocalOptimizer(ABC):
-    """Base class: a device's local optimizer (immutable value object).
+    """Base class: a device's local optimizer (immutable value object); the protocol is in
+    the module docstring.
 
-    Subclasses define ``mu`` (proximal coefficient, 0 if none) and ``rho`` (momentum, 0 if none),
-    :meth:`alpha`, and :meth:`direction` on an ``(n, d)`` block of devices sharing it.
+    Subclasses define :meth:`alpha` and :meth:`direction` on an ``(n, d)`` block of devices
+    sharing it; the defaults of the other members are the safe ones for an unknown optimizer:
+    no fused kernel, covered by no bound, carries its state across cycles, uses the anchor.
+    ``mu`` / ``rho`` are the coefficients the bounds' analyses read (0 if none).
     """
 
     kind: ClassVar[str] = "base"
+    bound_coverage: ClassVar[frozenset[str]] = frozenset()
+    uses_anchor: ClassVar[bool] = True
+    columns: ClassVar[tuple[str, ...]] = ()
+    """Devices-file columns holding this optimizer's constructor arguments (same names)."""
 
     @property
     def mu(self) -> float:
@@ -88,6 +139,44 @@ class LocalOptimizer(ABC):
         """Names of the per-device state arrays this optimizer needs."""
         return ()
 
+    @property
+    def carries_state(self) -> bool:
+        """Whether the optimizer has buffers that, when kept across cycles, make a gradient
+        contribute beyond the cycle it was taken in (default: it has state keys)."""
+        return bool(self.state_keys())
+
+    def cycle_alpha(self, tau: float, eta: float, reset_state: bool = True) -> float:
+        """Step factor of one cycle of ``tau`` local steps: ``α(τ, η)`` if the buffers are
+        zeroed at every cycle start (``reset_state``), else the steady state ``α(∞, η)`` for
+        an optimizer that :attr:`carries_state` (its gradients keep contributing afterwards)."""
+        return self.alpha(math.inf if (self.carries_state and not reset_state) else tau, eta)
+
+    def normalization(self, tau: float, eta: float, reset_state: bool = True) -> float:
+        """Effective-gradient normalization factor ``c = 1/cycle_alpha(τ, η)``."""
+        a = self.cycle_alpha(tau, eta, reset_state)
+        if not (a > 0 and math.isfinite(a)):
+            raise SsdflError(
+                f"cannot normalize {self!r}: its effective step factor is {a} (tau={tau})"
+            )
+        return 1.0 / a
+
+    def fused(self) -> FusedStep | None:
+        """Coefficients in the fused μ/ρ kernel, or ``None`` (generic :meth:`direction` path)."""
+        return None
+
+    def covered_by(self, bound: str) -> bool:
+        """Whether the analysis ``bound`` (a key of :data:`BOUNDS`) covers this optimizer."""
+        if bound not in BOUNDS:
+            raise SsdflError(f"unknown bound {bound!r}; expected one of {sorted(BOUNDS)}")
+        return bound in self.bound_coverage
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator, **ranges: tuple[float, float]) -> LocalOptimizer:
+        """A random instance (``random_population``): each column drawn uniformly from
+        ``ranges[f"{column}_range"]``."""
+        kw = {c: float(rng.uniform(*ranges[f"{c}_range"])) for c in cls.columns}
+        return cls(**kw)
+
     @abstractmethod
     def direction(
         self, g: np.ndarray, x: np.ndarray, anchor: np.ndarray, state: State, step: int
@@ -103,6 +192,11 @@ class SGD(LocalOptimizer):
     """Plain SGD: ``d = g``; ``α = 1``."""
 
     kind: ClassVar[str] = "sgd"
+    bound_coverage: ClassVar[frozenset[str]] = frozenset(BOUNDS)
+    uses_anchor: ClassVar[bool] = False
+
+    def fused(self) -> FusedStep:
+        return FusedStep()
 
     def alpha(self, tau: float, eta: float) -> float:
         _check_tau_eta(tau, eta)
@@ -120,6 +214,11 @@ class ProxSGD(LocalOptimizer):
 
     mu: float = 0.1  # type: ignore[assignment]
     kind: ClassVar[str] = "prox"
+    bound_coverage: ClassVar[frozenset[str]] = frozenset({"recursion", "theorem1", "affine"})
+    columns: ClassVar[tuple[str, ...]] = ("mu",)
+
+    def fused(self) -> FusedStep:
+        return FusedStep(mu=float(self.mu))
 
     def __post_init__(self) -> None:
         if not (isinstance(self.mu, int | float) and self.mu >= 0 and math.isfinite(self.mu)):
@@ -154,10 +253,16 @@ class MomentumSGD(LocalOptimizer):
 
     rho: float = 0.9  # type: ignore[assignment]
     kind: ClassVar[str] = "momentum"
+    bound_coverage: ClassVar[frozenset[str]] = frozenset({"recursion", "affine"})
+    uses_anchor: ClassVar[bool] = False
+    columns: ClassVar[tuple[str, ...]] = ("rho",)
+
+    def fused(self) -> FusedStep:
+        return FusedStep(rho=float(self.rho), stores_v=True)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.rho, int | float) and 0.0 <= self.rho < 1.0):
-            raise SsdflError(f"momentum rho must be in [0, 1), got {self.rho}")
+            raise SsdflError(f"momentum rho must be in [0, 1) (must be < 1), got {self.rho}")
 
     def alpha(self, tau: float, eta: float) -> float:
         _check_tau_eta(tau, eta)
@@ -194,6 +299,11 @@ class Adam(LocalOptimizer):
     beta2: float = 0.999
     eps: float = 1e-8
     kind: ClassVar[str] = "adam"
+    uses_anchor: ClassVar[bool] = False
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator, **ranges: tuple[float, float]) -> LocalOptimizer:
+        return cls()
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
@@ -223,7 +333,9 @@ class OptimizerPopulation:
     """One :class:`LocalOptimizer` per device, stepped together.
 
     Attributes: ``optimizers`` (tuple, length ``N``), ``mu`` and ``rho`` (``(N,)`` arrays of
-    proximal / momentum coefficients, 0 where not applicable), ``kinds`` (``(N,)`` strings).
+    proximal / momentum coefficients, 0 where not applicable), ``kinds`` (``(N,)`` names);
+    ``fused`` the ``(N,)`` fused-kernel coefficients ``(mu, rho, stores_v)`` or ``None`` when
+    some device has no fused form.
     """
 
     def __init__(self, optimizers: Sequence[LocalOptimizer] | LocalOptimizer, n: int | None = None):
@@ -249,6 +361,15 @@ class OptimizerPopulation:
             groups.setdefault(o, []).append(i)
         self._groups = [(o, np.asarray(ix, dtype=np.int64)) for o, ix in groups.items()]
         self._keys = sorted({k for o in opts for k in o.state_keys()})
+        fz = [o.fused() for o in opts]
+        self.fused: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if all(f is not None for f in fz):
+            self.fused = (
+                np.array([f.mu for f in fz if f is not None], dtype=np.float64),
+                np.array([f.rho for f in fz if f is not None], dtype=np.float64),
+                np.array([f.stores_v for f in fz if f is not None], dtype=bool),
+            )
+        self.needs_anchor = any(o.uses_anchor for o in opts)
 
     def __len__(self) -> int:
         return self.n
@@ -265,20 +386,59 @@ class OptimizerPopulation:
 
     @property
     def has_adam(self) -> bool:
-        return bool(np.any(self.kinds == "adam"))
+        """Whether some device has no fused-kernel form (kept for old callers)."""
+        return self.fused is None
+
+    def uncovered(self, bound: str) -> list[LocalOptimizer]:
+        """The distinct optimizers of the population that ``bound`` does not cover."""
+        seen: list[LocalOptimizer] = []
+        for o, _ in self._groups:
+            if not o.covered_by(bound) and o not in seen:
+                seen.append(o)
+        return seen
+
+    def covered_by(self, bound: str) -> bool:
+        return not self.uncovered(bound)
+
+    def require(self, bound: str, where: str = "") -> None:
+        """Raise :class:`SsdflError` unless every device is covered by ``bound`` (a key of
+        :data:`BOUNDS`); the message names the optimizers that are not."""
+        bad = self.uncovered(bound)
+        if bad:
+            names = ", ".join(sorted({f"{type(o).__name__} ({o.kind})" for o in bad}))
+            at = f"{where}: " if where else ""
+            raise SsdflError(
+                f"{at}{BOUNDS[bound]} does not cover {names}; covered optimizers declare "
+                f"{bound!r} in bound_coverage (SGD / prox / momentum where derived)"
+            )
 
     def alphas(self, tau: float, eta: float) -> np.ndarray:
-        """``(N,)`` effective step factors ``α_i(τ, η)``."""
+        """``(N,)`` effective step factors ``α_i(τ, η)`` (from a fresh state)."""
         return np.array([o.alpha(tau, eta) for o in self.optimizers], dtype=np.float64)
 
-    def scales(self, tau: float, eta: float, normalize: bool) -> np.ndarray:
-        """Per-device multiplier ``c_i`` of the direction: ``1/α_i`` if ``normalize`` else 1."""
+    def cycle_alphas(
+        self, tau: float, eta: float | np.ndarray, reset_state: bool = True
+    ) -> np.ndarray:
+        """``(N,)`` step factors one cycle contributes (:meth:`LocalOptimizer.cycle_alpha`);
+        ``eta`` scalar or per device."""
+        etas = np.broadcast_to(np.asarray(eta, dtype=np.float64), (self.n,))
+        return np.array(
+            [o.cycle_alpha(tau, float(e), reset_state) for o, e in zip(self.optimizers, etas)],
+            dtype=np.float64,
+        )
+
+    def scales(
+        self, tau: float, eta: float | np.ndarray, normalize: bool, reset_state: bool = True
+    ) -> np.ndarray:
+        """Per-device multiplier ``c_i`` of the direction: ``1/cycle_alpha_i`` if
+        ``normalize`` else 1 (see :meth:`LocalOptimizer.normalization`)."""
         if not normalize:
             return np.ones(self.n)
-        a = self.alphas(tau, eta)
-        if np.any(a <= 0):
-            raise SsdflError("cannot normalize by a non-positive effective step factor")
-        return 1.0 / a
+        etas = np.broadcast_to(np.asarray(eta, dtype=np.float64), (self.n,))
+        return np.array(
+            [o.normalization(tau, float(e), reset_state) for o, e in zip(self.optimizers, etas)],
+            dtype=np.float64,
+        )
 
     def init_state(self, d: int) -> State:
         """Zero state arrays ``(N, d)`` for every key any device needs (``v``, ``m``, ``s``)."""
@@ -313,6 +473,35 @@ class OptimizerPopulation:
         return out
 
 
+OPTIMIZERS: dict[str, type[LocalOptimizer]] = {}
+"""The registry: devices-file name (``kind``) → optimizer class."""
+
+
+def register_optimizer(cls: type[LocalOptimizer]) -> type[LocalOptimizer]:
+    """Add ``cls`` to :data:`OPTIMIZERS` under ``cls.kind`` (usable as a class decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, LocalOptimizer)):
+        raise TypeError("register_optimizer needs a LocalOptimizer subclass")
+    if cls.kind in OPTIMIZERS and OPTIMIZERS[cls.kind] is not cls:
+        raise SsdflError(f"an optimizer named {cls.kind!r} is already registered")
+    OPTIMIZERS[cls.kind] = cls
+    return cls
+
+
+for _cls in (SGD, ProxSGD, MomentumSGD, Adam):
+    register_optimizer(_cls)
+
+
+def make_optimizer(kind: str, **params: float) -> LocalOptimizer:
+    """The registered optimizer ``kind`` built from its :attr:`~LocalOptimizer.columns`."""
+    cls = OPTIMIZERS.get(kind)
+    if cls is None:
+        raise SsdflError(f"unknown optimizer {kind!r}; expected one of {tuple(OPTIMIZERS)}")
+    missing = [c for c in cls.columns if c not in params]
+    if missing:
+        raise SsdflError(f"optimizer {kind!r} needs {', '.join(missing)}")
+    return cls(**{c: float(params[c]) for c in cls.columns})
+
+
 def random_population(
     n: int,
     rng: np.random.Generator,
@@ -320,20 +509,15 @@ def random_population(
     mu_range: tuple[float, float] = (0.01, 1.0),
     rho_range: tuple[float, float] = (0.1, 0.9),
 ) -> OptimizerPopulation:
-    """Each device draws an optimizer kind uniformly from ``kinds`` (as in the paper's
-    experiments) and its coefficient uniformly from ``mu_range`` / ``rho_range``."""
-    allowed = {"sgd", "prox", "momentum", "adam"}
-    if not kinds or any(k not in allowed for k in kinds):
-        raise SsdflError(f"kinds must be a non-empty subset of {sorted(allowed)}")
-    opts: list[LocalOptimizer] = []
-    for _ in range(n):
-        k = kinds[int(rng.integers(len(kinds)))]
-        if k == "sgd":
-            opts.append(SGD())
-        elif k == "prox":
-            opts.append(ProxSGD(float(rng.uniform(*mu_range))))
-        elif k == "momentum":
-            opts.append(MomentumSGD(float(rng.uniform(*rho_range))))
-        else:
-            opts.append(Adam())
+    """Each device draws an optimizer kind uniformly from ``kinds`` (names of
+    :data:`OPTIMIZERS`, as in the paper's experiments) and its coefficients uniformly from
+    ``mu_range`` / ``rho_range`` (:meth:`LocalOptimizer.sample`)."""
+    if not kinds or any(k not in OPTIMIZERS for k in kinds):
+        raise SsdflError(f"kinds must be a non-empty subset of {sorted(OPTIMIZERS)}")
+    opts = [
+        OPTIMIZERS[kinds[int(rng.integers(len(kinds)))]].sample(
+            rng, mu_range=mu_range, rho_range=rho_range
+        )
+        for _ in range(n)
+    ]
     return OptimizerPopulation(opts)

@@ -7,8 +7,9 @@ subgraph), ``W_inter`` the mixing matrix of the whole graph. One *global cycle*:
 
 1. cycle start: anchors ``A ← X``; momentum / Adam buffers reset to 0 if ``reset_momentum``;
 2. ``τ_a`` intra-cluster rounds ``X ← W_intra X − η C D(X)`` with ``D`` the optimizers'
-   directions (``g = ∇F_i + ξ_i``) and ``C = diag(c_i)``, ``c_i = 1/α_i(τ_a, η)`` under
-   effective gradient normalization, else 1;
+   directions (``g = ∇F_i + ξ_i``) and ``C = diag(c_i)``, ``c_i`` the optimizer's own
+   normalization (``1/α_i(τ_a, η)`` with a reset, ``1/α_i(∞, η)`` for optimizers carrying
+   state across cycles without one) under effective gradient normalization, else 1;
 3. ``τ_r`` inter-cluster rounds ``X ← W_inter X`` (pure gossip).
 
 :func:`simulate` runs it for any :class:`~ssdfl.theory.models.DeviceModel` and
@@ -106,7 +107,7 @@ def simulate(
     Wa = _dense(W_intra, n, "W_intra")
     Wr = _dense(W_inter, n, "W_inter")
     r = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    c = optimizers.scales(max(tau_a, 1), eta, normalize)[:, None]
+    c = optimizers.scales(max(tau_a, 1), eta, normalize, reset_momentum)[:, None]
     X = np.array(X0, dtype=np.float64)
     if X.shape != (n, d):
         raise SsdflError(f"X0 must have shape ({n}, {d})")
@@ -208,21 +209,23 @@ def affine_schedule(
         model = model.as_quadratic()  # type: ignore[assignment]
     if not isinstance(model, Quadratic):
         raise SsdflError("the affine schedule needs a Quadratic (or LeastSquares) model")
-    if optimizers.has_adam:
-        raise SsdflError("Adam's step is not affine; the affine schedule covers SGD/prox/momentum")
+    optimizers.require("affine", "affine_schedule")
+    if optimizers.fused is None:  # pragma: no cover - covered optimizers declare a fused form
+        raise SsdflError("the affine schedule needs every optimizer's fused (μ, ρ) form")
+    f_mu, f_rho, f_v = optimizers.fused
     n, d = model.n_devices, model.dim
     nd = n * d
     Wa = _dense(W_intra, n, "W_intra")
     Wr = _dense(W_inter, n, "W_inter")
-    c = optimizers.scales(max(tau_a, 1), eta, normalize)
+    c = optimizers.scales(max(tau_a, 1), eta, normalize, reset_momentum)
     Id = np.eye(d)
     Ab = np.zeros((nd, nd))
     for i in range(n):
         Ab[i * d : (i + 1) * d, i * d : (i + 1) * d] = model.A[i]
-    Mu = np.kron(np.diag(optimizers.mu), Id)
-    Rho = np.kron(np.diag(optimizers.rho), Id)
+    Mu = np.kron(np.diag(f_mu), Id)
+    Rho = np.kron(np.diag(f_rho), Id)
     Cm = np.kron(np.diag(c), Id)
-    Pm = np.kron(np.diag((optimizers.rho > 0).astype(float)), Id)
+    Pm = np.kron(np.diag(f_v.astype(float)), Id)
     Ab_b = Ab @ model.b.ravel()
     # direction D = (Ab + Mu) x + Rho v − Mu a − Ab b + ξ
     Dx, Dv, Da, D1 = Ab + Mu, Rho, -Mu, -Ab_b
