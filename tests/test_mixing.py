@@ -142,3 +142,23 @@ def test_second_eigenvalue_sparse_path_closed_form() -> None:
     n = 2100
     W = ssdfl.mixing_matrix(nx.cycle_graph(n))
     assert ssdfl.second_eigenvalue(W) == pytest.approx(2 / 3 + np.cos(2 * np.pi / n) / 3, abs=1e-9)
+
+
+@given(weighted_graphs(min_n=2, max_n=14))
+@settings(max_examples=60, deadline=None)
+def test_rust_and_python_mixing_rules_agree(nxg: nx.Graph) -> None:
+    """The two definitions of each rule — ``graphs/mixing.py`` (the simulator's and the
+    bounds' W) and Rust ``cluster.rs`` (``MixingRule::weight``, used by the cluster search's
+    Φ(W)) — give bit-identical off-diagonal entries, and W's diagonal is 1 − the row sum."""
+    from ssdfl import _core
+
+    g = ssdfl.Graph.from_networkx(nxg)
+    for rule in ssdfl.graphs.mixing.MIXING_RULES:
+        W = ssdfl.mixing_matrix(g, rule).toarray()
+        s, t, w = _core.mixing_weight_graph(g._core, rule).edges()
+        R = np.zeros_like(W)
+        R[s, t] = w
+        R[t, s] = w
+        off = W - np.diag(np.diag(W))
+        np.testing.assert_array_equal(R, off, err_msg=rule)
+        np.testing.assert_allclose(np.diag(W), 1.0 - R.sum(axis=1), rtol=0, atol=1e-15)

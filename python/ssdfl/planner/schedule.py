@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from ssdfl.clusters.labels import cluster_labels, intra_cluster_edges
 from ssdfl.graphs.graph import Graph
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.scoring import CandidateTable
 from ssdfl.planner.theorem2 import bound_by_cycle
-from ssdfl.simulate.clusters import cluster_labels
-from ssdfl.simulate.comm import intra_cluster_edges
 from ssdfl.theory.devices import DeviceTable
 
 __all__ = ["search_schedule", "traffic_summary"]

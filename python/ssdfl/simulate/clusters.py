@@ -3,17 +3,15 @@ block-diagonal intra-cluster mixing, and an adapter to the cluster search.
 
 A formation is given as ``(N,)`` integer labels (cluster id per device), a list of node-index
 arrays, or any object with a ``labels`` or ``clusters`` attribute (e.g. the cluster search's
-``Formation``); :func:`cluster_labels` turns each into labels ``0..S-1`` numbered by first
-appearance.
+``Formation``); :func:`cluster_labels` (defined in :mod:`ssdfl.clusters.labels`, re-exported
+here) turns each into labels ``0..S-1`` numbered by first appearance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
 
+from ssdfl.clusters.labels import cluster_labels
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
 from ssdfl.graphs.metrics import is_connected
@@ -25,45 +23,6 @@ __all__ = [
     "form_clusters",
     "random_connected_partition",
 ]
-
-
-def cluster_labels(clusters: Any, n: int) -> np.ndarray:
-    """``(n,)`` int64 labels ``0..S-1`` (numbered by first appearance) from labels, a list of
-    node arrays, or an object with ``labels`` / ``clusters``. Every node must be covered
-    exactly once."""
-    obj = clusters
-    if hasattr(obj, "labels") and not isinstance(obj, np.ndarray):
-        obj = obj.labels
-    elif hasattr(obj, "clusters") and not isinstance(obj, np.ndarray):
-        obj = obj.clusters
-    if isinstance(obj, np.ndarray) and obj.ndim == 1 and obj.dtype.kind in "iu":
-        lab = obj.astype(np.int64)
-        if lab.shape != (n,):
-            raise SsdflError(f"cluster labels must have shape ({n},), got {lab.shape}")
-    elif isinstance(obj, Sequence) and len(obj) > 0 and not np.isscalar(obj[0]):
-        lab = np.full(n, -1, dtype=np.int64)
-        for s, members in enumerate(obj):
-            idx = np.asarray(members, dtype=np.int64).ravel()
-            if idx.size == 0:
-                raise SsdflError(f"cluster {s} is empty")
-            if idx.min() < 0 or idx.max() >= n:
-                raise SsdflError(f"cluster {s} has a node outside 0..{n - 1}")
-            if np.any(lab[idx] >= 0) or len(np.unique(idx)) != len(idx):
-                raise SsdflError(f"cluster {s} overlaps another cluster")
-            lab[idx] = s
-        if np.any(lab < 0):
-            raise SsdflError(f"the clusters do not cover node {int(np.flatnonzero(lab < 0)[0])}")
-    else:
-        arr = np.asarray(obj)
-        if arr.shape != (n,) or arr.dtype.kind not in "iu":
-            raise TypeError(
-                "clusters must be (N,) integer labels, a list of node arrays, or an object "
-                "with .labels / .clusters"
-            )
-        lab = arr.astype(np.int64)
-    _, first, inv = np.unique(lab, return_index=True, return_inverse=True)
-    order = np.argsort(np.argsort(first))  # renumber by first appearance
-    return order[inv].astype(np.int64)
 
 
 cluster_mixing = block_mixing_matrix

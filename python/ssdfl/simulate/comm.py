@@ -37,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
 
+from ssdfl.clusters.labels import intra_cluster_edges
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
 
@@ -63,16 +64,6 @@ def gossip_bytes(m: int, d: int, bytes_per_param: int = 4) -> int:
     if d < 0 or bytes_per_param <= 0:
         raise SsdflError("need d >= 0 and bytes_per_param > 0")
     return gossip_messages(m) * int(d) * int(bytes_per_param)
-
-
-def intra_cluster_edges(g: GraphLike, labels: np.ndarray) -> int:
-    """Number of edges of ``g`` whose endpoints share a cluster label (``Σ_s m_s``)."""
-    g = as_graph(g)
-    lab = np.asarray(labels)
-    if lab.shape != (g.n,):
-        raise SsdflError(f"labels must have shape ({g.n},), got {lab.shape}")
-    s, t, _ = g.edges()
-    return int(np.count_nonzero(lab[s] == lab[t]))
 
 
 def record_bytes(g: GraphLike, extra: int = 0) -> np.ndarray:

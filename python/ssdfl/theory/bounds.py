@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ssdfl.clusters.labels import check_labels
 from ssdfl.errors import SsdflError
 from ssdfl.theory.models import DeviceModel, Quadratic
 from ssdfl.theory.optimizers import OptimizerPopulation
@@ -247,9 +248,7 @@ def bound_problem(
     if len(optimizers) != n:
         raise SsdflError(f"{len(optimizers)} optimizers for {n} devices")
     optimizers.require("recursion", "bound_problem")
-    lab = np.asarray(labels)
-    if lab.shape != (n,) or lab.dtype.kind not in "iu":
-        raise SsdflError(f"labels must be {n} integers")
+    lab = check_labels(labels, n)
     if momentum not in ("perturb", "absorb", "auto"):
         raise SsdflError(f"momentum must be 'perturb', 'absorb' or 'auto', got {momentum!r}")
     if momentum == "auto":
@@ -361,9 +360,7 @@ def generic_problem(
     _check_common(eta, tau_a, tau_r)
     if optimizers is not None:
         optimizers.require("generic", "generic_problem")
-    lab = np.asarray(labels)
-    if lab.ndim != 1 or lab.dtype.kind not in "iu":
-        raise SsdflError("labels must be a 1-D integer array")
+    lab = check_labels(labels)
     if not (0 <= mu <= L):
         raise SsdflError(f"need 0 <= mu <= L, got mu={mu}, L={L}")
     n = len(lab)
@@ -818,9 +815,7 @@ def nonconvex_bound(
         optimizers.require("theorem3", "nonconvex_bound")
     if not (L > 0) or eta * L > 1:
         raise SsdflError("Theorem 3 needs L > 0 and eta <= 1/L")
-    lab = np.asarray(labels)
-    if lab.ndim != 1 or lab.dtype.kind not in "iu":
-        raise SsdflError("labels must be a 1-D integer array")
+    lab = check_labels(labels)
     n = len(lab)
     X0 = np.asarray(X0, dtype=np.float64)
     if X0.ndim != 2 or X0.shape[0] != n:

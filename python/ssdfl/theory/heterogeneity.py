@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ssdfl.clusters.labels import check_labels
 from ssdfl.errors import SsdflError
 from ssdfl.theory.models import DeviceModel
 
@@ -35,10 +36,7 @@ __all__ = [
 
 
 def _labels(labels: np.ndarray | Sequence[int], n: int) -> np.ndarray:
-    lab = np.asarray(labels)
-    if lab.shape != (n,) or lab.dtype.kind not in "iu":
-        raise SsdflError(f"cluster labels must be {n} integers")
-    return lab.astype(np.int64)
+    return check_labels(labels, n)
 
 
 def jsd(p: np.ndarray, q: np.ndarray) -> np.ndarray:

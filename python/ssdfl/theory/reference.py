@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ssdfl.clusters.labels import check_labels
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
 from ssdfl.graphs.mixing import block_mixing_matrix
@@ -45,10 +46,7 @@ __all__ = [
 
 
 def _labels(labels: np.ndarray | list[int], n: int) -> np.ndarray:
-    lab = np.asarray(labels)
-    if lab.shape != (n,) or lab.dtype.kind not in "iu":
-        raise SsdflError(f"labels must be {n} integers (one cluster id per device)")
-    return lab.astype(np.int64)
+    return check_labels(labels, n)
 
 
 def block_mixing(
