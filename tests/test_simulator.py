@@ -297,3 +297,25 @@ def test_stop_at_divergence_and_adam(small) -> None:
     np.testing.assert_array_equal(a.X, b.X)
     with pytest.raises(SsdflError):
         simulate(model, G, "sdfl", optimizers=pop, cycles=1, backend="rust")
+
+
+def test_simulation_config_equals_keywords(small) -> None:
+    """``simulate(config=SimulationConfig(...))`` and the keyword shim give the same run;
+    keywords override config fields; unknown keywords are refused."""
+    import dataclasses
+
+    from ssdfl.simulate import SimulationConfig
+
+    G, model, labels = small
+    cfg = SimulationConfig(optimizers=_mixed_pop(9), tau_a=3, tau_r=2, cycles=5, eta=0.05,
+                           normalize=True, seed=4)  # fmt: skip
+    a = simulate(model, G, SSDFL(clusters=labels), cfg)
+    b = simulate(model, G, SSDFL(clusters=labels), optimizers=_mixed_pop(9), tau_a=3, tau_r=2,
+                 cycles=5, eta=0.05, normalize=True, seed=4)  # fmt: skip
+    np.testing.assert_array_equal(a.X, b.X)
+    c = simulate(model, G, SSDFL(clusters=labels), cfg, cycles=2)
+    d = simulate(model, G, SSDFL(clusters=labels), dataclasses.replace(cfg, cycles=2))
+    np.testing.assert_array_equal(c.X, d.X)
+    assert len(c.history) == 3 and cfg.cycles == 5
+    with pytest.raises(TypeError, match="unexpected"):
+        simulate(model, G, "sdfl", cfg, cylces=3)

@@ -24,7 +24,7 @@ from ssdfl.simulate.comm import (
     record_bytes,
 )
 from ssdfl.simulate.devices import population_from_devices
-from ssdfl.simulate.engine import direction_scales, simulate
+from ssdfl.simulate.engine import SimulationConfig, direction_scales, simulate
 from ssdfl.simulate.methods import (
     CSTC,
     METHODS,
@@ -52,6 +52,7 @@ __all__ = [
     "InitTraffic",
     "Method",
     "SeparableQuadratic",
+    "SimulationConfig",
     "SimulationResult",
     "cluster_labels",
     "cluster_mixing",

@@ -20,9 +20,11 @@ current cycle in both cases.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,7 +41,7 @@ from ssdfl.simulate.results import SimulationResult
 from ssdfl.theory.models import DeviceModel
 from ssdfl.theory.optimizers import SGD, LocalOptimizer, OptimizerPopulation
 
-__all__ = ["direction_scales", "simulate"]
+__all__ = ["SimulationConfig", "direction_scales", "simulate"]
 
 
 def direction_scales(
@@ -84,37 +86,49 @@ def _eta(eta: float | np.ndarray, n: int) -> float | np.ndarray:
     return arr
 
 
+@dataclass
+class SimulationConfig:
+    """Everything :func:`simulate` takes besides the model, the graph and the method (fields
+    documented there). Build one, reuse it, vary it with :func:`dataclasses.replace`."""
+
+    optimizers: OptimizerPopulation | LocalOptimizer | Sequence[LocalOptimizer] | None = None
+    tau_a: int = 5
+    tau_r: int = 1
+    cycles: int = 50
+    eta: float | np.ndarray = 0.05
+    normalize: bool = False
+    reset_state: bool = False
+    sigma: float = 0.0
+    batch_size: int | None = None
+    x0: np.ndarray | None = None
+    seed: int = 0
+    mixing: str = "lazy-metropolis"
+    bytes_per_param: int = 4
+    record_extra_bytes: int | None = None
+    eval_every: int = 1
+    test_data: tuple[np.ndarray, np.ndarray] | None = None
+    x_star: np.ndarray | None = None
+    device_metrics: bool = True
+    record_models: bool = False
+    stop_at: dict[str, float] | None = None
+    progress: bool | None = None
+    method_kwargs: dict[str, Any] | None = None
+    backend: str = "auto"
+
+
 def simulate(
     model: DeviceModel,
     graph: GraphLike,
     method: Method | str = "ssdfl",
-    *,
-    optimizers: OptimizerPopulation | LocalOptimizer | Sequence[LocalOptimizer] | None = None,
-    tau_a: int = 5,
-    tau_r: int = 1,
-    cycles: int = 50,
-    eta: float | np.ndarray = 0.05,
-    normalize: bool = False,
-    reset_state: bool = False,
-    sigma: float = 0.0,
-    batch_size: int | None = None,
-    x0: np.ndarray | None = None,
-    seed: int = 0,
-    mixing: str = "lazy-metropolis",
-    bytes_per_param: int = 4,
-    record_extra_bytes: int | None = None,
-    eval_every: int = 1,
-    test_data: tuple[np.ndarray, np.ndarray] | None = None,
-    x_star: np.ndarray | None = None,
-    device_metrics: bool = True,
-    record_models: bool = False,
-    stop_at: dict[str, float] | None = None,
-    progress: bool | None = None,
-    method_kwargs: dict[str, Any] | None = None,
-    backend: str = "auto",
+    config: SimulationConfig | None = None,
+    **overrides: Any,
 ) -> SimulationResult:
     """Train ``model`` (one row of ``X`` per device) on ``graph`` with ``method`` for
     ``cycles`` global cycles and return the per-cycle metrics and traffic.
+
+    The run is described by a :class:`SimulationConfig` (``config``); keyword arguments
+    override its fields (``simulate(model, g, "sdfl", cycles=10)`` is
+    ``simulate(model, g, "sdfl", SimulationConfig(cycles=10))``).
 
     Parameters
     ----------
@@ -158,6 +172,27 @@ def simulate(
         has no fused form (Adam, user-defined optimizers: their ``direction()`` runs). Both give the
         same floats (tested); randomized gossip and server averaging always use numpy.
     """
+    if config is not None and not isinstance(config, SimulationConfig):
+        raise TypeError("config must be a SimulationConfig")
+    fields = {f.name for f in dataclasses.fields(SimulationConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise TypeError(f"simulate() got unexpected keyword argument(s) {unknown}")
+    cfg = dataclasses.replace(config or SimulationConfig(), **overrides)
+    return _simulate(model, graph, method, cfg)
+
+
+def _simulate(
+    model: DeviceModel, graph: GraphLike, method: Method | str, cfg: SimulationConfig
+) -> SimulationResult:
+    """The round loop of :func:`simulate` for one resolved configuration."""
+    optimizers, tau_a, tau_r, cycles = cfg.optimizers, cfg.tau_a, cfg.tau_r, cfg.cycles
+    eta, normalize, reset_state, sigma = cfg.eta, cfg.normalize, cfg.reset_state, cfg.sigma
+    batch_size, x0, seed, mixing = cfg.batch_size, cfg.x0, cfg.seed, cfg.mixing
+    bytes_per_param, record_extra_bytes = cfg.bytes_per_param, cfg.record_extra_bytes
+    eval_every, test_data, x_star = cfg.eval_every, cfg.test_data, cfg.x_star
+    device_metrics, record_models, stop_at = cfg.device_metrics, cfg.record_models, cfg.stop_at
+    progress, method_kwargs, backend = cfg.progress, cfg.method_kwargs, cfg.backend
     g = as_graph(graph)
     n, d = model.n_devices, model.dim
     if g.n != n:
