@@ -24,12 +24,14 @@ from ssdfl.aggregation.pipeline import (
 from ssdfl.aggregation.store import (
     LocalStore,
     MissingObjectError,
+    ObjectExistsError,
     S3Store,
     TruncatedObjectError,
     get_array,
     npy_info,
     put_array,
 )
+from ssdfl.aggregation.strategies import shard_bounds
 from ssdfl.errors import SsdflError
 
 
@@ -46,7 +48,7 @@ def test_local_store_roundtrip_ranges_and_keys(tmp_path) -> None:
     info = npy_info(st, "x/a.npy")
     assert info.shape == (10,) and info.dtype == np.float64
     assert st.get_range("x/a.npy", info.offset + 8, 8) == a[1:2].tobytes()
-    assert st.list("x/") == ["x/a.npy"]
+    assert st.list("x/") == ["x/a.npy", "x/a.npy.b2"]  # the object and its checksum
     with pytest.raises(SsdflError):
         st.put("../evil", b"1")
     with pytest.raises(MissingObjectError, match=r"nope\.npy"):
@@ -82,11 +84,19 @@ def test_pipeline_local_bit_identical(tmp_path, strategy) -> None:
     assert all(r.ok for r in rep.functions)
     res = get_array(st, "out/avg.npy")
     assert res.tobytes() == fedavg(xs, w).tobytes()
-    assert sorted(st.list()) == sorted([*keys, "out/avg.npy"])  # temporaries removed
+    objs = [*keys, "out/avg.npy"]
+    assert sorted(st.list()) == sorted([*objs, *(k + ".b2" for k in objs)])  # no temporaries
     n_fn = {"flat": 1, "sharded": 3, "tree": 3 + 2 + 1}[strategy]  # fan-in 2: 5 → 3 → 2 → 1
     assert len(rep.functions) == n_fn
     if strategy == "sharded":  # each shard reads its slice of every client exactly once
-        assert sum(r.bytes_read for r in rep.functions) == 5 * 10_007 * 4
+        # ... widened to whole checksum chunks of CHUNK elements (verified before use)
+        from ssdfl.aggregation.store import CHUNK
+
+        p = 10_007
+        cover = sum(
+            min(-(-b // CHUNK) * CHUNK, p) - a // CHUNK * CHUNK for a, b in shard_bounds(p, 3)
+        )
+        assert sum(r.bytes_read for r in rep.functions) == 5 * cover * 4
 
 
 def test_missing_and_truncated_client_named_nothing_published(tmp_path) -> None:
@@ -147,7 +157,9 @@ def test_s3_store_against_moto_server(s3_endpoint) -> None:
     xs = _clients(4, 3001, np.float64, seed=5)
     w = [1.0, 2.0, 0.5, 0.25]
     keys = upload_clients(st, xs, "round_0")
-    assert st.list("round_0/") == keys
+    assert st.list("round_0/") == sorted([*keys, *(k + ".b2" for k in keys)])  # + checksums
+    with pytest.raises(ObjectExistsError):  # exclusive upload (S3 conditional PUT)
+        upload_clients(st, xs[:1], "round_0")
     for strategy in ("sharded", "tree"):
         aggregate_store(
             st, keys, f"agg/{strategy}.npy", w, strategy=strategy, shards=4,

@@ -39,7 +39,18 @@ class InlineExecutor(Executor):
         return [run_function(j) for j in jobs]
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent (the forkserver, which exits with our
+    caller) dies, so no function outlives a killed round and writes after its cleanup."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _child(job: FunctionJob, conn: Any) -> None:
+    _die_with_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         rep = run_function(job)
@@ -86,7 +97,7 @@ class LocalProcessExecutor(Executor):
                     p.start()
                     send.close()
                     running.append((i, p, recv, job))
-                i, p, recv, job = running.pop(0)
+                i, p, recv, job = running[0]  # stays listed until reaped (see except below)
                 rep = None
                 try:
                     rep = recv.recv()
@@ -94,6 +105,7 @@ class LocalProcessExecutor(Executor):
                     pass
                 p.join()
                 recv.close()
+                running.pop(0)
                 if rep is None:
                     code = p.exitcode
                     why = (
@@ -108,6 +120,11 @@ class LocalProcessExecutor(Executor):
                     )
                     rep = FunctionReport(job.name, ok=False, error=f"process {why}{hint}")
                 reports[i] = rep
+        except BaseException:
+            # Ctrl-C or an error here: end every running function before the caller cleans up,
+            # so none writes into the store afterwards.
+            _stop_all(running)
+            raise
         finally:
             if self.rayon_threads:
                 if saved is None:
@@ -115,6 +132,19 @@ class LocalProcessExecutor(Executor):
                 else:
                     os.environ["RAYON_NUM_THREADS"] = saved
         return [r for r in reports if r is not None]
+
+
+def _stop_all(running: Sequence[tuple[int, Any, Any, FunctionJob]]) -> None:
+    """Terminate (then kill) and reap the given processes."""
+    for _, p, _, _ in running:
+        if p.is_alive():
+            p.terminate()
+    for _, p, recv, _ in running:
+        p.join(timeout=2.0)
+        if p.is_alive():
+            p.kill()
+            p.join()
+        recv.close()
 
 
 def _with_cap(job: FunctionJob, cap: float) -> FunctionJob:
@@ -156,7 +186,11 @@ class DaskExecutor(Executor):
         futs = [
             self.client.submit(run_function, j, pure=False, key=f"{j.name}-{id(j)}") for j in jobs
         ]
-        return list(self.client.gather(futs))
+        try:
+            return list(self.client.gather(futs))
+        except BaseException:
+            self.client.cancel(futs, force=True)
+            raise
 
     def close(self) -> None:
         self.client.close()

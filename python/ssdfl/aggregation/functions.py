@@ -6,9 +6,16 @@ It streams its range in blocks of ``block`` elements (one ranged GET per input a
 its whole *output* in memory and PUTs it once at the end — as a Lambda function would — so its
 peak memory is ``output + inputs × block × itemsize + runtime`` (:mod:`ssdfl.aggregation.memory`).
 
-Partial-sum objects (``.xps``): ``b"SSDFLXP1"``, a little-endian ``u64`` header length, a JSON
-header ``{dtype, start, end, block, sizes}`` and the concatenated window-encoded exact sums of
-each block (format in ``rust/ssdfl-core/src/exactsum.rs``).
+Blocks are aligned to multiples of ``block`` in absolute element index, so every function of a
+round cuts its range at the same places; raw inputs are read in whole checksum chunks and
+verified (:func:`ssdfl.aggregation.store.read_verified`) before the kernel sees them.
+
+Partial-sum objects (``.xps``): ``b"SSDFLXP2"``, a little-endian ``u64`` header length, the
+BLAKE2b-128 digest (16 bytes) of the header, a JSON header ``{dtype, start, end, block, sizes,
+digests}`` and the concatenated window-encoded exact sums of each block (format in
+``rust/ssdfl-core/src/exactsum.rs``); ``digests[b]`` is the BLAKE2b-128 of block ``b``'s bytes,
+checked when the block is read. Any corrupted byte therefore fails with
+:class:`~ssdfl.aggregation.store.IntegrityError` instead of changing the sum.
 """
 
 from __future__ import annotations
@@ -27,10 +34,21 @@ from typing import Literal
 import numpy as np
 
 from ssdfl.aggregation.reduce import check_dtype, reduce_final, reduce_partial
-from ssdfl.aggregation.store import NpyInfo, ObjectStore, npy_header, npy_info
+from ssdfl.aggregation.store import (
+    IntegrityError,
+    NpyInfo,
+    ObjectStore,
+    covering_range,
+    digest,
+    npy_info,
+    put_array,
+    read_verified,
+)
 from ssdfl.errors import SsdflError
 
-MAGIC = b"SSDFLXP1"
+MAGIC = b"SSDFLXP2"
+#: Largest JSON header of a partial sum accepted (a header is ~40 bytes per block).
+MAX_PARTIAL_HEADER = 64 << 20
 MiB = 1 << 20
 
 
@@ -133,17 +151,89 @@ def _warm_plan():
     return plan_weights([1.0, 1.0], 2)
 
 
-def _read_partial_header(store: ObjectStore, key: str) -> tuple[dict, int]:
+def block_ranges(start: int, end: int, block: int) -> list[tuple[int, int]]:
+    """``[start, end)`` cut at the multiples of ``block`` (the same cuts in every function)."""
+    if block < 1:
+        raise SsdflError(f"block must be >= 1, got {block}")
+    out, lo = [], start
+    while lo < end:
+        hi = min(end, (lo // block + 1) * block)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def read_buffer_elements(start: int, end: int, block: int, chunk: int | None) -> int:
+    """Largest number of elements read at once for one raw input (a block widened to whole
+    checksum chunks of ``chunk`` elements)."""
+    best = 0
+    for lo, hi in block_ranges(start, end, block):
+        if chunk:
+            lo, hi = lo // chunk * chunk, -(-hi // chunk) * chunk
+        best = max(best, hi - lo)
+    return best
+
+
+class _VerifiedWindow:
+    """A raw input's read buffer: holds a verified range of whole checksum chunks and serves
+    blocks from it, so a chunk is read (and hashed) once even when blocks are smaller."""
+
+    def __init__(self, store: ObjectStore, info: NpyInfo, end: int, cap: int) -> None:
+        self.store, self.info, self.end = store, info, end
+        self.buf = np.empty(max(cap, 1), dtype=info.dtype)
+        self.lo = self.hi = 0
+        self.view = self.buf[:0]
+
+    def get(self, lo: int, hi: int) -> tuple[np.ndarray, int]:
+        """Elements ``[lo, hi)`` and the bytes read to serve them."""
+        nread = 0
+        if not (self.lo <= lo and hi <= self.hi):
+            c = self.info.checksum.chunk if self.info.checksum else 1
+            wlo = lo // c * c
+            last = min(-(-self.end // c) * c, self.info.size)
+            whi = min(max(-(-hi // c) * c, wlo + len(self.buf) // c * c), last)
+            self.view, nread = read_verified(self.store, self.info, wlo, whi, self.buf)
+            self.lo, self.hi = wlo, whi
+        return self.view[lo - self.lo : hi - self.lo], nread
+
+
+def _partial_error(store: ObjectStore, key: str, why: str) -> IntegrityError:
+    return IntegrityError(f"partial sum {store.url(key)} is corrupted or not a partial sum: {why}")
+
+
+def read_partial_header(store: ObjectStore, key: str) -> tuple[dict, int]:
+    """Validate a partial-sum object's framing and header digest; return ``(header, offset of
+    block 0)``. Block digests are checked by :func:`read_partial_block`."""
     total = store.size(key)
-    head = store.get_range(key, 0, min(16, total))
-    if len(head) < 16 or head[:8] != MAGIC:
-        raise SsdflError(f"object {store.url(key)} is not an ssdfl partial sum")
+    head = store.get_range(key, 0, min(32, total))
+    if len(head) < 32 or head[:8] != MAGIC:
+        raise _partial_error(store, key, "bad magic or too short")
     (hlen,) = struct.unpack("<Q", head[8:16])
-    meta = json.loads(store.get_range(key, 16, hlen))
-    base = 16 + hlen
-    if total != base + sum(meta["sizes"]):
-        raise SsdflError(f"partial sum {store.url(key)} is truncated")
+    if hlen > min(MAX_PARTIAL_HEADER, total - 32):
+        raise _partial_error(store, key, f"header length {hlen} exceeds the object")
+    raw = store.get_range(key, 32, hlen)
+    if digest(raw) != head[16:32].hex():
+        raise _partial_error(store, key, "header fails its checksum")
+    try:
+        meta = json.loads(raw)
+        sizes = [int(x) for x in meta["sizes"]]
+        digests = [str(x) for x in meta["digests"]]
+        for f in ("start", "end", "block"):
+            meta[f] = int(meta[f])
+    except (ValueError, KeyError, TypeError) as exc:  # pragma: no cover - digest matched
+        raise _partial_error(store, key, f"unreadable header ({exc})") from None
+    base = 32 + hlen
+    if len(sizes) != len(digests) or any(x < 0 for x in sizes) or total != base + sum(sizes):
+        raise _partial_error(store, key, "block sizes do not match the object length")
+    meta["sizes"], meta["digests"] = sizes, digests
     return meta, base
+
+
+def encode_partial(meta: dict, blocks: list[bytes]) -> list[bytes]:
+    """The parts of a partial-sum object (header with per-block digests, then the blocks)."""
+    m = dict(meta, sizes=[len(b) for b in blocks], digests=[digest(b) for b in blocks])
+    hdr = json.dumps(m).encode()
+    return [MAGIC, struct.pack("<Q", len(hdr)), bytes.fromhex(digest(hdr)), hdr, *blocks]
 
 
 def run_function(job: FunctionJob) -> FunctionReport:
@@ -173,10 +263,9 @@ def run_function(job: FunctionJob) -> FunctionReport:
 def _execute(job: FunctionJob, rep: FunctionReport) -> None:
     store = job.store
     dt = check_dtype(job.dtype)
-    isz = dt.itemsize
     raw = [r for r in job.inputs if r.kind == "raw"]
     parts = [r for r in job.inputs if r.kind == "partial"]
-    infos: list[NpyInfo] = [npy_info(store, r.key) for r in raw]
+    infos: list[NpyInfo] = [npy_info(store, r.key) for r in raw]  # length + header verified
     n_total = job.end - job.start
     for r, inf in zip(raw, infos):
         if inf.dtype != dt or inf.size < job.end:
@@ -184,21 +273,26 @@ def _execute(job: FunctionJob, rep: FunctionReport) -> None:
                 f"client object {store.url(r.key)} has {inf.size} {inf.dtype} elements; "
                 f"expected ≥ {job.end} {dt}"
             )
+    ranges = block_ranges(job.start, job.end, job.block)
     pmeta = []
     for p in parts:
-        meta, base = _read_partial_header(store, p.key)
-        if (meta["start"], meta["end"], meta["block"], meta["dtype"]) != (
+        meta, base = read_partial_header(store, p.key)
+        if (meta["start"], meta["end"], meta["block"], meta.get("dtype")) != (
             job.start,
             job.end,
             job.block,
             dt.name,
-        ):
+        ) or len(meta["sizes"]) != len(ranges):
             raise SsdflError(f"partial sum {store.url(p.key)} does not match job {job.name}")
         offs = np.concatenate([[0], np.cumsum(meta["sizes"])]).astype(np.int64) + base
-        pmeta.append(offs)
+        pmeta.append((offs, meta["digests"]))
     weights = np.array([r.weight for r in raw], dtype=np.float64)
     names = [r.name or r.key for r in raw]
-    bufs = [np.empty(min(job.block, max(n_total, 1)), dtype=dt) for _ in raw]
+    chunks = [inf.checksum.chunk if inf.checksum else None for inf in infos]
+    windows = [
+        _VerifiedWindow(store, inf, job.end, read_buffer_elements(job.start, job.end, job.block, c))
+        for inf, c in zip(infos, chunks)
+    ]
     final = job.mode == "final"
     out = np.empty(n_total, dtype=dt) if final else None
     encoded: list[bytes] = []
@@ -206,19 +300,20 @@ def _execute(job: FunctionJob, rep: FunctionReport) -> None:
         from ssdfl.aggregation.reduce import WeightPlan
 
         plan = WeightPlan(weights, job.k, job.w_prime)
-    for b, lo in enumerate(range(job.start, job.end, job.block)):
-        hi = min(job.end, lo + job.block)
+    for b, (lo, hi) in enumerate(ranges):
         m = hi - lo
         views = []
-        for buf, inf in zip(bufs, infos):
-            v = buf[:m]
-            store.get_range_into(inf.key, inf.offset + lo * isz, memoryview(v).cast("B"))
-            rep.bytes_read += m * isz
+        for win in windows:
+            v, nread = win.get(lo, hi)
+            rep.bytes_read += nread
             views.append(v)
         pbytes = []
-        for p, offs in zip(parts, pmeta):
+        for p, (offs, digests) in zip(parts, pmeta):
             s, e = int(offs[b]), int(offs[b + 1])
-            pbytes.append(np.frombuffer(store.get_range(p.key, s, e - s), dtype=np.uint8))
+            data = store.get_range(p.key, s, e - s)
+            if digest(data) != digests[b]:
+                raise _partial_error(store, p.key, f"block {b} fails its checksum")
+            pbytes.append(np.frombuffer(data, dtype=np.uint8))
             rep.bytes_read += e - s
         if final:
             assert out is not None
@@ -238,20 +333,15 @@ def _execute(job: FunctionJob, rep: FunctionReport) -> None:
     if final:
         assert out is not None
         rep.output_bytes = out.nbytes
-        rep.bytes_written = store.put_parts(
-            job.output_key, [npy_header(dt, out.shape), memoryview(out).cast("B")]
-        )
+        rep.bytes_written = put_array(store, job.output_key, out)
     else:
-        meta = {
-            "dtype": dt.name,
-            "start": job.start,
-            "end": job.end,
-            "block": job.block,
-            "sizes": [len(e) for e in encoded],
-        }
-        hdr = json.dumps(meta).encode()
+        meta = {"dtype": dt.name, "start": job.start, "end": job.end, "block": job.block}
         rep.output_bytes = sum(len(e) for e in encoded)
-        rep.bytes_written = store.put_parts(
-            job.output_key, [MAGIC, struct.pack("<Q", len(hdr)), hdr, *encoded]
-        )
+        rep.bytes_written = store.put_parts(job.output_key, encode_partial(meta, encoded))
     rep.extra["elements"] = n_total
+
+
+def covering_elements(info: NpyInfo, lo: int, hi: int) -> int:
+    """Elements read for ``[lo, hi)`` of ``info`` (whole checksum chunks)."""
+    a, b = covering_range(info, lo, hi)
+    return b - a

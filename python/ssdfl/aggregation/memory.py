@@ -8,7 +8,8 @@ Two models:
   (10,240 MiB on AWS Lambda). :func:`lambda_memory_mb`, :func:`tree_ceiling_mb`,
   :func:`min_shards`.
 * **This implementation** (:func:`predict_job_mb`): a function holds its whole output until it
-  PUTs it, one block buffer per input and a small transient, on top of the runtime ``O``
+  PUTs it, one block buffer per input (widened to whole checksum chunks) and a small
+  transient, on top of the runtime ``O``
   (measured: the resident set of a fresh worker process). A shard function's output is
   ``S/M`` bytes of the client dtype; a tree leaf's output is an *exact partial sum*, about
   ``b`` bytes per element (window-encoded 32-bit digits, :func:`partial_bytes_per_element`),
@@ -23,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssdfl.aggregation.functions import FunctionJob
+from ssdfl.aggregation.functions import FunctionJob, read_buffer_elements
 from ssdfl.aggregation.reduce import check_dtype, reduce_partial
+from ssdfl.aggregation.store import CHUNK
 from ssdfl.errors import SsdflError
 
 MiB = 1 << 20
@@ -110,10 +112,11 @@ def predict_job_mb(
     isz = dt.itemsize
     n = job.end - job.start
     blk = min(job.block, max(n, 1))
+    raw_blk = read_buffer_elements(job.start, job.end, job.block, CHUNK) if n else 0
     bpe = partial_bpe if partial_bpe is not None else partial_bytes_per_element(dt)
     n_raw = sum(1 for r in job.inputs if r.kind == "raw")
     n_part = len(job.inputs) - n_raw
-    buffers = n_raw * blk * isz + n_part * blk * bpe
+    buffers = n_raw * raw_blk * isz + n_part * blk * bpe
     if job.mode == "final":
         out, transient = n * isz, 0.0
     else:

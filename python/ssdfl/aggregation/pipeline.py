@@ -7,6 +7,11 @@ PUTs shard ``j``; tree leaves read whole client objects and PUT exact partial su
 step (shard concatenation = the clients' read-back, or the tree root) writes a temporary object
 that is renamed onto the output key only when every function succeeded. On any failure the
 temporary objects are deleted and :class:`AggregationError` lists the failed functions.
+
+Integrity: every client object and every function output carries a checksum
+(:mod:`ssdfl.aggregation.store`) verified before use; a key listed twice is refused (it would
+be counted twice); uploads are exclusive, so two clients under one name fail instead of one
+silently replacing the other.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from ssdfl.aggregation.functions import FunctionJob, FunctionReport, InputRef
 from ssdfl.aggregation.reduce import check_dtype, plan_weights
 from ssdfl.aggregation.store import (
     ObjectStore,
+    checksum_key,
     get_array,
-    npy_header,
     npy_info,
     put_array,
+    put_npy_parts,
 )
 from ssdfl.aggregation.strategies import (
     STRATEGIES,
@@ -71,10 +77,25 @@ def upload_clients(
     updates: Sequence[np.ndarray] | Sequence[Mapping[str, np.ndarray]],
     prefix: str = "round",
     names: Sequence[str] | None = None,
+    *,
+    exclusive: bool = True,
 ) -> list[str]:
     """Client side: flatten each update (dict tensors concatenated in key order) and PUT it as
-    ``{prefix}/client_{name}.npy``; writes ``{prefix}/layout.json`` (names and shapes) for
-    dicts. Returns the keys."""
+    ``{prefix}/client_{name}.npy`` with its checksum; writes ``{prefix}/layout.json`` (names and
+    shapes) for dicts. Returns the keys. Names must be unique, and with ``exclusive`` (default)
+    a name already present in the store is refused (:class:`ObjectExistsError`), so no client's
+    update can replace another's."""
+    if names is not None:
+        if len(names) != len(updates):
+            raise SsdflError(f"{len(names)} names given for {len(updates)} client updates")
+        seen: dict[str, int] = {}
+        for i, nm in enumerate(map(str, names)):
+            if nm in seen:
+                raise SsdflError(
+                    f"clients {seen[nm]} and {i} are both named {nm!r}: each client needs its "
+                    "own name (an update would be lost)"
+                )
+            seen[nm] = i
     keys = []
     layout = None
     for i, u in enumerate(updates):
@@ -86,10 +107,10 @@ def upload_clients(
         else:
             flat = np.ascontiguousarray(u).reshape(-1)
         key = f"{prefix}/client_{name}.npy"
-        put_array(store, key, flat)
+        put_array(store, key, flat, exclusive=exclusive)
         keys.append(key)
     if layout is not None:
-        store.put(f"{prefix}/layout.json", json.dumps(layout).encode())
+        store.put(f"{prefix}/layout.json", json.dumps(layout).encode(), exclusive=exclusive)
     return keys
 
 
@@ -105,11 +126,24 @@ def plan_jobs(
     per_layer_sizes: Sequence[int] | None,
     tmp: str,
     block: int,
+    client_names: Sequence[str] | None = None,
 ) -> tuple[list[list[FunctionJob]], str, list[tuple[int, int]] | None, np.dtype, int]:
-    """Validate client objects and build the levels of function jobs."""
+    """Validate client objects and build the levels of function jobs. ``client_names`` label
+    the clients in errors (default: the key's last component)."""
     if not client_keys:
         raise SsdflError("no client objects given")
-    infos = [npy_info(store, k) for k in client_keys]  # missing/truncated → error naming it
+    first: dict[str, int] = {}
+    for i, k in enumerate(client_keys):
+        if k in first:
+            raise SsdflError(
+                f"client object {store.url(k)} is listed twice (positions {first[k]} and {i}); "
+                "it would be counted twice"
+            )
+        first[k] = i
+    if client_names is not None and len(client_names) != len(client_keys):
+        raise SsdflError(f"{len(client_names)} names for {len(client_keys)} client objects")
+    # missing/truncated/unsealed → error naming it
+    infos = [npy_info(store, k) for k in client_keys]
     dt = check_dtype(infos[0].dtype)
     p = infos[0].size
     for inf in infos[1:]:
@@ -119,9 +153,13 @@ def plan_jobs(
                 f"but {store.url(infos[0].key)} has {p} {dt}"
             )
     plan = plan_weights(weights, len(client_keys))
+    labels = (
+        [str(x) for x in client_names]
+        if client_names is not None
+        else [k.rsplit("/", 1)[-1] for k in client_keys]
+    )
     refs = [
-        InputRef(k, "raw", float(w), name=k.rsplit("/", 1)[-1])
-        for k, w in zip(client_keys, plan.scaled)
+        InputRef(k, "raw", float(w), name=nm) for k, w, nm in zip(client_keys, plan.scaled, labels)
     ]
     common = {"store": store, "dtype": dt.name, "k": plan.k, "w_prime": plan.w_prime}
     common["block"] = block
@@ -208,11 +246,13 @@ def aggregate_store(
     executor: Executor | None = None,
     block: int = 1 << 18,
     progress: bool = False,
+    client_names: Sequence[str] | None = None,
 ) -> RoundReport:
     """Aggregate the ``.npy`` client objects ``client_keys`` into ``output_key`` (a 1-D ``.npy``
     of the clients' dtype), bit-identical for every strategy (see :func:`ssdfl.aggregation.fedavg`).
     ``executor`` defaults to :class:`LocalProcessExecutor`; ``progress`` shows a tqdm bar of
-    completed functions."""
+    completed functions; ``client_names`` label clients in errors. Temporary objects are
+    removed in every case (also on Ctrl-C, after the executor has ended its processes)."""
     from tqdm.auto import tqdm
 
     ex = executor if executor is not None else LocalProcessExecutor()
@@ -228,6 +268,7 @@ def aggregate_store(
         per_layer_sizes=per_layer_sizes,
         tmp=tmp,
         block=block,
+        client_names=client_names,
     )
     rep = RoundReport(output_key, strategy)
     bar = tqdm(
@@ -254,15 +295,15 @@ def aggregate_store(
         if bounds is not None:  # concatenate the shards (the clients' read-back step)
 
             def parts():
-                yield npy_header(dt, (p,))
                 for j in range(len(bounds)):
                     yield memoryview(get_array(store, f"{tmp}/shard_{j:04d}.npy")).cast("B")
 
-            store.put_parts(final_key, parts())
+            put_npy_parts(store, final_key, dt, (p,), parts())
+        npy_info(store, final_key)  # the published object and its checksum agree
         store.move(final_key, output_key)
+        store.move(checksum_key(final_key), checksum_key(output_key))
         rep.publish_seconds = time.perf_counter() - t0
     finally:
         bar.close()
-        for k in store.list(tmp):
-            store.delete(k)
+        store.delete_prefix(tmp)
     return rep

@@ -26,7 +26,6 @@ and the element.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -42,15 +41,30 @@ LIMBS: dict[np.dtype, int] = {
     np.dtype(np.float32): int(_core.EXACT_LIMBS_F32),
     np.dtype(np.float64): int(_core.EXACT_LIMBS_F64),
 }
-_NONFINITE = re.compile(re.escape(_core.EXACT_NONFINITE_TAG) + r" (\d+) at element (\d+): (\S+)")
+#: The kernel's typed error (``kind`` plus the kind's fields as attributes).
+ExactSumError = _core.ExactSumError
 
 
 class NonFiniteUpdateError(SsdflError):
-    """A client update contains NaN or ±inf (FedAvg of it would be meaningless)."""
+    """A client update contains NaN or ±inf (FedAvg of it would be meaningless).
+
+    Attributes: ``client`` (name or ``#index``), ``element`` (flat index), ``value``."""
+
+    def __init__(self, message: str, client: str = "", element: int = -1, value: float = 0.0):
+        super().__init__(message)
+        self.client, self.element, self.value = client, element, value
 
 
 class WeightError(SsdflError):
     """Weights that are negative, non-finite, all zero, or spread over more than 2^64."""
+
+
+class PartialSumError(SsdflError):
+    """An exact partial sum is not a valid encoding (attributes ``which`` and ``fault``)."""
+
+    def __init__(self, message: str, which: int = -1, fault: str = ""):
+        super().__init__(message)
+        self.which, self.fault = which, fault
 
 
 @dataclass(frozen=True)
@@ -116,16 +130,26 @@ def _kernel(dtype: np.dtype):
     return _core.exact_reduce_f32 if dtype == np.float32 else _core.exact_reduce_f64
 
 
-def _translate(exc: SsdflError, names: Sequence[str] | None, offset: int) -> Exception:
-    m = _NONFINITE.search(str(exc))
-    if m is None:
-        return exc
-    c, e, v = int(m.group(1)), int(m.group(2)), m.group(3)
-    who = names[c] if names is not None and c < len(names) else f"#{c}"
-    return NonFiniteUpdateError(
-        f"client {who}: non-finite value {v} at flat element {offset + e}; "
-        "NaN/inf updates cannot be averaged"
-    )
+def _translate(exc: Exception, names: Sequence[str] | None, offset: int) -> Exception:
+    """Map the kernel's typed error to the package's exception classes (by ``kind``)."""
+    kind = getattr(exc, "kind", "")
+    if kind == "non_finite":
+        c, e, v = int(exc.client), int(exc.element), float(exc.value)  # type: ignore[attr-defined]
+        who = names[c] if names is not None and c < len(names) else f"#{c}"
+        return NonFiniteUpdateError(
+            f"client {who}: non-finite value {'NaN' if math.isnan(v) else v} at flat element "
+            f"{offset + e}; "
+            "NaN/inf updates cannot be averaged",
+            client=who,
+            element=offset + e,
+            value=v,
+        )
+    if kind == "malformed_partial":
+        which, fault = int(exc.which), str(exc.fault)  # type: ignore[attr-defined]
+        return PartialSumError(str(exc), which=which, fault=fault)
+    if kind in ("weight", "weight_total"):
+        return WeightError(str(exc))
+    return exc
 
 
 def reduce_final(
@@ -144,7 +168,7 @@ def reduce_final(
     n = int(out.shape[0])
     try:
         _kernel(dt)(list(raw), weights, list(partials), n, k=plan.k, w_prime=plan.w_prime, out=out)
-    except SsdflError as exc:
+    except ExactSumError as exc:
         raise _translate(exc, names, offset) from None
     return out
 
@@ -165,7 +189,7 @@ def reduce_partial(
     dt = check_dtype(dtype)
     try:
         res = _kernel(dt)(list(raw), weights, list(partials), int(n))
-    except SsdflError as exc:
+    except ExactSumError as exc:
         raise _translate(exc, names, offset) from None
     return res
 

@@ -5,14 +5,26 @@ never a prefix: the local store writes a temporary file and renames it; an S3 PU
 protocol) and ranged reads, which is all an aggregation function needs. Client updates and
 results are ``.npy`` objects; :func:`npy_info` validates an object's header and length so a
 missing or truncated client object fails with an error naming it before any work starts.
+
+Integrity: :func:`put_array` writes beside every ``.npy`` object a checksum object
+``<key>.b2`` (JSON: total length, BLAKE2b-128 of the ``.npy`` header and of every chunk of
+:data:`CHUNK` elements); readers (:func:`npy_info`, :func:`get_array`, :func:`read_verified`)
+check the length and the digests of the bytes they use before using them, and fail with
+:class:`IntegrityError` naming the object. ``put_array(..., exclusive=True)`` creates an object
+only if its key is free (:class:`ObjectExistsError` otherwise), so two writers can never
+replace each other's update.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import os
+import shutil
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,6 +45,14 @@ class TruncatedObjectError(SsdflError):
     """An object is shorter (or longer) than its header says, or its header is unreadable."""
 
 
+class IntegrityError(SsdflError):
+    """An object's bytes do not match its checksum (corrupted), or it has no checksum."""
+
+
+class ObjectExistsError(SsdflError, FileExistsError):
+    """An exclusive PUT found its key already taken (another writer used the same name)."""
+
+
 Chunk = bytes | bytearray | memoryview
 
 
@@ -40,8 +60,9 @@ class ObjectStore(ABC):
     """Minimal object-store interface used by aggregation functions."""
 
     @abstractmethod
-    def put_parts(self, key: str, parts: Iterable[Chunk]) -> int:
-        """Atomically store the concatenation of ``parts`` under ``key``; return its size."""
+    def put_parts(self, key: str, parts: Iterable[Chunk], *, exclusive: bool = False) -> int:
+        """Atomically store the concatenation of ``parts`` under ``key``; return its size.
+        ``exclusive``: only if ``key`` does not exist yet (:class:`ObjectExistsError`)."""
 
     @abstractmethod
     def get_range(self, key: str, start: int, length: int) -> bytes:
@@ -67,8 +88,13 @@ class ObjectStore(ABC):
     def url(self, key: str) -> str:
         """Human-readable location of ``key`` for messages."""
 
-    def put(self, key: str, data: Chunk) -> int:
-        return self.put_parts(key, [data])
+    def put(self, key: str, data: Chunk, *, exclusive: bool = False) -> int:
+        return self.put_parts(key, [data], exclusive=exclusive)
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every object whose key starts with ``prefix``."""
+        for k in self.list(prefix):
+            self.delete(k)
 
     def get(self, key: str) -> bytes:
         return self.get_range(key, 0, self.size(key))
@@ -108,12 +134,26 @@ class LocalStore(ObjectStore):
     def url(self, key: str) -> str:
         return str(self._path(key))
 
-    def put_parts(self, key: str, parts: Iterable[Chunk]) -> int:
+    def put_parts(self, key: str, parts: Iterable[Chunk], *, exclusive: bool = False) -> int:
+        target = self._path(key)
+        if exclusive and target.exists():
+            raise ObjectExistsError(f"object {self.url(key)} already exists")
+        dest = (
+            target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.new") if exclusive else target
+        )
         n = 0
-        with atomic_write(self._path(key), "wb") as fh:
+        with atomic_write(dest, "wb") as fh:
             for part in parts:
                 fh.write(part)
                 n += len(memoryview(part).cast("B"))
+        if exclusive:  # link(2) refuses an existing name: create-if-absent, atomically
+            try:
+                os.link(dest, target)
+            except FileExistsError:
+                raise ObjectExistsError(f"object {self.url(key)} already exists") from None
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(dest)
         return n
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
@@ -150,14 +190,25 @@ class LocalStore(ObjectStore):
         path = self._path(key)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        # drop directories left empty (temporary prefixes), never the root itself
-        parent = path.parent
+        self._prune(path.parent)
+
+    def _prune(self, parent: Path) -> None:
+        """Drop directories left empty (temporary prefixes), never the root itself."""
         while parent != self.root and self.root in parent.parents:
             try:
                 parent.rmdir()
             except OSError:
                 break
             parent = parent.parent
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove the objects under ``prefix``, including temporary files of writers that died
+        (a prefix that names a directory is removed as a whole)."""
+        d = self._path(prefix.rstrip("/"))
+        if d.is_dir() and d != self.root:
+            shutil.rmtree(d, ignore_errors=True)
+            self._prune(d.parent)
+        super().delete_prefix(prefix)
 
     def list(self, prefix: str = "") -> list[str]:
         keys = [
@@ -231,9 +282,16 @@ class S3Store(ObjectStore):
         code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
         return code in ("404", "NoSuchKey", "NotFound")
 
-    def put_parts(self, key: str, parts: Iterable[Chunk]) -> int:
+    def put_parts(self, key: str, parts: Iterable[Chunk], *, exclusive: bool = False) -> int:
         body = b"".join(bytes(memoryview(p).cast("B")) for p in parts)
-        self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=body)
+        extra = {"IfNoneMatch": "*"} if exclusive else {}
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=body, **extra)
+        except Exception as exc:
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if exclusive and code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise ObjectExistsError(f"object {self.url(key)} already exists") from None
+            raise
         return len(body)
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
@@ -307,14 +365,153 @@ def open_store(spec: str | os.PathLike[str] | ObjectStore, **s3_kwargs: Any) -> 
 # .npy objects
 
 
+#: Elements per checksummed chunk of a ``.npy`` object (256 KiB of float32).
+CHUNK: int = 1 << 16
+CHECKSUM_SUFFIX = ".b2"
+_CHECKSUM_FORMAT = "ssdfl-npy-blake2b/1"
+
+
+def digest(data: Chunk) -> str:
+    """BLAKE2b-128 of ``data`` as hex (hashlib releases the GIL on large buffers)."""
+    return hashlib.blake2b(memoryview(data).cast("B"), digest_size=16).hexdigest()
+
+
+def checksum_key(key: str) -> str:
+    """Key of the checksum object of ``key``."""
+    return key + CHECKSUM_SUFFIX
+
+
+@dataclass(frozen=True)
+class Checksum:
+    """Checksum of a ``.npy`` object: total length, header digest and per-chunk digests of
+    the data (chunk ``j`` = elements ``[j·chunk, (j+1)·chunk)``)."""
+
+    length: int
+    header: str
+    chunk: int
+    chunks: tuple[str, ...]
+
+    def to_json(self) -> bytes:
+        d = {"format": _CHECKSUM_FORMAT, "length": self.length, "header": self.header,
+             "chunk_elements": self.chunk, "chunks": list(self.chunks)}  # fmt: skip
+        return json.dumps(d).encode()
+
+
+class _ChunkHasher:
+    """Digests of consecutive ``chunk_bytes`` pieces of a byte stream fed in any pieces."""
+
+    def __init__(self, chunk_bytes: int) -> None:
+        self.chunk_bytes = max(1, chunk_bytes)
+        self.digests: list[str] = []
+        self._h = hashlib.blake2b(digest_size=16)
+        self._fill = 0
+
+    def update(self, data: Chunk) -> None:
+        mv = memoryview(data).cast("B")
+        while len(mv):
+            take = min(len(mv), self.chunk_bytes - self._fill)
+            self._h.update(mv[:take])
+            self._fill += take
+            mv = mv[take:]
+            if self._fill == self.chunk_bytes:
+                self.digests.append(self._h.hexdigest())
+                self._h = hashlib.blake2b(digest_size=16)
+                self._fill = 0
+
+    def finish(self) -> list[str]:
+        if self._fill:
+            self.digests.append(self._h.hexdigest())
+            self._fill = 0
+        return self.digests
+
+
+def put_npy_parts(
+    store: ObjectStore,
+    key: str,
+    dtype: np.dtype,
+    shape: tuple[int, ...],
+    data: Iterable[Chunk],
+    *,
+    exclusive: bool = False,
+    chunk: int = CHUNK,
+) -> int:
+    """Store a C-ordered ``.npy`` whose data bytes come in pieces, and its checksum object."""
+    header = npy_header(dtype, shape)
+    hasher = _ChunkHasher(chunk * np.dtype(dtype).itemsize)
+
+    def parts() -> Iterator[Chunk]:
+        yield header
+        for piece in data:
+            hasher.update(piece)
+            yield piece
+
+    n = store.put_parts(key, parts(), exclusive=exclusive)
+    cs = Checksum(n, digest(header), chunk, tuple(hasher.finish()))
+    store.put(checksum_key(key), cs.to_json(), exclusive=exclusive)
+    return n
+
+
+def put_array(store: ObjectStore, key: str, arr: np.ndarray, *, exclusive: bool = False) -> int:
+    """Store ``arr`` as a ``.npy`` object (without copying its contiguous data) and its
+    checksum object; ``exclusive``: refuse a key that is already taken."""
+    a = np.ascontiguousarray(arr)
+    return put_npy_parts(
+        store, key, a.dtype, a.shape, [memoryview(a).cast("B")] if a.size else [],
+        exclusive=exclusive,
+    )  # fmt: skip
+
+
+def add_checksum(store: ObjectStore, key: str, chunk: int = CHUNK) -> Checksum:
+    """Seal an object uploaded by another tool: read it, validate its ``.npy`` header and write
+    its checksum object (trust on first read)."""
+    info = npy_info(store, key, verify=False)
+    hasher = _ChunkHasher(chunk * info.dtype.itemsize)
+    step = max(1, (8 << 20) // max(1, chunk * info.dtype.itemsize)) * chunk
+    buf = np.empty(min(step, max(info.size, 1)), dtype=info.dtype)
+    for lo in range(0, info.size, step):
+        v = buf[: min(step, info.size - lo)]
+        read_elements_into(store, info, lo, v)
+        hasher.update(memoryview(v).cast("B"))
+    head = store.get_range(key, 0, info.offset)
+    cs = Checksum(store.size(key), digest(head), chunk, tuple(hasher.finish()))
+    store.put(checksum_key(key), cs.to_json())
+    return cs
+
+
+def load_checksum(store: ObjectStore, key: str) -> Checksum:
+    """The checksum object of ``key`` (:class:`IntegrityError` if absent or malformed)."""
+    try:
+        raw = store.get(checksum_key(key))
+    except MissingObjectError:
+        raise IntegrityError(
+            f"object {store.url(key)} has no checksum object {checksum_key(key)!r}: upload it "
+            "with put_array/upload_clients or seal it with add_checksum"
+        ) from None
+    try:
+        d = json.loads(raw)
+        if d.get("format") != _CHECKSUM_FORMAT:
+            raise ValueError(f"format {d.get('format')!r}")
+        cs = Checksum(int(d["length"]), str(d["header"]), int(d["chunk_elements"]),
+                      tuple(str(x) for x in d["chunks"]))  # fmt: skip
+        if cs.chunk < 1 or cs.length < 0:
+            raise ValueError("bad sizes")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IntegrityError(
+            f"checksum object of {store.url(key)} is unreadable ({exc}): corrupted"
+        ) from None
+    return cs
+
+
 @dataclass(frozen=True)
 class NpyInfo:
-    """Header of a ``.npy`` object: dtype, shape and the byte offset of the data."""
+    """Header of a ``.npy`` object: dtype, shape, the byte offset of the data and (when
+    verified) its checksum."""
 
     key: str
     dtype: np.dtype
     shape: tuple[int, ...]
     offset: int
+    checksum: Checksum | None = None
 
     @property
     def size(self) -> int:
@@ -338,14 +535,10 @@ def npy_header(arr_dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
     return buf.getvalue()
 
 
-def put_array(store: ObjectStore, key: str, arr: np.ndarray) -> int:
-    """Store ``arr`` as a ``.npy`` object without copying its (contiguous) data."""
-    a = np.ascontiguousarray(arr)
-    return store.put_parts(key, [npy_header(a.dtype, a.shape), memoryview(a).cast("B")])
-
-
-def npy_info(store: ObjectStore, key: str) -> NpyInfo:
-    """Parse and validate the header of ``key``; the object length must match it exactly."""
+def npy_info(store: ObjectStore, key: str, *, verify: bool = True) -> NpyInfo:
+    """Parse and validate the header of ``key``; the object length must match it exactly.
+    With ``verify`` (default) its checksum object must exist and match the length and the
+    header bytes; the data chunks are verified by the readers when they are read."""
     total = store.size(key)
     head = store.get_range(key, 0, min(total, 4096))
     fp = io.BytesIO(head)
@@ -355,31 +548,85 @@ def npy_info(store: ObjectStore, key: str) -> NpyInfo:
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+        dt = np.dtype(dtype)
+        if dt.hasobject or dt.itemsize == 0:
+            raise ValueError(f"unsupported dtype {dt}")
+        if any(int(x) < 0 for x in shape):
+            raise ValueError(f"negative dimension in shape {shape}")
     except Exception as exc:
         raise TruncatedObjectError(
             f"object {store.url(key)} is not a readable .npy: {exc}"
         ) from None
     if fortran and len(shape) > 1:
         raise SsdflError(f"object {store.url(key)} is Fortran-ordered; upload C-ordered arrays")
-    info = NpyInfo(key, np.dtype(dtype), tuple(shape), fp.tell())
+    info = NpyInfo(key, dt, tuple(int(x) for x in shape), fp.tell())
     if total != info.offset + info.nbytes:
         raise TruncatedObjectError(
             f"object {store.url(key)} has {total} bytes but its header announces "
             f"{info.offset + info.nbytes} ({info.shape} {info.dtype}): truncated or corrupt"
         )
-    return info
+    if not verify:
+        return info
+    cs = load_checksum(store, key)
+    if cs.length != total:
+        raise IntegrityError(
+            f"object {store.url(key)} has {total} bytes but its checksum records {cs.length}: "
+            "replaced or corrupted"
+        )
+    if digest(head[: info.offset]) != cs.header:
+        raise IntegrityError(f"object {store.url(key)}: .npy header fails its checksum (corrupted)")
+    if len(cs.chunks) != -(-info.size // cs.chunk):
+        raise IntegrityError(
+            f"checksum object of {store.url(key)} lists {len(cs.chunks)} chunks, the object has "
+            f"{-(-info.size // cs.chunk)}: corrupted"
+        )
+    return NpyInfo(info.key, info.dtype, info.shape, info.offset, cs)
 
 
-def get_array(store: ObjectStore, key: str) -> np.ndarray:
-    """Read a whole ``.npy`` object."""
-    info = npy_info(store, key)
+def covering_range(info: NpyInfo, lo: int, hi: int) -> tuple[int, int]:
+    """Elements to read so that ``[lo, hi)`` can be verified: whole checksum chunks."""
+    if info.checksum is None or hi <= lo:
+        return lo, hi
+    c = info.checksum.chunk
+    return lo // c * c, min(-(-hi // c) * c, info.size)
+
+
+def read_verified(
+    store: ObjectStore, info: NpyInfo, lo: int, hi: int, buf: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """Elements ``[lo, hi)`` of a ``.npy`` object, read in whole checksum chunks and verified
+    (:class:`IntegrityError` on a mismatch). ``buf`` (1-D, the object's dtype, at least the
+    covering length) avoids an allocation. Returns ``(view, bytes read)``."""
+    clo, chi = covering_range(info, lo, hi)
+    if buf is None:
+        buf = np.empty(chi - clo, dtype=info.dtype)
+    v = buf[: chi - clo]
+    read_elements_into(store, info, clo, v)
+    cs = info.checksum
+    if cs is not None and chi > clo:
+        mv = memoryview(v).cast("B")
+        isz = info.dtype.itemsize
+        for j in range(clo // cs.chunk, -(-chi // cs.chunk)):
+            a, b = j * cs.chunk, min((j + 1) * cs.chunk, info.size)
+            if digest(mv[(a - clo) * isz : (b - clo) * isz]) != cs.chunks[j]:
+                raise IntegrityError(
+                    f"object {store.url(info.key)}: elements [{a}, {b}) fail their checksum "
+                    "(corrupted)"
+                )
+    return v[lo - clo : hi - clo], (chi - clo) * info.dtype.itemsize
+
+
+def get_array(store: ObjectStore, key: str, *, verify: bool = True) -> np.ndarray:
+    """Read a whole ``.npy`` object (verified against its checksum unless ``verify=False``)."""
+    info = npy_info(store, key, verify=verify)
     out = np.empty(info.shape, dtype=info.dtype)
-    read_elements_into(store, info, 0, out.reshape(-1))
+    read_verified(store, info, 0, info.size, out.reshape(-1))
     return out
 
 
 def read_elements_into(store: ObjectStore, info: NpyInfo, lo: int, out: np.ndarray) -> None:
-    """Fill 1-D ``out`` with flat elements ``[lo, lo + len(out))`` of a ``.npy`` object."""
+    """Fill 1-D ``out`` with flat elements ``[lo, lo + len(out))`` of a ``.npy`` object
+    (unverified; see :func:`read_verified`)."""
     isz = info.dtype.itemsize
     store.get_range_into(info.key, info.offset + lo * isz, memoryview(out).cast("B"))
 

@@ -16,8 +16,89 @@
 //!
 //! Weights must be pre-scaled by a power of two so that they lie in `{0} ∪ [2^-64, 2)`.
 
-use crate::error::{CoreError, Result, StopFn};
+use crate::error::{CoreError, StopFn};
 use rayon::prelude::*;
+use thiserror::Error;
+
+/// Why a partial-sum encoding was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartialFault {
+    /// A group header runs past the end of the bytes.
+    TruncatedHeader,
+    /// A group's digit window lies outside the accumulator (wrong dtype or corrupt bytes).
+    WindowOutOfRange,
+    /// A group's digits run past the end of the bytes.
+    TruncatedBody,
+    /// Bytes remain after the last group (wrong length or dtype).
+    TrailingBytes,
+}
+
+impl PartialFault {
+    /// Stable machine-readable name (crosses the Python binding).
+    pub fn name(self) -> &'static str {
+        match self {
+            PartialFault::TruncatedHeader => "truncated_header",
+            PartialFault::WindowOutOfRange => "window_out_of_range",
+            PartialFault::TruncatedBody => "truncated_body",
+            PartialFault::TrailingBytes => "trailing_bytes",
+        }
+    }
+}
+
+impl std::fmt::Display for PartialFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PartialFault::TruncatedHeader => "truncated header",
+            PartialFault::WindowOutOfRange => "digit window out of range (wrong dtype?)",
+            PartialFault::TruncatedBody => "truncated body",
+            PartialFault::TrailingBytes => "trailing bytes (wrong length or dtype?)",
+        })
+    }
+}
+
+/// Everything an exact reduction can reject, each kind with its fields so that callers (the
+/// Python binding) can act on them without parsing messages.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ExactSumError {
+    /// A NaN or ±inf in raw input `client` at flat element `element` (of this call).
+    #[error("non-finite input {client} at element {element}: {value}")]
+    NonFinite {
+        client: usize,
+        element: usize,
+        value: f64,
+    },
+    /// Partial-sum input `which` is not a valid encoding for `n` elements of this dtype.
+    #[error("partial sum {which} is malformed: {fault}")]
+    MalformedPartial { which: usize, fault: PartialFault },
+    /// A pre-scaled weight outside `{0} ∪ [2^-64, 2)`.
+    #[error("weight {index} = {value} is outside {{0}} ∪ [2^-64, 2) after scaling")]
+    Weight { index: usize, value: f64 },
+    /// The weight total `w_prime` is not finite and positive.
+    #[error("weight total {w_prime} must be finite and > 0")]
+    WeightTotal { w_prime: f64 },
+    /// Lengths of inputs, weights or output disagree.
+    #[error("length mismatch: {what}")]
+    LengthMismatch { what: String },
+    /// More than [`MAX_TERMS`] inputs in one call.
+    #[error("{terms} terms in one call, at most {MAX_TERMS} allowed")]
+    TooManyTerms { terms: usize },
+    /// The caller asked to stop (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl From<ExactSumError> for CoreError {
+    fn from(e: ExactSumError) -> Self {
+        match e {
+            ExactSumError::Interrupted => CoreError::Interrupted,
+            ExactSumError::LengthMismatch { what } => CoreError::LengthMismatch { what },
+            other => CoreError::InvalidArgument(other.to_string()),
+        }
+    }
+}
+
+/// Result of the exact reductions.
+pub type Result<T> = std::result::Result<T, ExactSumError>;
 
 /// Elements per group: the unit of parallel work and of the partial-sum window encoding.
 pub const GROUP: usize = 256;
@@ -235,9 +316,7 @@ fn split_weights(weights: &[f64]) -> Result<Vec<Weight>> {
                 || !(0.0..2.0).contains(&w)
                 || (w != 0.0 && w < 2f64.powi(MIN_WEIGHT_EXP))
             {
-                return Err(CoreError::InvalidArgument(format!(
-                    "weight {i} = {w} is outside {{0}} ∪ [2^-64, 2) after scaling"
-                )));
+                return Err(ExactSumError::Weight { index: i, value: w });
             }
             let (_, m, e) = w.decompose().unwrap_or((false, 0, 0));
             // Strip trailing zeros so that small-integer and power-of-two weights give narrow
@@ -905,28 +984,27 @@ fn index_partial<'a>(
     let ng = n.div_ceil(GROUP);
     let mut groups = Vec::with_capacity(ng);
     let mut off = 0usize;
-    let bad =
-        |msg: &str| CoreError::InvalidArgument(format!("partial sum {which} is malformed: {msg}"));
+    let bad = |fault: PartialFault| ExactSumError::MalformedPartial { which, fault };
     for g in 0..ng {
         let len = GROUP.min(n - g * GROUP);
         if off + 4 > bytes.len() {
-            return Err(bad("truncated header"));
+            return Err(bad(PartialFault::TruncatedHeader));
         }
         let lo = u16::from_le_bytes([bytes[off], bytes[off + 1]]) as usize;
         let nd = u16::from_le_bytes([bytes[off + 2], bytes[off + 3]]) as usize;
         off += 4;
         if nd > 0 && lo + nd > limbs {
-            return Err(bad("digit window out of range (wrong dtype?)"));
+            return Err(bad(PartialFault::WindowOutOfRange));
         }
         let body = len * nd * 4;
         if off + body > bytes.len() {
-            return Err(bad("truncated body"));
+            return Err(bad(PartialFault::TruncatedBody));
         }
         groups.push((off, lo, nd));
         off += body;
     }
     if off != bytes.len() {
-        return Err(bad("trailing bytes (wrong length or dtype?)"));
+        return Err(bad(PartialFault::TrailingBytes));
     }
     Ok(PartialIndex { bytes, groups })
 }
@@ -943,7 +1021,8 @@ pub enum Mode<'a, T> {
     Partial,
 }
 
-/// Error message prefix for non-finite inputs; the Python layer parses it to name the client.
+/// Message prefix of [`ExactSumError::NonFinite`] (kept for compatibility; the binding passes
+/// the fields themselves).
 pub const NONFINITE_TAG: &str = "non-finite input";
 
 /// Exactly accumulate `Σ_c weights[c] · raw[c][i] + Σ_p partials[p][i]` for `i < n`, then
@@ -973,18 +1052,18 @@ pub fn reduce_with<T: ExactFloat>(
     fast: bool,
 ) -> Result<Option<Vec<u8>>> {
     if raw.len() != weights.len() {
-        return Err(CoreError::LengthMismatch {
+        return Err(ExactSumError::LengthMismatch {
             what: format!("{} inputs but {} weights", raw.len(), weights.len()),
         });
     }
     if raw.len() + partials.len() > MAX_TERMS {
-        return Err(CoreError::InvalidArgument(format!(
-            "at most {MAX_TERMS} terms per call"
-        )));
+        return Err(ExactSumError::TooManyTerms {
+            terms: raw.len() + partials.len(),
+        });
     }
     for (c, r) in raw.iter().enumerate() {
         if r.len() != n {
-            return Err(CoreError::LengthMismatch {
+            return Err(ExactSumError::LengthMismatch {
                 what: format!("input {c} has {} elements, expected {n}", r.len()),
             });
         }
@@ -1006,7 +1085,7 @@ pub fn reduce_with<T: ExactFloat>(
     let work =
         |g: usize, out: Option<&mut [T]>, k: i32, w_prime: f64, done: &[bool]| -> Result<Vec<u8>> {
             if g % 1024 == 1023 && stop() {
-                return Err(CoreError::Interrupted);
+                return Err(ExactSumError::Interrupted);
             }
             let start = g * GROUP;
             let len = GROUP.min(n - start);
@@ -1073,11 +1152,11 @@ pub fn reduce_with<T: ExactFloat>(
                     _ => add_raw::<T, 5>(&mut acc, raw, &w, start + i),
                 };
                 if let Err(c) = res {
-                    return Err(CoreError::InvalidArgument(format!(
-                        "{NONFINITE_TAG} {c} at element {}: {}",
-                        start + i,
-                        raw[c][start + i].to_f64()
-                    )));
+                    return Err(ExactSumError::NonFinite {
+                        client: c,
+                        element: start + i,
+                        value: raw[c][start + i].to_f64(),
+                    });
                 }
                 for pi in &idx {
                     let (off, lo, nd) = pi.groups[g];
@@ -1148,14 +1227,12 @@ pub fn reduce_with<T: ExactFloat>(
     match mode {
         Mode::Final { out, k, w_prime } => {
             if out.len() != n {
-                return Err(CoreError::LengthMismatch {
+                return Err(ExactSumError::LengthMismatch {
                     what: format!("output has {} elements, expected {n}", out.len()),
                 });
             }
             if !(w_prime.is_finite() && w_prime > 0.0) {
-                return Err(CoreError::InvalidArgument(format!(
-                    "weight total {w_prime} must be finite and > 0"
-                )));
+                return Err(ExactSumError::WeightTotal { w_prime });
             }
             let use_fast = fast && idx.is_empty();
             out.par_chunks_mut(FAST)
@@ -1273,11 +1350,39 @@ mod tests {
         let xs = [vec![1.0f32], vec![f32::NAN]];
         let raw: Vec<&[f32]> = xs.iter().map(|v| v.as_slice()).collect();
         let e = reduce(&raw, &[1.0, 1.0], &[], 1, Mode::Partial, &never_stop);
-        assert!(matches!(e, Err(CoreError::InvalidArgument(m)) if m.contains("input 1")));
+        assert!(matches!(
+            e,
+            Err(ExactSumError::NonFinite { client: 1, element: 0, value }) if value.is_nan()
+        ));
         let e = reduce(&raw[..1], &[3.0], &[], 1, Mode::Partial, &never_stop);
-        assert!(e.is_err());
+        assert!(matches!(e, Err(ExactSumError::Weight { index: 0, value }) if value == 3.0));
         let e = reduce::<f32>(&[], &[], &[&[1, 2, 3]], 1, Mode::Partial, &never_stop);
-        assert!(e.is_err());
+        assert_eq!(
+            e.err(),
+            Some(ExactSumError::MalformedPartial {
+                which: 0,
+                fault: PartialFault::TruncatedHeader
+            })
+        );
+        // header says 0 digits for one group, then a stray byte
+        let e = reduce::<f32>(&[], &[], &[&[0, 0, 0, 0, 9]], 1, Mode::Partial, &never_stop);
+        assert_eq!(
+            e.err(),
+            Some(ExactSumError::MalformedPartial {
+                which: 0,
+                fault: PartialFault::TrailingBytes
+            })
+        );
+        let e = reduce::<f32>(&[], &[], &[&[0, 0, 99, 0]], 1, Mode::Partial, &never_stop);
+        assert!(matches!(
+            e,
+            Err(ExactSumError::MalformedPartial {
+                fault: PartialFault::WindowOutOfRange,
+                ..
+            })
+        ));
+        let c: CoreError = ExactSumError::Interrupted.into();
+        assert_eq!(c, CoreError::Interrupted);
     }
 
     #[test]

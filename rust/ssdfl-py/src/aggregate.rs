@@ -1,10 +1,84 @@
 //! Exact weighted-sum reduction for sharded FedAvg: numpy in/out, GIL released.
-//! The algorithm lives in `ssdfl_core::exactsum`.
+//! The algorithm lives in `ssdfl_core::exactsum`. Its errors cross as
+//! `ExactSumError(SsdflError)` with a `kind` and the error's fields as attributes.
 
-use crate::errors::{signal_pending, IntoPy};
+use crate::errors::{signal_pending, SsdflError};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadwriteArray1};
+use pyo3::create_exception;
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
-use ssdfl_core::exactsum::{reduce_with, ExactFloat, Mode, GROUP, NONFINITE_TAG};
+use ssdfl_core::exactsum::{
+    reduce_with, ExactFloat, ExactSumError as CoreExactSumError, Mode, GROUP, NONFINITE_TAG,
+};
+
+create_exception!(
+    _core,
+    ExactSumError,
+    SsdflError,
+    "An exact reduction rejected its input. Attributes: `kind` (\"non_finite\", \
+     \"malformed_partial\", \"weight\", \"weight_total\", \"length_mismatch\", \
+     \"too_many_terms\") and the kind's fields: `client`, `element`, `value` (non_finite); \
+     `which`, `fault` (malformed_partial); `index`, `value` (weight); `w_prime` (weight_total); \
+     `what` (length_mismatch); `terms` (too_many_terms)."
+);
+
+/// A typed Python exception for an exact-sum error (Ctrl-C becomes `KeyboardInterrupt`).
+fn to_py(py: Python<'_>, err: CoreExactSumError) -> PyErr {
+    if err == CoreExactSumError::Interrupted {
+        return PyKeyboardInterrupt::new_err("interrupted");
+    }
+    let e = ExactSumError::new_err(err.to_string());
+    let v = e.value(py);
+    let set = |name: &str, val: Bound<'_, PyAny>| {
+        let _ = v.setattr(name, val);
+    };
+    let (kind, fields): (&str, Vec<(&str, Bound<'_, PyAny>)>) = match &err {
+        CoreExactSumError::NonFinite {
+            client,
+            element,
+            value,
+        } => (
+            "non_finite",
+            vec![
+                ("client", client.into_pyobject(py).unwrap().into_any()),
+                ("element", element.into_pyobject(py).unwrap().into_any()),
+                ("value", value.into_pyobject(py).unwrap().into_any()),
+            ],
+        ),
+        CoreExactSumError::MalformedPartial { which, fault } => (
+            "malformed_partial",
+            vec![
+                ("which", which.into_pyobject(py).unwrap().into_any()),
+                ("fault", fault.name().into_pyobject(py).unwrap().into_any()),
+            ],
+        ),
+        CoreExactSumError::Weight { index, value } => (
+            "weight",
+            vec![
+                ("index", index.into_pyobject(py).unwrap().into_any()),
+                ("value", value.into_pyobject(py).unwrap().into_any()),
+            ],
+        ),
+        CoreExactSumError::WeightTotal { w_prime } => (
+            "weight_total",
+            vec![("w_prime", w_prime.into_pyobject(py).unwrap().into_any())],
+        ),
+        CoreExactSumError::LengthMismatch { what } => (
+            "length_mismatch",
+            vec![("what", what.into_pyobject(py).unwrap().into_any())],
+        ),
+        CoreExactSumError::TooManyTerms { terms } => (
+            "too_many_terms",
+            vec![("terms", terms.into_pyobject(py).unwrap().into_any())],
+        ),
+        CoreExactSumError::Interrupted => unreachable!("handled above"),
+    };
+    set("kind", kind.into_pyobject(py).unwrap().into_any());
+    for (name, val) in fields {
+        set(name, val);
+    }
+    e
+}
 
 #[allow(clippy::too_many_arguments)]
 fn run<'py, T: ExactFloat + numpy::Element>(
@@ -51,13 +125,13 @@ fn run<'py, T: ExactFloat + numpy::Element>(
                     fast,
                 )
             })
-            .py()?;
+            .map_err(|e| to_py(py, e))?;
             Ok(None)
         }
         None => {
             let v = py
                 .detach(|| reduce_with(&rs, w, &ps, n, Mode::<T>::Partial, &stop, fast))
-                .py()?;
+                .map_err(|e| to_py(py, e))?;
             Ok(v.map(|v| v.into_pyarray(py)))
         }
     }
@@ -106,5 +180,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("EXACT_LIMBS_F32", <f32 as ExactFloat>::LIMBS)?;
     m.add("EXACT_LIMBS_F64", <f64 as ExactFloat>::LIMBS)?;
     m.add("EXACT_NONFINITE_TAG", NONFINITE_TAG)?;
+    m.add("ExactSumError", m.py().get_type::<ExactSumError>())?;
     Ok(())
 }
