@@ -333,7 +333,11 @@ def as_mask(g: Graph, nodes: NodeSet) -> np.ndarray:
 
 
 def _labels_array(values: Sequence[Any]) -> np.ndarray | None:
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+    """Labels as an int64 array when all are integers that fit, else an object array."""
+    if all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and -(2**63) <= v < 2**63
+        for v in values
+    ):
         arr = np.asarray(values, dtype=np.int64)
         return None if np.array_equal(arr, np.arange(len(arr))) else arr
     out = np.empty(len(values), dtype=object)

@@ -18,6 +18,13 @@ format         extensions                  notes
 Every malformed file raises :class:`~ssdfl.GraphFormatError` whose message starts with the
 path (and ``:line`` where a line is to blame); a missing file raises ``FileNotFoundError``.
 Writes are atomic (temporary file + rename). The full rules are in ``docs/graphs.md``.
+
+Resource limits (``docs/reliability.md``): gzip input is decompressed as a stream and refused
+past ``max_bytes`` (default ``max(100 × compressed size, 1 MiB)``); a node count declared in a
+header (Matrix Market size line) is refused past ``max_nodes`` (default
+``max(2**20, bytes of text)``) before anything is allocated. Both raise
+:class:`~ssdfl.TooLargeError` naming the limit; the environment variables
+``SSDFL_MAX_GRAPH_BYTES`` / ``SSDFL_MAX_GRAPH_NODES`` set them process-wide.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import json
 import math
 import os
 import re
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -36,10 +44,10 @@ import numpy as np
 
 from ssdfl import _core
 from ssdfl._atomic import atomic_write
-from ssdfl.errors import GraphFormatError, SsdflError
+from ssdfl.errors import GraphFormatError, SsdflError, SsdflWarning, TooLargeError
 from ssdfl.graphs.graph import Graph, _labels_array, _warn_loops, as_graph
 
-__all__ = ["FORMATS", "detect_format", "read_graph", "write_graph"]
+__all__ = ["DIRECTED_MODES", "FORMATS", "ReadLimits", "detect_format", "read_graph", "write_graph"]
 
 FORMATS = ("edgelist", "mtx", "metis", "json", "graphml")
 
@@ -58,6 +66,68 @@ _EXT = {
 }
 
 _MAX_NODES = 2**32 - 1  # node indices are u32 in the Rust CSR
+
+GZIP_RATIO = 100
+"""Default cap on gzip input: decompressed size at most this many times the compressed size…"""
+GZIP_FLOOR = 1 << 20
+"""…but never below this many bytes (small files)."""
+NODES_FLOOR = 1 << 20
+"""Declared node counts up to this are always accepted (beyond it: at most the text's bytes)."""
+ENV_MAX_BYTES = "SSDFL_MAX_GRAPH_BYTES"
+ENV_MAX_NODES = "SSDFL_MAX_GRAPH_NODES"
+DIRECTED_MODES = ("merge", "sum", "error")
+"""``directed=`` values of :func:`read_graph` for edge lists (see there)."""
+
+
+class ReadLimits:
+    """The resource limits of one :func:`read_graph` call (resolved from arguments and env)."""
+
+    __slots__ = ("max_bytes", "max_nodes")
+
+    def __init__(self, max_bytes: int | None = None, max_nodes: int | None = None) -> None:
+        self.max_bytes = _limit(max_bytes, ENV_MAX_BYTES, "max_bytes")
+        self.max_nodes = _limit(max_nodes, ENV_MAX_NODES, "max_nodes")
+
+    def bytes_for(self, path: Path, compressed: int, gz: bool) -> int | None:
+        """Cap on the text size of ``path`` (``None``: no cap, a plain file by default)."""
+        if self.max_bytes is not None:
+            return self.max_bytes
+        return max(GZIP_RATIO * compressed, GZIP_FLOOR) if gz else None
+
+    def nodes_for(self, text_bytes: int) -> int:
+        """Cap on a declared node count for a text of ``text_bytes`` bytes."""
+        if self.max_nodes is not None:
+            return self.max_nodes
+        return max(NODES_FLOOR, text_bytes)
+
+    def check_nodes(self, where: str, n: int, text_bytes: int) -> None:
+        """:class:`TooLargeError` if a header declares more than the node limit."""
+        cap = self.nodes_for(text_bytes)
+        if n > cap:
+            how = (
+                f"max_nodes={self.max_nodes}"
+                if self.max_nodes is not None
+                else f"max({NODES_FLOOR}, bytes of text = {text_bytes})"
+            )
+            raise TooLargeError(
+                f"{where}: declares {n} nodes, above the limit {cap} ({how}); nothing was "
+                f"allocated. Pass max_nodes= to read_graph or set {ENV_MAX_NODES} to raise it"
+            )
+
+
+def _limit(value: int | None, env: str, name: str) -> int | None:
+    """An explicit limit, else the environment variable's (``none``/empty: no limit)."""
+    if value is None:
+        raw = os.environ.get(env, "").strip()
+        if not raw or raw.lower() in ("none", "default"):
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SsdflError(f"{env}={raw!r} is not an integer number of {name[4:]}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise SsdflError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def _short(x: Any, limit: int = 60) -> str:
@@ -79,43 +149,98 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     )
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, limits: ReadLimits | None = None) -> bytes:
+    """The file's bytes, gzip decompressed as a stream and refused past the byte limit."""
+    limits = limits or ReadLimits()
     if not path.exists():
         raise FileNotFoundError(f"graph file not found: {path}")
     if path.is_dir():
         raise GraphFormatError(f"{path} is a directory, not a graph file")
-    raw = path.read_bytes()
-    if path.suffix.lower() == ".gz" or raw[:2] == b"\x1f\x8b":
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        gz = path.suffix.lower() == ".gz" or fh.read(2) == b"\x1f\x8b"
+        fh.seek(0)
+        cap = limits.bytes_for(path, size, gz)
+        if not gz:
+            if cap is not None and size > cap:
+                raise TooLargeError(
+                    f"{path}: {size} bytes, above the limit max_bytes={cap}; pass max_bytes= "
+                    f"to read_graph or set {ENV_MAX_BYTES} to raise it"
+                )
+            return fh.read()
+        assert cap is not None
         try:
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=fh, mode="rb") as z:
+                raw = z.read(cap + 1)
         except (OSError, EOFError, zlib.error) as exc:
             raise GraphFormatError(f"{path}: corrupt gzip data ({exc})") from None
+    if len(raw) > cap:
+        how = (
+            f"max_bytes={cap}"
+            if limits.max_bytes is not None
+            else f"{GZIP_RATIO} x the {size} compressed bytes, at least {GZIP_FLOOR}"
+        )
+        raise TooLargeError(
+            f"{path}: decompresses to more than {cap} bytes, the limit ({how}); stopped there. "
+            f"Pass max_bytes= to read_graph or set {ENV_MAX_BYTES} to raise it"
+        )
     return raw
 
 
-def _text(path: Path) -> str:
+def _text(path: Path, limits: ReadLimits | None = None) -> str:
     try:
-        return _read_bytes(path).decode("utf-8-sig")
+        return _read_bytes(path, limits).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise GraphFormatError(f"{path}: not UTF-8 text ({exc})") from None
 
 
-def read_graph(path: str | os.PathLike[str], format: str | None = None) -> Graph:
+def read_graph(
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    directed: str | None = None,
+    max_bytes: int | None = None,
+    max_nodes: int | None = None,
+) -> Graph:
     """Read a graph file (format from the extension unless ``format`` is given).
 
-    Raises ``FileNotFoundError`` for a missing file and :class:`~ssdfl.GraphFormatError`
-    (a ``ValueError``) naming the file, and the line where there is one, for malformed content.
+    ``directed`` says what an edge list does with a node pair listed more than once (``u v``
+    and ``v u``, as in SNAP's directed files): ``"merge"`` keeps one edge whose weight is the
+    last one listed (networkx's ``read_edgelist``), ``"sum"`` adds the weights (the rule for
+    undirected edge lists), ``"error"`` refuses the file. ``None`` (default): ``"sum"``, except
+    for a file whose header comment says ``Directed graph`` — there repeated pairs are merged
+    with a :class:`~ssdfl.SsdflWarning` saying how many.
+
+    ``max_bytes`` caps the text read (for gzip input: the decompressed size; default
+    ``max(100 × compressed size, 1 MiB)`` for gzip, no cap for plain files); ``max_nodes``
+    caps a node count declared in a header (default ``max(2**20, bytes of text)``). Defaults
+    come from ``SSDFL_MAX_GRAPH_BYTES`` / ``SSDFL_MAX_GRAPH_NODES`` when set.
+
+    Raises ``FileNotFoundError`` for a missing file, :class:`~ssdfl.TooLargeError` past a limit
+    (naming it), and :class:`~ssdfl.GraphFormatError` (a ``ValueError``) naming the file, and
+    the line where there is one, for malformed content.
     """
     p = Path(path)
     fmt = (format or detect_format(p)).lower()
     if fmt not in FORMATS:
         raise SsdflError(f"unknown graph format {fmt!r}; expected one of {FORMATS}")
+    if directed is not None and directed not in DIRECTED_MODES:
+        raise SsdflError(f"directed must be one of {DIRECTED_MODES} or None, got {directed!r}")
+    if directed is not None and fmt != "edgelist":
+        raise SsdflError(
+            f"directed= applies to edge lists only ({fmt} files say whether they are directed)"
+        )
+    limits = ReadLimits(max_bytes, max_nodes)
     try:
-        return _READERS[fmt](p)
-    except (GraphFormatError, FileNotFoundError):
+        if fmt == "edgelist":
+            return _read_edgelist(p, limits, directed)
+        return _READERS[fmt](p, limits)
+    except (GraphFormatError, FileNotFoundError, TooLargeError):
         raise
     except SsdflError as exc:
         raise GraphFormatError(f"{p}: {exc}") from None
+    except MemoryError:
+        raise TooLargeError(f"{p}: not enough memory to read this graph") from None
 
 
 def write_graph(g: Any, path: str | os.PathLike[str], format: str | None = None) -> Path:
@@ -139,22 +264,87 @@ def write_graph(g: Any, path: str | os.PathLike[str], format: str | None = None)
 
 
 # ------------------------------------------------------------------------ edge list
-def _read_edgelist(p: Path) -> Graph:
-    raw = _read_bytes(p)
-    try:
-        core, loops, _merged, _weighted, labels = _core.read_edge_list(raw)
-    except GraphFormatError as exc:
-        raise GraphFormatError(f"{p}:{exc}".replace(":line ", ":", 1)) from None
-    except SsdflError as exc:  # e.g. more nodes than the CSR index type holds
-        raise GraphFormatError(f"{p}: {exc}") from None
-    _warn_loops(loops, stacklevel=4)
-    n = core.n
+_DIRECTED_HEADER = re.compile(rb"(?<![a-z])directed\b", re.IGNORECASE)
+
+
+def _says_directed(raw: bytes) -> bool:
+    """True if a comment line before the first data line says ``directed`` (not
+    ``undirected``), as SNAP's ``# Directed graph (each unordered pair …)`` header does."""
+    for line in raw[:65536].splitlines()[:100]:
+        s = line.strip()
+        if not s:
+            continue
+        if s[:1] not in (b"#", b"%"):
+            return False
+        if _DIRECTED_HEADER.search(s):
+            return True
+    return False
+
+
+def _core_error(p: Path, exc: SsdflError) -> Exception:
+    if isinstance(exc, TooLargeError):
+        return TooLargeError(f"{p}: {exc}")
+    if isinstance(exc, GraphFormatError):
+        return GraphFormatError(f"{p}:{exc}".replace(":line ", ":", 1))
+    return GraphFormatError(f"{p}: {exc}")  # e.g. more nodes than the CSR index type holds
+
+
+def _labels_from_core(labels: Any, n: int) -> np.ndarray | None:
     if isinstance(labels, np.ndarray):
-        lab = None if np.array_equal(labels, np.arange(n)) else labels
-    else:
-        lab = np.empty(n, dtype=object)
-        lab[:] = labels
-    return Graph(core, lab)
+        return None if np.array_equal(labels, np.arange(n)) else labels
+    lab = np.empty(n, dtype=object)
+    lab[:] = labels
+    return lab
+
+
+def _read_edgelist(p: Path, limits: ReadLimits | None = None, directed: str | None = None) -> Graph:
+    raw = _read_bytes(p, limits)
+    header_directed = _says_directed(raw)
+    if directed is None and not header_directed:
+        directed = "sum"
+    if directed == "sum":
+        try:
+            core, loops, _merged, _weighted, labels = _core.read_edge_list(raw)
+        except SsdflError as exc:
+            raise _core_error(p, exc) from None
+        _warn_loops(loops, stacklevel=5)
+        return Graph(core, _labels_from_core(labels, core.n))
+    try:
+        src, dst, w, weighted, labels = _core.parse_edge_list(raw)
+    except SsdflError as exc:
+        raise _core_error(p, exc) from None
+    n = len(labels)
+    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+    order = np.lexsort((hi, lo))  # stable: lines of one pair stay in file order
+    lo_s, hi_s = lo[order], hi[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])
+    repeated = int(len(order) - last.sum())
+    if repeated:
+        if directed == "error":
+            k = int(np.flatnonzero(~last)[0])
+            a, b = (labels[int(lo_s[k])], labels[int(hi_s[k])])
+            raise GraphFormatError(
+                f"{p}: nodes {a} and {b} are joined by more than one line (e.g. '{a} {b}' and "
+                f"'{b} {a}' in a directed file); pass directed='merge' or 'sum' to accept it"
+            )
+        if directed is None:
+            warnings.warn(
+                f"{p}: the header says 'Directed graph' and {repeated} line(s) repeat a node "
+                "pair (reciprocal edges); each pair became one edge with the last weight listed "
+                "(directed='merge', as networkx's read_edgelist). Pass directed='sum' to add "
+                "the weights or directed='error' to refuse such files",
+                SsdflWarning,
+                stacklevel=4,
+            )
+        keep = np.sort(order[last])
+        src, dst, w = src[keep], dst[keep], w[keep]
+    try:
+        core, loops, _ = _core.CoreGraph.from_edges(n, src, dst, w if weighted else None)
+    except SsdflError as exc:
+        raise _core_error(p, exc) from None
+    _warn_loops(loops, stacklevel=5)
+    return Graph(core, _labels_from_core(labels, n))
 
 
 def _edgelist_token(x: Any) -> str:
@@ -214,14 +404,16 @@ _MM_BANNER = re.compile(
 )
 
 
-def _read_mtx(p: Path) -> Graph:
+def _read_mtx(p: Path, limits: ReadLimits | None = None) -> Graph:
     """Matrix Market reader (our own: scipy's C++ reader can crash on malformed input).
 
     ``coordinate`` (sparse) and ``array`` (dense) layouts; ``real``/``integer``/``pattern``
     fields; ``general`` (must be symmetric) or ``symmetric`` (one triangle listed) matrices.
     Explicit zeros are no edge; diagonal entries are self-loops (dropped with a warning).
     """
-    lines = _text(p).splitlines()
+    limits = limits or ReadLimits()
+    text = _text(p, limits)
+    lines = text.splitlines()
     banner = _MM_BANNER.match(lines[0].strip()) if lines else None
     if banner is None:
         raise GraphFormatError(
@@ -253,6 +445,7 @@ def _read_mtx(p: Path) -> Graph:
     n = rows
     if n > _MAX_NODES:
         raise GraphFormatError(f"{p}:{sline}: {n} nodes exceed the maximum {_MAX_NODES}")
+    limits.check_nodes(f"{p}:{sline}", n, len(text))
     entries = body[1:]
     if layout == "array":
         return _mtx_array(p, n, symmetry, sline, entries)
@@ -356,9 +549,9 @@ def _write_mtx(g: Graph) -> bytes:
 
 
 # ----------------------------------------------------------------------------- METIS
-def _read_metis(p: Path) -> Graph:
+def _read_metis(p: Path, limits: ReadLimits | None = None) -> Graph:
     rows: list[tuple[int, list[str]]] = []
-    for i, line in enumerate(_text(p).splitlines(), start=1):
+    for i, line in enumerate(_text(p, limits).splitlines(), start=1):
         s = line.strip()
         if not s.startswith("%"):
             rows.append((i, s.split()))
@@ -534,8 +727,8 @@ def _write_metis(g: Graph) -> bytes:
 
 
 # -------------------------------------------------------------------------- node-link JSON
-def _read_json(p: Path) -> Graph:
-    text = _text(p)
+def _read_json(p: Path, limits: ReadLimits | None = None) -> Graph:
+    text = _text(p, limits)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -570,11 +763,12 @@ def _read_json(p: Path) -> Graph:
         if not isinstance(node, dict) or "id" not in node:
             raise GraphFormatError(f"{p}: node {k} is not an object with an 'id'")
         node_id(node["id"], f"node {k}")
-    multigraph = bool(data.get("multigraph"))
+    # networkx's node_link_graph: a file without "multigraph" is a multigraph
+    multigraph = bool(data.get("multigraph", True))
     src = np.empty(len(links), dtype=np.int64)
     dst = np.empty(len(links), dtype=np.int64)
     w = np.ones(len(links), dtype=np.float64)
-    has_w = False
+    hw = np.zeros(len(links), dtype=bool)
     for k, e in enumerate(links):
         if not isinstance(e, dict) or "source" not in e or "target" not in e:
             raise GraphFormatError(f"{p}: {key}[{k}] is not an object with 'source' and 'target'")
@@ -593,13 +787,24 @@ def _read_json(p: Path) -> Graph:
                     f"{p}: {key}[{k}] has weight {_short(x)}; must be finite and > 0"
                 )
             w[k] = xf
-            has_w = True
+            hw[k] = True
+    has_w = bool(hw.any())
     if not multigraph and len(links):
-        # a simple graph listing an edge twice: the last entry wins (as in networkx)
+        # networkx's Graph.add_edge updates the pair's attributes: one edge per node pair whose
+        # weight is the last one given; an entry without a weight keeps the earlier weight
         lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-        _, last = np.unique(np.column_stack([lo, hi])[::-1], axis=0, return_index=True)
-        keep = np.sort(len(links) - 1 - last)
-        src, dst, w = src[keep], dst[keep], w[keep]
+        order = np.lexsort((hi, lo))  # stable: entries of one pair stay in file order
+        lo_s, hi_s = lo[order], hi[order]
+        start = np.ones(len(order), dtype=bool)
+        start[1:] = (lo_s[1:] != lo_s[:-1]) | (hi_s[1:] != hi_s[:-1])
+        gid = np.cumsum(start) - 1
+        last_w = np.full(int(gid[-1]) + 1, -1, dtype=np.int64)
+        sel = hw[order]
+        np.maximum.at(last_w, gid[sel], np.flatnonzero(sel))
+        first = order[start]
+        weight = np.where(last_w >= 0, w[order][np.maximum(last_w, 0)], 1.0)
+        by_file = np.argsort(first, kind="stable")
+        src, dst, w = src[first][by_file], dst[first][by_file], weight[by_file]
     core, loops, _ = _core.CoreGraph.from_edges(len(names), src, dst, w if has_w else None)
     _warn_loops(loops, stacklevel=4)
     return Graph(core, _labels_array(names))
@@ -631,10 +836,10 @@ def _write_json(g: Graph) -> bytes:
 
 
 # ------------------------------------------------------------------------------- GraphML
-def _read_graphml(p: Path) -> Graph:
+def _read_graphml(p: Path, limits: ReadLimits | None = None) -> Graph:
     import networkx as nx
 
-    raw = _read_bytes(p)
+    raw = _read_bytes(p, limits)
     try:
         g = nx.read_graphml(io.BytesIO(raw))
     except Exception as exc:  # networkx/ElementTree raise many types on malformed XML
@@ -659,7 +864,7 @@ def _write_graphml(g: Graph) -> bytes:
     return buf.getvalue()
 
 
-_READERS = {
+_READERS: dict[str, Any] = {
     "edgelist": _read_edgelist,
     "mtx": _read_mtx,
     "metis": _read_metis,

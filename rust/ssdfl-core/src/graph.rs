@@ -1,6 +1,7 @@
 //! Undirected weighted graph in compressed sparse row (CSR) form.
 
 use crate::error::{CoreError, Result};
+use crate::parse::try_vec;
 use petgraph::graph::{NodeIndex, UnGraph};
 use rayon::prelude::*;
 
@@ -93,10 +94,12 @@ impl Graph {
         // range: each task scans all edges and handles the endpoints in its own range, so the
         // random writes are spread over the threads without atomics.
         let ranges = node_ranges(n);
+        let what = "build the graph";
         let counts: Vec<Vec<usize>> = ranges
             .par_iter()
-            .map(|r| {
-                let mut c = vec![0usize; r.len()];
+            .map(|r| -> Result<Vec<usize>> {
+                let mut c = try_vec(r.len(), what)?;
+                c.resize(r.len(), 0usize);
                 for k in 0..m {
                     let (a, b) = (src[k] as usize, dst[k] as usize);
                     if a != b {
@@ -108,10 +111,10 @@ impl Graph {
                         }
                     }
                 }
-                c
+                Ok(c)
             })
-            .collect();
-        let mut indptr = Vec::with_capacity(n + 1);
+            .collect::<Result<_>>()?;
+        let mut indptr = try_vec(n + 1, what)?;
         indptr.push(0usize);
         let mut acc = 0usize;
         for c in &counts {
@@ -122,8 +125,10 @@ impl Graph {
         }
         drop(counts);
         let nnz = indptr[n];
-        let mut indices = vec![0u32; nnz];
-        let mut wts = vec![1f64; nnz];
+        let mut indices: Vec<u32> = try_vec(nnz, what)?;
+        indices.resize(nnz, 0);
+        let mut wts: Vec<f64> = try_vec(nnz, what)?;
+        wts.resize(nnz, 1.0);
         {
             let mut parts = Vec::with_capacity(ranges.len());
             let (mut idx, mut w): (&mut [u32], &mut [f64]) = (&mut indices, &mut wts);
@@ -162,7 +167,8 @@ impl Graph {
             });
         }
         // sort + merge every row in place; `lens[u]` = distinct neighbours of u
-        let mut lens = vec![0usize; n];
+        let mut lens: Vec<usize> = try_vec(n, what)?;
+        lens.resize(n, 0);
         for_each_row_block(
             &indptr,
             &mut indices,
@@ -211,11 +217,14 @@ impl Graph {
             wts.truncate(at);
         }
         report.merged = (nnz - new_nnz) / 2;
-        let degrees: Vec<f64> = (0..n)
-            .into_par_iter()
+        let mut degrees: Vec<f64> = try_vec(n, what)?;
+        degrees.resize(n, 0.0);
+        degrees
+            .par_iter_mut()
             .with_min_len(1 << 12)
-            .map(|u| wts[indptr[u]..indptr[u + 1]].iter().sum())
-            .collect();
+            .enumerate()
+            .for_each(|(u, d)| *d = wts[indptr[u]..indptr[u + 1]].iter().sum());
+        check_finite_degrees(&degrees)?;
         let mut g = Graph {
             n,
             indptr,
@@ -499,6 +508,26 @@ impl Graph {
 /// graph with `n` nodes cannot fit: reserve (without touching) one block the size of the four
 /// `n`-long arrays the build needs. Under Linux's default overcommit heuristic an allocation
 /// larger than RAM + swap is refused here.
+/// Error unless every weighted degree and the total volume are finite (a sum of finite
+/// weights, e.g. merged parallel edges of weight 1e308, can overflow to +inf).
+fn check_finite_degrees(degrees: &[f64]) -> Result<()> {
+    if let Some(u) = degrees.par_iter().position_first(|d| !d.is_finite()) {
+        return Err(CoreError::InvalidArgument(format!(
+            "weights overflow: the weighted degree of node {u} (the sum of its edge weights, \
+             parallel edges merged) is not a finite number"
+        )));
+    }
+    let total: f64 = degrees.par_iter().sum();
+    if !total.is_finite() {
+        return Err(CoreError::InvalidArgument(
+            "weights overflow: the total volume (sum of all weighted degrees) is not a finite \
+             number"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 fn probe_memory(n: usize) -> Result<()> {
     let mut v: Vec<usize> = Vec::new();
     v.try_reserve_exact(n.saturating_add(1).saturating_mul(4))
@@ -631,6 +660,22 @@ mod tests {
                 proptest::prop_assert_eq!(g.degrees()[u], d);
             }
         }
+    }
+
+    #[test]
+    fn overflowing_weights_are_errors() {
+        // merged parallel edges 1e308 + 1e308 = inf
+        let e = Graph::from_edges(3, &[0, 1, 1], &[1, 0, 2], Some(&[1e308, 1e308, 1.0]));
+        assert!(matches!(e, Err(CoreError::InvalidArgument(m)) if m.contains("node 0")));
+        // two edges at one node: a finite weight each, an infinite degree
+        let e = Graph::from_edges(3, &[0, 0], &[1, 2], Some(&[1e308, 1e308]));
+        assert!(
+            matches!(e, Err(CoreError::InvalidArgument(m)) if m.starts_with("weights overflow"))
+        );
+        // finite degrees but an infinite total volume
+        let e = Graph::from_edges(4, &[0, 2], &[1, 3], Some(&[1e308, 1e308]));
+        assert!(matches!(e, Err(CoreError::InvalidArgument(m)) if m.contains("total volume")));
+        assert!(Graph::from_edges(2, &[0, 0], &[1, 1], Some(&[1e307, 1e307])).is_ok());
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! Format: one record per line, fields separated by ASCII whitespace or commas: `u v [weight]`
 //! for an edge, a lone `u` for a node (isolated or not). Empty lines and lines whose first
 //! non-blank character is `#` or `%` are skipped, and anything after a `#` is a comment.
-//! Lines end in `\n` or `\r\n`; a leading UTF-8 byte-order mark is ignored. Weights must parse
-//! as finite numbers > 0.
+//! Lines end in `\n`, `\r\n` or a lone `\r` (old Mac files); a leading UTF-8 byte-order mark
+//! is ignored. Weights must parse as finite numbers > 0.
+//!
+//! Memory: every buffer is sized from a line count and reserved fallibly, so an input too large
+//! for the memory available is an error ("not enough memory …"), never an abort.
 //!
 //! Node numbering: if every label is an integer (optional sign, decimal digits, fits in `i64`),
 //! node `i` is the `i`-th smallest label (so labels `0..n-1` map to themselves); otherwise every
@@ -207,6 +210,8 @@ struct IntChunk {
     error: Option<(usize, String)>,
     /// A label that is not an integer was seen (before any error).
     not_int: bool,
+    /// An allocation of this many bytes failed.
+    oom: Option<usize>,
 }
 
 /// Parse one integer field starting at `*i` (after optional separators): an optional `-` and
@@ -275,13 +280,37 @@ fn fast_int_edge(line: &[u8]) -> Option<(i64, i64, Option<&[u8]>)> {
     Some((a, b, Some(w)))
 }
 
+/// Upper bound on the records of a chunk: its number of lines.
+fn line_count(chunk: &[u8]) -> usize {
+    chunk.iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// The error for an allocation that failed (`bytes` requested).
+pub(crate) fn out_of_memory(what: &str, bytes: usize) -> CoreError {
+    CoreError::InvalidArgument(format!(
+        "not enough memory to {what} ({:.1} MB requested)",
+        bytes as f64 / 1e6
+    ))
+}
+
+/// An empty vector with room for exactly `n` items, or the out-of-memory error.
+pub(crate) fn try_vec<T>(n: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| out_of_memory(what, n.saturating_mul(std::mem::size_of::<T>())))?;
+    Ok(v)
+}
+
 fn int_pass(chunk: &[u8]) -> IntChunk {
-    let mut out = IntChunk {
-        src: Vec::with_capacity(chunk.len() / 12),
-        dst: Vec::with_capacity(chunk.len() / 12),
-        weights: Vec::with_capacity(chunk.len() / 12),
-        ..IntChunk::default()
-    };
+    let mut out = IntChunk::default();
+    let cap = line_count(chunk);
+    if out.src.try_reserve_exact(cap).is_err()
+        || out.dst.try_reserve_exact(cap).is_err()
+        || out.weights.try_reserve_exact(cap).is_err()
+    {
+        out.oom = Some(cap * 8);
+        return out;
+    }
     for (k, line) in lines(chunk) {
         let (x, y, w) = match fast_int_edge(line) {
             Some(edge) => edge,
@@ -293,6 +322,10 @@ fn int_pass(chunk: &[u8]) -> IntChunk {
                 Ok(Record::Skip) => continue,
                 Ok(Record::Node(a)) => match parse_int(a) {
                     Some(x) => {
+                        if out.lone.try_reserve(1).is_err() {
+                            out.oom = Some(out.lone.len() * 16);
+                            return out;
+                        }
                         out.lone.push(x);
                         continue;
                     }
@@ -338,12 +371,43 @@ fn line_offset(data: &[u8], pos: usize) -> usize {
 /// Parse an edge list from raw bytes (see the module documentation for the format).
 pub fn parse_edge_list_bytes(data: &[u8]) -> Result<EdgeList> {
     let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+    if has_lone_cr(data) {
+        let fixed = normalize_cr(data)?;
+        return parse_normalized(&fixed);
+    }
+    parse_normalized(data)
+}
+
+/// True if some `\r` is not followed by `\n` (a line ending of old Mac files).
+fn has_lone_cr(data: &[u8]) -> bool {
+    data.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\r' && data.get(i + 1) != Some(&b'\n'))
+}
+
+/// A copy of `data` with every lone `\r` replaced by `\n`.
+fn normalize_cr(data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = try_vec(data.len(), "copy the input")?;
+    out.extend(data.iter().enumerate().map(|(i, &b)| {
+        if b == b'\r' && data.get(i + 1) != Some(&b'\n') {
+            b'\n'
+        } else {
+            b
+        }
+    }));
+    Ok(out)
+}
+
+fn parse_normalized(data: &[u8]) -> Result<EdgeList> {
     let bounds = chunk_bounds(data);
     let chunks: Vec<IntChunk> = bounds
         .par_iter()
         .map(|&(s, e)| int_pass(&data[s..e]))
         .collect();
     for (c, &(s, _)) in chunks.iter().zip(bounds.iter()) {
+        if let Some(bytes) = c.oom {
+            return Err(out_of_memory("parse the edge list", bytes));
+        }
         if let Some((k, msg)) = &c.error {
             return Err(CoreError::Parse {
                 line: line_offset(data, s) + k,
@@ -356,17 +420,18 @@ pub fn parse_edge_list_bytes(data: &[u8]) -> Result<EdgeList> {
     }
     let weighted = chunks.iter().any(|c| c.weighted);
     let m: usize = chunks.iter().map(|c| c.src.len()).sum();
-    let mut src = Vec::with_capacity(m);
-    let mut dst = Vec::with_capacity(m);
-    let mut weights = Vec::with_capacity(m);
-    let mut lone = Vec::new();
+    let what = "hold the edge list";
+    let mut src = try_vec(m, what)?;
+    let mut dst = try_vec(m, what)?;
+    let mut weights = try_vec(m, what)?;
+    let mut lone = try_vec(chunks.iter().map(|c| c.lone.len()).sum(), what)?;
     for c in chunks {
         src.extend_from_slice(&c.src);
         dst.extend_from_slice(&c.dst);
         weights.extend_from_slice(&c.weights);
         lone.extend_from_slice(&c.lone);
     }
-    let labels = relabel_ints(&mut src, &mut dst, &lone);
+    let labels = relabel_ints(&mut src, &mut dst, &lone)?;
     Ok(EdgeList {
         src,
         dst,
@@ -378,22 +443,24 @@ pub fn parse_edge_list_bytes(data: &[u8]) -> Result<EdgeList> {
 
 /// Replace integer labels in `src`/`dst` by their rank among all labels (edges and `lone`);
 /// returns the sorted distinct labels.
-fn relabel_ints(src: &mut [i64], dst: &mut [i64], lone: &[i64]) -> Vec<i64> {
+fn relabel_ints(src: &mut [i64], dst: &mut [i64], lone: &[i64]) -> Result<Vec<i64>> {
     let all = || src.iter().chain(dst.iter()).chain(lone.iter());
     let total = src.len() + dst.len() + lone.len();
     if total == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    let what = "number the nodes";
     let (lo, hi) = all().fold((i64::MAX, i64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
     let span = (hi as i128 - lo as i128 + 1) as u128;
     if span <= (4 * total as u128 + 1024) {
         // dense table: rank[x - lo] = index of label x
         let span = span as usize;
-        let mut rank = vec![u32::MAX; span];
+        let mut rank: Vec<u32> = try_vec(span, what)?;
+        rank.resize(span, u32::MAX);
         for &x in all() {
             rank[(x - lo) as usize] = 0;
         }
-        let mut labels = Vec::new();
+        let mut labels = try_vec(rank.iter().filter(|&&r| r == 0).count(), what)?;
         for (off, r) in rank.iter_mut().enumerate() {
             if *r == 0 {
                 *r = labels.len() as u32;
@@ -403,9 +470,10 @@ fn relabel_ints(src: &mut [i64], dst: &mut [i64], lone: &[i64]) -> Vec<i64> {
         let map = |x: &mut i64| *x = rank[(*x - lo) as usize] as i64;
         src.par_iter_mut().for_each(map);
         dst.par_iter_mut().for_each(map);
-        labels
+        Ok(labels)
     } else {
-        let mut labels: Vec<i64> = all().copied().collect();
+        let mut labels: Vec<i64> = try_vec(total, what)?;
+        labels.extend(all().copied());
         labels.par_sort_unstable();
         labels.dedup();
         let map = |x: &mut i64| {
@@ -413,7 +481,7 @@ fn relabel_ints(src: &mut [i64], dst: &mut [i64], lone: &[i64]) -> Vec<i64> {
         };
         src.par_iter_mut().for_each(map);
         dst.par_iter_mut().for_each(map);
-        labels
+        Ok(labels)
     }
 }
 
@@ -450,10 +518,17 @@ struct StrRec<'a> {
     w: f64,
 }
 
-/// Tokenize a chunk for the string-label pass: records, weighted flag, first error.
+/// Tokenize a chunk for the string-label pass: records, weighted flag, first error (line 0:
+/// the records could not be allocated; the message is the byte count).
 #[allow(clippy::type_complexity)]
 fn str_pass(chunk: &[u8]) -> (Vec<StrRec<'_>>, bool, Option<(usize, String)>) {
-    let mut recs = Vec::with_capacity(chunk.len() / 12);
+    let mut recs = Vec::new();
+    let cap = line_count(chunk);
+    if recs.try_reserve_exact(cap).is_err() {
+        // line 0: the allocation failed (reported as out-of-memory, not as a line)
+        let bytes = cap.saturating_mul(std::mem::size_of::<StrRec>());
+        return (recs, false, Some((0, bytes.to_string())));
+    }
     let mut weighted = false;
     for (k, line) in lines(chunk) {
         match split_line(line) {
@@ -489,6 +564,10 @@ fn parse_string_labels<'a>(data: &'a [u8], bounds: &[(usize, usize)]) -> Result<
         .collect();
     for ((_, _, err), &(s, _)) in parts.iter().zip(bounds.iter()) {
         if let Some((k, msg)) = err {
+            if *k == 0 {
+                let bytes = msg.parse().unwrap_or(0);
+                return Err(out_of_memory("parse the edge list", bytes));
+            }
             return Err(CoreError::Parse {
                 line: line_offset(data, s) + k,
                 msg: msg.clone(),
@@ -500,11 +579,12 @@ fn parse_string_labels<'a>(data: &'a [u8], bounds: &[(usize, usize)]) -> Result<
         .iter()
         .map(|p| p.0.iter().filter(|r| r.b.is_some()).count())
         .sum();
+    let what = "hold the edge list";
     let mut map: HashMap<&'a [u8], i64, BuildHasherDefault<FxHasher>> = HashMap::default();
     let mut names: Vec<String> = Vec::new();
-    let mut src = Vec::with_capacity(m);
-    let mut dst = Vec::with_capacity(m);
-    let mut weights = Vec::with_capacity(m);
+    let mut src = try_vec(m, what)?;
+    let mut dst = try_vec(m, what)?;
+    let mut weights = try_vec(m, what)?;
     let mut id_of = |tok: &'a [u8], names: &mut Vec<String>, pos: usize| -> Result<i64> {
         if let Some(&id) = map.get(tok) {
             return Ok(id);
@@ -514,6 +594,9 @@ fn parse_string_labels<'a>(data: &'a [u8], bounds: &[(usize, usize)]) -> Result<
             msg: format!("label {:?} is not valid UTF-8", preview(tok)),
         })?;
         let id = names.len() as i64;
+        if names.try_reserve(1).is_err() || map.try_reserve(1).is_err() {
+            return Err(out_of_memory("number the nodes", names.len() * 64));
+        }
         names.push(s.to_owned());
         map.insert(tok, id);
         Ok(id)
@@ -637,6 +720,33 @@ mod tests {
         assert_eq!(fast_int_edge(b"1234567890123456789 0"), None);
         let e = parse_edge_list("1234567890123456789 0\n").unwrap();
         assert_eq!(e.labels, Labels::Int(vec![0, 1_234_567_890_123_456_789]));
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines() {
+        // old Mac line endings: `\r` alone ends a line (it must not join two lines)
+        let e = parse_edge_list("0 1\r1 2 3\r5\r").unwrap();
+        assert_eq!(e.labels, Labels::Int(vec![0, 1, 2, 5]));
+        assert_eq!((e.src, e.dst), (vec![0, 1], vec![1, 2]));
+        assert_eq!(e.weights, vec![1.0, 3.0]);
+        let e = parse_edge_list("0\r1\r").unwrap();
+        assert!(e.src.is_empty(), "two lone nodes, not an edge");
+        // mixed endings; errors name the line counted with `\r` as a line end
+        let e = parse_edge_list("a b\r\nb c\rc d\n").unwrap();
+        assert_eq!(e.src.len(), 3);
+        assert!(matches!(
+            parse_edge_list("0 1\r0 1 x\r"),
+            Err(CoreError::Parse { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn impossible_allocations_are_errors() {
+        let Err(CoreError::InvalidArgument(msg)) = try_vec::<u64>(usize::MAX / 4, "test") else {
+            panic!("expected an out-of-memory error")
+        };
+        assert!(msg.starts_with("not enough memory to test"), "{msg}");
+        assert_eq!(try_vec::<u64>(10, "x").unwrap().capacity(), 10);
     }
 
     #[test]

@@ -9,7 +9,18 @@ use pyo3::types::{PyBytes, PyList, PyString};
 use ssdfl_core::graph::Graph;
 use ssdfl_core::metrics;
 use ssdfl_core::parse::{parse_edge_list_bytes as core_parse, Labels};
+use ssdfl_core::CoreError;
 use std::sync::Arc;
+
+/// Core result to Python; a failed allocation ("not enough memory …") becomes `TooLargeError`.
+fn conv<T>(r: ssdfl_core::Result<T>) -> PyResult<T> {
+    r.map_err(|e| match e {
+        CoreError::InvalidArgument(m) if m.starts_with("not enough memory") => {
+            crate::errors::TooLargeError::new_err(m)
+        }
+        e => crate::errors::to_py(e),
+    })
+}
 
 /// An immutable undirected weighted graph held in Rust (CSR).
 #[pyclass(name = "CoreGraph", module = "ssdfl._core", frozen)]
@@ -40,7 +51,7 @@ impl PyGraph {
             Some(w) => Some(w.as_slice()?),
             None => None,
         };
-        let (g, rep) = py.detach(|| Graph::from_edges(n, s, d, w)).py()?;
+        let (g, rep) = conv(py.detach(|| Graph::from_edges(n, s, d, w)))?;
         Ok((PyGraph::wrap(g), rep.self_loops, rep.merged))
     }
 
@@ -54,7 +65,7 @@ impl PyGraph {
         data: PyReadonlyArray1<'_, f64>,
     ) -> PyResult<(PyGraph, usize, usize)> {
         let (p, i, d) = (indptr.as_slice()?, indices.as_slice()?, data.as_slice()?);
-        let (g, rep) = py.detach(|| Graph::from_csr(n, p, i, d)).py()?;
+        let (g, rep) = conv(py.detach(|| Graph::from_csr(n, p, i, d)))?;
         Ok((PyGraph::wrap(g), rep.self_loops, rep.merged))
     }
 
@@ -239,7 +250,7 @@ fn parse_edge_list<'py>(
     Bound<'py, PyAny>,
 )> {
     let bytes = text_bytes(data)?;
-    let e = py.detach(|| core_parse(bytes)).py()?;
+    let e = conv(py.detach(|| core_parse(bytes)))?;
     Ok((
         e.src.into_pyarray(py),
         e.dst.into_pyarray(py),
@@ -258,18 +269,17 @@ fn read_edge_list<'py>(
     data: &Bound<'py, PyAny>,
 ) -> PyResult<(PyGraph, usize, usize, bool, Bound<'py, PyAny>)> {
     let bytes = text_bytes(data)?;
-    let (g, rep, weighted, labels) = py
-        .detach(|| -> ssdfl_core::Result<_> {
-            let e = core_parse(bytes)?;
-            let w = if e.weighted {
-                Some(e.weights.as_slice())
-            } else {
-                None
-            };
-            let (g, rep) = Graph::from_edges(e.labels.len(), &e.src, &e.dst, w)?;
-            Ok((g, rep, e.weighted, e.labels))
-        })
-        .py()?;
+    let result = py.detach(|| -> ssdfl_core::Result<_> {
+        let e = core_parse(bytes)?;
+        let w = if e.weighted {
+            Some(e.weights.as_slice())
+        } else {
+            None
+        };
+        let (g, rep) = Graph::from_edges(e.labels.len(), &e.src, &e.dst, w)?;
+        Ok((g, rep, e.weighted, e.labels))
+    });
+    let (g, rep, weighted, labels) = conv(result)?;
     Ok((
         PyGraph::wrap(g),
         rep.self_loops,
