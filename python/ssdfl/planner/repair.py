@@ -1,0 +1,604 @@
+"""Incremental re-formation after devices leave or join (``ssdfl form … --update``).
+
+Given the old formation (cluster members by node *name*) and the new graph, :func:`repair_formation`
+touches only the affected clusters:
+
+1. **Departures.** Each old cluster keeps its present members; if they no longer induce a
+   connected subgraph, the cluster splits into its connected fragments.
+2. **Joiners.** A new device joins the neighbouring cluster it has the most edges to (ties:
+   the smaller cluster, then the smaller cluster id), in rounds until no joiner with an assigned
+   neighbour is left; joiners adjacent only to joiners form clusters of their own (connected
+   components of the joiners' subgraph).
+3. **Admissibility.** Every changed cluster is checked with the planner's test for the current
+   ``S`` (``λ_C^{τ_a} ≤ ε_S``, or ``Φ(W_C) ≥ Φ_min^S`` with ``admissibility="cheeger"``); an
+   inadmissible one is split along the paper's splitting loop (``split_hierarchy`` on its
+   induced subgraph) at the first step where every part is admissible.
+4. **Merging.** Changed clusters smaller than ``merge_below`` join the neighbouring cluster
+   they share most edges with, when the union stays admissible.
+
+Every step keeps clusters connected (fragments are components, a joiner attaches along an edge,
+merges follow an edge, splits come from the cluster search, whose clusters are connected).
+
+**Traffic** (counted like the initialization, :mod:`ssdfl.simulate.comm`): each joiner sends
+its record to its neighbours and each neighbour answers with its cluster id (8 bytes); the
+devices of every changed cluster flood their records inside that cluster (closed form
+:func:`~ssdfl.simulate.comm.flooding_traffic` on the cluster's final induced subgraph; a merged
+or re-split cluster floods as its final union) and run the deterministic repair; then each
+affected device tells its neighbours outside the affected set its new cluster id (8 bytes per
+edge). A full re-formation floods every record over the whole graph (per connected component).
+
+**Rule** (:class:`RepairRule`): re-form from scratch when more than ``max_changed`` of the old
+devices left or joined, or (off by default) when more than ``max_affected`` of the new graph's
+devices are in changed clusters; otherwise repair; and (when the old objective is known)
+re-form when the repaired objective ``J`` is more than ``max_degradation`` above the old one.
+Measured in ``docs/churn.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.csgraph as csg
+
+from ssdfl.errors import SsdflError
+from ssdfl.graphs.graph import Graph, GraphLike, as_graph
+from ssdfl.planner.config import PlanConfig
+from ssdfl.simulate.comm import flooding_traffic, record_bytes
+from ssdfl.theory.devices import DeviceTable, homogeneous_devices
+
+__all__ = [
+    "OldFormation",
+    "RepairResult",
+    "RepairRule",
+    "full_reformation",
+    "read_old_formation",
+    "repair_formation",
+    "repaired_plan",
+    "update_formation",
+]
+
+ID_BYTES = 8  # a cluster-id notification or answer: node id + cluster id
+
+
+class FormationUpdateError(SsdflError):
+    """A bad ``--update`` input (old formation file, node names)."""
+
+
+@dataclass(frozen=True)
+class OldFormation:
+    """The old formation by node name: ``names[i]`` is node ``i``; ``clusters`` index
+    ``names``."""
+
+    names: list[Any]
+    clusters: list[np.ndarray]
+    objective: float | None = None
+
+
+@dataclass(frozen=True)
+class RepairRule:
+    """Repair when at most ``max_changed`` of the old devices left or joined and at most
+    ``max_affected`` of the new devices are in changed clusters; else re-form from scratch.
+    When the old objective ``J`` is known (``--update``), a repair whose ``J`` exceeds it by
+    more than ``max_degradation`` is replaced by a full re-formation."""
+
+    max_changed: float = 0.3
+    max_affected: float = 1.0
+    max_degradation: float = 0.25
+
+    def decide(self, changed_fraction: float, affected_fraction: float) -> str:
+        if changed_fraction > self.max_changed or affected_fraction > self.max_affected:
+            return "full"
+        return "repair"
+
+    def degraded(self, J_repair: float, J_old: float | None) -> bool:
+        """The repaired objective exceeds the old formation's by more than
+        ``max_degradation`` (relative)."""
+        return J_old is not None and J_old > 0 and J_repair > (1 + self.max_degradation) * J_old
+
+
+@dataclass
+class RepairResult:
+    """Result of :func:`repair_formation`: ``clusters`` (sorted node arrays of the new graph,
+    ordered by first node), ``mode`` (``"repair"`` or ``"full"``), ``changes`` (what happened),
+    ``traffic`` (bytes and messages of the update vs a full re-formation), ``seconds``."""
+
+    clusters: list[np.ndarray]
+    mode: str
+    changes: dict[str, Any]
+    traffic: dict[str, Any]
+    seconds: float
+    rule: str
+    affected: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def labels(self) -> np.ndarray:
+        n = sum(len(c) for c in self.clusters)
+        lab = np.empty(n, dtype=np.int64)
+        for i, c in enumerate(self.clusters):
+            lab[c] = i
+        return lab
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _key(name: Any) -> str:
+    return str(name)
+
+
+def _adj(g: Graph) -> sp.csr_array:
+    s, t, _ = g.edges()
+    A = sp.coo_array((np.ones(len(s)), (s, t)), shape=(g.n, g.n))
+    return (A + A.T).tocsr()
+
+
+def _components(A: sp.csr_array, nodes: np.ndarray) -> list[np.ndarray]:
+    if len(nodes) == 1:
+        return [nodes]
+    k, lab = csg.connected_components(A[nodes][:, nodes], directed=False)
+    return [nodes[lab == i] for i in range(k)]
+
+
+def _admissible(g: Graph, c: np.ndarray, S: int, cfg: PlanConfig) -> bool:
+    from ssdfl.graphs.mixing import mixing_matrix, second_eigenvalue
+    from ssdfl.theory.bounds import eps_S, phi_min
+
+    if len(c) <= 1:
+        return True
+    if cfg.admissibility == "cheeger":
+        from ssdfl.clusters.clustering import cluster_measure
+
+        _v, lo, _hi, _ex = cluster_measure(g, c, measure="mixing", mixing_rule=cfg.mixing_rule)
+        return bool(lo >= phi_min(S, cfg.tau_a, cfg.eps))
+    lam = second_eigenvalue(mixing_matrix(g.subgraph(c), cfg.mixing_rule))
+    return bool(lam**cfg.tau_a <= eps_S(S, cfg.eps) + 1e-12)
+
+
+def _split_until_admissible(
+    g: Graph, c: np.ndarray, S_other: int, cfg: PlanConfig
+) -> list[np.ndarray]:
+    """Split ``c`` along the paper's loop on its induced subgraph at the first step where
+    every part is admissible (singletons always are)."""
+    from ssdfl.clusters.clustering import split_hierarchy
+
+    sub = g.subgraph(c)
+    for f in split_hierarchy(sub, 0.0, measure="mixing", mixing_rule=cfg.mixing_rule):
+        parts = [c[np.sort(np.asarray(p, dtype=np.int64))] for p in f.clusters]
+        if len(parts) == 1:
+            continue
+        if all(_admissible(g, p, S_other + len(parts), cfg) for p in parts):
+            return parts
+    return [np.array([u]) for u in c]
+
+
+def _sorted_clusters(clusters: list[np.ndarray]) -> list[np.ndarray]:
+    out = [np.sort(np.asarray(c, dtype=np.int64)) for c in clusters if len(c)]
+    out.sort(key=lambda a: int(a[0]))
+    return out
+
+
+def _flood_components(g: Graph, A: sp.csr_array, nodes: np.ndarray, R: np.ndarray) -> dict:
+    """Flooding traffic inside every connected component of ``g[nodes]``."""
+    rounds = msgs = byts = 0
+    if len(nodes) == 0:
+        return {"rounds": 0, "messages": 0, "bytes": 0}
+    for comp in _components(A, np.sort(nodes)):
+        if len(comp) < 2:
+            continue
+        tr = flooding_traffic(g.subgraph(comp), R[comp])
+        rounds = max(rounds, tr.rounds)
+        msgs += tr.messages
+        byts += tr.bytes
+    return {"rounds": rounds, "messages": msgs, "bytes": byts}
+
+
+def _extra_bytes(dev: DeviceTable | None) -> int:
+    if dev is None:
+        return 0
+    if dev.label_hist is not None:
+        return 4 * int(dev.label_hist.shape[1])
+    if dev.grads is not None:
+        return 4 * int(dev.grads.shape[1])
+    return 0
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def full_reformation(
+    g: GraphLike, devices: DeviceTable | None = None, config: PlanConfig | None = None
+) -> list[np.ndarray]:
+    """The planner's formation of every connected component of ``g`` (singleton components
+    are their own cluster); the planner needs a connected graph, a churned graph may not be."""
+    from ssdfl.planner.plan import plan_formation
+
+    g = as_graph(g)
+    cfg = config or PlanConfig(fastest_mixing=False, schedule=False, theorem2=False)
+    dev = devices or homogeneous_devices(g.n)
+    out: list[np.ndarray] = []
+    for comp in _components(_adj(g), np.arange(g.n)):
+        if len(comp) == 1:
+            out.append(comp)
+            continue
+        sub = g.subgraph(comp)
+        p = plan_formation(sub, _subset_devices(dev, comp), cfg)
+        out.extend(comp[c] for c in p.clusters)
+    return _sorted_clusters(out)
+
+
+def _subset_devices(dev: DeviceTable, idx: np.ndarray) -> DeviceTable:
+    from dataclasses import replace
+
+    return replace(
+        dev, optimizer=[dev.optimizer[i] for i in idx], mu=dev.mu[idx], rho=dev.rho[idx],
+        lr=dev.lr[idx], n_samples=dev.n_samples[idx],
+        label_hist=None if dev.label_hist is None else dev.label_hist[idx],
+        grads=None if dev.grads is None else dev.grads[idx],
+        params={k: v[idx] for k, v in dev.params.items()},
+    )  # fmt: skip
+
+
+def repair_formation(
+    old: OldFormation,
+    g_new: GraphLike,
+    devices: DeviceTable | None = None,
+    config: PlanConfig | None = None,
+    rule: RepairRule | None = None,
+    *,
+    merge_below: int | None = None,
+    force: str | None = None,
+) -> RepairResult:
+    """Repair ``old`` for the new graph (nodes matched by name; see the module docstring).
+    ``force="repair"``/``"full"`` overrides the rule; ``merge_below`` defaults to a third of
+    the old median cluster size (at least 2)."""
+    t0 = time.perf_counter()
+    g = as_graph(g_new)
+    cfg = config or PlanConfig(fastest_mixing=False, schedule=False, theorem2=False)
+    cfg.validate()
+    rule = rule or RepairRule()
+    if force not in (None, "repair", "full"):
+        raise SsdflError(f"force must be 'repair' or 'full', got {force!r}")
+    new_names = [_key(x) for x in g.node_names()]
+    pos = {k: i for i, k in enumerate(new_names)}
+    if len(pos) != g.n:
+        raise FormationUpdateError("the new graph has duplicate node names")
+    old_keys = [_key(x) for x in old.names]
+    kept = [k for k in old_keys if k in pos]
+    if not kept:
+        raise FormationUpdateError(
+            f"no device of the old formation ({len(old_keys)} devices, e.g. "
+            f"{old_keys[:3]}) is a node of the new graph (e.g. {new_names[:3]}): the old "
+            "formation is from another graph"
+        )
+    left = [k for k in old_keys if k not in pos]
+    old_set = set(old_keys)
+    joined = [k for k in new_names if k not in old_set]
+    A = _adj(g)
+    R = record_bytes(g, _extra_bytes(devices))
+    changed_frac = (len(left) + len(joined)) / max(len(old_keys), 1)
+
+    # 1. departures: present members, split into connected fragments
+    clusters: list[np.ndarray] = []
+    changed: list[bool] = []
+    n_split = 0
+    for c in old.clusters:
+        members = np.array(sorted(pos[old_keys[u]] for u in c if old_keys[u] in pos),
+                           dtype=np.int64)  # fmt: skip
+        if len(members) == 0:
+            continue
+        frags = _components(A, members)
+        lost = len(members) < len(c)
+        n_split += len(frags) > 1
+        for f in frags:
+            clusters.append(f)
+            changed.append(lost or len(frags) > 1)
+    # 2. joiners: to the neighbouring cluster with the most edges, in rounds
+    lab = np.full(g.n, -1, dtype=np.int64)
+    for i, c in enumerate(clusters):
+        lab[c] = i
+    pending = [pos[k] for k in joined]
+    n_attached = 0
+    while pending:
+        nxt = []
+        assign: list[tuple[int, int]] = []
+        for u in pending:
+            nb = A.indices[A.indptr[u] : A.indptr[u + 1]]
+            nl = lab[nb]
+            nl = nl[nl >= 0]
+            if len(nl) == 0:
+                nxt.append(u)
+                continue
+            ids, cnt = np.unique(nl, return_counts=True)
+            sizes = np.array([len(clusters[i]) for i in ids])
+            best = sorted(zip(-cnt, sizes, ids))[0][2]
+            assign.append((u, int(best)))
+        if not assign:
+            break
+        for u, i in assign:
+            clusters[i] = np.append(clusters[i], u)
+            lab[u] = i
+            changed[i] = True
+            n_attached += 1
+        pending = nxt
+    n_joiner_clusters = 0
+    if pending:  # joiners adjacent only to joiners: their own connected clusters
+        for comp in _components(A, np.array(sorted(pending), dtype=np.int64)):
+            clusters.append(comp)
+            changed.append(True)
+            n_joiner_clusters += 1
+    affected_nodes = np.zeros(g.n, dtype=bool)
+    for c, ch in zip(clusters, changed):
+        if ch:
+            affected_nodes[c] = True
+    affected_frac = float(affected_nodes.mean()) if g.n else 0.0
+    mode = force or rule.decide(changed_frac, affected_frac)
+    full_flood = _flood_components(g, A, np.arange(g.n), R)
+    base = {
+        "joined": joined, "left": left, "changed_fraction": changed_frac,
+        "affected_fraction": affected_frac, "old_clusters": len(old.clusters),
+    }  # fmt: skip
+    rule_txt = (
+        f"full re-formation if > {rule.max_changed:.0%} of the devices changed or > "
+        f"{rule.max_affected:.0%} are in changed clusters"
+    )
+    if mode == "full":
+        new = full_reformation(g, devices, cfg)
+        tr = {"mode": "full", **full_flood, "full_bytes": full_flood["bytes"],
+              "full_messages": full_flood["messages"]}  # fmt: skip
+        ch = {**base, "clusters_before": len(old.clusters), "clusters_after": len(new)}
+        return RepairResult(new, "full", ch, tr, time.perf_counter() - t0, rule_txt,
+                            np.ones(g.n, dtype=bool))  # fmt: skip
+
+    # 3. admissibility of the changed clusters
+    S = len(clusters)
+    n_resplit = 0
+    out: list[np.ndarray] = []
+    out_changed: list[bool] = []
+    for c, ch in zip(clusters, changed):
+        if ch and len(c) > 1 and not _admissible(g, c, S, cfg):
+            parts = _split_until_admissible(g, np.sort(c), S - 1, cfg)
+            n_resplit += 1
+            S += len(parts) - 1
+            out.extend(parts)
+            out_changed.extend([True] * len(parts))
+        else:
+            out.append(np.sort(c))
+            out_changed.append(ch)
+    # 4. merge changed clusters that became too small
+    old_sizes = [len(c) for c in old.clusters]
+    mb = merge_below if merge_below is not None else max(2, math.ceil(np.median(old_sizes) / 3))
+    n_merged = 0
+    lab = np.empty(g.n, dtype=np.int64)
+    for i, c in enumerate(out):
+        lab[c] = i
+    alive = [True] * len(out)
+    order = sorted((len(c), i) for i, c in enumerate(out) if out_changed[i] and len(c) < mb)
+    for _, i in order:
+        if not alive[i] or len(out[i]) >= mb:
+            continue
+        c = out[i]
+        nb = np.concatenate([A.indices[A.indptr[u] : A.indptr[u + 1]] for u in c])
+        nl = lab[nb]
+        nl = nl[(nl != i)]
+        if len(nl) == 0:
+            continue
+        ids, cnt = np.unique(nl, return_counts=True)
+        S_now = sum(alive)
+        for _, j in sorted(zip(-cnt, ids)):
+            union = np.sort(np.concatenate([out[j], c]))
+            if _admissible(g, union, S_now - 1, cfg):
+                out[j] = union
+                lab[c] = j
+                alive[i] = False
+                out_changed[j] = True
+                n_merged += 1
+                break
+    final = _sorted_clusters([c for c, a in zip(out, alive) if a])
+    aff = np.zeros(g.n, dtype=bool)
+    for c, a, ch in zip(out, alive, out_changed):
+        if a and ch:
+            aff[c] = True
+    aff |= affected_nodes
+    # traffic: hellos of joiners, flooding inside the affected region, notifications
+    jn = np.array([pos[k] for k in joined], dtype=np.int64)
+    deg = np.diff(A.indptr)
+    hello_msgs = int(2 * deg[jn].sum()) if len(jn) else 0
+    hello_bytes = int((deg[jn] * (R[jn] + ID_BYTES)).sum()) if len(jn) else 0
+    flood = {"rounds": 0, "messages": 0, "bytes": 0}
+    for c, a, chg in zip(out, alive, out_changed):
+        if a and chg and len(c) > 1:
+            f = flooding_traffic(g.subgraph(c), R[c])
+            flood["rounds"] = max(flood["rounds"], f.rounds)
+            flood["messages"] += f.messages
+            flood["bytes"] += f.bytes
+    cut = int(A[aff][:, ~aff].sum()) if aff.any() and (~aff).any() else 0
+    tr = {
+        "mode": "repair",
+        "rounds": flood["rounds"] + (1 if len(jn) else 0) + (1 if cut else 0),
+        "messages": hello_msgs + flood["messages"] + cut,
+        "bytes": hello_bytes + flood["bytes"] + cut * ID_BYTES,
+        "hello_messages": hello_msgs, "flood_messages": flood["messages"],
+        "notify_messages": cut, "full_bytes": full_flood["bytes"],
+        "full_messages": full_flood["messages"],
+    }  # fmt: skip
+    ch = {
+        **base, "clusters_before": len(old.clusters), "clusters_after": len(final),
+        "split_disconnected": n_split, "joiners_attached": n_attached,
+        "joiner_clusters": n_joiner_clusters,
+        "resplit_inadmissible": n_resplit, "merged_small": n_merged,
+        "affected_devices": int(aff.sum()), "merge_below": mb,
+    }  # fmt: skip
+    return RepairResult(final, "repair", ch, tr, time.perf_counter() - t0, rule_txt, aff)
+
+
+# ------------------------------------------------------------------------------ files / CLI
+
+
+def read_old_formation(path: str | os.PathLike[str]) -> OldFormation:
+    """Read an old ``formation.json`` (schema ``ssdfl.plan/1``); every problem is a
+    :class:`FormationUpdateError` naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FormationUpdateError(f"{p}: no such old formation file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormationUpdateError(f"{p}: cannot read the old formation: {exc}") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormationUpdateError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(d, dict) or d.get("schema") != "ssdfl.plan/1":
+        got = d.get("schema") if isinstance(d, dict) else type(d).__name__
+        raise FormationUpdateError(
+            f"{p}: not a formation.json of `ssdfl form` (schema 'ssdfl.plan/1' expected, got "
+            f"{got!r})"
+        )
+    names, cl = d.get("labels"), d.get("clusters")
+    if not isinstance(names, list) or not isinstance(cl, list) or not names:
+        raise FormationUpdateError(f"{p}: 'labels' and 'clusters' must be non-empty lists")
+    n = len(names)
+    if len({_key(x) for x in names}) != n:
+        raise FormationUpdateError(f"{p}: duplicate node names in 'labels'")
+    seen = np.zeros(n, dtype=np.int64)
+    clusters = []
+    for i, c in enumerate(cl):
+        if (
+            not isinstance(c, list)
+            or not c
+            or not all(isinstance(u, int) and not isinstance(u, bool) for u in c)
+        ):
+            raise FormationUpdateError(f"{p}: cluster {i} must be a non-empty list of node indices")
+        a = np.asarray(c, dtype=np.int64)
+        if a.min() < 0 or a.max() >= n:
+            raise FormationUpdateError(f"{p}: cluster {i} has a node index outside 0..{n - 1}")
+        np.add.at(seen, a, 1)
+        clusters.append(a)
+    if np.any(seen != 1):
+        u = int(np.flatnonzero(seen != 1)[0])
+        raise FormationUpdateError(
+            f"{p}: node {names[u]!r} is in {int(seen[u])} clusters (exactly one expected)"
+        )
+    J = d.get("objective")
+    return OldFormation(list(names), clusters, float(J) if isinstance(J, int | float) else None)
+
+
+def repaired_plan(
+    g: Graph,
+    res: RepairResult,
+    devices: DeviceTable | None,
+    cfg: PlanConfig,
+    notes: list[str] | None = None,
+) -> Any:
+    """A :class:`~ssdfl.planner.plan.FormationPlan` (same ``formation.json`` schema) for the
+    repaired clusters, with the planner's per-cluster numbers and objective."""
+    from dataclasses import asdict
+
+    from ssdfl.planner.plan import FormationPlan
+    from ssdfl.planner.schedule import traffic_summary
+    from ssdfl.planner.scoring import candidate_table, formation_objective
+
+    dev = devices or homogeneous_devices(g.n)
+    t = candidate_table(g, res.clusters, dev, cfg)
+    J = formation_objective(t, list(range(len(res.clusters))), g.n)
+    adm = t.admissible(len(res.clusters), cfg)
+    per = [
+        {"nodes": c.tolist(), "size": int(t.size[j]), "lambda2": float(t.lam[j]),
+         "phi": float(t.phi[j]), "phi_lower": float(t.phi_lower[j]),
+         "phi_exact": bool(t.phi_exact[j]), "heterogeneity": float(t.H[j]),
+         "between": float(t.B[j]), "gap_intra": float(t.gamma_intra[j]),
+         "admissible": bool(adm[j])}
+        for j, c in enumerate(res.clusters)
+    ]  # fmt: skip
+    traffic = traffic_summary(g, res.clusters, dev, cfg)
+    traffic["update"] = res.traffic
+    return FormationPlan(
+        n=g.n, labels=g.node_names(), clusters=res.clusters, objective=J, config=asdict(cfg),
+        devices_source=dev.source, per_cluster=per,
+        by_S=[{"S": len(res.clusters), "objective": J, "feasible": True}],
+        greedy={"sequence": [], "chosen_S": None, "objective": None}, exhaustive=None,
+        bounds={}, fastest_mixing=None, schedule=None, traffic=traffic,
+        notes=[*(notes or []), f"updated formation ({res.mode}) from an old formation.json"],
+    )  # fmt: skip
+
+
+def update_formation(
+    g: Graph,
+    old_path: str | os.PathLike[str],
+    devices: DeviceTable | None,
+    cfg: PlanConfig,
+    out: str | os.PathLike[str],
+    graph_name: str = "graph",
+) -> tuple[Any, RepairResult, Path]:
+    """``ssdfl form NEW_GRAPH --update OLD/formation.json``: read, repair (or re-form by the
+    rule, including the objective check against the old ``J``), write ``formation.json`` and
+    ``report.md`` (with a section on what changed and what it cost) into ``out``."""
+    from ssdfl._atomic import atomic_write
+    from ssdfl.errors import DisconnectedGraphError
+    from ssdfl.graphs.metrics import is_connected
+    from ssdfl.planner.report import write_report
+
+    old = read_old_formation(old_path)
+    if g.n > 1 and not is_connected(g):
+        raise DisconnectedGraphError(
+            "the new D2D graph is disconnected: SSD-FL needs one connected graph"
+        )
+    cfg_fast = PlanConfig(**{**cfg.__dict__, "fastest_mixing": False, "schedule": False,
+                             "theorem2": False})  # fmt: skip
+    rule = RepairRule()
+    res = repair_formation(old, g, devices, cfg_fast, rule)
+    plan = repaired_plan(g, res, devices, cfg)
+    if res.mode == "repair" and rule.degraded(plan.objective, old.objective):
+        J_rep = plan.objective
+        res = repair_formation(old, g, devices, cfg_fast, rule, force="full")
+        res.rule += (
+            f"; the repaired J = {J_rep:.4g} was > {1 + rule.max_degradation:.2f} × the old "
+            f"J = {old.objective:.4g}"
+        )
+        plan = repaired_plan(g, res, devices, cfg)
+    report = write_report(plan, g, out, graph_name=graph_name)
+    ch, tr = res.changes, res.traffic
+
+    def names(xs: list[str]) -> str:
+        return ", ".join(xs[:12]) + (" …" if len(xs) > 12 else "") if xs else "none"
+
+    lines = [
+        "", "## Update from the old formation", "",
+        f"- old formation: `{old_path}` ({len(old.names)} devices, {ch['old_clusters']} clusters)",
+        f"- left ({len(ch['left'])}): {names(ch['left'])}",
+        f"- joined ({len(ch['joined'])}): {names(ch['joined'])}",
+        f"- changed devices: {ch['changed_fraction']:.1%} of the old ones; devices in changed "
+        f"clusters: {ch['affected_fraction']:.1%}",
+        f"- rule: {res.rule} → **{res.mode}**",
+    ]  # fmt: skip
+    if res.mode == "repair":
+        lines += [
+            f"- clusters: {ch['clusters_before']} → {ch['clusters_after']} "
+            f"({ch['split_disconnected']} split because disconnected, "
+            f"{ch['joiners_attached']} joiners attached to a neighbouring cluster, "
+            f"{ch['resplit_inadmissible']} re-split as inadmissible, {ch['merged_small']} "
+            f"small clusters merged)",
+            f"- cost: {tr['messages']} D2D messages, {tr['bytes'] / 1e3:.1f} kB in "
+            f"{tr['rounds']} rounds ({tr['hello_messages']} hello/answer, "
+            f"{tr['flood_messages']} flooding in the affected region, {tr['notify_messages']} "
+            f"notifications) vs {tr['full_messages']} messages, {tr['full_bytes'] / 1e3:.1f} kB "
+            "for a full re-formation",
+        ]  # fmt: skip
+    else:
+        lines.append(
+            f"- cost: {tr['messages']} D2D messages, {tr['bytes'] / 1e3:.1f} kB "
+            f"({tr['rounds']} rounds), the full initialization flooding"
+        )
+    lines.append(f"- compute: {res.seconds:.2f} s")
+    text = report.read_text(encoding="utf-8") + "\n".join(lines) + "\n"
+    with atomic_write(report) as fh:
+        fh.write(text)
+    return plan, res, report
