@@ -15,11 +15,12 @@
 //! A single node is a perfectly connected cluster; both measures report
 //! [`SINGLETON_CONDUCTANCE`] for it (1, the largest value either measure can take).
 
-use crate::cheeger::{exact_cheeger, Normalization};
-use crate::error::{CoreError, Result, StopFn};
+use crate::cheeger::{enumeration_cost, exact_cheeger_cancel, Normalization};
+use crate::error::{watched, CoreError, Result, StopFn};
 use crate::graph::Graph;
 use petgraph::unionfind::UnionFind;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Conductance reported for a one-node cluster (both measures are ≤ 1 on larger clusters).
 pub const SINGLETON_CONDUCTANCE: f64 = 1.0;
@@ -294,7 +295,7 @@ pub struct SplitCandidate {
 /// The thresholds of `order` whose two sides are both connected (and at least `min_size`
 /// nodes each), with sweep estimates of both sides. If there are more than `max_eval` of them,
 /// `max_eval` evenly spaced ones (always including the first and last) are estimated.
-/// Estimates run in parallel; `stop` is polled between thresholds.
+/// Estimates run in parallel; `stop` is polled on the calling thread only ([`watched`]).
 pub fn split_candidates(
     g: &Graph,
     order: &[usize],
@@ -326,50 +327,69 @@ pub fn split_candidates(
         idx.dedup();
         idx.into_iter().map(|i| feasible[i]).collect()
     };
-    let out: Vec<Option<SplitCandidate>> = chosen
-        .par_iter()
-        .map(|&k| {
-            if stop() {
-                return None;
-            }
-            Some(SplitCandidate {
-                k,
-                est_prefix: part_sweep(g, order, &pos, 0, k, measure),
-                est_suffix: part_sweep(g, order, &pos, k, n, measure),
+    // part_sweep of both sides visits every node and adjacency entry about twice
+    let cost = chosen.len() as f64 * 2.0 * (n + 2 * g.m()) as f64;
+    watched(stop, cost, |cancel| {
+        chosen
+            .par_iter()
+            .map(|&k| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(CoreError::Interrupted);
+                }
+                Ok(SplitCandidate {
+                    k,
+                    est_prefix: part_sweep(g, order, &pos, 0, k, measure),
+                    est_suffix: part_sweep(g, order, &pos, k, n, measure),
+                })
             })
-        })
-        .collect();
-    if stop() {
-        return Err(CoreError::Interrupted);
-    }
-    Ok(out.into_iter().flatten().collect())
+            .collect()
+    })
 }
 
 /// Exact measure of a cluster given as its own graph (nodes `0..n`): `(value, minimizing
-/// mask)` by enumeration ([`exact_cheeger`]); one node → ([`SINGLETON_CONDUCTANCE`], `[false]`).
+/// mask)` by enumeration ([`crate::cheeger::exact_cheeger`]); one node → ([`SINGLETON_CONDUCTANCE`], `[false]`).
+/// `stop` is polled on the calling thread only ([`watched`]).
 pub fn exact_measure(
     sub: &Graph,
     measure: Measure,
     max_exact: usize,
     stop: StopFn,
 ) -> Result<(f64, Vec<bool>)> {
+    watched(stop, enumeration_cost(sub.n()), |cancel| {
+        exact_measure_cancel(sub, measure, max_exact, cancel)
+    })
+}
+
+/// [`exact_measure`] with a cancel flag (for use inside parallel work).
+pub fn exact_measure_cancel(
+    sub: &Graph,
+    measure: Measure,
+    max_exact: usize,
+    cancel: &AtomicBool,
+) -> Result<(f64, Vec<bool>)> {
     if sub.n() <= 1 {
         return Ok((SINGLETON_CONDUCTANCE, vec![false; sub.n()]));
     }
     let c = match measure {
-        Measure::Graph => exact_cheeger(sub, Normalization::Volume, max_exact, stop)?,
-        Measure::Mixing(rule) => exact_cheeger(
+        Measure::Graph => exact_cheeger_cancel(sub, Normalization::Volume, max_exact, cancel)?,
+        Measure::Mixing(rule) => exact_cheeger_cancel(
             &mixing_weight_graph(sub, rule)?,
             Normalization::Size,
             max_exact,
-            stop,
+            cancel,
         )?,
     };
     Ok((c.value, c.mask))
 }
 
-/// [`exact_measure`] of many clusters of `g` in parallel; cluster `i` is the node list
-/// `nodes[ranges[i].0..ranges[i].1]`.
+/// Total enumeration work below which [`exact_measures`] measures its clusters one after the
+/// other on the calling thread (about a millisecond).
+const BATCH_PARALLEL_MIN_COST: f64 = (1u64 << 20) as f64;
+
+/// [`exact_measure`] of many clusters of `g`, in parallel; cluster `i` is the node list
+/// `nodes[ranges[i].0..ranges[i].1]`. `stop` is polled on the calling thread only: the
+/// clusters (and the enumerations inside them) share one cancel flag ([`watched`]), so the
+/// batch never blocks a rayon worker on the Python interpreter or on the pool itself.
 pub fn exact_measures(
     g: &Graph,
     nodes: &[usize],
@@ -378,19 +398,27 @@ pub fn exact_measures(
     max_exact: usize,
     stop: StopFn,
 ) -> Result<Vec<(f64, Vec<bool>)>> {
-    ranges
-        .par_iter()
-        .map(|&(a, b)| {
-            if a > b || b > nodes.len() {
-                return Err(CoreError::InvalidArgument(format!(
-                    "cluster range {a}..{b} is outside the node list of length {}",
-                    nodes.len()
-                )));
-            }
-            let sub = g.induced_subgraph(&nodes[a..b])?;
-            exact_measure(&sub, measure, max_exact, stop)
-        })
-        .collect()
+    let mut cost = 0.0;
+    for &(a, b) in ranges {
+        if a > b || b > nodes.len() {
+            return Err(CoreError::InvalidArgument(format!(
+                "cluster range {a}..{b} is outside the node list of length {}",
+                nodes.len()
+            )));
+        }
+        cost += enumeration_cost(b - a);
+    }
+    let one = |&(a, b): &(usize, usize), cancel: &AtomicBool| {
+        let sub = g.induced_subgraph(&nodes[a..b])?;
+        exact_measure_cancel(&sub, measure, max_exact, cancel)
+    };
+    watched(stop, cost, |cancel| {
+        if cost < BATCH_PARALLEL_MIN_COST {
+            ranges.iter().map(|r| one(r, cancel)).collect()
+        } else {
+            ranges.par_iter().map(|r| one(r, cancel)).collect()
+        }
+    })
 }
 
 #[cfg(test)]
@@ -436,6 +464,101 @@ mod tests {
         assert_eq!(c.iter().map(|x| x.k).collect::<Vec<_>>(), vec![3]);
         assert!(threshold_profile(&g, &[0, 1, 2]).is_err());
         assert!(threshold_profile(&g, &[0, 1, 2, 3, 4, 4]).is_err());
+    }
+
+    #[test]
+    fn batches_of_large_clusters_in_small_pools() {
+        use crate::cheeger::exact_cheeger;
+        // four clusters of 24–25 nodes in one graph (disjoint union plus bridges), measured in
+        // one batch from inside 1- and 2-thread pools and from outside any pool
+        let parts: Vec<Graph> = (0..4)
+            .map(|s| crate::testutil::random_weighted_graph(24 + s % 2, 40 + s as u64, 3, 50.0))
+            .collect();
+        let (mut src, mut dst, mut w, mut nodes, mut ranges) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let mut off = 0;
+        for p in &parts {
+            for (u, v, x) in p.edges() {
+                src.push((off + u) as i64);
+                dst.push((off + v) as i64);
+                w.push(x);
+            }
+            if off > 0 {
+                src.push(off as i64 - 1);
+                dst.push(off as i64);
+                w.push(0.5);
+            }
+            ranges.push((off, off + p.n()));
+            nodes.extend(off..off + p.n());
+            off += p.n();
+        }
+        let g = Graph::from_edges(off, &src, &dst, Some(&w)).unwrap().0;
+        let mx = Measure::Mixing(MixingRule::LazyMetropolis);
+        for measure in [Measure::Graph, mx] {
+            // reference: each cluster alone, from this thread
+            let want: Vec<(f64, Vec<bool>)> = parts
+                .iter()
+                .map(|p| {
+                    let c = match measure {
+                        Measure::Graph => exact_cheeger(p, Normalization::Volume, 32, &never_stop),
+                        Measure::Mixing(r) => exact_cheeger(
+                            &mixing_weight_graph(p, r).unwrap(),
+                            Normalization::Size,
+                            32,
+                            &never_stop,
+                        ),
+                    }
+                    .unwrap();
+                    (c.value, c.mask)
+                })
+                .collect();
+            let outside = exact_measures(&g, &nodes, &ranges, measure, 32, &never_stop).unwrap();
+            assert_eq!(outside, want);
+            for threads in [1, 2] {
+                let (g, nodes, ranges, want) =
+                    (g.clone(), nodes.clone(), ranges.clone(), want.clone());
+                crate::cheeger::tests::within(180, move || {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let got = pool.install(|| {
+                        // two batches at once on the pool's workers, as two callers would
+                        let (a, b) = rayon::join(
+                            || exact_measures(&g, &nodes, &ranges, measure, 32, &never_stop),
+                            || exact_measures(&g, &nodes, &ranges[..2], measure, 32, &never_stop),
+                        );
+                        assert_eq!(b.unwrap(), want[..2]);
+                        a.unwrap()
+                    });
+                    assert_eq!(got, want, "{threads} threads");
+                });
+            }
+        }
+        // a stop that is already true: Interrupted before any work
+        let r = exact_measures(&g, &nodes, &ranges, Measure::Graph, 32, &|| true);
+        assert_eq!(r, Err(CoreError::Interrupted));
+    }
+
+    #[test]
+    fn split_candidates_same_inside_a_pool() {
+        let g = crate::testutil::random_weighted_graph(300, 9, 20, 10.0);
+        let order: Vec<usize> = (0..300).collect();
+        let me = std::thread::current().id();
+        let stop = || {
+            assert_eq!(std::thread::current().id(), me);
+            false
+        };
+        let want = split_candidates(&g, &order, Measure::Graph, 1, 256, &stop).unwrap();
+        assert!(!want.is_empty());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let got = pool
+            .install(|| split_candidates(&g, &order, Measure::Graph, 1, 256, &never_stop))
+            .unwrap();
+        assert_eq!(got, want);
     }
 
     #[test]

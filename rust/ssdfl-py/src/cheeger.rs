@@ -34,9 +34,10 @@ fn exact_cheeger<'py>(
 ) -> PyResult<CutTuple<'py>> {
     let norm = Normalization::parse(normalization).py()?;
     let inner = g.inner.clone();
-    let c = py
-        .detach(|| cheeger::exact_cheeger(&inner, norm, max_exact, &stop))
-        .py()?;
+    let c = crate::errors::detach(py, || {
+        cheeger::exact_cheeger(&inner, norm, max_exact, &stop)
+    })
+    .py()?;
     Ok(cut_tuple(py, c))
 }
 
@@ -58,9 +59,10 @@ fn exact_chain_conductance<'py>(
     }
     let n = shape[0];
     let data: Vec<f64> = w.as_array().iter().copied().collect();
-    let c = py
-        .detach(|| cheeger::exact_chain_conductance(&data, n, max_exact, &stop))
-        .py()?;
+    let c = crate::errors::detach(py, || {
+        cheeger::exact_chain_conductance(&data, n, max_exact, &stop)
+    })
+    .py()?;
     Ok(cut_tuple(py, c))
 }
 

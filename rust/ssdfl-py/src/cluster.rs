@@ -70,9 +70,10 @@ fn split_candidates<'py>(
     let m = Measure::parse(measure, rule).py()?;
     let inner = g.inner.clone();
     let ord = to_usize(order.as_slice()?, inner.n())?;
-    let c = py
-        .detach(|| cluster::split_candidates(&inner, &ord, m, min_size, max_eval, &signal_pending))
-        .py()?;
+    let c = crate::errors::detach(py, || {
+        cluster::split_candidates(&inner, &ord, m, min_size, max_eval, &signal_pending)
+    })
+    .py()?;
     let k: Vec<i64> = c.iter().map(|x| x.k as i64).collect();
     let a: Vec<f64> = c.iter().map(|x| x.est_prefix).collect();
     let b: Vec<f64> = c.iter().map(|x| x.est_suffix).collect();
@@ -116,8 +117,9 @@ fn exact_cluster_measures<'py>(
         }
         ranges.push((w[0] as usize, w[1] as usize));
     }
-    let res = py
-        .detach(|| cluster::exact_measures(&inner, &nodes, &ranges, m, max_exact, &signal_pending));
+    let res = crate::errors::detach(py, || {
+        cluster::exact_measures(&inner, &nodes, &ranges, m, max_exact, &signal_pending)
+    });
     let res = res.py()?;
     let values: Vec<f64> = res.iter().map(|x| x.0).collect();
     let masks: Vec<bool> = res.into_iter().flat_map(|x| x.1).collect();
@@ -168,20 +170,19 @@ fn refine_partition<'py>(
         .map(|&x| if x < 0 { usize::MAX } else { x as usize })
         .collect();
     let sc = scores.as_slice()?.to_vec();
-    let r = py
-        .detach(|| {
-            partition::refine(
-                &inner,
-                &lab,
-                k,
-                &sc,
-                obj,
-                min_size,
-                max_evals,
-                &signal_pending,
-            )
-        })
-        .py()?;
+    let r = crate::errors::detach(py, || {
+        partition::refine(
+            &inner,
+            &lab,
+            k,
+            &sc,
+            obj,
+            min_size,
+            max_evals,
+            &signal_pending,
+        )
+    })
+    .py()?;
     let out: Vec<i64> = r.labels.iter().map(|&x| x as i64).collect();
     Ok((
         out.into_pyarray(py),
