@@ -1,4 +1,4 @@
-"""Federated (non-IID) data: label-skew splits, scikit-learn's digits, synthetic tasks.
+"""Federated (non-IID) data: label-skew splits, scikit-learn's digits, MNIST-1D, synthetic tasks.
 
 A split is a list of ``N`` integer index arrays (one per device) into a labelled data set.
 Schemes (all deterministic given ``rng``):
@@ -14,24 +14,34 @@ Schemes (all deterministic given ``rng``):
 
 :class:`FederatedDataset` bundles features ``X``, labels ``y``, the split ``parts`` and the number
 of classes, and builds device models (:meth:`~FederatedDataset.least_squares`,
-:meth:`~FederatedDataset.logistic`) and label histograms (``(N, C)`` counts).
+:meth:`~FederatedDataset.logistic`, and the non-convex :meth:`~FederatedDataset.mlp`,
+:meth:`~FederatedDataset.cnn` of :mod:`ssdfl.theory.nn`) and label histograms (``(N, C)`` counts).
+Data sets: :func:`load_digits_federated` (scikit-learn's bundled digits) and
+:func:`load_mnist1d_federated` (MNIST-1D, generated offline by the ``mnist1d`` package's
+``make_dataset`` from its built-in templates; never downloaded).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ssdfl.errors import SsdflError
 from ssdfl.theory.models import LeastSquares, LogisticRegression
 
+if TYPE_CHECKING:
+    from ssdfl.theory.nn import CNN1D, MLP
+
 __all__ = [
     "FederatedDataset",
     "label_histograms",
     "label_skew_split",
     "load_digits_federated",
+    "load_mnist1d_federated",
     "split_dirichlet",
     "split_iid",
     "split_k_label",
@@ -159,13 +169,15 @@ def label_histograms(
 @dataclass
 class FederatedDataset:
     """Features ``X`` (``n × p``), targets ``y``, device split ``parts``, ``n_classes``
-    (0 for regression)."""
+    (0 for regression), and an optional held-out set ``(X_test, y_test)``."""
 
     X: np.ndarray
     y: np.ndarray
     parts: list[np.ndarray]
     n_classes: int
     name: str = "dataset"
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
 
     @property
     def n_devices(self) -> int:
@@ -196,6 +208,36 @@ class FederatedDataset:
             [self.X[p] for p in self.parts], [self.y[p] for p in self.parts], self.n_classes, l2
         )
 
+    def mlp(self, hidden: Sequence[int] = (32,), activation: str = "relu", l2: float = 1e-4) -> MLP:
+        """Per-device multilayer perceptron (:class:`ssdfl.theory.nn.MLP`)."""
+        from ssdfl.theory.nn import MLP
+
+        if self.n_classes < 2:
+            raise SsdflError("an MLP classifier needs a classification data set")
+        return MLP([self.X[p] for p in self.parts], [self.y[p] for p in self.parts],
+                   self.n_classes, hidden, activation, l2)  # fmt: skip
+
+    def cnn(
+        self, channels: Sequence[int] = (8, 8), kernel: int = 5, stride: int = 2, l2: float = 1e-4
+    ) -> CNN1D:
+        """Per-device 1-D CNN (:class:`ssdfl.theory.nn.CNN1D`; features read as one signal)."""
+        from ssdfl.theory.nn import CNN1D
+
+        if self.n_classes < 2:
+            raise SsdflError("a CNN classifier needs a classification data set")
+        return CNN1D([self.X[p] for p in self.parts], [self.y[p] for p in self.parts],
+                     self.n_classes, channels, kernel, stride, l2)  # fmt: skip
+
+    def model(self, kind: str, **kwargs: float) -> LogisticRegression | MLP | CNN1D:
+        """``kind`` ∈ {``"softmax"``, ``"mlp"``, ``"cnn"``} with default hyper-parameters."""
+        if kind == "softmax":
+            return self.logistic(**kwargs)
+        if kind == "mlp":
+            return self.mlp(**kwargs)  # type: ignore[arg-type]
+        if kind == "cnn":
+            return self.cnn(**kwargs)  # type: ignore[arg-type]
+        raise SsdflError(f"model must be 'softmax', 'mlp' or 'cnn', got {kind!r}")
+
 
 def load_digits_federated(
     n_devices: int = 30,
@@ -220,6 +262,49 @@ def load_digits_federated(
     y = np.asarray(data.target, dtype=np.int64)
     parts = label_skew_split(y, n_devices, scheme, k=k, alpha=alpha, rng=seed)
     return FederatedDataset(X, y, parts, 10, f"digits-{scheme}")
+
+
+@lru_cache(maxsize=4)
+def _mnist1d(num_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    import random
+
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise SsdflError("MNIST-1D needs the 'mnist1d' package (pip install mnist1d)") from None
+    args = get_dataset_args()
+    args.num_samples = int(num_samples)
+    args.seed = int(seed)
+    # make_dataset seeds numpy's and Python's global generators: restore them afterwards
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
+    try:
+        d = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(py_state)
+    return (np.asarray(d["x"], float), np.asarray(d["y"], np.int64),
+            np.asarray(d["x_test"], float), np.asarray(d["y_test"], np.int64))  # fmt: skip
+
+
+def load_mnist1d_federated(
+    n_devices: int = 30,
+    scheme: str = "k-label",
+    *,
+    k: int = 1,
+    alpha: float = 0.5,
+    seed: int | None = 0,
+    num_samples: int = 5000,
+    data_seed: int = 42,
+) -> FederatedDataset:
+    """MNIST-1D (Greydanus 2020: 10 classes of 1-D signals of length 40) generated offline by
+    ``mnist1d.data.make_dataset`` from the package's built-in templates (``num_samples``
+    signals, the package's default transformation parameters, generator seed ``data_seed``;
+    the package's download path is never used). 80 % training samples are split over devices by
+    :func:`label_skew_split` (``seed``), 20 % are the held-out set. The data are centred and
+    scaled to unit standard deviation by the generator."""
+    X, y, Xt, yt = _mnist1d(num_samples, data_seed)
+    parts = label_skew_split(y, n_devices, scheme, k=k, alpha=alpha, rng=seed)
+    return FederatedDataset(X, y, parts, 10, f"mnist1d-{scheme}", Xt, yt)
 
 
 def synthetic_regression(
