@@ -44,7 +44,7 @@ def test_cycle(n: int) -> None:
     assert r.exact and r.method == "exact"
     assert r.value == pytest.approx(1 / (n // 2), rel=1e-12)
     assert len(r.set) == n // 2
-    assert ssdfl.conductance(g, r.set) == pytest.approx(r.value, rel=1e-12)
+    assert ssdfl.conductance(g, r.set, weight="weight") == pytest.approx(r.value, rel=1e-12)
     # size normalization: cut 2 over ⌊n/2⌋ nodes → 2/⌊n/2⌋.
     s = ssdfl.cheeger_constant(g, method="exact", normalization="size")
     assert s.value == pytest.approx(2 / (n // 2), rel=1e-12)
@@ -107,7 +107,7 @@ def test_exact_matches_brute_force(g: nx.Graph) -> None:
         assert r.value == pytest.approx(brute_force(g, norm), rel=1e-9, abs=1e-12)
         gg = ssdfl.Graph.from_networkx(g)
         f = ssdfl.conductance if norm == "volume" else ssdfl.edge_expansion
-        assert f(gg, r.set) == pytest.approx(r.value, rel=1e-12)
+        assert f(gg, r.set, weight="weight") == pytest.approx(r.value, rel=1e-12)
 
 
 def test_exact_matches_brute_force_disconnected_and_weighted_larger() -> None:
@@ -155,7 +155,7 @@ def test_cheeger_inequality_and_sweep(g: nx.Graph) -> None:
     assert sw.value <= math.sqrt(2 * lam) + 1e-9  # constructive Cheeger
     assert sw.lower_bound <= exact.value + 1e-9 <= sw.upper_bound + 2e-9
     gg = ssdfl.Graph.from_networkx(g)
-    assert ssdfl.conductance(gg, sw.set) == pytest.approx(sw.value, rel=1e-12)
+    assert ssdfl.conductance(gg, sw.set, weight="weight") == pytest.approx(sw.value, rel=1e-12)
 
 
 @given(weighted_graphs(min_n=3, max_n=11, connected=True))
@@ -173,7 +173,7 @@ def test_auto_switches_to_sweep_with_certified_bracket() -> None:
     assert r.method == "sweep" and not r.exact
     assert 0 < r.lower_bound <= r.upper_bound <= r.value + 1e-15
     gg = ssdfl.Graph.from_networkx(g)
-    assert ssdfl.conductance(gg, r.set) == pytest.approx(r.value, rel=1e-12)
+    assert ssdfl.conductance(gg, r.set, weight="weight") == pytest.approx(r.value, rel=1e-12)
     small = nx.cycle_graph(20)
     assert ssdfl.cheeger_constant(small).exact
 
@@ -197,7 +197,7 @@ def test_sweep_cut_and_profile_against_networkx() -> None:
     assert sz.value == pytest.approx(prof.expansion().min(), rel=1e-12)
     assert len(sz.set) <= 150
     # default vector: D^{-1/2}·Fiedler
-    v = ssdfl.fiedler_vector(gg)
+    v = ssdfl.fiedler_vector(gg, normalized=True)
     d = gg.degrees
     assert ssdfl.sweep_cut(gg).value == pytest.approx(ssdfl.sweep_cut(gg, v / np.sqrt(d)).value)
 
@@ -272,7 +272,8 @@ def test_result_set_is_the_lighter_side(g: nx.Graph) -> None:
     r = ssdfl.cheeger_constant(g)
     gg = ssdfl.Graph.from_networkx(g)
     rest = np.setdiff1d(np.arange(gg.n), r.set)
-    assert ssdfl.volume(gg, r.set) <= ssdfl.volume(gg, rest) + 1e-12
+    w = "weight"
+    assert ssdfl.volume(gg, r.set, weight=w) <= ssdfl.volume(gg, rest, weight=w) + 1e-12
 
 
 def test_ctrl_c_interrupts_the_enumeration() -> None:

@@ -18,27 +18,28 @@ def test_set_metrics_match_networkx(g: nx.Graph, data: st.DataObject) -> None:
     S = data.draw(st.sets(st.integers(0, n - 1), min_size=1, max_size=n - 1))
     T = set(range(n)) - S
     G = ssdfl.Graph.from_networkx(g)
-    assert ssdfl.volume(G, S) == pytest.approx(nx.volume(g, S, weight="weight"), abs=1e-12)
-    cut = nx.cut_size(g, S, weight="weight")
-    assert ssdfl.cut_size(G, S) == pytest.approx(cut, abs=1e-12)
-    assert ssdfl.cut_size(G, S, T) == pytest.approx(cut, abs=1e-12)
-    assert ssdfl.edge_expansion(G, S) == pytest.approx(
-        nx.edge_expansion(g, S, weight="weight"), rel=1e-12, abs=1e-12
+    w = "weight"
+    assert ssdfl.volume(G, S, weight=w) == pytest.approx(nx.volume(g, S, weight=w), abs=1e-12)
+    cut = nx.cut_size(g, S, weight=w)
+    assert ssdfl.cut_size(G, S, weight=w) == pytest.approx(cut, abs=1e-12)
+    assert ssdfl.cut_size(G, S, T, weight=w) == pytest.approx(cut, abs=1e-12)
+    assert ssdfl.edge_expansion(G, S, weight=w) == pytest.approx(
+        nx.edge_expansion(g, S, weight=w), rel=1e-12, abs=1e-12
     )
-    vs, vt = nx.volume(g, S, weight="weight"), nx.volume(g, T, weight="weight")
+    vs, vt = nx.volume(g, S, weight=w), nx.volume(g, T, weight=w)
     if vs > 0 and vt > 0:
-        assert ssdfl.conductance(G, S) == pytest.approx(
-            nx.conductance(g, S, weight="weight"), rel=1e-12, abs=1e-12
+        assert ssdfl.conductance(G, S, weight=w) == pytest.approx(
+            nx.conductance(g, S, weight=w), rel=1e-12, abs=1e-12
         )
-        assert ssdfl.normalized_cut(G, S) == pytest.approx(
-            nx.normalized_cut_size(g, S, weight="weight"), rel=1e-12, abs=1e-12
+        assert ssdfl.normalized_cut(G, S, weight=w) == pytest.approx(
+            nx.normalized_cut_size(g, S, weight=w), rel=1e-12, abs=1e-12
         )
     else:
         with pytest.raises(ssdfl.SsdflError, match="zero volume"):
-            ssdfl.conductance(G, S)
+            ssdfl.conductance(G, S, weight=w)
     mask = np.zeros(n, dtype=bool)
     mask[list(S)] = True
-    assert ssdfl.cut_size(G, mask) == pytest.approx(cut, abs=1e-12)
+    assert ssdfl.cut_size(G, mask, weight=w) == pytest.approx(cut, abs=1e-12)
 
 
 @given(g=weighted_graphs(min_n=1, max_n=20))

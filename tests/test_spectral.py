@@ -46,10 +46,13 @@ def test_closed_forms(n: int) -> None:
     assert ssdfl.algebraic_connectivity(nx.path_graph(n), normalized=False) == pytest.approx(
         2 - 2 * math.cos(math.pi / n)
     )
-    assert ssdfl.algebraic_connectivity(nx.cycle_graph(n)) == pytest.approx(
+    # normalized=True explicit: the default became networkx's (normalized=False), issue 16
+    assert ssdfl.algebraic_connectivity(nx.cycle_graph(n), normalized=True) == pytest.approx(
         1 - math.cos(2 * math.pi / n)
     )
-    assert ssdfl.algebraic_connectivity(nx.complete_graph(n)) == pytest.approx(n / (n - 1))
+    assert ssdfl.algebraic_connectivity(nx.complete_graph(n), normalized=True) == pytest.approx(
+        n / (n - 1)
+    )
 
 
 def test_fiedler_sign_is_deterministic_and_splits_a_path() -> None:
@@ -82,11 +85,11 @@ def test_auto_uses_sparse_above_threshold() -> None:
     n = ssdfl.graphs.spectral.DENSE_MAX + 200
     g = nx.cycle_graph(n)
     nx_lam = 1 - math.cos(2 * math.pi / n)
-    assert ssdfl.algebraic_connectivity(g) == pytest.approx(nx_lam, rel=1e-6)
+    assert ssdfl.algebraic_connectivity(g, normalized=True) == pytest.approx(nx_lam, rel=1e-6)
     # a graph whose λ₂ is simple: random regular
     h = nx.random_regular_graph(4, n, seed=2)
     ref = np.linalg.eigvalsh(ssdfl.laplacian(h, normalized=True).toarray())[1]
-    assert ssdfl.algebraic_connectivity(h) == pytest.approx(ref, rel=1e-7)
+    assert ssdfl.algebraic_connectivity(h, normalized=True) == pytest.approx(ref, rel=1e-7)
 
 
 def test_disconnected_and_errors() -> None:

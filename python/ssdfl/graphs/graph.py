@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Graph", "GraphLike", "NodeSet", "as_graph"]
 
-NodeSet = Iterable[int] | np.ndarray
-"""A set of nodes: an iterable of node indices, or a boolean mask of length ``n``."""
+NodeSet = Iterable[Any] | np.ndarray
+"""A set of nodes: an iterable of node indices (integers) or node names (labels that are not
+integers, e.g. ``["Myriel", "Napoleon"]``), or a boolean mask of length ``n``."""
 
 
 class Graph:
@@ -34,10 +35,11 @@ class Graph:
     :meth:`from_rustworkx` or :func:`ssdfl.read_graph`.
     """
 
-    __slots__ = ("_core", "_labels")
+    __slots__ = ("_core", "_index", "_labels")
 
     def __init__(self, core: _core.CoreGraph, labels: Sequence[Any] | np.ndarray | None = None):
         self._core = core
+        self._index: dict[Any, int] | None = None
         if labels is not None:
             labels = np.asarray(labels) if not isinstance(labels, np.ndarray) else labels
             if labels.dtype.kind == "U":  # keep strings as Python objects, not fixed-width
@@ -240,6 +242,37 @@ class Graph:
         """``(src, dst, weights)`` arrays of the undirected edges, ``src < dst``."""
         return self._core.edges()
 
+    def index(self, names: Iterable[Any]) -> np.ndarray:
+        """Node indices of the nodes named ``names`` (labels; plain indices when the graph has
+        none). An unknown name is an :class:`SsdflError`. Inverse of :meth:`names`."""
+        if self._index is None:
+            self._index = {x: i for i, x in enumerate(self.node_names())}
+        items = list(names)
+        out = np.empty(len(items), dtype=np.int64)
+        for k, x in enumerate(items):
+            key = x.item() if isinstance(x, np.generic) else x
+            try:
+                out[k] = self._index[key]
+            except (KeyError, TypeError):
+                raise SsdflError(
+                    f"no node named {x!r} in this graph (node sets hold integer node indices "
+                    "or node names)"
+                ) from None
+        return out
+
+    def names(self, nodes: NodeSet) -> list[Any]:
+        """Names (labels) of a node set, in increasing index order. Inverse of :meth:`index`."""
+        names = self.node_names()
+        return [names[i] for i in np.flatnonzero(as_mask(self, nodes)).tolist()]
+
+    def unweighted(self) -> Graph:
+        """The same graph with every edge weight 1 (labels kept; ``self`` if already so)."""
+        if not self.weighted:
+            return self
+        s, d, _ = self.edges()
+        core, _, _ = _core.CoreGraph.from_edges(self.n, s, d, None)
+        return Graph(core, self._labels)
+
     def mask(self, nodes: NodeSet) -> np.ndarray:
         """Boolean mask of length ``n`` from a node set (indices or a mask); validated."""
         return as_mask(self, nodes)
@@ -277,6 +310,7 @@ class Graph:
     def __setstate__(self, st: dict[str, Any]) -> None:
         core, _, _ = _core.CoreGraph.from_edges(st["n"], st["src"], st["dst"], st["w"])
         self._core = core
+        self._index = None
         self._labels = st["labels"]
 
 
@@ -306,15 +340,37 @@ def as_graph(obj: GraphLike) -> Graph:
     )
 
 
+def _is_bool(x: Any) -> bool:
+    return isinstance(x, (bool, np.bool_))
+
+
+def _is_index(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not _is_bool(x)
+
+
 def as_mask(g: Graph, nodes: NodeSet) -> np.ndarray:
-    """Boolean mask of length ``g.n`` from node indices or a boolean mask."""
+    """Boolean mask of length ``g.n`` from node indices, node names or a boolean mask.
+
+    Integers are node indices; a set holding any non-integer (e.g. strings) is a set of node
+    names, looked up among the labels (:meth:`Graph.index`)."""
     if isinstance(nodes, np.ndarray) and nodes.dtype == bool:
         if nodes.shape != (g.n,):
             raise SsdflError(f"boolean mask has shape {nodes.shape}, expected ({g.n},)")
         return np.ascontiguousarray(nodes)
-    if isinstance(nodes, (set, frozenset)):
-        nodes = sorted(nodes)
-    idx = np.asarray(nodes if isinstance(nodes, np.ndarray) else list(nodes))
+    if isinstance(nodes, (str, bytes)):
+        nodes = [nodes]  # one name, not its characters
+    if isinstance(nodes, np.ndarray) and nodes.dtype.kind in "iub":
+        idx = nodes
+    else:
+        items = list(nodes)
+        names = [k for k, x in enumerate(items) if not _is_index(x) and not _is_bool(x)]
+        if names:  # names looked up among the labels; integers stay node indices
+            found = g.index([items[k] for k in names])
+            for k, i in zip(names, found.tolist()):
+                items[k] = i
+            idx = np.asarray(items, dtype=np.int64)
+        else:
+            idx = np.asarray(items)
     if idx.size == 0:
         return np.zeros(g.n, dtype=bool)
     if idx.dtype == bool:

@@ -261,10 +261,18 @@ def fiedler_pair(
 
 
 def algebraic_connectivity(
-    g: GraphLike, normalized: bool = True, method: str = "auto", tol: float = 1e-8
+    g: GraphLike,
+    weight: str | None = "weight",
+    normalized: bool = False,
+    tol: float = 1e-8,
+    method: str = "auto",
 ) -> float:
-    """``λ₂`` of ``𝓛`` (default) or of ``L = D − A``; 0 for a disconnected graph."""
-    g = as_graph(g)
+    """``λ₂`` of ``L = D − A`` (default, as networkx) or of ``𝓛`` (``normalized=True``); 0 for
+    a disconnected graph. ``weight`` as in networkx: the weights (default) or ``None`` (all 1).
+    """
+    from ssdfl.graphs.metrics import weighted_view
+
+    g = weighted_view(g, weight)
     _check(g)
     if _core.connected_components(g._core)[1] > 1:
         return 0.0
@@ -272,13 +280,20 @@ def algebraic_connectivity(
 
 
 def fiedler_vector(
-    g: GraphLike, normalized: bool = True, method: str = "auto", tol: float = 1e-8
+    g: GraphLike,
+    weight: str | None = "weight",
+    normalized: bool = False,
+    tol: float = 1e-8,
+    method: str = "auto",
 ) -> np.ndarray:
-    """Unit eigenvector of ``λ₂`` of ``𝓛`` (default) or ``L``, deterministic sign.
+    """Unit eigenvector of ``λ₂`` of ``L`` (default, as networkx) or ``𝓛``, deterministic sign.
 
-    For the sweep ordering of conductance use ``D^{-1/2}·v`` (what :func:`sweep_cut` does).
+    For the sweep ordering of conductance use ``D^{-1/2}·v`` of ``𝓛``'s vector (what
+    :func:`sweep_cut` does).
     """
-    return fiedler_pair(g, normalized, method, tol)[1]
+    from ssdfl.graphs.metrics import weighted_view
+
+    return fiedler_pair(weighted_view(g, weight), normalized, method, tol)[1]
 
 
 def cheeger_bounds(g: GraphLike, method: str = "auto") -> tuple[float, float]:
