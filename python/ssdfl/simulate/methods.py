@@ -293,3 +293,7 @@ def make_method(method: Method | str, **kwargs: Any) -> Method:
         return METHODS[key](**kwargs)
     except TypeError as exc:
         raise SsdflError(f"bad parameters for method {method!r}: {exc}") from None
+
+from ssdfl.simulate.modest import MoDeST as _MoDeST  # noqa: E402  (MoDeST subclasses Method)
+
+METHODS["modest"] = _MoDeST
