@@ -16,6 +16,7 @@ silently replacing the other.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ssdfl._progress import get_logger, stage
 from ssdfl.aggregation.executors import Executor, LocalProcessExecutor
 from ssdfl.aggregation.functions import FunctionJob, FunctionReport, InputRef
 from ssdfl.aggregation.reduce import check_dtype, plan_weights
@@ -44,6 +46,8 @@ from ssdfl.aggregation.strategies import (
     tree_levels,
 )
 from ssdfl.errors import SsdflError
+
+_log = get_logger(__name__)
 
 
 class AggregationError(SsdflError):
@@ -250,11 +254,10 @@ def aggregate_store(
 ) -> RoundReport:
     """Aggregate the ``.npy`` client objects ``client_keys`` into ``output_key`` (a 1-D ``.npy``
     of the clients' dtype), bit-identical for every strategy (see :func:`ssdfl.aggregation.fedavg`).
-    ``executor`` defaults to :class:`LocalProcessExecutor`; ``progress`` shows a tqdm bar of
-    completed functions; ``client_names`` label clients in errors. Temporary objects are
-    removed in every case (also on Ctrl-C, after the executor has ended its processes)."""
-    from tqdm.auto import tqdm
-
+    ``executor`` defaults to :class:`LocalProcessExecutor`; ``progress`` logs the round and
+    shows a progress bar of completed functions (:mod:`ssdfl._progress`); ``client_names``
+    label clients in errors. Temporary objects are removed in every case (also on Ctrl-C,
+    after the executor has ended its processes)."""
     ex = executor if executor is not None else LocalProcessExecutor()
     tmp = f"{output_key}.tmp-{uuid.uuid4().hex[:10]}"
     levels, final_key, bounds, dt, p = plan_jobs(
@@ -271,20 +274,17 @@ def aggregate_store(
         client_names=client_names,
     )
     rep = RoundReport(output_key, strategy)
-    bar = tqdm(
-        total=sum(len(lv) for lv in levels),
-        desc=f"{strategy} functions",
-        unit="fn",
-        disable=not progress,
-        leave=False,
-    )
-    try:
+    n_fn = sum(len(lv) for lv in levels)
+    label = f"aggregating {len(client_keys)} clients: {strategy}, {n_fn} functions"
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(stage(_log, label, total=n_fn, enabled=progress))
+        stack.callback(store.delete_prefix, tmp)
         for jobs in levels:
             t0 = time.perf_counter()
             reports = ex.run(jobs)
             rep.level_seconds.append(time.perf_counter() - t0)
             rep.levels.append(reports)
-            bar.update(len(jobs))
+            bar.advance(len(jobs))
             bad = [r for r in reports if not r.ok]
             if bad:
                 raise AggregationError(
@@ -303,7 +303,4 @@ def aggregate_store(
         store.move(final_key, output_key)
         store.move(checksum_key(final_key), checksum_key(output_key))
         rep.publish_seconds = time.perf_counter() - t0
-    finally:
-        bar.close()
-        store.delete_prefix(tmp)
     return rep

@@ -33,9 +33,11 @@ def plot_cost_vs_size(
     shards: int = 4,
     pricing: Pricing | None = None,
     sizes_mb: Sequence[float] | None = None,
+    model_mb: float | None = None,
 ) -> Path:
     """$ per 1,000 rounds and round latency vs gradient size for GradsSharding, λ-FL and LIFL;
-    infeasible tree sizes (memory above the ceiling) are dropped; the crossover is marked."""
+    infeasible tree sizes (memory above the ceiling) are dropped; the crossover is marked, and
+    ``model_mb`` (the user's gradient size) if given."""
     p = pricing or Pricing()
     plt = _plt()
     s = np.asarray(sizes_mb if sizes_mb is not None else np.geomspace(10, 10_240, 120))
@@ -63,6 +65,8 @@ def plot_cost_vs_size(
         )
     for a in (ax, bx):
         a.axvline(VGG16_MB, color="k", ls=":", lw=0.8)
+        if model_mb is not None:
+            a.axvline(model_mb, color="tab:red", ls="-.", lw=1.0, label=f"S = {model_mb:,.1f} MiB")
         a.set_xscale("log")
         a.set_yscale("log")
         a.set_xlabel("gradient size S (MiB)")
@@ -81,9 +85,14 @@ def plot_cost_vs_size(
 
 
 def plot_memory_vs_size(
-    path: str | Path, *, pricing: Pricing | None = None, shard_counts: Sequence[int] = (1, 4, 16)
+    path: str | Path,
+    *,
+    pricing: Pricing | None = None,
+    shard_counts: Sequence[int] = (1, 4, 16),
+    model_mb: float | None = None,
 ) -> Path:
-    """Configured function memory ``c·S/M + O`` vs gradient size, with the ceiling."""
+    """Configured function memory ``c·S/M + O`` vs gradient size for each shard count ``M``
+    (``M = 1``: a tree aggregator), with the ceiling and ``model_mb`` marked if given."""
     p = pricing or Pricing()
     plt = _plt()
     s = np.geomspace(10, 20_480, 200)
@@ -92,6 +101,8 @@ def plot_memory_vs_size(
         lbl = "tree aggregator (any depth) = M=1" if m == 1 else f"GradsSharding M={m}"
         ax.plot(s, p.memory_copies * s / m + p.runtime_overhead_mb, label=lbl)
     ax.axhline(p.memory_ceiling_mb, color="r", ls="--", label="function memory ceiling")
+    if model_mb is not None:
+        ax.axvline(model_mb, color="k", ls="-.", lw=1.0, label=f"S = {model_mb:,.1f} MiB")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("gradient size S (MiB)")

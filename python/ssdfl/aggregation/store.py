@@ -263,11 +263,17 @@ class S3Store(ObjectStore):
                 import boto3
             except ImportError as exc:  # pragma: no cover - boto3 is an optional extra
                 raise SsdflError("S3Store needs boto3: pip install 'ssdfl[s3]'") from exc
+            kw = dict(self.client_kwargs)
+            if "config" not in kw:  # fail in seconds on an unreachable endpoint, not minutes
+                from botocore.config import Config
+
+                kw["config"] = Config(
+                    connect_timeout=5,
+                    read_timeout=60,
+                    retries={"max_attempts": 3, "mode": "standard"},
+                )
             self._client = boto3.client(
-                "s3",
-                endpoint_url=self.endpoint_url,
-                region_name=self.region_name,
-                **self.client_kwargs,
+                "s3", endpoint_url=self.endpoint_url, region_name=self.region_name, **kw
             )
         return self._client
 

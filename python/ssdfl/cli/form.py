@@ -6,17 +6,22 @@ from pathlib import Path
 
 import typer
 
-from ssdfl.cli.app import app, console
+from ssdfl.cli.app import app, console, quiet, table_console
 
 
 @app.command()
 def form(
     graph: Path = typer.Argument(
-        ..., help="D2D graph file (.edgelist, .mtx, .graph, .json, .graphml)."
+        ...,
+        help="D2D graph file (.edgelist, .mtx, .graph, .json, .graphml).",
+        exists=True,
+        dir_okay=False,
     ),
     devices: Path | None = typer.Option(
         None,
         "--devices",
+        exists=True,
+        dir_okay=False,
         help="DEVICES.csv: id, optimizer, mu, rho, lr, n_samples, label_<k> "
         "or grad_<j> columns (see docs/formation.md). Absent: homogeneous SGD, IID data.",
     ),
@@ -29,10 +34,14 @@ def form(
     admissibility: str = typer.Option(
         "spectral", "--admissibility", help="'spectral' (λ₂^τa ≤ ε_S) or 'cheeger' (Φ ≥ Φ_min^S)."
     ),
-    max_clusters: int | None = typer.Option(None, "--max-clusters", help="Largest S tried."),
+    max_clusters: int | None = typer.Option(
+        None, "--max-clusters", min=1, help="Largest S tried (default: no limit)."
+    ),
     model_params: int = typer.Option(100_000, "--model-params", help="Parameters per model."),
     fmt: str | None = typer.Option(None, "--format", help="Override the graph format."),
-    out: Path = typer.Option(Path("ssdfl-out"), "--out", help="Output directory."),
+    out: Path = typer.Option(
+        Path("ssdfl-out"), "--out", "-o", help="Output directory (written whole, replaced whole)."
+    ),
     no_fmmc: bool = typer.Option(False, "--no-fmmc", help="Skip the fastest-mixing SDPs."),
     no_schedule: bool = typer.Option(False, "--no-schedule", help="Skip the schedule search."),
     simulate: bool = typer.Option(
@@ -42,29 +51,43 @@ def form(
         "histograms and optimizers; draw predicted vs observed.",
     ),
     cycles: int = typer.Option(40, "--cycles", help="Cycles for --simulate."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress messages."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print formation.json instead of the table."
+    ),
 ) -> None:
     """Compute the optimal SSD-FL cluster formation of GRAPH and write formation.json and a
-    report (markdown + pictures) into --out."""
+    report (markdown + pictures) into --out (a new directory, or one ssdfl wrote before)."""
+    from ssdfl._atomic import atomic_dir, check_output_dir
+    from ssdfl.errors import SsdflError
     from ssdfl.graphs.graph_io import read_graph
     from ssdfl.planner.plan import PlanConfig, plan_formation
     from ssdfl.planner.report import console_table, write_report
     from ssdfl.theory.devices import read_devices
 
+    check_output_dir(out)  # fail before the long work
     g = read_graph(graph, format=fmt)
-    dev = read_devices(devices, g) if devices is not None else None
+    try:
+        dev = read_devices(devices, g) if devices is not None else None
+    except UnicodeDecodeError as exc:
+        raise SsdflError(f"devices file {devices} is not UTF-8 text: {exc.reason} at byte "
+                         f"{exc.start}") from None  # fmt: skip
     cfg = PlanConfig(
         eta=eta, tau_a=tau_a, tau_r=tau_r, eps=eps, gamma=gamma, sigma2=sigma2,
         admissibility=admissibility, max_clusters=max_clusters, model_params=model_params,
         fastest_mixing=not no_fmmc, schedule=not no_schedule,
     )  # fmt: skip
-    plan = plan_formation(g, dev, cfg, progress=not quiet)
-    report = write_report(plan, g, out, graph_name=graph.name)
-    if simulate:
-        from ssdfl.planner.validate import simulate_plan
+    plan = plan_formation(g, dev, cfg, progress=not quiet())
+    with atomic_dir(out) as tmp:
+        report = write_report(plan, g, tmp, graph_name=graph.name)
+        if simulate:
+            from ssdfl.planner.validate import simulate_plan
 
-        simulate_plan(plan, g, dev, out, cycles=cycles, progress=not quiet, report=report)
-    console.print(console_table(plan))
+            simulate_plan(plan, g, dev, tmp, cycles=cycles, progress=not quiet(), report=report)
+    report = out / report.name
+    if as_json:
+        print((out / "formation.json").read_text())
+        return
+    table_console().print(console_table(plan))
     for note in plan.notes:
         console.print(f"[yellow]note:[/] {note}")
     gr = plan.greedy

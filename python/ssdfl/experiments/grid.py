@@ -410,25 +410,101 @@ def load_config(path: str | Any) -> ExperimentConfig:
     if unknown:
         raise SsdflError(f"{p}: unknown config keys {sorted(unknown)}")
     dask_opts = raw.get("dask", {})
+    if not isinstance(dask_opts, dict):
+        raise SsdflError(f'{p}: [dask] must be a table (workers = 2 or address = "tcp://…")')
     thr = raw.get("thresholds", {})
+    if isinstance(thr, list):  # documented short form: accuracy thresholds
+        thr = {"accuracy": thr}
     if not isinstance(thr, dict):
         raise SsdflError(f"{p}: thresholds must be a table metric → list of values")
+    for k, v in thr.items():
+        vals = v if isinstance(v, list) else [v]
+        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in vals):
+            raise SsdflError(f"{p}: thresholds for {k!r} must be numbers, got {v!r}")
+        thr[k] = vals
+    grid = raw.get("grid", {})
+    if not (isinstance(grid, dict) or (isinstance(grid, list) and all(
+            isinstance(x, dict) for x in grid))):  # fmt: skip
+        raise SsdflError(f"{p}: grid must be a table field → list of values (or a list of "
+                         f"such tables), got {grid!r}")  # fmt: skip
+    if not isinstance(raw.get("base", {}), dict):
+        raise SsdflError(f"{p}: base must be a table of RunSpec fields")
     by = raw.get("by", ["method"])
+    if not (isinstance(by, str) or (isinstance(by, list) and all(isinstance(b, str) for b in by))):
+        raise SsdflError(f"{p}: by must be a column name or a list of names, got {by!r}")
+    name = _safe_name(raw.get("name", p.stem), p)
+    w = dask_opts.get("workers")
+    if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 1):
+        raise SsdflError(f"{p}: dask workers must be an integer >= 1, got {w!r}")
     cfg = ExperimentConfig(
-        name=str(raw.get("name", p.stem)),
+        name=name,
         base=dict(raw.get("base", {})),
-        grid=(
-            [dict(x) for x in raw["grid"]]
-            if isinstance(raw.get("grid"), list)
-            else dict(raw.get("grid", {}))
-        ),
+        grid=[dict(x) for x in grid] if isinstance(grid, list) else dict(grid),
         thresholds={str(k): [float(t) for t in v] for k, v in thr.items()},
         by=[str(b) for b in ([by] if isinstance(by, str) else by)],
-        workers=dask_opts.get("workers"),
+        workers=w,
         address=dask_opts.get("address"),
     )
-    cfg.specs()  # validate field names early
+    for g in cfg.grid if isinstance(cfg.grid, list) else [cfg.grid]:
+        for k, v in g.items():
+            if not isinstance(v, list):
+                raise SsdflError(f"{p}: grid field {k!r} must be a list of values, got {v!r}")
+    try:
+        specs = cfg.specs()  # validate field names early
+    except TypeError as exc:
+        raise SsdflError(f"{p}: {exc}") from None
+    for spec in specs:
+        _validate_spec(spec, p)
     return cfg
+
+
+def _safe_name(name: Any, path: Any) -> str:
+    """A config ``name`` usable as a file stem inside the output directory (no separators, no
+    ``..``, not absolute, not hidden): output paths can never leave ``--out``."""
+    if not isinstance(name, str) or not name.strip():
+        raise SsdflError(f"{path}: name must be a non-empty string, got {name!r}")
+    if (
+        "/" in name or "\\" in name or name in (".", "..") or name.startswith(".")
+        or "\x00" in name
+    ):  # fmt: skip
+        raise SsdflError(
+            f"{path}: name {name!r} must be a plain file name (no '/', '\\', '..' or leading "
+            "'.'); outputs are written inside --out"
+        )
+    return name
+
+
+def _validate_spec(spec: RunSpec, path: Any) -> None:
+    """Type-check a run's fields against :class:`RunSpec` and parse the ones with a syntax
+    (``split``, ``method``) so that a bad config fails before any run starts."""
+    import typing
+
+    hints = typing.get_type_hints(RunSpec)
+    for f in dataclasses.fields(RunSpec):
+        v = getattr(spec, f.name)
+        want = hints[f.name]
+        opts = typing.get_args(want) or (want,)
+        ok = (
+            (v is None and type(None) in opts)
+            or (bool in opts and isinstance(v, bool))
+            or (int in opts and isinstance(v, int) and not isinstance(v, bool))
+            or (float in opts and isinstance(v, (int, float)) and not isinstance(v, bool))
+            or (str in opts and isinstance(v, str))
+        )
+        if not ok:
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in opts)
+            raise SsdflError(f"{path}: field {f.name} must be {names}, got {v!r}")
+    try:
+        _split(spec)
+    except (ValueError, IndexError):
+        raise SsdflError(
+            f"{path}: split {spec.split!r} is not 1-label, 3-label, iid or dirichlet-α "
+            "(α a number, e.g. dirichlet-0.5)"
+        ) from None
+    from ssdfl.simulate.methods import METHODS
+
+    if spec.method.lower().replace("-", "").replace("_", "") not in METHODS:
+        raise SsdflError(f"{path}: unknown method {spec.method!r} ({', '.join(METHODS)})")
 
 
 def run_config(
@@ -448,6 +524,8 @@ def run_config(
 
     from ssdfl.simulate import threshold_table
 
+    if out_dir is not None:
+        _safe_name(cfg.name, "config")  # output files stay inside out_dir
     specs = cfg.specs()
     if serial:
         from tqdm.auto import tqdm

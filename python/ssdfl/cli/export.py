@@ -1,0 +1,50 @@
+"""``ssdfl export FORMATION.json``: per-cluster and inter-cluster topologies with their mixing
+weights for decentralizepy, networkx or plain JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ssdfl.cli.app import app, console
+
+
+@app.command()
+def export(
+    formation: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="formation.json written by ssdfl form."
+    ),
+    graph: Path = typer.Option(
+        ..., "--graph", "-g", exists=True, dir_okay=False, help="The graph file it was planned on."
+    ),
+    to: str = typer.Option("json", "--to", help="decentralizepy | networkx | json"),
+    out: Path = typer.Option(
+        Path("ssdfl-export"),
+        "--out",
+        "-o",
+        help="Output directory (written whole, replaced whole).",
+    ),
+    fmt: str | None = typer.Option(None, "--format", help="Override the graph format."),
+) -> None:
+    """Write the topology of every cluster and of the inter-cluster stage, with mixing weights,
+    in the format of --to (see docs/formation.md, Export)."""
+    from ssdfl._atomic import atomic_dir, check_output_dir
+    from ssdfl.graphs.graph_io import read_graph
+    from ssdfl.planner.export import FORMATS, export_formation
+    from ssdfl.planner.plan import FormationPlan
+
+    if to not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--to")
+    check_output_dir(out)
+    try:
+        text = formation.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        from ssdfl.errors import SsdflError
+
+        raise SsdflError(f"{formation} is not UTF-8 text (not a formation.json)") from None
+    plan = FormationPlan.from_json(text)
+    g = read_graph(graph, format=fmt)
+    with atomic_dir(out) as tmp:
+        files = export_formation(plan, g, to, tmp)
+    console.print(f"wrote {len(files)} file(s) for {to} into {out}")
