@@ -51,6 +51,12 @@ def form(
         "histograms and optimizers; draw predicted vs observed.",
     ),
     cycles: int = typer.Option(40, "--cycles", help="Cycles for --simulate."),
+    update: Path | None = typer.Option(
+        None,
+        "--update",
+        help="OLD_DIR/formation.json: repair that formation for GRAPH (devices matched by "
+        "name) instead of planning from scratch; see docs/churn.md.",
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print formation.json instead of the table."
     ),
@@ -76,6 +82,15 @@ def form(
         admissibility=admissibility, max_clusters=max_clusters, model_params=model_params,
         fastest_mixing=not no_fmmc, schedule=not no_schedule,
     )  # fmt: skip
+    if update is not None:
+        from ssdfl.planner.repair import update_formation
+
+        with atomic_dir(out) as tmp:
+            _p, res, rep = update_formation(g, update, dev, cfg, tmp, graph_name=graph.name)
+        kb = res.traffic["bytes"] / 1e3
+        n_cl = res.changes["clusters_after"]
+        console.print(f"{res.mode}: {n_cl} clusters, {kb:.1f} kB D2D; wrote {out / rep.name}")
+        return
     plan = plan_formation(g, dev, cfg, progress=not quiet())
     with atomic_dir(out) as tmp:
         report = write_report(plan, g, tmp, graph_name=graph.name)
