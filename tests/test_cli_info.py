@@ -159,8 +159,9 @@ def test_bad_set_exit_code(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     assert _main(monkeypatch, "info", path, "--set", "0,99") == 2
     err = capsys.readouterr().err
     assert err == "error: node index 99 is out of range for a graph with 34 nodes\n"
-    assert _main(monkeypatch, "info", path, "--set", "0,1,2,x") == 2  # usage error (click)
-    assert "comma-separated node indices" in capsys.readouterr().err
+    # issue 16: non-integers are node names (karate's labels are integers: no node 'x')
+    assert _main(monkeypatch, "info", path, "--set", "0,1,2,x") == 2
+    assert "no node named 'x'" in capsys.readouterr().err
     assert _main(monkeypatch, "info", path, "--set", ",") == 2  # explicit empty set
     assert capsys.readouterr().err == "error: invalid node set: the set is empty\n"
 
@@ -176,3 +177,31 @@ def test_console_script_missing_file(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == f"error: graph file not found: {missing}\n"
+
+
+def test_set_by_node_names(tmp_path: Path) -> None:
+    """``--set Myriel,Napoleon`` (issue 16): names resolved, numbers as networkx's weighted ones."""
+    g = nx.les_miserables_graph()
+    path = tmp_path / "lesmis.json"
+    path.write_text(json.dumps(nx.node_link_data(g, edges="edges")))
+    out = run_json(str(path), "--set", "Myriel, Napoleon")
+    S = ["Myriel", "Napoleon"]
+    s = out["set"]
+    assert sorted(s["names"]) == sorted(S)
+    assert s["nodes"] == sorted(list(g.nodes).index(x) for x in S)
+    assert s["volume"] == pytest.approx(nx.volume(g, S, weight="weight"))
+    assert s["cut"] == pytest.approx(nx.cut_size(g, S, weight="weight"))
+    assert s["conductance"] == pytest.approx(nx.conductance(g, S, weight="weight"))
+    result = runner.invoke(app, ["info", str(path), "--set", "Myriel,Napoleon"])
+    assert result.exit_code == 0 and "Myriel" in result.stdout
+
+
+def test_directed_flag(tmp_path: Path) -> None:
+    path = tmp_path / "snap.txt"
+    path.write_text(
+        "# Directed graph (each unordered pair of nodes is saved once)\n0 1\n1 0\n1 2\n"
+    )
+    assert run_json(str(path), "--directed", "sum")["total_volume"] == 6.0
+    assert run_json(str(path), "--directed", "merge")["total_volume"] == 4.0
+    result = runner.invoke(app, ["info", str(path), "--directed", "error"])
+    assert result.exit_code != 0 and "joined by more than one line" in result.output

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ssdfl.cli.app import app, console
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.graph import Graph, NodeSet
 from ssdfl.graphs.graph_io import read_graph
 from ssdfl.graphs.metrics import conductance, connected_components, cut_size, volume
 
@@ -31,14 +31,15 @@ def sample_set(g: Graph) -> np.ndarray:
     return np.sort(order[: g.n // 2]).astype(np.int64)
 
 
-def graph_summary(g: Graph, S: np.ndarray | None = None, strict: bool = False) -> dict[str, Any]:
+def graph_summary(g: Graph, S: NodeSet | None = None, strict: bool = False) -> dict[str, Any]:
     """Numbers shown by ``ssdfl info``.
 
     Degrees are weighted (``d_u = Σ_v w_uv``); ``total_volume = Σ_u d_u = 2·Σ_e w_e``. For the
     set ``S`` (default :func:`sample_set`): ``vol(S)``, ``cut(S) = cut(S, V∖S)`` and the
     conductance ``cut(S) / min(vol S, vol V∖S)``. With ``strict`` an undefined conductance
     (empty S, S = V, a side of zero volume) raises; otherwise it is reported as ``None`` with
-    the reason.
+    the reason. ``S`` holds node indices and/or node names (:meth:`Graph.index`); the entry
+    lists both (``nodes``: indices, ``names``: the labels).
     """
     comps = connected_components(g)
     deg = g.degrees
@@ -66,11 +67,12 @@ def graph_summary(g: Graph, S: np.ndarray | None = None, strict: bool = False) -
     entry: dict[str, Any] = {
         "size": int(mask.sum()),
         "nodes": np.flatnonzero(mask).tolist(),
-        "volume": volume(g, mask),
-        "cut": cut_size(g, mask),
+        "names": g.names(mask),
+        "volume": volume(g, mask, weight="weight"),
+        "cut": cut_size(g, mask, weight="weight"),
     }
     try:
-        entry["conductance"] = conductance(g, mask)
+        entry["conductance"] = conductance(g, mask, weight="weight")
     except SsdflError as exc:
         if strict:
             raise
@@ -80,14 +82,18 @@ def graph_summary(g: Graph, S: np.ndarray | None = None, strict: bool = False) -
     return out
 
 
-def _parse_set(text: str) -> np.ndarray:
-    try:
-        return np.array([int(x) for x in text.replace(" ", "").split(",") if x], dtype=np.int64)
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected comma-separated node indices such as 0,3,7; got {text!r}",
-            param_hint="--set",
-        ) from None
+def _parse_set(text: str) -> list[int | str]:
+    """Comma-separated nodes: integers are 0-based node indices, anything else a node name
+    (surrounding blanks stripped)."""
+    out: list[int | str] = []
+    for tok in (t.strip() for t in text.split(",")):
+        if not tok:
+            continue
+        try:
+            out.append(int(tok))
+        except ValueError:
+            out.append(tok)
+    return out
 
 
 def _fmt(x: float) -> str:
@@ -103,17 +109,26 @@ def info(
     nodes: str | None = typer.Option(
         None,
         "--set",
-        help="Comma-separated node indices (0-based) whose volume, cut and conductance to "
-        "report (default: the first half of the nodes in BFS order from node 0).",
+        help="Comma-separated nodes whose volume, cut and conductance to report: integers "
+        "are 0-based node indices, anything else a node name, e.g. Myriel,Napoleon "
+        "(default: the first half of the nodes in BFS order from node 0).",
+    ),
+    directed: str | None = typer.Option(
+        None,
+        "--directed",
+        help="Edge lists: a node pair listed twice (u v and v u, SNAP directed files) is "
+        "'merge'd into one edge, 'sum'med, or an 'error'. Default: sum, but merge with a "
+        "warning when the header says 'Directed graph'.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
 ) -> None:
     """Print nodes, edges, connectivity, degree summary and the conductance of a sample set.
 
-    Degrees and volumes are weighted; conductance = cut(S) / min(vol S, vol V∖S).
+    Degrees and volumes are weighted; conductance = cut(S) / min(vol S, vol V∖S) with the
+    weights (networkx: ``nx.conductance(G, S, weight="weight")``).
     """
     S = _parse_set(nodes) if nodes is not None else None
-    g = read_graph(graph, format=fmt)
+    g = read_graph(graph, format=fmt, directed=directed)
     summary = graph_summary(g, S, strict=S is not None)
     if as_json:
         print(json.dumps(summary))
@@ -139,7 +154,7 @@ def info(
         )
     if "set" in summary:
         s = summary["set"]
-        shown = ", ".join(map(str, s["nodes"][:8])) + (", …" if s["size"] > 8 else "")
+        shown = ", ".join(map(str, s["names"][:8])) + (", …" if s["size"] > 8 else "")
         label = "set S (--set)" if S is not None else "sample set S (BFS half)"
         t.add_row(label, f"{s['size']} nodes: {{{shown}}}")
         t.add_row("vol(S) / cut(S)", f"{_fmt(s['volume'])} / {_fmt(s['cut'])}")
