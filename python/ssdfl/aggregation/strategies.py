@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -258,28 +258,49 @@ def _tree(
         reduce_final([], empty, [prev[g][b] for g in root], plan, out[si][lo:hi])
 
 
+def _from_flower(updates: Any, weights: Any) -> tuple[Any, Any]:
+    """Flower's ``list[tuple[NDArrays, int]]`` → dicts of arrays keyed by position, and the
+    example counts as weights (unless weights are given)."""
+    ups = list(updates)
+    if not ups or not all(
+        isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], (list, tuple)) for x in ups
+    ):
+        return ups, weights
+    dicts = [{f"{i:06d}": np.asarray(a) for i, a in enumerate(arrs)} for arrs, _ in ups]
+    counts = [float(n) for _, n in ups]
+    return _FlowerUpdates(dicts), counts if weights is None else weights
+
+
+class _FlowerUpdates(list):
+    """Marks dict updates that came from Flower tuples (the result goes back as a list)."""
+
+
 def fedavg(
     updates: Sequence[np.ndarray] | Sequence[Mapping[str, np.ndarray]],
     weights: Sequence[float] | np.ndarray | None = None,
     *,
-    strategy: Strategy = "flat",
+    strategy: Strategy = "sharded",
     shards: int = 4,
     fan_in: int | None = None,
     tree: TreeKind = "lambda-fl",
     per_layer: bool = False,
     names: Sequence[str] | None = None,
-) -> np.ndarray | dict[str, np.ndarray]:
+) -> Any:
     """Weighted FedAvg ``Σ w_i x_i / Σ w_i`` of client updates, computed exactly and rounded
     once (definition in :mod:`ssdfl.aggregation.reduce`).
 
     ``updates``: arrays of one shape and dtype (float32/float64), or dicts of such arrays with
-    equal keys and shapes (a model state; tensors are flattened in key order). ``weights``:
+    equal keys and shapes (a model state; tensors are flattened in key order), or Flower's fit
+    results ``list[tuple[NDArrays, int]]`` (each a list of arrays and its number of examples,
+    which become the weights; the result is then a list of arrays). ``strategy`` defaults to
+    ``"sharded"`` like ``ssdfl shard run`` (every strategy gives the same bits). ``weights``:
     per-client weights (e.g. sample counts), uniform if ``None``. ``strategy``: ``"flat"``,
     ``"tree"`` (``tree="lambda-fl"|"lifl"`` or ``fan_in=f``) or ``"sharded"`` (``shards=M``,
     ``per_layer=True`` to cut only at tensor boundaries). ``names`` label clients in errors.
     The result has the updates' dtype and shape (a dict for dict input) and is bit-identical for
     every strategy, shard count, fan-in and client order.
     """
+    updates, weights = _from_flower(updates, weights)
     u = as_updates(updates)
     plan = plan_weights(weights, u.n)
     nm = _names(u.n, names)
@@ -295,6 +316,8 @@ def fedavg(
         _tree(u, plan, out, tree_levels(u.n, kind=tree, fan_in=fan_in), nm)
     else:
         raise SsdflError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
+    if isinstance(updates, _FlowerUpdates):
+        return [o.reshape(s.shape) for s, o in zip(u.segments, out)]
     if u.is_dict:
         return {s.name: o.reshape(s.shape) for s, o in zip(u.segments, out)}  # type: ignore[misc]
     return out[0].reshape(u.segments[0].shape)
