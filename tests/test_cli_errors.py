@@ -30,7 +30,7 @@ def _fails(args: list[str], code: int | None = None, env: dict | None = None) ->
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     err = r.stderr.strip()
     assert "Traceback" not in r.output
-    if r.exit_code == 1:  # runtime error: exactly one error line, the last one (logs before it)
+    if "error:" in err:  # runtime error: exactly one error line, the last one (logs before it)
         lines = [ln for ln in err.splitlines() if ln.strip()]
         assert lines[-1].startswith("error:"), err
         assert sum(ln.startswith("error:") for ln in lines) == 1, err
@@ -49,7 +49,7 @@ def test_devices_file_directory_and_non_utf8(tmp_path) -> None:
     _fails(["form", str(KARATE), "--devices", str(tmp_path), "--out", str(tmp_path / "o")], 2)
     bad = tmp_path / "dev.csv"
     bad.write_bytes(b"id,n_samples\n\xff\xfe,3\n")
-    err = _fails(["form", str(KARATE), "--devices", str(bad), "--out", str(tmp_path / "o")], 1)
+    err = _fails(["form", str(KARATE), "--devices", str(bad), "--out", str(tmp_path / "o")], 2)
     assert "not UTF-8" in err
     assert not (tmp_path / "o").exists()
 
@@ -57,13 +57,13 @@ def test_devices_file_directory_and_non_utf8(tmp_path) -> None:
 def test_form_out_is_a_file_and_max_clusters_zero(tmp_path) -> None:
     f = tmp_path / "taken"
     f.write_text("mine")
-    err = _fails(["form", str(KARATE), "--out", str(f)], 1)
+    err = _fails(["form", str(KARATE), "--out", str(f)], 2)
     assert "not a directory" in err and f.read_text() == "mine"
     _fails(["form", str(KARATE), "--max-clusters", "0", "--out", str(tmp_path / "o")], 2)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("x")
-    err = _fails(["form", str(KARATE), "--out", str(foreign)], 1)
+    err = _fails(["form", str(KARATE), "--out", str(foreign)], 2)
     assert "did not write" in err and (foreign / "thesis.tex").exists()
 
 
@@ -85,7 +85,7 @@ def test_simulate_bad_configs(tmp_path, body, needle) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(body)
     out = tmp_path / "sub" / "out"
-    err = _fails(["simulate", str(cfg), "--out", str(out), "--serial"], 1)
+    err = _fails(["simulate", str(cfg), "--out", str(out), "--serial"], 2)
     assert needle in err, err
     assert not out.exists() and not (tmp_path / "sub" / "escaped.csv").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
@@ -109,12 +109,12 @@ def test_shard_run_bad_weights_keys_and_nan(tmp_path) -> None:
     np.savez(tmp_path / "a.npz", w=np.ones(3, np.float32))
     np.savez(tmp_path / "b.npz", v=np.ones(3, np.float32))
     err = _fails(["shard", "run", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "-o",
-                  str(tmp_path / "x.npz")], 1)  # fmt: skip
+                  str(tmp_path / "x.npz")], 2)  # fmt: skip
     assert "b.npz" in err and "same names" in err
     x = np.load(files[1])
     x[7] = np.nan
     np.save(files[1], x)
-    err = _fails(["shard", "run", *files, "-o", str(out), "--executor", "inline"], 1)
+    err = _fails(["shard", "run", *files, "-o", str(out), "--executor", "inline"], 2)
     assert files[1] in err and "NaN" in err  # the user's file, not a temporary object
     assert not out.exists()
 
@@ -125,7 +125,7 @@ def test_shard_plan_bad_numbers_and_report_out_is_file(tmp_path) -> None:
     _fails(["shard", "plan", "--model-mb", "10", "--bandwidth", "0"], 2)
     f = tmp_path / "f"
     f.write_text("x")
-    assert "not a directory" in _fails(["shard", "report", "--out", str(f)], 1)
+    assert "not a directory" in _fails(["shard", "report", "--out", str(f)], 2)
 
 
 def test_unreachable_s3_endpoint_is_one_line(tmp_path) -> None:
@@ -134,7 +134,7 @@ def test_unreachable_s3_endpoint_is_one_line(tmp_path) -> None:
     env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x",
            "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
     err = _fails(["shard", "run", *files, "-o", str(tmp_path / "o.npy"), "--store", "s3://b/p",
-                  "--executor", "inline"], 1, env=env)  # fmt: skip
+                  "--executor", "inline"], 2, env=env)  # fmt: skip
     assert "127.0.0.1:9" in err or "connect" in err.lower()
     assert not (tmp_path / "o.npy").exists()
 

@@ -3,7 +3,7 @@
 Flag vocabulary (every command): ``--out`` (output file or directory), ``--json`` (print the
 numbers of a table as JSON instead), and the global ``--quiet`` / ``--debug``, accepted before
 or after the command name. Errors: every exception becomes ``error: <one line>`` on stderr and
-exit status 1 (2 for usage errors, 130 for Ctrl-C); ``--debug`` shows the traceback instead.
+exit status 2 (as click's usage errors; 130 for Ctrl-C); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class _BoundaryGroup(TyperGroup):
             if _state["debug"]:
                 raise
             err_console.print(f"[bold red]error:[/] {escape(one_line(exc))}")
-            raise typer.Exit(1) from None
+            raise typer.Exit(2) from None
 
 
 app = typer.Typer(
