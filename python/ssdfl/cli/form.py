@@ -14,7 +14,6 @@ def form(
     graph: Path = typer.Argument(
         ...,
         help="D2D graph file (.edgelist, .mtx, .graph, .json, .graphml).",
-        exists=True,
         dir_okay=False,
     ),
     devices: Path | None = typer.Option(
