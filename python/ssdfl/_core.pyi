@@ -1,6 +1,6 @@
 """Type stubs of the compiled module ``ssdfl._core`` (bindings over the Rust core crate)."""
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -49,16 +49,59 @@ def read_edge_list(data: bytes | str) -> tuple[CoreGraph, int, int, bool, I64 | 
 DEFAULT_MAX_EXACT: int
 HARD_MAX_EXACT: int
 
+@final
+class CheegerCut:
+    """An optimal cut ``S`` of an exact Cheeger constant or chain conductance."""
+
+    @property
+    def value(self) -> float: ...
+    @property
+    def mask(self) -> Mask: ...
+    @property
+    def cut(self) -> float: ...
+    @property
+    def mass(self) -> float: ...
+    @property
+    def complement_mass(self) -> float: ...
+
+@final
+class SweepCut:
+    """The best prefix cut of a sweep over a vertex ordering."""
+
+    @property
+    def value(self) -> float: ...
+    @property
+    def mask(self) -> Mask: ...
+    @property
+    def cut(self) -> float: ...
+    @property
+    def mass(self) -> float: ...
+    @property
+    def complement_mass(self) -> float: ...
+    @property
+    def prefix_len(self) -> int: ...
+    @property
+    def order(self) -> I64: ...
+
+@final
+class SweepProfile:
+    """Cut and volume of every prefix of a sweep ordering (entry ``k``: first ``k + 1`` nodes)."""
+
+    @property
+    def order(self) -> I64: ...
+    @property
+    def cut(self) -> F64: ...
+    @property
+    def volume(self) -> F64: ...
+    @property
+    def total_volume(self) -> float: ...
+
 def exact_cheeger(
     g: CoreGraph, normalization: str = "volume", max_exact: int = 32
-) -> tuple[float, Mask, float, float, float]: ...
-def exact_chain_conductance(
-    w: npt.NDArray[np.float64], max_exact: int = 32
-) -> tuple[float, Mask, float, float, float]: ...
-def sweep_cut(
-    g: CoreGraph, values: F64, normalization: str = "volume"
-) -> tuple[float, Mask, float, float, float, int, I64]: ...
-def sweep_profile(g: CoreGraph, values: F64) -> tuple[I64, F64, F64, float]: ...
+) -> CheegerCut: ...
+def exact_chain_conductance(w: npt.NDArray[np.float64], max_exact: int = 32) -> CheegerCut: ...
+def sweep_cut(g: CoreGraph, values: F64, normalization: str = "volume") -> SweepCut: ...
+def sweep_profile(g: CoreGraph, values: F64) -> SweepProfile: ...
 
 # gossip.rs: fused simulator round out = W x − factor ⊙ D(x) (in place in out and v)
 def gossip_round(
@@ -82,6 +125,11 @@ EXACT_LIMBS_F32: int
 EXACT_LIMBS_F64: int
 EXACT_NONFINITE_TAG: str
 
+class ExactSumError(SsdflError):
+    """An exact reduction rejected its input; ``kind`` and the kind's fields as attributes."""
+
+    kind: str
+
 def exact_reduce_f32(
     raw: list[npt.NDArray[np.float32]],
     weights: F64,
@@ -104,7 +152,44 @@ def exact_reduce_f64(
 ) -> npt.NDArray[np.uint8] | None: ...
 
 # cluster.rs: cluster-search kernels (threshold connectivity, split candidates, refinement)
-def threshold_profile(g: CoreGraph, order: I64) -> tuple[Mask, Mask, F64]: ...
+@final
+class ThresholdProfile:
+    """Connectivity of both sides and the cut at every threshold ``k = 1..n-1`` of an ordering."""
+
+    @property
+    def prefix_connected(self) -> Mask: ...
+    @property
+    def suffix_connected(self) -> Mask: ...
+    @property
+    def cut(self) -> F64: ...
+
+@final
+class SplitCandidates:
+    """Split thresholds with both sides connected, with sweep estimates of both sides."""
+
+    @property
+    def k(self) -> I64: ...
+    @property
+    def est_prefix(self) -> F64: ...
+    @property
+    def est_suffix(self) -> F64: ...
+
+@final
+class Refinement:
+    """Outcome of refining a k-way partition by single-node moves."""
+
+    @property
+    def labels(self) -> I64: ...
+    @property
+    def badness(self) -> F64: ...
+    @property
+    def moves(self) -> int: ...
+    @property
+    def evals(self) -> int: ...
+    @property
+    def converged(self) -> bool: ...
+
+def threshold_profile(g: CoreGraph, order: I64) -> ThresholdProfile: ...
 def split_candidates(
     g: CoreGraph,
     order: I64,
@@ -112,7 +197,7 @@ def split_candidates(
     rule: str = "lazy-metropolis",
     min_size: int = 1,
     max_eval: int = 256,
-) -> tuple[I64, F64, F64]: ...
+) -> SplitCandidates: ...
 def mixing_weight_graph(g: CoreGraph, rule: str) -> CoreGraph: ...
 def exact_cluster_measures(
     g: CoreGraph,
@@ -133,5 +218,5 @@ def refine_partition(
     exact_limit: int = 16,
     min_size: int = 1,
     max_evals: int = 20000,
-) -> tuple[I64, F64, int, int, bool]: ...
+) -> Refinement: ...
 def __getattr__(name: str) -> Any: ...
