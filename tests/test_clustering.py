@@ -273,9 +273,8 @@ def test_refinement_improves_a_bad_start_in_rust() -> None:
     g = ssdfl.Graph.from_networkx(G)
     lab = np.array([0] * 6 + [1] * 4, dtype=np.int64)
     for obj in ("cut", "internal"):
-        out, bad, moves, _, conv = _core.refine_partition(
-            g._core, lab, 2, np.arange(10, dtype=float), obj
-        )
+        r = _core.refine_partition(g._core, lab, 2, np.arange(10, dtype=float), obj)
+        out, bad, moves, conv = r.labels, r.badness, r.moves, r.converged
         assert conv and moves >= 1
         assert out.tolist() == [0] * 5 + [1] * 5
         # cut conductance of a clique side 1/21; internal: -Φ(K_5) = -3/4

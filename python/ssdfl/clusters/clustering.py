@@ -186,7 +186,7 @@ class _Searcher:
             h = self._weighted_sub(nodes)
             lam2, lam_lo, x, v = self._spectrum(h)
             norm = "volume" if self.measure == "graph" else "size"
-            sw = float(_core.sweep_cut(h, x, norm)[0])
+            sw = float(_core.sweep_cut(h, x, norm).value)
             order = np.lexsort((np.arange(len(x)), x))
             value = min(sw, hint)
             upper = min(value, math.sqrt(2.0 * lam2))
@@ -221,9 +221,10 @@ class _Searcher:
         sub = self.g._core.induced_subgraph(nodes)
         nnz = 2 * sub.m + n
         scan = int(min(MAX_SCAN, max(16, SCAN_BUDGET // (2 * nnz))))
-        ks, ep, es = _core.split_candidates(
+        cand = _core.split_candidates(
             sub, order.astype(np.int64), self.measure, self.rule, self.min_size, scan
         )
+        ks, ep, es = cand.k, cand.est_prefix, cand.est_suffix
         if len(ks) == 0:
             return None
         est = np.minimum(ep, es)
@@ -490,7 +491,8 @@ def _spectral_start(srch: _Searcher, g: Graph, k: int, objective: str) -> list[n
                     continue
                 order = srch._order(c)
                 sub = g._core.induced_subgraph(c)
-                pc, sc, cut_in = _core.threshold_profile(sub, order.astype(np.int64))
+                prof = _core.threshold_profile(sub, order.astype(np.int64))
+                pc, sc, cut_in = prof.prefix_connected, prof.suffix_connected, prof.cut
                 ext = deg[c] - sub.degrees()
                 ext_o = np.cumsum(ext[order])[:-1]
                 vol_o = np.cumsum(deg[c][order])[:-1]
@@ -727,7 +729,7 @@ def partition(
             lab = np.empty(g.n, dtype=np.int64)
             for i, c in enumerate(cur):
                 lab[c] = i
-            new_lab, _, moves, evals, conv = _core.refine_partition(
+            ref = _core.refine_partition(
                 g._core,
                 lab,
                 int(k),
@@ -739,6 +741,7 @@ def partition(
                 int(min_size),
                 budget,
             )
+            new_lab, moves, evals, conv = ref.labels, ref.moves, ref.evals, ref.converged
             stats["moves"] += int(moves)
             stats["evals"] += int(evals)
             stats["converged"] = bool(conv)

@@ -91,8 +91,8 @@ def _disconnected(g: Graph, norm: str) -> CheegerResult | None:
 
 
 def _exact(g: Graph, norm: str, max_exact: int) -> CheegerResult:
-    value, mask, *_ = _core.exact_cheeger(g._core, norm, int(max_exact))
-    return CheegerResult(value, np.flatnonzero(mask), value, value, True, "exact", norm)
+    r = _core.exact_cheeger(g._core, norm, int(max_exact))
+    return CheegerResult(r.value, np.flatnonzero(r.mask), r.value, r.value, True, "exact", norm)
 
 
 def _residual(g: Graph, normalized: bool, lam: float, v: np.ndarray) -> float:

@@ -355,15 +355,15 @@ def sweep_cut(
     _check(g)
     norm = _norm_name(normalization)
     x = _vector(g, vector, norm)
-    value, mask, cut, mass, cmass, k, order = _core.sweep_cut(g._core, x, norm)
+    r = _core.sweep_cut(g._core, x, norm)
     return SweepResult(
-        value=value,
-        set=np.flatnonzero(mask),
-        cut=cut,
-        mass=mass,
-        complement_mass=cmass,
-        prefix_len=k,
-        order=order,
+        value=r.value,
+        set=np.flatnonzero(r.mask),
+        cut=r.cut,
+        mass=r.mass,
+        complement_mass=r.complement_mass,
+        prefix_len=r.prefix_len,
+        order=r.order,
         normalization=norm,
     )
 
@@ -405,11 +405,11 @@ def sweep_profile(
     g = as_graph(g)
     _check(g)
     x = _vector(g, vector, _norm_name(normalization))
-    order, cut, vol, total = _core.sweep_profile(g._core, x)
+    p = _core.sweep_profile(g._core, x)
     return SweepProfile(
-        order=order,
-        cut=cut,
-        volume=vol,
+        order=p.order,
+        cut=p.cut,
+        volume=p.volume,
         size=np.arange(1, g.n + 1, dtype=np.int64),
-        total_volume=total,
+        total_volume=p.total_volume,
     )

@@ -2,13 +2,56 @@
 //! mixing-weight graphs, exact cluster measures in batch, and k-way partition refinement.
 //! Conversions only; the work is in `ssdfl_core::{cluster, partition}`.
 
-use crate::errors::{signal_pending, IntoPy};
+use crate::errors::{detach, signal_pending, IntoPy};
 use crate::graph::PyGraph;
+use crate::results::result_class;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use ssdfl_core::cluster::{self, Measure, MixingRule};
 use ssdfl_core::partition::{self, Objective};
 use ssdfl_core::CoreError;
+
+result_class! {
+    /// Connectivity and cut of both sides at every threshold `k = 1..n-1` of an ordering
+    /// (entry `k - 1`: prefix = the first `k` nodes, suffix = the rest).
+    ThresholdProfile as "ThresholdProfile" {
+        /// Whether each prefix induces a connected subgraph.
+        prefix_connected: Py<PyArray1<bool>>,
+        /// Whether each suffix induces a connected subgraph.
+        suffix_connected: Py<PyArray1<bool>>,
+        /// Weight of the edges between prefix and suffix.
+        cut: Py<PyArray1<f64>>,
+    }
+}
+
+result_class! {
+    /// Split thresholds of an ordering with both sides connected, with sweep estimates of
+    /// both sides' measures (one entry per candidate).
+    SplitCandidates as "SplitCandidates" {
+        /// Threshold: the prefix is the first `k` nodes of the ordering.
+        k: Py<PyArray1<i64>>,
+        /// Sweep estimate of the prefix's measure.
+        est_prefix: Py<PyArray1<f64>>,
+        /// Sweep estimate of the suffix's measure.
+        est_suffix: Py<PyArray1<f64>>,
+    }
+}
+
+result_class! {
+    /// Outcome of refining a k-way partition by single-node moves.
+    Refinement as "Refinement" {
+        /// Cluster label of every node (`0..k`).
+        labels: Py<PyArray1<i64>>,
+        /// Badness of every cluster (cut conductance, or −ψ).
+        badness: Py<PyArray1<f64>>,
+        /// Accepted moves.
+        moves: usize,
+        /// Objective evaluations of candidate clusters.
+        evals: usize,
+        /// True if a pass found no improving move (local optimum); false if the budget ran out.
+        converged: bool,
+    }
+}
 
 fn to_usize(a: &[i64], n: usize) -> PyResult<Vec<usize>> {
     a.iter()
@@ -25,59 +68,51 @@ fn to_usize(a: &[i64], n: usize) -> PyResult<Vec<usize>> {
         .collect()
 }
 
-/// `(prefix_connected, suffix_connected, cut)` for thresholds `k = 1..n-1` of `order`.
+/// Connectivity of both sides and the cut for thresholds `k = 1..n-1` of `order`.
 #[pyfunction]
-#[allow(clippy::type_complexity)]
-fn threshold_profile<'py>(
-    py: Python<'py>,
+fn threshold_profile(
+    py: Python<'_>,
     g: &PyGraph,
     order: PyReadonlyArray1<'_, i64>,
-) -> PyResult<(
-    Bound<'py, PyArray1<bool>>,
-    Bound<'py, PyArray1<bool>>,
-    Bound<'py, PyArray1<f64>>,
-)> {
+) -> PyResult<ThresholdProfile> {
     let inner = g.inner.clone();
     let ord = to_usize(order.as_slice()?, inner.n())?;
-    let p = py
-        .detach(|| cluster::threshold_profile(&inner, &ord))
-        .py()?;
-    Ok((
-        p.prefix_connected.into_pyarray(py),
-        p.suffix_connected.into_pyarray(py),
-        p.cut.into_pyarray(py),
-    ))
+    let p = detach(py, || cluster::threshold_profile(&inner, &ord)).py()?;
+    Ok(ThresholdProfile {
+        prefix_connected: p.prefix_connected.into_pyarray(py).unbind(),
+        suffix_connected: p.suffix_connected.into_pyarray(py).unbind(),
+        cut: p.cut.into_pyarray(py).unbind(),
+    })
 }
 
-/// `(k, est_prefix, est_suffix)` arrays: thresholds with both sides connected (and at least
-/// `min_size` nodes each), with sweep estimates of both sides' measures.
+/// Thresholds with both sides connected (and at least `min_size` nodes each), with sweep
+/// estimates of both sides' measures.
 #[pyfunction]
 #[pyo3(signature = (g, order, measure="graph", rule="lazy-metropolis", min_size=1, max_eval=256))]
-#[allow(clippy::type_complexity)]
-fn split_candidates<'py>(
-    py: Python<'py>,
+fn split_candidates(
+    py: Python<'_>,
     g: &PyGraph,
     order: PyReadonlyArray1<'_, i64>,
     measure: &str,
     rule: &str,
     min_size: usize,
     max_eval: usize,
-) -> PyResult<(
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-)> {
+) -> PyResult<SplitCandidates> {
     let m = Measure::parse(measure, rule).py()?;
     let inner = g.inner.clone();
     let ord = to_usize(order.as_slice()?, inner.n())?;
-    let c = crate::errors::detach(py, || {
+    let c = detach(py, || {
         cluster::split_candidates(&inner, &ord, m, min_size, max_eval, &signal_pending)
     })
     .py()?;
     let k: Vec<i64> = c.iter().map(|x| x.k as i64).collect();
     let a: Vec<f64> = c.iter().map(|x| x.est_prefix).collect();
     let b: Vec<f64> = c.iter().map(|x| x.est_suffix).collect();
-    Ok((k.into_pyarray(py), a.into_pyarray(py), b.into_pyarray(py)))
+    Ok(SplitCandidates {
+        k: k.into_pyarray(py).unbind(),
+        est_prefix: a.into_pyarray(py).unbind(),
+        est_suffix: b.into_pyarray(py).unbind(),
+    })
 }
 
 /// Graph whose edge weights are the off-diagonal entries of the mixing matrix by `rule`.
@@ -85,7 +120,7 @@ fn split_candidates<'py>(
 fn mixing_weight_graph(py: Python<'_>, g: &PyGraph, rule: &str) -> PyResult<PyGraph> {
     let r = MixingRule::parse(rule).py()?;
     let inner = g.inner.clone();
-    let h = py.detach(|| cluster::mixing_weight_graph(&inner, r)).py()?;
+    let h = detach(py, || cluster::mixing_weight_graph(&inner, r)).py()?;
     Ok(PyGraph::wrap(h))
 }
 
@@ -117,7 +152,7 @@ fn exact_cluster_measures<'py>(
         }
         ranges.push((w[0] as usize, w[1] as usize));
     }
-    let res = crate::errors::detach(py, || {
+    let res = detach(py, || {
         cluster::exact_measures(&inner, &nodes, &ranges, m, max_exact, &signal_pending)
     });
     let res = res.py()?;
@@ -126,14 +161,13 @@ fn exact_cluster_measures<'py>(
     Ok((values.into_pyarray(py), masks.into_pyarray(py)))
 }
 
-/// Refine a k-way partition by single-node moves keeping clusters connected. Returns
-/// `(labels, badness, moves, evals, converged)`.
+/// Refine a k-way partition by single-node moves keeping clusters connected.
 #[pyfunction]
 #[pyo3(signature = (g, labels, k, scores, objective="internal", measure="graph",
                     rule="lazy-metropolis", exact_limit=16, min_size=1, max_evals=20000))]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn refine_partition<'py>(
-    py: Python<'py>,
+#[allow(clippy::too_many_arguments)]
+fn refine_partition(
+    py: Python<'_>,
     g: &PyGraph,
     labels: PyReadonlyArray1<'_, i64>,
     k: usize,
@@ -144,13 +178,7 @@ fn refine_partition<'py>(
     exact_limit: usize,
     min_size: usize,
     max_evals: usize,
-) -> PyResult<(
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<f64>>,
-    usize,
-    usize,
-    bool,
-)> {
+) -> PyResult<Refinement> {
     let obj = match objective {
         "cut" => Objective::Cut,
         "internal" => Objective::Internal {
@@ -170,7 +198,7 @@ fn refine_partition<'py>(
         .map(|&x| if x < 0 { usize::MAX } else { x as usize })
         .collect();
     let sc = scores.as_slice()?.to_vec();
-    let r = crate::errors::detach(py, || {
+    let r = detach(py, || {
         partition::refine(
             &inner,
             &lab,
@@ -184,16 +212,19 @@ fn refine_partition<'py>(
     })
     .py()?;
     let out: Vec<i64> = r.labels.iter().map(|&x| x as i64).collect();
-    Ok((
-        out.into_pyarray(py),
-        r.badness.into_pyarray(py),
-        r.moves,
-        r.evals,
-        r.converged,
-    ))
+    Ok(Refinement {
+        labels: out.into_pyarray(py).unbind(),
+        badness: r.badness.into_pyarray(py).unbind(),
+        moves: r.moves,
+        evals: r.evals,
+        converged: r.converged,
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ThresholdProfile>()?;
+    m.add_class::<SplitCandidates>()?;
+    m.add_class::<Refinement>()?;
     m.add_function(wrap_pyfunction!(threshold_profile, m)?)?;
     m.add_function(wrap_pyfunction!(split_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(mixing_weight_graph, m)?)?;

@@ -9,6 +9,7 @@ mod cluster;
 mod errors;
 mod gossip;
 mod graph;
+mod results;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
