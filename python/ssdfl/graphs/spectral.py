@@ -67,6 +67,15 @@ SMALL_GAP = 0.005
 """If the probe shows ``λ₂ < SMALL_GAP·c`` (``c`` = 2 for 𝓛, ``2 d_max`` for ``L``), skip plain
 Lanczos and go straight to AMG-preconditioned LOBPCG."""
 
+LARGE_GAP = 0.05
+"""If the probe's bound is at least ``LARGE_GAP·s`` (``s`` = 2 for 𝓛, twice the mean degree for
+``L``), ``λ₂`` may be large (expander-like: Erdős–Rényi, random regular, Barabási–Albert) and
+plain Lanczos gets :data:`LANCZOS_BUDGET_LARGE` restarts: AMG aggregates expanders badly and a
+sparse LU of an expander fills in (a 10⁶-edge random regular graph did not finish in 400 s)."""
+
+LANCZOS_BUDGET_LARGE = 600
+"""ARPACK restarts of plain Lanczos when the probe does not show a small ``λ₂``."""
+
 AMG_MIN_N = 5000
 """The probe shortcut applies from this many nodes (measured: at n = 2,000 plain Lanczos beat
 AMG-LOBPCG on a geometric graph, 23 ms vs 56 ms; at n = 20,000 AMG won, 0.36 s vs 2.6 s)."""
@@ -87,7 +96,9 @@ def laplacian(g: GraphLike, normalized: bool = False) -> sp.csr_array:
     s = np.zeros_like(d)
     pos = d > 0
     s[pos] = 1.0 / np.sqrt(d[pos])
-    N = sp.diags_array(s) @ A @ sp.diags_array(s)
+    A = sp.csr_array(A)
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    N = sp.csr_array((A.data * s[rows] * s[A.indices], A.indices, A.indptr), shape=A.shape)
     return sp.csr_array(sp.diags_array(pos.astype(np.float64), format="csr") - N)
 
 
@@ -173,6 +184,14 @@ def _lambda2_upper_estimate(
     """``c − θ₁`` for the top Ritz value ``θ₁`` of ``steps`` Lanczos steps (full
     reorthogonalization) on ``c·I − M`` restricted to ``u⊥``. Ritz values never exceed the top
     eigenvalue ``c − λ₂``, so this is an upper bound on ``λ₂``."""
+    return _probe(L, u, c, v0, steps)[0]
+
+
+def _probe(
+    L: sp.csr_array, u: np.ndarray, c: float, v0: np.ndarray, steps: int = PROBE_STEPS
+) -> tuple[float, np.ndarray]:
+    """:func:`_lambda2_upper_estimate` and the top Ritz vector (the start vector of the
+    Lanczos that follows, so the probe's products are not wasted)."""
     n = L.shape[0]
     steps = min(steps, n - 1)
     Q = np.empty((steps + 1, n))
@@ -184,43 +203,55 @@ def _lambda2_upper_estimate(
         w = c * Q[j] - L @ Q[j]
         w -= u * (u @ w)
         alpha[j] = Q[j] @ w
-        w -= Q[: j + 1].T @ (Q[: j + 1] @ w)  # full reorthogonalization (twice is enough)
-        w -= Q[: j + 1].T @ (Q[: j + 1] @ w)
+        w -= Q[: j + 1].T @ (Q[: j + 1] @ w)  # full reorthogonalization (one pass: a bound,
+        # not a converged eigenpair, is needed and Ritz values stay inside the spectrum)
         beta[j] = np.linalg.norm(w)
         if beta[j] <= 1e-12 * c:
             k = j + 1
             break
         Q[j + 1] = w / beta[j]
-    theta = sla.eigvalsh_tridiagonal(
+    theta, y = sla.eigh_tridiagonal(
         alpha[:k], beta[: k - 1], select="i", select_range=(k - 1, k - 1)
     )
-    return float(c - theta[0])
+    x = Q[:k].T @ y[:, 0]
+    x -= u * (u @ x)
+    return float(c - theta[0]), x
 
 
 def _sparse_pair(g: Graph, normalized: bool, tol: float) -> tuple[float, np.ndarray]:
-    """Lanczos on ``c·I − M`` (null vector projected out) with a budget of
-    :data:`LANCZOS_BUDGET` restarts; when that does not converge (small, clustered ``λ₂``, as in
-    geometric graphs), LOBPCG preconditioned by algebraic multigrid, and as a last resort
+    """Solver chosen by a 30-step Lanczos probe that bounds ``λ₂`` from above (from
+    :data:`AMG_MIN_N` nodes): a small bound (geometric-like graph) goes to LOBPCG preconditioned
+    by algebraic multigrid; otherwise Lanczos on ``c·I − M`` (null vector projected out) with
+    :data:`LANCZOS_BUDGET` restarts (:data:`LANCZOS_BUDGET_LARGE` when the bound is large, i.e.
+    an expander-like graph). If Lanczos does not converge: AMG-LOBPCG, and as a last resort
     shift-invert Lanczos on ``(M + δI)^{-1}`` with a sparse LU."""
     n = g.n
     L = laplacian(g, normalized)
     u = _null_vector(g, normalized)
-    # c ≥ λ_max: 2 for 𝓛, 2·max degree (Gershgorin) for L.
+    # c ≥ λ_max: 2 for 𝓛, 2·max degree (Gershgorin) for L; s: the scale of λ₂ for the rule
     c = 2.0 if normalized else 2.0 * float(g.degrees.max())
+    s = 2.0 if normalized else 2.0 * float(g.degrees.mean())
     v0 = np.random.default_rng(0).standard_normal(n)
     v0 -= u * (u @ v0)
     ncv = min(n - 1, 32)
+    budget = LANCZOS_BUDGET
     # ARPACK's BLAS calls are level-2 on n-vectors: threads only add contention.
     with threadpool_limits(1):
-        if n >= AMG_MIN_N and _lambda2_upper_estimate(L, u, c, v0) < SMALL_GAP * c:
-            # λ₂ certainly tiny (geometric-like graph): plain Lanczos would stall, go to AMG
-            amg = _amg_lobpcg(L, u, c, tol, v0)
-            v = amg if amg is not None else _shift_invert(L, u, c, tol, v0)
-            lam = float(v @ (L @ v)) / float(v @ v)
-            return max(lam, 0.0), v
+        if n >= AMG_MIN_N:
+            bound, ritz = _probe(L, u, c, v0)
+            if bound < SMALL_GAP * s:
+                # λ₂ certainly tiny (geometric-like graph): plain Lanczos would stall, go to AMG
+                amg = _amg_lobpcg(L, u, c, tol, v0)
+                v = amg if amg is not None else _shift_invert(L, u, c, tol, v0)
+                lam = float(v @ (L @ v)) / float(v @ v)
+                return max(lam, 0.0), v
+            if bound >= LARGE_GAP * s:
+                budget = LANCZOS_BUDGET_LARGE
+            if np.linalg.norm(ritz) > 0:
+                v0 = ritz
         try:
             op = _deflated_op(n, u, lambda x: c * x - L @ x)
-            _, V = spla.eigsh(op, k=1, which="LA", tol=tol, v0=v0, ncv=ncv, maxiter=LANCZOS_BUDGET)
+            _, V = spla.eigsh(op, k=1, which="LA", tol=tol, v0=v0, ncv=ncv, maxiter=budget)
             v = V[:, 0]
         except spla.ArpackNoConvergence:
             amg = _amg_lobpcg(L, u, c, tol, v0) if n >= 50 else None
