@@ -155,7 +155,8 @@ def test_rust_and_python_mixing_rules_agree(nxg: nx.Graph) -> None:
     g = ssdfl.Graph.from_networkx(nxg)
     for rule in ssdfl.graphs.mixing.MIXING_RULES:
         W = ssdfl.mixing_matrix(g, rule).toarray()
-        s, t, w = _core.mixing_weight_graph(g._core, rule).edges()
+        e = _core.mixing_weight_graph(g._core, rule).edges()
+        s, t, w = e.src, e.dst, e.weights
         R = np.zeros_like(W)
         R[s, t] = w
         R[t, s] = w

@@ -113,8 +113,8 @@ class _Searcher:
         ``θ``
         of the returned vector and the lower bound ``θ − ‖𝓛v − θv‖`` (residual bound)."""
         n = h.n
-        indptr, indices, data = h.csr()
-        A = sp.csr_array((data, indices, indptr), shape=(n, n))
+        c = h.csr()
+        A = sp.csr_array((c.data, c.indices, c.indptr), shape=(n, n))
         d = h.degrees()
         if np.any(d <= 0):
             z = np.zeros(n)
@@ -617,7 +617,8 @@ def _metis_start(srch: _Searcher, g: Graph, k: int) -> list[np.ndarray] | None:
     connectivity repair."""
     import pymetis
 
-    indptr, indices, data = g._core.csr()
+    csr = g._core.csr()
+    indptr, indices, data = csr.indptr, csr.indices, csr.data
     kw: dict = {"adjacency": pymetis.CSRAdjacency(indptr.tolist(), indices.tolist())}
     if g.weighted:
         wmin = float(data.min()) if len(data) else 1.0

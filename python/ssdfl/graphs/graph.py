@@ -84,9 +84,10 @@ class Graph:
                     dtype=np.float64,
                 )
             )
-        core, loops, _merged = _core.CoreGraph.from_edges(
+        built = _core.CoreGraph.from_edges(
             int(n), np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1]), w
         )
+        core, loops = built.graph, built.self_loops
         _warn_loops(loops)
         return cls(core, labels)
 
@@ -107,12 +108,13 @@ class Graph:
         if a.shape[0] != a.shape[1]:
             raise SsdflError(f"adjacency must be square, got shape {a.shape}")
         a.sum_duplicates()
-        core, loops, _ = _core.CoreGraph.from_csr(
+        built = _core.CoreGraph.from_csr(
             int(a.shape[0]),
             np.ascontiguousarray(a.indptr, dtype=np.int64),
             np.ascontiguousarray(a.indices, dtype=np.int64),
             np.ascontiguousarray(a.data, dtype=np.float64),
         )
+        core, loops = built.graph, built.self_loops
         _warn_loops(loops)
         return cls(core, labels)
 
@@ -141,9 +143,8 @@ class Graph:
                 except (TypeError, ValueError):
                     msg = f"edge ({u!r}, {v!r}) has non-numeric {weight}={val!r}"
                     raise SsdflError(msg) from None
-        core, loops, _ = _core.CoreGraph.from_edges(
-            len(nodes), src, dst, None if weight is None else w
-        )
+        built = _core.CoreGraph.from_edges(len(nodes), src, dst, None if weight is None else w)
+        core, loops = built.graph, built.self_loops
         _warn_loops(loops)
         return cls(core, _labels_array(nodes))
 
@@ -173,7 +174,8 @@ class Graph:
                 w[k] = float(weight_fn(payload))
             elif isinstance(payload, (int, float, np.number)) and not isinstance(payload, bool):
                 w[k] = float(payload)
-        core, loops, _ = _core.CoreGraph.from_edges(len(idx), src, dst, w)
+        built = _core.CoreGraph.from_edges(len(idx), src, dst, w)
+        core, loops = built.graph, built.self_loops
         _warn_loops(loops)
         payloads = [g[u] for u in idx]
         labels = None if all(p is None for p in payloads) else _labels_array(payloads)
@@ -182,8 +184,8 @@ class Graph:
     # -------------------------------------------------------------------- exports
     def to_scipy(self) -> sp.csr_array:
         """Symmetric weighted adjacency as a scipy CSR array (float64)."""
-        indptr, indices, data = self._core.csr()
-        return sp.csr_array((data, indices, indptr), shape=(self.n, self.n))
+        c = self._core.csr()
+        return sp.csr_array((c.data, c.indices, c.indptr), shape=(self.n, self.n))
 
     def to_networkx(self) -> nx.Graph:
         """networkx Graph with nodes = labels (or ``0..n-1``) and a ``weight`` attribute."""
@@ -192,7 +194,7 @@ class Graph:
         g = nx.Graph()
         names = self.node_names()
         g.add_nodes_from(names)
-        s, d, w = self._core.edges()
+        s, d, w = self.edges()
         g.add_weighted_edges_from(zip((names[i] for i in s), (names[j] for j in d), w.tolist()))
         return g
 
@@ -202,7 +204,7 @@ class Graph:
 
         g = rx.PyGraph(multigraph=False)
         g.add_nodes_from(self.node_names())
-        s, d, w = self._core.edges()
+        s, d, w = self.edges()
         g.add_edges_from(list(zip(s.tolist(), d.tolist(), w.tolist())))
         return g
 
@@ -240,7 +242,8 @@ class Graph:
 
     def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(src, dst, weights)`` arrays of the undirected edges, ``src < dst``."""
-        return self._core.edges()
+        e = self._core.edges()
+        return e.src, e.dst, e.weights
 
     def index(self, names: Iterable[Any]) -> np.ndarray:
         """Node indices of the nodes named ``names`` (labels; plain indices when the graph has
@@ -270,8 +273,7 @@ class Graph:
         if not self.weighted:
             return self
         s, d, _ = self.edges()
-        core, _, _ = _core.CoreGraph.from_edges(self.n, s, d, None)
-        return Graph(core, self._labels)
+        return Graph(_core.CoreGraph.from_edges(self.n, s, d, None).graph, self._labels)
 
     def mask(self, nodes: NodeSet) -> np.ndarray:
         """Boolean mask of length ``n`` from a node set (indices or a mask); validated."""
@@ -308,8 +310,7 @@ class Graph:
         return {"n": self.n, "src": s, "dst": d, "w": w, "labels": self._labels}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
-        core, _, _ = _core.CoreGraph.from_edges(st["n"], st["src"], st["dst"], st["w"])
-        self._core = core
+        self._core = _core.CoreGraph.from_edges(st["n"], st["src"], st["dst"], st["w"]).graph
         self._index = None
         self._labels = st["labels"]
 

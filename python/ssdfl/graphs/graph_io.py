@@ -304,13 +304,15 @@ def _read_edgelist(p: Path, limits: ReadLimits | None = None, directed: str | No
         directed = "sum"
     if directed == "sum":
         try:
-            core, loops, _merged, _weighted, labels = _core.read_edge_list(raw)
+            r = _core.read_edge_list(raw)
+            core, loops, labels = r.graph, r.self_loops, r.labels
         except SsdflError as exc:
             raise _core_error(p, exc) from None
         _warn_loops(loops, stacklevel=5)
         return Graph(core, _labels_from_core(labels, core.n))
     try:
-        src, dst, w, weighted, labels = _core.parse_edge_list(raw)
+        e = _core.parse_edge_list(raw)
+        src, dst, w, weighted, labels = e.src, e.dst, e.weights, e.weighted, e.labels
     except SsdflError as exc:
         raise _core_error(p, exc) from None
     n = len(labels)
@@ -340,7 +342,8 @@ def _read_edgelist(p: Path, limits: ReadLimits | None = None, directed: str | No
         keep = np.sort(order[last])
         src, dst, w = src[keep], dst[keep], w[keep]
     try:
-        core, loops, _ = _core.CoreGraph.from_edges(n, src, dst, w if weighted else None)
+        built = _core.CoreGraph.from_edges(n, src, dst, w if weighted else None)
+        core, loops = built.graph, built.self_loops
     except SsdflError as exc:
         raise _core_error(p, exc) from None
     _warn_loops(loops, stacklevel=5)
@@ -499,9 +502,10 @@ def _read_mtx(p: Path, limits: ReadLimits | None = None) -> Graph:
     keep = vals != 0  # explicit zeros: no edge
     r, c, vals = r[keep], c[keep], vals[keep]
     if symmetry == "symmetric":
-        core, loops, _ = _core.CoreGraph.from_edges(
+        built = _core.CoreGraph.from_edges(
             n, r, c, None if field == "pattern" else np.ascontiguousarray(vals)
         )
+        core, loops = built.graph, built.self_loops
         _warn_loops(loops, stacklevel=4)
         return Graph(core)
     import scipy.sparse as sp
@@ -706,7 +710,8 @@ def _metis_asymmetry(
 
 
 def _write_metis(g: Graph) -> bytes:
-    indptr, indices, data = g._core.csr()
+    csr = g._core.csr()
+    indptr, indices, data = csr.indptr, csr.indices, csr.data
     weighted = g.weighted
     if weighted and not np.all(data == np.round(data)):
         raise SsdflError("METIS stores integer edge weights only; this graph has fractional ones")
@@ -805,7 +810,8 @@ def _read_json(p: Path, limits: ReadLimits | None = None) -> Graph:
         weight = np.where(last_w >= 0, w[order][np.maximum(last_w, 0)], 1.0)
         by_file = np.argsort(first, kind="stable")
         src, dst, w = src[first][by_file], dst[first][by_file], weight[by_file]
-    core, loops, _ = _core.CoreGraph.from_edges(len(names), src, dst, w if has_w else None)
+    built = _core.CoreGraph.from_edges(len(names), src, dst, w if has_w else None)
+    core, loops = built.graph, built.self_loops
     _warn_loops(loops, stacklevel=4)
     return Graph(core, _labels_array(names))
 

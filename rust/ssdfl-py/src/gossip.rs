@@ -83,8 +83,10 @@ fn gossip_round(
         None => None,
     };
     let os = out.as_slice_mut()?;
-    py.detach(|| core_round(w.as_ref(), xs, n, d, step.as_ref(), vs, os))
-        .py()
+    crate::errors::detach(py, || {
+        core_round(w.as_ref(), xs, n, d, step.as_ref(), vs, os)
+    })
+    .py()
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

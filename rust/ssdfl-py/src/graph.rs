@@ -1,12 +1,13 @@
 //! The `CoreGraph` class and graph-level functions: construction, CSR export, parsing,
 //! cut metrics and connectivity. Conversions only; the work is in `ssdfl_core`.
 
-use crate::errors::IntoPy;
+use crate::errors::{detach, IntoPy};
+use crate::results::result_class;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
-use ssdfl_core::graph::Graph;
+use ssdfl_core::graph::{BuildReport, Graph};
 use ssdfl_core::metrics;
 use ssdfl_core::parse::{parse_edge_list_bytes as core_parse, Labels};
 use ssdfl_core::CoreError;
@@ -22,6 +23,74 @@ fn conv<T>(r: ssdfl_core::Result<T>) -> PyResult<T> {
     })
 }
 
+result_class! {
+    /// A graph built from edges or CSR arrays, with what was cleaned up on the way.
+    BuiltGraph as "BuiltGraph" {
+        /// The graph.
+        graph: Py<PyGraph>,
+        /// Self-loops dropped.
+        self_loops: usize,
+        /// Parallel edges merged (weights summed).
+        merged: usize,
+    }
+}
+
+result_class! {
+    /// The symmetric CSR adjacency of a graph (copies; each edge appears in both rows).
+    CsrArrays as "CsrArrays" {
+        /// Row pointers (`n + 1` entries).
+        indptr: Py<PyArray1<i64>>,
+        /// Column index of every stored entry.
+        indices: Py<PyArray1<i64>>,
+        /// Weight of every stored entry.
+        data: Py<PyArray1<f64>>,
+    }
+}
+
+result_class! {
+    /// The undirected edges of a graph, each once with `src < dst`.
+    EdgeArrays as "EdgeArrays" {
+        /// Smaller endpoint of every edge.
+        src: Py<PyArray1<i64>>,
+        /// Larger endpoint of every edge.
+        dst: Py<PyArray1<i64>>,
+        /// Weight of every edge.
+        weights: Py<PyArray1<f64>>,
+    }
+}
+
+result_class! {
+    /// A parsed edge list: edges as node indices `0..len(labels)` and the node labels.
+    ParsedEdges as "ParsedEdges" {
+        /// Index of every edge's first endpoint.
+        src: Py<PyArray1<i64>>,
+        /// Index of every edge's second endpoint.
+        dst: Py<PyArray1<i64>>,
+        /// Weight of every edge (1 where the file has no weight column).
+        weights: Py<PyArray1<f64>>,
+        /// Whether the file has a weight column.
+        weighted: bool,
+        /// Node labels in index order: an int64 array if all are integers, else a list of str.
+        labels: Py<PyAny>,
+    }
+}
+
+result_class! {
+    /// A graph read from edge-list text, with its node labels and the clean-up counts.
+    EdgeListGraph as "EdgeListGraph" {
+        /// The graph.
+        graph: Py<PyGraph>,
+        /// Self-loops dropped.
+        self_loops: usize,
+        /// Parallel edges merged (weights summed).
+        merged: usize,
+        /// Whether the file has a weight column.
+        weighted: bool,
+        /// Node labels in index order: an int64 array if all are integers, else a list of str.
+        labels: Py<PyAny>,
+    }
+}
+
 /// An immutable undirected weighted graph held in Rust (CSR).
 #[pyclass(name = "CoreGraph", module = "ssdfl._core", frozen)]
 pub struct PyGraph {
@@ -34,9 +103,19 @@ impl PyGraph {
     }
 }
 
+impl BuiltGraph {
+    fn new(py: Python<'_>, g: Graph, rep: BuildReport) -> PyResult<Self> {
+        Ok(BuiltGraph {
+            graph: Py::new(py, PyGraph::wrap(g))?,
+            self_loops: rep.self_loops,
+            merged: rep.merged,
+        })
+    }
+}
+
 #[pymethods]
 impl PyGraph {
-    /// Build from endpoint arrays; returns `(graph, self_loops_dropped, parallel_edges_merged)`.
+    /// Build from endpoint arrays (self-loops dropped, parallel edges merged).
     #[staticmethod]
     #[pyo3(signature = (n, src, dst, weights=None))]
     fn from_edges(
@@ -45,17 +124,17 @@ impl PyGraph {
         src: PyReadonlyArray1<'_, i64>,
         dst: PyReadonlyArray1<'_, i64>,
         weights: Option<PyReadonlyArray1<'_, f64>>,
-    ) -> PyResult<(PyGraph, usize, usize)> {
+    ) -> PyResult<BuiltGraph> {
         let (s, d) = (src.as_slice()?, dst.as_slice()?);
         let w = match &weights {
             Some(w) => Some(w.as_slice()?),
             None => None,
         };
-        let (g, rep) = conv(py.detach(|| Graph::from_edges(n, s, d, w)))?;
-        Ok((PyGraph::wrap(g), rep.self_loops, rep.merged))
+        let (g, rep) = conv(detach(py, || Graph::from_edges(n, s, d, w)))?;
+        BuiltGraph::new(py, g, rep)
     }
 
-    /// Build from a symmetric CSR adjacency; returns `(graph, self_loops_dropped, merged)`.
+    /// Build from a symmetric CSR adjacency (self-loops dropped, duplicates merged).
     #[staticmethod]
     fn from_csr(
         py: Python<'_>,
@@ -63,10 +142,10 @@ impl PyGraph {
         indptr: PyReadonlyArray1<'_, i64>,
         indices: PyReadonlyArray1<'_, i64>,
         data: PyReadonlyArray1<'_, f64>,
-    ) -> PyResult<(PyGraph, usize, usize)> {
+    ) -> PyResult<BuiltGraph> {
         let (p, i, d) = (indptr.as_slice()?, indices.as_slice()?, data.as_slice()?);
-        let (g, rep) = conv(py.detach(|| Graph::from_csr(n, p, i, d)))?;
-        Ok((PyGraph::wrap(g), rep.self_loops, rep.merged))
+        let (g, rep) = conv(detach(py, || Graph::from_csr(n, p, i, d)))?;
+        BuiltGraph::new(py, g, rep)
     }
 
     #[getter]
@@ -85,40 +164,28 @@ impl PyGraph {
     fn degrees<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.inner.degrees().to_vec().into_pyarray(py)
     }
-    /// `(indptr, indices, weights)` of the symmetric CSR adjacency (copies).
-    #[allow(clippy::type_complexity)]
-    fn csr<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> (
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<f64>>,
-    ) {
+    /// The symmetric CSR adjacency (copies).
+    fn csr(&self, py: Python<'_>) -> CsrArrays {
         let g = &self.inner;
         let p: Vec<i64> = g.indptr().iter().map(|&x| x as i64).collect();
         let i: Vec<i64> = g.indices().iter().map(|&x| x as i64).collect();
-        (
-            p.into_pyarray(py),
-            i.into_pyarray(py),
-            g.weights().to_vec().into_pyarray(py),
-        )
+        CsrArrays {
+            indptr: p.into_pyarray(py).unbind(),
+            indices: i.into_pyarray(py).unbind(),
+            data: g.weights().to_vec().into_pyarray(py).unbind(),
+        }
     }
-    /// `(src, dst, weights)` of the undirected edges with `src < dst`.
-    #[allow(clippy::type_complexity)]
-    fn edges<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> (
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<f64>>,
-    ) {
+    /// The undirected edges with `src < dst`.
+    fn edges(&self, py: Python<'_>) -> EdgeArrays {
         let e = self.inner.edges();
         let s: Vec<i64> = e.iter().map(|x| x.0 as i64).collect();
         let d: Vec<i64> = e.iter().map(|x| x.1 as i64).collect();
         let w: Vec<f64> = e.iter().map(|x| x.2).collect();
-        (s.into_pyarray(py), d.into_pyarray(py), w.into_pyarray(py))
+        EdgeArrays {
+            src: s.into_pyarray(py).unbind(),
+            dst: d.into_pyarray(py).unbind(),
+            weights: w.into_pyarray(py).unbind(),
+        }
     }
     /// Subgraph induced by `nodes`, relabelled `0..len(nodes)` in the given order.
     fn induced_subgraph(
@@ -137,7 +204,7 @@ impl PyGraph {
             v.push(x as usize);
         }
         let g = self.inner.clone();
-        let sub = py.detach(|| g.induced_subgraph(&v)).py()?;
+        let sub = detach(py, || g.induced_subgraph(&v)).py()?;
         Ok(PyGraph::wrap(sub))
     }
     fn __repr__(&self) -> String {
@@ -152,7 +219,7 @@ macro_rules! mask_metric {
         fn $name(py: Python<'_>, g: &PyGraph, mask: PyReadonlyArray1<'_, bool>) -> PyResult<f64> {
             let m = mask.as_slice()?;
             let inner = &g.inner;
-            py.detach(|| $core(inner, m)).py()
+            detach(py, || $core(inner, m)).py()
         }
     };
 }
@@ -189,7 +256,7 @@ fn cut_between(
 ) -> PyResult<f64> {
     let (a, b) = (s.as_slice()?, t.as_slice()?);
     let inner = &g.inner;
-    py.detach(|| metrics::cut_between(inner, a, b)).py()
+    detach(py, || metrics::cut_between(inner, a, b)).py()
 }
 
 /// True if the subgraph induced by the mask is connected.
@@ -201,14 +268,14 @@ fn is_set_connected(
 ) -> PyResult<bool> {
     let m = mask.as_slice()?;
     let inner = &g.inner;
-    py.detach(|| metrics::is_set_connected(inner, m)).py()
+    detach(py, || metrics::is_set_connected(inner, m)).py()
 }
 
 /// `(labels, count)`: component label per node, numbered by smallest member.
 #[pyfunction]
 fn connected_components<'py>(py: Python<'py>, g: &PyGraph) -> (Bound<'py, PyArray1<i64>>, usize) {
     let inner = &g.inner;
-    let (lab, c) = py.detach(|| metrics::connected_components(inner));
+    let (lab, c) = detach(py, || metrics::connected_components(inner));
     let lab: Vec<i64> = lab.into_iter().map(|x| x as i64).collect();
     (lab.into_pyarray(py), c)
 }
@@ -235,41 +302,25 @@ fn labels_to_py<'py>(py: Python<'py>, labels: Labels) -> PyResult<Bound<'py, PyA
     })
 }
 
-/// Parse edge-list text (`bytes` or `str`): returns `(src, dst, weights, weighted, labels)`
-/// where `labels` is an int64 array (all labels integers) or a list of strings.
+/// Parse edge-list text (`bytes` or `str`).
 #[pyfunction]
-#[allow(clippy::type_complexity)]
-fn parse_edge_list<'py>(
-    py: Python<'py>,
-    data: &Bound<'py, PyAny>,
-) -> PyResult<(
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<f64>>,
-    bool,
-    Bound<'py, PyAny>,
-)> {
+fn parse_edge_list<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<ParsedEdges> {
     let bytes = text_bytes(data)?;
-    let e = conv(py.detach(|| core_parse(bytes)))?;
-    Ok((
-        e.src.into_pyarray(py),
-        e.dst.into_pyarray(py),
-        e.weights.into_pyarray(py),
-        e.weighted,
-        labels_to_py(py, e.labels)?,
-    ))
+    let e = conv(detach(py, || core_parse(bytes)))?;
+    Ok(ParsedEdges {
+        src: e.src.into_pyarray(py).unbind(),
+        dst: e.dst.into_pyarray(py).unbind(),
+        weights: e.weights.into_pyarray(py).unbind(),
+        weighted: e.weighted,
+        labels: labels_to_py(py, e.labels)?.unbind(),
+    })
 }
 
-/// Parse edge-list text (`bytes` or `str`) and build the graph in one call (GIL released):
-/// returns `(graph, self_loops_dropped, parallel_edges_merged, weighted, labels)`.
+/// Parse edge-list text (`bytes` or `str`) and build the graph in one call (GIL released).
 #[pyfunction]
-#[allow(clippy::type_complexity)]
-fn read_edge_list<'py>(
-    py: Python<'py>,
-    data: &Bound<'py, PyAny>,
-) -> PyResult<(PyGraph, usize, usize, bool, Bound<'py, PyAny>)> {
+fn read_edge_list<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<EdgeListGraph> {
     let bytes = text_bytes(data)?;
-    let result = py.detach(|| -> ssdfl_core::Result<_> {
+    let result = detach(py, || -> ssdfl_core::Result<_> {
         let e = core_parse(bytes)?;
         let w = if e.weighted {
             Some(e.weights.as_slice())
@@ -280,17 +331,22 @@ fn read_edge_list<'py>(
         Ok((g, rep, e.weighted, e.labels))
     });
     let (g, rep, weighted, labels) = conv(result)?;
-    Ok((
-        PyGraph::wrap(g),
-        rep.self_loops,
-        rep.merged,
+    Ok(EdgeListGraph {
+        graph: Py::new(py, PyGraph::wrap(g))?,
+        self_loops: rep.self_loops,
+        merged: rep.merged,
         weighted,
-        labels_to_py(py, labels)?,
-    ))
+        labels: labels_to_py(py, labels)?.unbind(),
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGraph>()?;
+    m.add_class::<BuiltGraph>()?;
+    m.add_class::<CsrArrays>()?;
+    m.add_class::<EdgeArrays>()?;
+    m.add_class::<ParsedEdges>()?;
+    m.add_class::<EdgeListGraph>()?;
     m.add_function(wrap_pyfunction!(volume, m)?)?;
     m.add_function(wrap_pyfunction!(cut_size, m)?)?;
     m.add_function(wrap_pyfunction!(cut_between, m)?)?;
