@@ -49,7 +49,29 @@ def form(
         help="Train on bundled digits data with the devices' label "
         "histograms and optimizers; draw predicted vs observed.",
     ),
-    cycles: int = typer.Option(40, "--cycles", help="Cycles for --simulate."),
+    cycles: int = typer.Option(
+        40, "--cycles", min=1, help="Cycles for --simulate; the cycle budget C of --validate."
+    ),
+    validate: bool = typer.Option(
+        False,
+        "--validate",
+        help="Train >= 10 formations (the pick, S = 1, S = N, greedy, random clusters, ...) "
+        "over --seeds seeds and write validation.json + validation.png (predicted vs observed).",
+    ),
+    model: str = typer.Option("softmax", "--model", help="--validate model: softmax|mlp|cnn."),
+    seeds: int = typer.Option(3, "--seeds", min=1, help="--validate seeds per formation."),
+    budget: str = typer.Option(
+        "bytes",
+        "--budget",
+        help="What the pick optimizes: 'bytes' (the spend of S = N in --cycles cycles) or "
+        "'cycles' (--cycles cycles each).",
+    ),
+    link_cost: str | None = typer.Option(
+        None,
+        "--link-cost",
+        help="Per-edge link cost: a file of 'u v cost' lines (unlisted edges cost 1), or "
+        "'weight' to use the graph file's edge weights.",
+    ),
     update: Path | None = typer.Option(
         None,
         "--update",
@@ -90,13 +112,33 @@ def form(
         n_cl = res.changes["clusters_after"]
         console.print(f"{res.mode}: {n_cl} clusters, {kb:.1f} kB D2D; wrote {out / rep.name}")
         return
+    from ssdfl.planner.predict import Budget, choose_formation, link_costs
+    from ssdfl.theory.devices import homogeneous_devices
+
+    b = Budget(budget, cycles)
+    b.validate()
+    lc = link_costs(link_cost, g)
     plan = plan_formation(g, dev, cfg, progress=not quiet())
+    choice = choose_formation(g, dev or homogeneous_devices(g.n), eta, tau_a, tau_r, b, lc, plan,
+                              cfg.mixing_rule)  # fmt: skip
+    plan.notes.insert(0, f"user objective ({budget} budget): {choice['verdict']}")
     with atomic_dir(out) as tmp:
         report = write_report(plan, g, tmp, graph_name=graph.name)
+        from ssdfl.planner.validate import write_choice
+
+        write_choice(choice, tmp)
         if simulate:
             from ssdfl.planner.validate import simulate_plan
 
             simulate_plan(plan, g, dev, tmp, cycles=cycles, progress=not quiet(), report=report)
+        if validate:
+            from ssdfl.planner.validate import validate_formations
+
+            val = validate_formations(
+                g, dev, tmp, eta=eta, tau_a=tau_a, tau_r=tau_r, model=model, seeds=seeds,
+                cycles=cycles, budget=budget, link_cost=lc, plan=plan, mixing=cfg.mixing_rule,
+                choice=choice, report=report,
+            )  # fmt: skip
     report = out / report.name
     if as_json:
         print((out / "formation.json").read_text())
@@ -107,4 +149,7 @@ def form(
     gr = plan.greedy
     if gr.get("chosen_S") is not None:
         console.print(f"paper's greedy choice: S = {gr['chosen_S']}, J = {gr['objective']:.5g}")
+    console.print(f"[bold]{choice['verdict']}[/]")
+    if validate:
+        console.print(val["sentence"])
     console.print(f"wrote {out / 'formation.json'} and {report}")

@@ -1,10 +1,15 @@
 """Candidate clusters of the planner: the paper's iterative splitting (with threshold 0 and
 under the Cheeger threshold ``Φ_min^S``), ``partition`` for ``k = 2..k_max``, singletons and, on
-small graphs, every connected subset. All candidates are connected."""
+small graphs, every connected subset. All candidates are connected.
+
+:func:`formation_candidates` lists whole formations for the user-facing objective of
+:mod:`ssdfl.planner.predict`: ``S = 1``, ``S = N``, the paper's greedy pick, the splitting loop,
+random connected clusters and the MILP picks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +17,7 @@ from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.planner.config import PlanConfig
 
-__all__ = ["connected_subsets", "generate_candidates"]
+__all__ = ["connected_subsets", "formation_candidates", "generate_candidates"]
 
 
 def generate_candidates(
@@ -72,4 +77,64 @@ def connected_subsets(g: Graph) -> list[np.ndarray]:
         mask = np.array([(bits >> u) & 1 for u in range(g.n)], dtype=bool)
         if _core.is_set_connected(g._core, mask):
             out.append(np.flatnonzero(mask))
+    return out
+
+
+def formation_candidates(
+    g: Graph,
+    plan: Any | None = None,
+    rng: np.random.Generator | int | None = 0,
+    n_random: int = 2,
+    s_values: list[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Whole formations the user-facing objective chooses from (``docs/formation.md``): always
+    ``S = 1`` (no clustering), ``S = N`` (every device alone: local steps plus inter-cluster
+    gossip), the paper's greedy pick and the splitting loop's formations, ``n_random`` random
+    connected partitions per ``S`` (``random_connected_partition``), and, given a
+    :class:`~ssdfl.planner.plan.FormationPlan`, its MILP pick and MILP optimum per ``S``.
+    ``s_values``: the ``S`` of the splitting/random formations (default: about 6 values
+    spread over ``2..N−1``). Each entry: ``id``, ``S``, ``labels`` (``(N,)``), ``source``.
+    A formation found twice keeps one entry whose id and source name both (``"milp-J S=2 =
+    greedy S=2"``)."""
+    from ssdfl.clusters.clustering import split_hierarchy
+    from ssdfl.simulate.clusters import cluster_labels, random_connected_partition
+
+    n = g.n
+    r = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if s_values is None:
+        s_values = sorted({round(float(x)) for x in np.geomspace(2, max(2, n - 1), 6)} - {1, n})
+    out: list[dict[str, Any]] = []
+    seen: dict[tuple[int, ...], dict[str, Any]] = {}
+
+    def add(ident: str, labels: Any, source: str) -> None:
+        lab = cluster_labels(labels, n)
+        key = tuple(lab.tolist())
+        if key in seen:
+            seen[key]["id"] += f" = {ident}"
+            seen[key]["source"] += f"; {source}"
+            return
+        seen[key] = {"id": ident, "S": int(lab.max()) + 1, "labels": lab, "source": source}
+        out.append(seen[key])
+
+    add("S=1", np.zeros(n, dtype=np.int64), "no clustering")
+    add("S=N", np.arange(n, dtype=np.int64), "every device alone")
+    if plan is not None:
+        add(f"milp-J S={plan.S}", plan.assignment, "MILP pick of the Lemma-1/2 objective J")
+        gr = plan.greedy
+        if gr.get("clusters"):
+            add(f"greedy S={gr['chosen_S']}", [np.asarray(c) for c in gr["clusters"]],
+                "paper's greedy pick")  # fmt: skip
+    seq = split_hierarchy(g, 0.0, measure="mixing", max_clusters=max(s_values, default=1))
+    for f in seq:
+        if len(f.clusters) in s_values:
+            add(f"split S={len(f.clusters)}", list(f.clusters), "paper's splitting loop")
+    if plan is not None:
+        for row in plan.by_S:
+            if row.get("feasible") and row["S"] in s_values and row.get("clusters"):
+                add(f"milp S={row['S']}", [np.asarray(c) for c in row["clusters"]],
+                    "MILP optimum of J for this S")  # fmt: skip
+    for S in s_values:
+        for j in range(n_random):
+            add(f"random S={S} #{j + 1}", random_connected_partition(g, S, r),
+                "random connected clusters")  # fmt: skip
     return out

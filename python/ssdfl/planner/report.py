@@ -459,3 +459,19 @@ def console_table(plan: FormationPlan) -> Any:
     if len(plan.per_cluster) > 50:
         t.caption = f"… {len(plan.per_cluster) - 50} more clusters in formation.json"
     return t
+
+
+def append_validation(report: Path, result: dict[str, Any]) -> None:
+    """Append the ``--validate`` section (its sentence, table and plot) to ``report``."""
+    lines = ["", "## Validation: predicted vs observed", "", result["sentence"], "",
+             "| formation | S | predicted | observed median | IQR | cycles | pick |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for f in result["formations"]:
+        lo, hi = f["observed_iqr"]
+        lines.append(f"| {f['id']} | {f['S']} | {_fmt(f['predicted'])} | "
+                     f"{_fmt(f['observed_median'])} | {_fmt(lo)}–{_fmt(hi)} | {f['cycles']} | "
+                     f"{'★' if f['chosen'] else ''} |")  # fmt: skip
+    lines += ["", "![validation](validation.png)", ""]
+    text = report.read_text() + "\n".join(lines)
+    with atomic_write(report) as fh:
+        fh.write(text)

@@ -27,7 +27,14 @@ from ssdfl.planner.plan import FormationPlan
 from ssdfl.theory.data import FederatedDataset, load_digits_federated
 from ssdfl.theory.devices import DeviceTable
 
-__all__ = ["digits_for_devices", "simulate_plan"]
+__all__ = [
+    "data_for_devices",
+    "digits_for_devices",
+    "simulate_plan",
+    "validate_formations",
+    "validation_sentence",
+    "write_choice",
+]
 
 
 def digits_for_devices(devices: DeviceTable | None, n: int, seed: int = 0) -> FederatedDataset:
@@ -180,3 +187,255 @@ def simulate_plan(
         with atomic_write(report) as fh:
             fh.write(text)
     return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# `ssdfl form --validate`: predicted vs observed device loss over many formations and seeds
+# ---------------------------------------------------------------------------------------------
+
+VALIDATION_METRIC = "device_loss_mean"
+
+
+def data_for_devices(
+    devices: DeviceTable | None, n: int, data: str = "digits", seed: int = 0
+) -> FederatedDataset:
+    """``digits`` (:func:`digits_for_devices`) or ``mnist1d`` (4 000 training signals drawn by
+    the same per-class histogram rule; a 2-label split without histograms)."""
+    if data == "digits":
+        return digits_for_devices(devices, n, seed)
+    if data != "mnist1d":
+        raise SsdflError(f"data must be 'digits' or 'mnist1d', got {data!r}")
+    from ssdfl.theory.data import load_mnist1d_federated
+
+    if devices is None or devices.label_hist is None:
+        return load_mnist1d_federated(n, "k-label", k=2, seed=seed)
+    base = load_mnist1d_federated(1, "iid", seed=seed)
+    hist = devices.label_hist
+    if hist.shape[1] > 10:
+        raise SsdflError(f"MNIST-1D has 10 classes; the devices file has {hist.shape[1]}")
+    rng = np.random.default_rng(seed)
+    pools = {c: list(rng.permutation(np.flatnonzero(base.y == c))) for c in range(10)}
+    classes = [int(c) if str(c).isdigit() else k for k, c in enumerate(devices.classes)]
+    demand = np.zeros(10)
+    for k, c in enumerate(classes):
+        demand[c] += hist[:, k].sum()
+    scale = min(1.0, min(len(pools[c]) / demand[c] for c in range(10) if demand[c] > 0))
+    parts = []
+    for i in range(n):
+        want = np.maximum(np.floor(hist[i] * scale).astype(int), 0)
+        if want.sum() == 0:
+            want[int(np.argmax(hist[i]))] = 1
+        idx: list[int] = []
+        for k, c in enumerate(classes):
+            idx += [pools[c].pop() for _ in range(min(want[k], len(pools[c])))]
+        if not idx:
+            raise SsdflError(f"device {i}: no MNIST-1D samples left for its classes")
+        parts.append(np.sort(np.asarray(idx, dtype=np.int64)))
+    return FederatedDataset(base.X, base.y, parts, 10, "mnist1d-by-histogram", base.X_test,
+                            base.y_test)  # fmt: skip
+
+
+def _pick_formations(choice: dict[str, Any], g: Graph, n_formations: int, seed: int) -> list[dict]:
+    """The formations to train: the pick, S = 1, S = N, the greedy pick, the MILP-J pick,
+    two random connected partitions of the pick's S, then the other candidates spread over S."""
+    from ssdfl.simulate.clusters import cluster_labels, random_connected_partition
+
+    rows = {r["id"]: r for r in choice["candidates"]}
+    chosen: list[dict[str, Any]] = []
+    keys: set[tuple[int, ...]] = set()
+
+    def add(ident: str, clusters: list, pred_row: dict | None) -> None:
+        lab = cluster_labels([np.asarray(c) for c in clusters], g.n)
+        k = tuple(lab.tolist())
+        if k in keys:
+            return
+        keys.add(k)
+        chosen.append({"id": ident, "S": int(lab.max()) + 1, "labels": lab, "row": pred_row})
+
+    pick = rows[choice["pick"]]
+    add(pick["id"], pick["clusters"], pick)
+    for r in choice["candidates"]:
+        if r["S"] in (1, g.n) or "greedy" in r["id"] or "milp-J" in r["id"]:
+            add(r["id"], r["clusters"], r)
+    S = pick["S"]
+    if 1 < S < g.n:
+        rng = np.random.default_rng(seed + 1000)
+        for j in range(2):
+            lab = random_connected_partition(g, S, rng)
+            add(f"random S={S} (pick's S) #{j + 1}",
+                [np.flatnonzero(lab == s) for s in range(S)], None)  # fmt: skip
+    def key(r: dict) -> tuple[int, ...]:
+        return tuple(cluster_labels([np.asarray(c) for c in r["clusters"]], g.n).tolist())
+
+    rest = [r for r in choice["candidates"] if key(r) not in keys]
+    rest.sort(key=lambda r: r["S"])
+    while len(chosen) < n_formations and rest:
+        # spread over S: take the candidate whose S is farthest from the S already chosen
+        have = np.array([c["S"] for c in chosen])
+        j = max(range(len(rest)), key=lambda i: (np.min(np.abs(have - rest[i]["S"])), -i))
+        r = rest.pop(j)
+        add(r["id"], r["clusters"], r)
+    return chosen
+
+
+def validate_formations(
+    g: Graph,
+    devices: DeviceTable | None,
+    out: str | os.PathLike[str] | None,
+    *,
+    eta: float = 0.05,
+    tau_a: int = 20,
+    tau_r: int = 5,
+    model: str = "softmax",
+    data: str | None = None,
+    seeds: int = 3,
+    cycles: int = 20,
+    budget: str = "bytes",
+    link_cost: np.ndarray | None = None,
+    plan: FormationPlan | None = None,
+    n_formations: int = 12,
+    mixing: str = "lazy-metropolis",
+    seed0: int = 0,
+    progress: bool = False,
+    choice: dict[str, Any] | None = None,
+    report: Path | None = None,
+) -> dict[str, Any]:
+    """Train ``n_formations`` (≥ 10 when the graph allows) formations spanning ``S = 1..N`` over
+    ``seeds`` seeds and compare with the planner's prediction; writes ``validation.json`` and
+    ``validation.png`` into ``out`` (if given). ``model``: ``softmax`` | ``mlp`` | ``cnn``;
+    ``data``: ``digits`` (default for softmax/mlp) or ``mnist1d`` (default for cnn). The metric
+    is the mean over devices of the global training loss at each device's own model at the
+    end of the formation's budget (``budget``: ``bytes`` or ``cycles``; see
+    :mod:`ssdfl.planner.predict`), lower is better."""
+    import json
+
+    from scipy.stats import spearmanr
+    from threadpoolctl import threadpool_limits
+
+    from ssdfl.planner.predict import Budget, budget_cycles, choose_formation, with_default_lr
+    from ssdfl.simulate import simulate
+    from ssdfl.simulate.devices import population_from_devices
+    from ssdfl.theory.devices import homogeneous_devices
+
+    if seeds < 1:
+        raise SsdflError(f"--seeds must be >= 1, got {seeds}")
+    if model not in ("softmax", "mlp", "cnn"):
+        raise SsdflError(f"--model must be softmax, mlp or cnn, got {model!r}")
+    data = data or ("mnist1d" if model == "cnn" else "digits")
+    dev = with_default_lr(devices or homogeneous_devices(g.n))
+    b = Budget(budget, cycles)
+    if choice is None:
+        choice = choose_formation(g, dev, eta, tau_a, tau_r, b, link_cost, plan, mixing, seed0)
+    forms = _pick_formations(choice, g, n_formations, seed0)
+    from ssdfl.planner.predict import predict_formations
+
+    preds = predict_formations(g, [f["labels"] for f in forms], dev, eta, tau_a, tau_r, b,
+                               link_cost, mixing)  # fmt: skip
+    pop = population_from_devices(dev)
+    etas = dev.step_sizes(eta)
+    obs = np.full((len(forms), seeds), np.nan)
+    for s in range(seeds):
+        ds = data_for_devices(devices, g.n, data, seed0 + s)
+        m = ds.model(model)
+        x0 = m.init(seed0 + s) if model != "softmax" else None
+        for j, f in enumerate(forms):
+            K = budget_cycles(g, f["labels"], tau_a, tau_r, b, link_cost)
+            with threadpool_limits(1):
+                r = simulate(m, g, "ssdfl", method_kwargs={"clusters": f["labels"]},
+                             optimizers=pop, tau_a=tau_a, tau_r=tau_r, cycles=K, eta=etas,
+                             x0=x0, seed=seed0 + s, mixing=mixing, eval_every=K,
+                             device_metrics=True, progress=False)  # fmt: skip
+            v = r.table()[VALIDATION_METRIC].iloc[-1]
+            obs[j, s] = float(v) if np.isfinite(v) else np.inf
+    med = np.median(obs, axis=1)
+    q1, q3 = np.percentile(obs, [25, 75], axis=1)
+    pred = np.array([p["predicted"] for p in preds])
+    rho = float(spearmanr(pred, med).statistic) if len(forms) >= 3 else float("nan")
+    pick_j = 0
+    best_j = int(np.argmin(med))
+    regret = float(med[pick_j] / med[best_j] - 1.0) if med[best_j] > 0 else 0.0
+    result = {
+        "metric": VALIDATION_METRIC,
+        "metric_doc": "mean over devices of the global training loss (1/N)Σ_j F_j at the "
+                      "device's own model, at the end of the budget; lower is better",
+        "budget": {**choice["budget"], "tau_a": tau_a, "tau_r": tau_r, "eta": eta,
+                   "link_cost": link_cost is not None},
+        "model": model, "data": data, "seeds": [seed0 + s for s in range(seeds)],
+        "spearman": rho,
+        "regret": regret,
+        "best_observed": forms[best_j]["id"],
+        "verdict": choice["verdict"],
+        "formations": [
+            {"id": f["id"], "S": f["S"],
+             "clusters": [np.flatnonzero(f["labels"] == c).tolist() for c in range(f["S"])],
+             "predicted": float(pred[j]), "observed_median": float(med[j]),
+             "observed_iqr": [float(q1[j]), float(q3[j])], "observed": obs[j].tolist(),
+             "cycles": int(preds[j]["cycles"]), "chosen": j == pick_j}
+            for j, f in enumerate(forms)
+        ],
+    }  # fmt: skip
+    result["sentence"] = validation_sentence(result)
+    if out is not None:
+        outdir = Path(out)
+        outdir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(outdir / "validation.json") as fh:
+            fh.write(json.dumps(result, indent=2, allow_nan=False, default=_no_inf))
+        _plot_validation(result, outdir / "validation.png")
+    if report is not None:
+        from ssdfl.planner.report import append_validation
+
+        append_validation(report, result)
+    return result
+
+
+def write_choice(choice: dict[str, Any], out: str | os.PathLike[str]) -> Path:
+    """``choice.json``: the user-objective pick, its verdict and every candidate's prediction."""
+    import json
+
+    path = Path(out) / "choice.json"
+    with atomic_write(path) as fh:
+        fh.write(json.dumps(choice, indent=2, allow_nan=False))
+    return path
+
+
+def _no_inf(x: Any) -> Any:
+    raise TypeError(f"not JSON serializable: {x!r}")
+
+
+def validation_sentence(result: dict[str, Any]) -> str:
+    """One sentence for report.md: how well the prediction ranked the trained formations, and
+    whether a baseline beat the pick."""
+    f = result["formations"]
+    pick = next(x for x in f if x["chosen"])
+    best = min(f, key=lambda x: x["observed_median"])
+    n_seeds = len(result["seeds"])
+    head = (
+        f"Validation ({result['model']} on {result['data']}, {len(f)} formations × {n_seeds} "
+        f"seeds, {result['budget']['kind']} budget): Spearman ρ = {result['spearman']:.2f} "
+        f"between predicted and observed median device loss; "
+    )
+    if best["id"] == pick["id"]:
+        return head + f"the pick ({pick['id']}) was the best formation trained."
+    return head + (
+        f"{best['id']} beat the pick ({pick['id']}): observed {best['observed_median']:.4g} "
+        f"vs {pick['observed_median']:.4g} (regret {100 * result['regret']:.1f} %)."
+    )
+
+
+def _plot_validation(result: dict[str, Any], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for x in result["formations"]:
+        lo, hi = x["observed_iqr"]
+        m = x["observed_median"]
+        kw = {"color": "C3", "marker": "*", "ms": 14} if x["chosen"] else {"color": "C0",
+                                                                         "marker": "o"}
+        ax.errorbar([x["predicted"]], [m], yerr=[[m - lo], [hi - m]], capsize=3, **kw)
+        ax.annotate(x["id"], (x["predicted"], m), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")  # fmt: skip
+    ax.set_xlabel("predicted (lower is better)")
+    ax.set_ylabel(f"observed {result['metric']} (median, IQR)")
+    ax.set_title(f"{result['model']} on {result['data']}, {result['budget']['kind']} budget: "
+                 f"Spearman ρ = {result['spearman']:.2f}", fontsize=9)  # fmt: skip
+    save_figure(fig, path)

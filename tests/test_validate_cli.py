@@ -1,0 +1,116 @@
+"""`ssdfl form --validate`: the validation.json schema and its values (Spearman recomputed with
+scipy, medians and IQRs recomputed with numpy, clusters checked with networkx), the plot, the
+report sentence, choice.json and the link-cost option."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "from ssdfl.cli import main; main()", *args],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import EXAMPLES
+
+    out = tmp_path_factory.mktemp("val") / "out"
+    r = run("form", str(EXAMPLES / "er30.edgelist"), "--devices",
+            str(EXAMPLES / "er30-devices.csv"), "--out", str(out), "--quiet", "--no-fmmc",
+            "--no-schedule", "--max-clusters", "8", "--validate", "--seeds", "2",
+            "--cycles", "4")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_validation_json_schema_and_values(validated: Path, examples: Path) -> None:
+    v = json.loads((validated / "validation.json").read_text())
+    assert {"metric", "budget", "spearman", "formations"} <= set(v)
+    assert v["metric"] == "device_loss_mean"
+    assert v["budget"]["kind"] == "bytes" and v["budget"]["cycles"] == 4
+    f = v["formations"]
+    assert len(f) >= 10
+    for x in f:
+        assert {"id", "S", "clusters", "predicted", "observed_median", "observed_iqr",
+                "chosen"} <= set(x)  # fmt: skip
+        obs = np.asarray(x["observed"])
+        assert len(obs) == 2
+        assert x["observed_median"] == pytest.approx(float(np.median(obs)), rel=1e-12)
+        lo, hi = np.percentile(obs, [25, 75])
+        assert x["observed_iqr"] == pytest.approx([lo, hi], rel=1e-12)
+        assert 1 <= x["cycles"] <= 4
+    assert sum(x["chosen"] for x in f) == 1
+    S = {x["S"] for x in f}
+    assert 1 in S and 30 in S  # spans S = 1 … N
+    ids = [x["id"] for x in f]
+    assert any(i.startswith("S=1") for i in ids) and any(i.startswith("S=N") for i in ids)
+    assert any("greedy" in i for i in ids)  # the paper's greedy pick (may equal another)
+    pick = next(x for x in f if x["chosen"])
+    if 1 < pick["S"] < 30:
+        assert sum("pick's S" in i for i in ids) == 2
+    rho = spearmanr([x["predicted"] for x in f], [x["observed_median"] for x in f]).statistic
+    assert v["spearman"] == pytest.approx(rho, abs=1e-12)
+    best = min(x["observed_median"] for x in f)
+    assert v["regret"] == pytest.approx(pick["observed_median"] / best - 1, rel=1e-12)
+    g = nx.read_edgelist(examples / "er30.edgelist", nodetype=int)
+    for x in f:  # every formation is a partition into connected clusters
+        assert sorted(u for c in x["clusters"] for u in c) == list(range(30))
+        assert len(x["clusters"]) == x["S"]
+        assert all(nx.is_connected(g.subgraph(c)) for c in x["clusters"])
+
+
+def test_plot_report_sentence_and_choice(validated: Path) -> None:
+    assert (validated / "validation.png").stat().st_size > 1000
+    v = json.loads((validated / "validation.json").read_text())
+    report = (validated / "report.md").read_text()
+    assert v["sentence"] in report
+    assert "Spearman" in v["sentence"]
+    ch = json.loads((validated / "choice.json").read_text())
+    assert ch["pick"] == next(x["id"] for x in v["formations"] if x["chosen"])
+    assert ch["verdict"] in report
+    plan = json.loads((validated / "formation.json").read_text())
+    assert any(ch["verdict"] in n for n in plan["notes"])
+
+
+def test_sentence_names_a_baseline_that_beats_the_pick() -> None:
+    from ssdfl.planner.validate import validation_sentence
+
+    res = {"model": "mlp", "data": "digits", "seeds": [0, 1], "budget": {"kind": "bytes"},
+           "spearman": 0.5, "regret": 0.25,
+           "formations": [
+               {"id": "split S=3", "S": 3, "observed_median": 1.25, "chosen": True},
+               {"id": "S=1", "S": 1, "observed_median": 1.0, "chosen": False}]}  # fmt: skip
+    s = validation_sentence(res)
+    assert "S=1 beat the pick (split S=3)" in s and "25.0 %" in s
+
+
+def test_link_cost_file(tmp_path: Path) -> None:
+    import ssdfl
+    from ssdfl.planner.predict import cycle_cost, read_link_cost
+
+    g = ssdfl.as_graph(nx.path_graph(4))
+    p = tmp_path / "cost.txt"
+    p.write_text("# u v cost\n1 0 5\n2,3,0.5\n")
+    c = read_link_cost(str(p), g)
+    s, t, _ = g.edges()
+    want = {(0, 1): 5.0, (1, 2): 1.0, (2, 3): 0.5}
+    assert [c[k] for k in range(3)] == [want[tuple(sorted((int(a), int(b))))]
+                                        for a, b in zip(s, t)]  # fmt: skip
+    lab = np.array([0, 0, 1, 1])
+    # intra edges (0,1) and (2,3): 5.5; all edges: 6.5 → 2(τ_a·5.5 + τ_r·6.5)
+    assert cycle_cost(g, lab, 3, 2, c) == pytest.approx(2 * (3 * 5.5 + 2 * 6.5))
+    p.write_text("0 2 1\n")
+    with pytest.raises(ssdfl.SsdflError, match="not an edge"):
+        read_link_cost(str(p), g)
