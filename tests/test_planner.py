@@ -176,3 +176,85 @@ def test_singletons_keep_every_S_feasible_up_to_n() -> None:
     feas = [r["S"] for r in plan.by_S if r["feasible"]]
     assert 5 in feas  # singletons
     assert all(itertools.chain([plan.S in feas]))
+
+
+# -- the user objective (planner/predict.py, candidates.formation_candidates) ------------------
+
+
+def test_candidate_set_has_no_clustering_every_device_alone_greedy_and_random() -> None:
+    from ssdfl.planner.candidates import formation_candidates
+
+    rng = np.random.default_rng(1)
+    g = nx.connected_watts_strogatz_graph(14, 4, 0.2, seed=3)
+    plan = plan_formation(g, random_devices(14, rng), PlanConfig(**FAST))
+    cands = formation_candidates(ssdfl.as_graph(g), plan, rng=0)
+    S = [c["S"] for c in cands]
+    assert 1 in S and 14 in S
+    assert any("greedy" in c["id"] for c in cands)
+    assert sum(c["id"].startswith("random") for c in cands) >= 4
+    assert any("milp-J" in c["id"] for c in cands)
+    keys = [tuple(c["labels"].tolist()) for c in cands]
+    assert len(set(keys)) == len(keys)  # no formation twice
+    for c in cands:  # every cluster connected (networkx)
+        for s in range(c["S"]):
+            assert nx.is_connected(g.subgraph(np.flatnonzero(c["labels"] == s).tolist()))
+
+
+def test_complete_graph_answer_is_do_not_cluster_and_says_why() -> None:
+    from ssdfl.planner.predict import Budget, choose_formation
+
+    rng = np.random.default_rng(0)
+    g = nx.complete_graph(10)
+    dev = random_devices(10, rng)
+    plan = plan_formation(g, dev, PlanConfig(**FAST))
+    ch = choose_formation(ssdfl.as_graph(g), dev, 0.05, 20, 5, Budget("cycles", 20), plan=plan)
+    assert ch["S"] == 1 and ch["cluster"] is False
+    assert ch["verdict"].startswith("Do not cluster")
+    assert "removes intra-cluster mixing" in ch["verdict"]
+    assert {r["S"] for r in ch["candidates"]} >= {1, 10}
+
+
+def test_drift_term_equals_the_dense_closed_form() -> None:
+    """D_f = (1/N)‖Σ_{j<K} M^j u‖² with M = W^{τr} W_intra^{τa},
+    u = −W^{τr} Σ_{k<τa} W_intra^k (I − J)ΣH, from dense numpy matrices built with networkx."""
+    from ssdfl.planner.predict import drift_disagreement
+
+    rng = np.random.default_rng(2)
+    g = nx.connected_watts_strogatz_graph(9, 4, 0.3, seed=1)
+    lab = ssdfl.random_connected_partition(g, 3, 0)
+
+    def lazy_metro(h: nx.Graph, nodes: list[int]) -> np.ndarray:
+        W = np.zeros((9, 9))
+        for a, b in h.edges():
+            W[a, b] = W[b, a] = 1.0 / (1 + max(h.degree(a), h.degree(b)))
+        W += np.diag(1 - W.sum(axis=1))
+        return (np.eye(9) + W) / 2
+
+    W = lazy_metro(g, list(g))
+    inner = nx.Graph([(a, b) for a, b in g.edges() if lab[a] == lab[b]])
+    inner.add_nodes_from(range(9))
+    Wi = lazy_metro(inner, list(inner))
+    H = rng.normal(size=(9, 4))
+    step = rng.uniform(0.01, 0.1, size=9)
+    ta, tr, K = 4, 2, 7
+    Pm = np.eye(9) - np.ones((9, 9)) / 9
+    acc = sum(np.linalg.matrix_power(Wi, k) for k in range(ta))
+    Wr = np.linalg.matrix_power(W, tr)
+    u = -Wr @ acc @ Pm @ (step[:, None] * H)
+    M = Wr @ np.linalg.matrix_power(Wi, ta)
+    E = sum(np.linalg.matrix_power(M, j) @ u for j in range(K))
+    want = float(np.mean(np.sum(E * E, axis=1)))
+    got = drift_disagreement(ssdfl.as_graph(g), lab, H, step, ta, tr, K)
+    assert got == pytest.approx(want, rel=1e-10)
+
+
+def test_byte_budget_gives_cycles_by_cost() -> None:
+    from ssdfl.planner.predict import Budget, budget_cycles
+
+    g = ssdfl.as_graph(nx.cycle_graph(8))
+    lab = np.repeat(np.arange(2), 4)  # 6 intra edges of 8
+    b = Budget("bytes", 10)
+    # budget = 10 cycles · 2·τ_r·m = 10·2·2·8 = 320; one cycle = 2(3·6 + 2·8) = 68 → 4 cycles
+    assert budget_cycles(g, lab, 3, 2, b) == 320 // 68
+    assert budget_cycles(g, np.arange(8), 3, 2, b) == 10
+    assert budget_cycles(g, lab, 3, 2, Budget("cycles", 10)) == 10
