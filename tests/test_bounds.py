@@ -289,7 +289,7 @@ def test_theorem2_rate_and_radius() -> None:
 @given(S=st.integers(1, 60), tau=st.integers(1, 30), eps=st.floats(1e-4, 1.0))
 def test_phi_min_inverts_the_cheeger_admissibility(S: int, tau: int, eps: float) -> None:
     e = eps_S(S, eps)
-    assert e == pytest.approx(eps / math.sqrt(S))
+    assert e == eps  # audit: clusters contract independently, no ε/√S share (test_theory_audit)
     phi = phi_min(S, tau, eps)
     assert (1 - phi**2 / 2) ** tau == pytest.approx(e, rel=1e-9)
     assert phi_min(S + 1, tau, eps) >= phi  # more clusters → stricter threshold

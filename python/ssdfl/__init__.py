@@ -121,6 +121,7 @@ from ssdfl.theory.optimizers import (
     ProxSGD,
     random_population,
 )
+from ssdfl.theory.verify import Verification, verify
 
 __all__ = [
     "CSTC",
@@ -163,6 +164,7 @@ __all__ = [
     "SweepProfile",
     "SweepResult",
     "TooLargeError",
+    "Verification",
     "__version__",
     "algebraic_connectivity",
     "as_graph",
@@ -223,6 +225,7 @@ __all__ = [
     "synthetic_classification",
     "synthetic_regression",
     "theorem1_rate",
+    "verify",
     "volume",
     "write_graph",
 ]

@@ -11,6 +11,11 @@ Per cluster ``s`` (devices ``C_s``, ``N_s = |C_s|``):
   squared coefficient of variation of the effective step factors, scale free);
 - combined ``H_s = Δ_s + γ Ω_s`` (``data="labels"``) or ``ζ_s² + γ Ω_s`` (``data="gradients"``).
 
+**These are heuristic scores, not bound inputs** (``docs/theory.md`` §6): ``H_s`` enters no
+bound of :mod:`ssdfl.theory.bounds`, and ``ζ_s²`` at ``x⁰`` is not the ``ζ`` of a bound, which
+needs the dissimilarity where its proof evaluates it — at the optimum
+(:func:`dissimilarity_at_optimum`) or a sup over a region (``nonconvex_bound``).
+
 Formation scores return one value per cluster (ordered as ``np.unique(labels)``) and, via
 :func:`formation_heterogeneity`, the device-weighted mean ``Σ_s (N_s/N) H_s``.
 """
@@ -27,6 +32,7 @@ from ssdfl.theory.models import DeviceModel
 
 __all__ = [
     "cluster_scores",
+    "dissimilarity_at_optimum",
     "formation_heterogeneity",
     "gradient_dissimilarity",
     "jsd",
@@ -78,11 +84,36 @@ def label_jsd(histograms: np.ndarray, labels: np.ndarray | Sequence[int]) -> np.
     return np.array(out)
 
 
+def dissimilarity_at_optimum(
+    model: DeviceModel,
+    labels: np.ndarray | Sequence[int],
+    weights: np.ndarray | Sequence[float] | None = None,
+) -> tuple[np.ndarray, float]:
+    """The heterogeneity inputs of :func:`ssdfl.theory.bounds.generic_problem` /
+    :func:`~ssdfl.theory.bounds.formation_bound` where their proof evaluates them, at the
+    optimum ``x_w = argmin Σ w_iF_i`` (``x*`` by default): ``zeta2[s] = (1/N_s)Σ_{i∈C_s}
+    ‖∇F_i(x_w) − mean_s ∇F(x_w)‖²`` and ``zeta_b = (Σ_s N_s‖mean_s ∇F(x_w)‖²)^{1/2}``.
+    (:func:`gradient_dissimilarity` at ``x⁰`` is a heuristic score and no bound input.)"""
+    n = model.n_devices
+    lab = _labels(labels, n)
+    x = model.optimum(None if weights is None else np.asarray(weights, dtype=np.float64))
+    G = model.grad(np.tile(x, (n, 1)))
+    z2, zb2 = [], 0.0
+    for s in np.unique(lab):
+        Gs = G[lab == s]
+        mean = Gs.mean(axis=0)
+        z2.append(float(np.mean(np.sum((Gs - mean) ** 2, axis=1))))
+        zb2 += len(Gs) * float(np.sum(mean**2))
+    return np.array(z2), float(np.sqrt(zb2))
+
+
 def gradient_dissimilarity(
     model: DeviceModel, labels: np.ndarray | Sequence[int], x0: np.ndarray | None = None
 ) -> np.ndarray:
     """``ζ_s²`` per cluster at the common point ``x⁰`` (default 0) or at per-device points if
-    ``x0`` has shape ``(N, d)``."""
+    ``x0`` has shape ``(N, d)``. A **heuristic score** (spec §4, revised): the bounds need the
+    dissimilarity at the optimum, :func:`dissimilarity_at_optimum`; a value at ``x⁰`` fed
+    into a bound gives a number that is no bound."""
     n, d = model.n_devices, model.dim
     lab = _labels(labels, n)
     x = np.zeros(d) if x0 is None else np.asarray(x0, dtype=np.float64)
