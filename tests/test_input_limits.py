@@ -226,3 +226,13 @@ def test_huge_json_node_ids_are_kept(tmp_path: Path) -> None:
     out = tmp_path / "again.json"
     ssdfl.write_graph(G, out)
     assert ssdfl.read_graph(out).node_names() == G.node_names()
+
+
+def test_metis_writer_refuses_weights_beyond_int64(tmp_path: Path) -> None:
+    """Fuzz finding: a weight of 1e300 is integral as a float but was cast to garbage."""
+    g = ssdfl.Graph.from_edges([(0, 1)], weights=[1e300])
+    with pytest.raises(SsdflError, match="64-bit integer edge weights"):
+        ssdfl.write_graph(g, tmp_path / "w.graph")
+    ok = ssdfl.Graph.from_edges([(0, 1)], weights=[2.0**62])
+    ssdfl.write_graph(ok, tmp_path / "ok.graph")
+    assert ssdfl.read_graph(tmp_path / "ok.graph").edges()[2].tolist() == [2.0**62]

@@ -715,6 +715,8 @@ def _write_metis(g: Graph) -> bytes:
     weighted = g.weighted
     if weighted and not np.all(data == np.round(data)):
         raise SsdflError("METIS stores integer edge weights only; this graph has fractional ones")
+    if weighted and not np.all(data < 2**63):
+        raise SsdflError("METIS stores 64-bit integer edge weights; this graph has larger ones")
     out = io.StringIO()
     out.write(f"% ssdfl graph: {g.n} vertices, {g.m} edges\n")
     out.write(f"{g.n} {g.m}{' 001' if weighted else ''}\n")
