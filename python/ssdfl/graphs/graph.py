@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +20,7 @@ from ssdfl.errors import SsdflError, SsdflWarning
 
 if TYPE_CHECKING:
     import networkx as nx
+    import rustworkx as rx
 
 __all__ = ["Graph", "GraphLike", "NodeSet", "as_graph"]
 
@@ -315,8 +316,18 @@ class Graph:
         self._labels = st["labels"]
 
 
-GraphLike = Any
-"""Anything :func:`as_graph` accepts."""
+GraphLike: TypeAlias = Union[  # quoted: networkx and rustworkx are not imported at runtime
+    Graph,
+    "nx.Graph",
+    "rx.PyGraph",
+    sp.sparray,
+    sp.spmatrix,
+    np.ndarray,
+    str,
+    "os.PathLike[str]",
+]
+"""Anything :func:`as_graph` accepts: an ssdfl :class:`Graph`, a networkx graph, a rustworkx
+``PyGraph``, a scipy sparse array or matrix, a dense numpy adjacency, or a graph file path."""
 
 
 def as_graph(obj: GraphLike) -> Graph:
