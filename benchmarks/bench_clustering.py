@@ -175,7 +175,7 @@ def evaluate(G: nx.Graph, g: ssdfl.Graph, lab: np.ndarray) -> tuple[float, bool,
         worst = min(worst, val)
         approx = approx or not exact
         if len(nodes) < g.n:
-            cut = max(cut, ssdfl.conductance(g, nodes))
+            cut = max(cut, ssdfl.conductance(g, nodes, weight="weight"))
     return float(worst), approx, float(cut), connected
 
 

@@ -146,7 +146,7 @@ def main() -> None:
         ("cut_size", ssdfl.cut_size, nx.cut_size),
         ("conductance", ssdfl.conductance, nx.conductance),
     ):
-        t_ours, c_ours, a = best_of_cpu(lambda f=ours: f(G, S_idx), args.repeat)
+        t_ours, c_ours, a = best_of_cpu(lambda f=ours: f(G, S_idx, weight="weight"), args.repeat)
         t_nx, b = best_of(lambda f=theirs: f(g, S_nx, weight="weight"), args.repeat_slow, False)
         assert abs(a - b) <= 1e-9 * abs(b), (name, a, b)
         report(f"{name}(S), S = random {len(S_idx):,} nodes", t_ours, c_ours, t_nx)

@@ -233,7 +233,7 @@ def check(target: str, data: bytes, workdir: Path | None = None) -> str:
         raise ValueError(f"unknown target {target!r}; one of {TARGETS}")
     t0 = time.perf_counter()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SsdflWarning)
+        warnings.simplefilter("ignore")  # SsdflWarning, networkx UserWarnings: not findings
         if target == "core-parse":
             outcome = _check_core(data)
         else:
