@@ -96,8 +96,9 @@ impl State<'_> {
             .filter(|&u| self.labels[u] == c)
             .collect()
     }
-    /// Is cluster `a` without `u` connected? (BFS inside `a`.)
-    fn connected_without(&self, a: usize, u: usize) -> bool {
+    /// Is cluster `a` without `u` connected? (BFS inside `a`; `seen` is a reusable
+    /// generation-stamped scratch array, so a check costs `O(|a|)` and not `O(n)`.)
+    fn connected_without(&self, a: usize, u: usize, seen: &mut Scratch) -> bool {
         let g = self.g;
         let inside: Vec<usize> = g
             .neighbors(u)
@@ -108,22 +109,53 @@ impl State<'_> {
             return true; // a leaf of the cluster (or its last node's neighbourless case)
         }
         let target = self.size[a] - 1;
-        let mut seen = vec![false; g.n()];
-        seen[u] = true;
+        seen.next();
+        seen.mark(u);
         let start = inside[0];
-        seen[start] = true;
-        let mut stack = vec![start];
+        seen.mark(start);
+        seen.stack.clear();
+        seen.stack.push(start);
         let mut count = 1;
-        while let Some(x) = stack.pop() {
+        while let Some(x) = seen.stack.pop() {
             for (y, _) in g.neighbors(x) {
-                if !seen[y] && self.labels[y] == a {
-                    seen[y] = true;
+                if !seen.is_marked(y) && self.labels[y] == a {
+                    seen.mark(y);
                     count += 1;
-                    stack.push(y);
+                    seen.stack.push(y);
                 }
             }
         }
         count == target
+    }
+}
+
+/// Visited marks that are reset in `O(1)` by bumping a generation counter.
+struct Scratch {
+    stamp: Vec<u32>,
+    gen: u32,
+    stack: Vec<usize>,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Self {
+        Scratch {
+            stamp: vec![0; n],
+            gen: 0,
+            stack: Vec::new(),
+        }
+    }
+    fn next(&mut self) {
+        if self.gen == u32::MAX {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.gen = 0;
+        }
+        self.gen += 1;
+    }
+    fn mark(&mut self, u: usize) {
+        self.stamp[u] = self.gen;
+    }
+    fn is_marked(&self, u: usize) -> bool {
+        self.stamp[u] == self.gen
     }
 }
 
@@ -221,6 +253,7 @@ pub fn refine(
             }
         };
     }
+    let mut seen = Scratch::new(n);
     let mut moves = 0usize;
     let mut converged = false;
     'passes: loop {
@@ -289,7 +322,7 @@ pub fn refine(
                     let mut trial = st.bad.clone();
                     trial[a] = new_a;
                     trial[b] = new_b;
-                    if !better(key(&trial), old) || !st.connected_without(a, u) {
+                    if !better(key(&trial), old) || !st.connected_without(a, u, &mut seen) {
                         continue;
                     }
                 }
@@ -297,7 +330,7 @@ pub fn refine(
                     measure,
                     exact_limit,
                 } => {
-                    if !st.connected_without(a, u) {
+                    if !st.connected_without(a, u, &mut seen) {
                         continue;
                     }
                     let mut ma = st.members(a);
