@@ -100,7 +100,8 @@ def make_devices(inst: Instance) -> DeviceTable:
     if inst.data == "digits":
         ds = load_digits_federated(inst.n, "k-label", k=inst.labels, seed=inst.seed)
     else:
-        ds = load_mnist1d_federated(inst.n, "k-label", k=inst.labels, seed=inst.seed)
+        ds = load_mnist1d_federated(inst.n, "k-label", k=inst.labels, seed=inst.seed,
+                                    num_samples=2500)  # fmt: skip
     pop = random_population(inst.n, rng, kinds=("sgd", "prox", "momentum", "adam"),
                             mu_range=(0.01, 0.1), rho_range=(0.5, 0.9))  # fmt: skip
     return DeviceTable(

@@ -58,7 +58,12 @@ def form(
         help="Train >= 10 formations (the pick, S = 1, S = N, greedy, random clusters, ...) "
         "over --seeds seeds and write validation.json + validation.png (predicted vs observed).",
     ),
-    model: str = typer.Option("softmax", "--model", help="--validate model: softmax|mlp|cnn."),
+    model: str = typer.Option(
+        "softmax",
+        "--model",
+        help="Model the devices train: softmax|mlp|cnn (prediction constants; --validate "
+        "trains it: softmax/mlp on digits, cnn on MNIST-1D).",
+    ),
     seeds: int = typer.Option(3, "--seeds", min=1, help="--validate seeds per formation."),
     budget: str = typer.Option(
         "bytes",
@@ -120,7 +125,7 @@ def form(
     lc = link_costs(link_cost, g)
     plan = plan_formation(g, dev, cfg, progress=not quiet())
     choice = choose_formation(g, dev or homogeneous_devices(g.n), eta, tau_a, tau_r, b, lc, plan,
-                              cfg.mixing_rule)  # fmt: skip
+                              cfg.mixing_rule, model=model)  # fmt: skip
     plan.notes.insert(0, f"user objective ({budget} budget): {choice['verdict']}")
     with atomic_dir(out) as tmp:
         report = write_report(plan, g, tmp, graph_name=graph.name)

@@ -30,9 +30,11 @@ two global constants:
   boundaries follow the graph's bottlenecks leave their drift in the slowest modes of ``W``,
   which the ``τ_r`` inter rounds barely remove. It is measured in units of one cycle of
   unmixed drift, ``(s̄τ_a)²``, so the two terms are dimensionless.
-- ``a = PROGRESS_RATE`` and ``c = DRIFT_WEIGHT`` are global constants fitted once on the tuning
-  instances of ``benchmarks/planner_validation.py`` (never on the task being planned); at a
-  cycle budget ``T_f`` is the same for every formation and only ``D_f`` ranks them.
+- ``a`` and ``c`` are constants per model family (``PREDICTOR_CONSTANTS``: convex softmax
+  regression saturates fast, so progress is worth less against drift than for the MLP / CNN),
+  fitted once on the tuning instances of ``benchmarks/planner_validation.py`` — never on the
+  task being planned; the user names the model they will train (``--model``). At a cycle
+  budget ``T_f`` is the same for every formation and only ``D_f`` ranks them.
 """
 
 from __future__ import annotations
@@ -179,8 +181,13 @@ def heterogeneity_directions(devices: DeviceTable) -> np.ndarray:
     return H / rms if rms > 0 else H
 
 
-PROGRESS_RATE = 0.3
-DRIFT_WEIGHT = 0.1
+PREDICTOR_CONSTANTS: dict[str, tuple[float, float]] = {
+    # model → (a = progress rate, c = drift weight), fitted once on the tuning instances of
+    # benchmarks/planner_validation.py (grid search of mean Spearman, docs/formation.md)
+    "softmax": (3.0, 0.3),
+    "mlp": (1.0, 0.1),
+    "cnn": (1.0, 0.1),
+}
 
 
 ADAM_DEFAULT_LR = 0.01
@@ -248,12 +255,18 @@ def predict_formations(
     budget: Budget,
     link_cost: np.ndarray | None = None,
     mixing: str = "lazy-metropolis",
-    progress_rate: float = PROGRESS_RATE,
-    drift_weight: float = DRIFT_WEIGHT,
+    model: str = "softmax",
+    constants: tuple[float, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Predicted mean device loss (relative units, lower is better) of every formation at
-    ``budget`` (module docstring), with its parts, cycles and message units per cycle."""
+    ``budget`` (module docstring), with its parts, cycles and message units per cycle.
+    ``constants`` overrides ``PREDICTOR_CONSTANTS[model]``."""
     budget.validate()
+    if constants is None:
+        if model not in PREDICTOR_CONSTANTS:
+            raise SsdflError(f"model must be one of {sorted(PREDICTOR_CONSTANTS)}, got {model!r}")
+        constants = PREDICTOR_CONSTANTS[model]
+    progress_rate, drift_weight = constants
     devices = with_default_lr(devices)
     H = heterogeneity_directions(devices)
     step = step_factors(devices, eta, tau_a)
@@ -282,6 +295,7 @@ def choose_formation(
     plan: Any | None = None,
     mixing: str = "lazy-metropolis",
     seed: int = 0,
+    model: str = "softmax",
 ) -> dict[str, Any]:
     """The formation a user should run: the candidate of
     :func:`~ssdfl.planner.candidates.formation_candidates` (always with ``S = 1``, ``S = N``,
@@ -294,7 +308,7 @@ def choose_formation(
     devices = with_default_lr(devices)
     cands = formation_candidates(g, plan, rng=seed)
     preds = predict_formations(g, [c["labels"] for c in cands], devices, eta, tau_a, tau_r,
-                               budget, link_cost, mixing)  # fmt: skip
+                               budget, link_cost, mixing, model)  # fmt: skip
     rows = [
         {"id": c["id"], "S": c["S"], "source": c["source"], **p,
          "clusters": [np.flatnonzero(c["labels"] == s).tolist() for s in range(c["S"])]}
@@ -328,7 +342,7 @@ def choose_formation(
     return {
         "budget": {"kind": budget.kind, "cycles": budget.cycles,
                    "units": budget_units(g, budget, tau_r, link_cost)},
-        "link_cost": link_cost is not None,
+        "link_cost": link_cost is not None, "model": model,
         "candidates": rows, "pick": best["id"], "S": best["S"], "clusters": best["clusters"],
         "cluster": best["S"] > 1, "verdict": verdict,
     }  # fmt: skip

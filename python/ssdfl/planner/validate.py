@@ -197,10 +197,12 @@ VALIDATION_METRIC = "device_loss_mean"
 
 
 def data_for_devices(
-    devices: DeviceTable | None, n: int, data: str = "digits", seed: int = 0
-) -> FederatedDataset:
-    """``digits`` (:func:`digits_for_devices`) or ``mnist1d`` (4 000 training signals drawn by
-    the same per-class histogram rule; a 2-label split without histograms)."""
+    devices: DeviceTable | None, n: int, data: str = "digits", seed: int = 0,
+    num_samples: int = 5000,
+) -> FederatedDataset:  # fmt: skip
+    """``digits`` (:func:`digits_for_devices`) or ``mnist1d`` (80 % of ``num_samples`` signals
+    as the pool, drawn by the same per-class histogram rule; a 2-label split without
+    histograms)."""
     if data == "digits":
         return digits_for_devices(devices, n, seed)
     if data != "mnist1d":
@@ -208,8 +210,8 @@ def data_for_devices(
     from ssdfl.theory.data import load_mnist1d_federated
 
     if devices is None or devices.label_hist is None:
-        return load_mnist1d_federated(n, "k-label", k=2, seed=seed)
-    base = load_mnist1d_federated(1, "iid", seed=seed)
+        return load_mnist1d_federated(n, "k-label", k=2, seed=seed, num_samples=num_samples)
+    base = load_mnist1d_federated(1, "iid", seed=seed, num_samples=num_samples)
     hist = devices.label_hist
     if hist.shape[1] > 10:
         raise SsdflError(f"MNIST-1D has 10 classes; the devices file has {hist.shape[1]}")
@@ -325,12 +327,13 @@ def validate_formations(
     dev = with_default_lr(devices or homogeneous_devices(g.n))
     b = Budget(budget, cycles)
     if choice is None:
-        choice = choose_formation(g, dev, eta, tau_a, tau_r, b, link_cost, plan, mixing, seed0)
+        choice = choose_formation(g, dev, eta, tau_a, tau_r, b, link_cost, plan, mixing, seed0,
+                                  model)  # fmt: skip
     forms = _pick_formations(choice, g, n_formations, seed0)
     from ssdfl.planner.predict import predict_formations
 
     preds = predict_formations(g, [f["labels"] for f in forms], dev, eta, tau_a, tau_r, b,
-                               link_cost, mixing)  # fmt: skip
+                               link_cost, mixing, model)  # fmt: skip
     pop = population_from_devices(dev)
     etas = dev.step_sizes(eta)
     obs = np.full((len(forms), seeds), np.nan)
