@@ -33,7 +33,7 @@ import numpy as np
 
 import ssdfl
 from ssdfl import _core
-from ssdfl.errors import GraphFormatError, SsdflWarning, TooLargeError
+from ssdfl.errors import GraphFormatError, TooLargeError
 from ssdfl.graphs.graph_io import _WRITERS
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -53,7 +53,9 @@ TARGETS = (
     "edgelist-merge",
     "edgelist-error",
     "core-parse",
+    "devices",
 )
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 class Finding(AssertionError):
@@ -75,6 +77,8 @@ def _seed_graphs() -> list[ssdfl.Graph]:
 
 def seeds(target: str) -> list[bytes]:
     """Valid files for ``target`` (what mutations start from), plus hand-written edge cases."""
+    if target == "devices":
+        return [(EXAMPLES / "er30-devices.csv").read_bytes(), b"id,n_samples\n0,5\n", b"id\n"]
     fmt = target.split(".")[0].split("-")[0]
     fmt = "edgelist" if fmt == "core" else fmt
     out: list[bytes] = []
@@ -236,6 +240,11 @@ def check(target: str, data: bytes, workdir: Path | None = None) -> str:
         warnings.simplefilter("ignore")  # SsdflWarning, networkx UserWarnings: not findings
         if target == "core-parse":
             outcome = _check_core(data)
+        elif target == "devices":
+            with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+                path = Path(tmp) / "devices.csv"
+                path.write_bytes(data)
+                outcome = _check_devices(path)
         else:
             with tempfile.TemporaryDirectory(dir=workdir) as tmp:
                 fmt = target.split("-")[0].split(".")[0]
@@ -264,6 +273,28 @@ def _check_core(data: bytes) -> str:
         raise Finding("core-parse: endpoints outside the label range")
     if not np.all(np.isfinite(w) & (w > 0)):
         raise Finding("core-parse: a weight that is not finite and > 0")
+    return "graph"
+
+
+_DEVICE_GRAPH: list[ssdfl.Graph] = []
+
+
+def _check_devices(path: Path) -> str:
+    """The devices CSV reader, against the example graph ``er30``."""
+    from ssdfl.theory.devices import DeviceFileError, read_devices
+
+    if not _DEVICE_GRAPH:
+        _DEVICE_GRAPH.append(ssdfl.read_graph(EXAMPLES / "er30.edgelist"))
+    try:
+        table = read_devices(path, _DEVICE_GRAPH[0])
+    except DeviceFileError as exc:
+        if not str(exc).startswith(str(path)):
+            raise Finding(f"devices: DeviceFileError without the path: {exc}") from exc
+        return "DeviceFileError"
+    except Exception as exc:  # anything else is the finding
+        raise Finding(f"devices raised {type(exc).__name__}: {exc}") from exc
+    if table is None:
+        raise Finding("devices: read_devices returned None")
     return "graph"
 
 
