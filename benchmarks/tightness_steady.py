@@ -38,14 +38,16 @@ def main() -> None:
             assert abs(ends[-1] - ends[-2]) <= 1e-9 * ends[-1]
             steady = w.radius / ends[-1] if w.converges else np.inf
             rows.append((fam, end, steady))
-    print("| family | instances | end of horizon (10 cycles): median / max | steady state: median / max | radius finite |")
+    print("| family | instances | end of horizon (10 cycles): median / max "
+          "| steady state: median / max | radius finite |")  # fmt: skip
     print("| --- | --- | --- | --- | --- |")
     for fam in FAMILIES:
         e = np.array([r[1] for r in rows if r[0] == fam])
         s = np.array([r[2] for r in rows if r[0] == fam])
         fin = np.isfinite(s)
         sm = f"{np.median(s[fin]):.3g} / {np.max(s[fin]):.3g}" if fin.any() else "—"
-        print(f"| {fam} | {len(e)} | {np.median(e):.3g} / {np.max(e):.3g} | {sm} | {fin.sum()}/{len(s)} |")
+        horizon = f"{np.median(e):.3g} / {np.max(e):.3g}"
+        print(f"| {fam} | {len(e)} | {horizon} | {sm} | {fin.sum()}/{len(s)} |")
 
 
 if __name__ == "__main__":
