@@ -298,6 +298,7 @@ def large_partition(quick: bool) -> str:
             v_m, a_m, _, _ = evaluate(G, g, lab_m)
             v_o, a_o, _, conn = evaluate(G, g, lab_o)
             ok = t_o <= 10 * t_m and v_o >= v_m - 1e-12 and conn
+            goal = ("met" if ok else "NOT met") if n >= 100_000 else "(goal is at 10⁵)"
             rows.append(
                 [
                     name,
@@ -308,7 +309,7 @@ def large_partition(quick: bool) -> str:
                     f"{t_o / t_m:.1f}×",
                     f"{'~' if a_m else ''}{v_m:.4f}",
                     f"{'~' if a_o else ''}{v_o:.4f}",
-                    "met" if ok else "NOT met",
+                    goal,
                 ]
             )
             print(" | ".join(rows[-1]), flush=True)
