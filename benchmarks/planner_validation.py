@@ -104,11 +104,13 @@ def make_devices(inst: Instance) -> DeviceTable:
                                     num_samples=2500)  # fmt: skip
     pop = random_population(inst.n, rng, kinds=("sgd", "prox", "momentum", "adam"),
                             mu_range=(0.01, 0.1), rho_range=(0.5, 0.9))  # fmt: skip
+    cols = sorted({c for o in pop.optimizers for c in getattr(o, "columns", ())} - {"mu", "rho"})
+    params = {c: np.array([float(getattr(o, c, np.nan)) for o in pop.optimizers]) for c in cols}
     return DeviceTable(
         optimizer=[str(k) for k in pop.kinds], mu=pop.mu.copy(), rho=pop.rho.copy(),
         lr=np.full(inst.n, np.nan), n_samples=ds.sizes.astype(float),
         label_hist=ds.label_histograms(), classes=[str(c) for c in range(10)],
-        source=f"benchmark instance {inst.name}",
+        source=f"benchmark instance {inst.name}", params=params,
     )  # fmt: skip
 
 
@@ -124,7 +126,23 @@ def run(inst: Instance, seeds: int, cycles: int, budget: str, tau_a: int, tau_r:
                               seed0=1000 * inst.seed, plan=plan)  # fmt: skip
     res["seconds"] = time.perf_counter() - t0
     res["instance"] = inst.name
+    res["spearman_J"] = spearman_of_J(g, dev, cfg, res)
     return res
+
+
+def spearman_of_J(g, dev: DeviceTable, cfg: PlanConfig, res: dict) -> float:
+    """Spearman ρ of the MILP objective J (Lemma-1/2 disagreement) of the same trained
+    formations against their observed medians: how the old objective would have ranked them."""
+    from scipy.stats import spearmanr
+
+    from ssdfl.planner.scoring import candidate_table, formation_objective
+
+    J = []
+    for f in res["formations"]:
+        cl = [np.asarray(sorted(c), dtype=np.int64) for c in f["clusters"]]
+        t = candidate_table(g, cl, dev, cfg)
+        J.append(formation_objective(t, list(range(len(cl))), g.n))
+    return float(spearmanr(J, [f["observed_median"] for f in res["formations"]]).statistic)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,14 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# planner validation ({a.set} set, {a.budget} budget, {a.cycles} cycles, "
           f"τ_a={a.tau_a}, τ_r={a.tau_r}, {a.seeds} seeds); load average "
           f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
-    print("| instance | formations | Spearman ρ | pick | best observed | regret | time |")
-    print("|---|---|---|---|---|---|---|")
+    print("| instance | formations | Spearman ρ | ρ of old J | pick | best observed | regret | "
+          "time |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     out = []
     for inst in insts:
         r = run(inst, a.seeds, a.cycles, a.budget, a.tau_a, a.tau_r)
         out.append(r)
         pick = next(f for f in r["formations"] if f["chosen"])
-        print(f"| {inst.name} | {len(r['formations'])} | {r['spearman']:.2f} | {pick['id']} | "
+        print(f"| {inst.name} | {len(r['formations'])} | {r['spearman']:.2f} | "
+              f"{r['spearman_J']:.2f} | {pick['id']} | "
               f"{r['best_observed']} | {100 * r['regret']:.1f} % | {r['seconds']:.0f} s |",
               flush=True)  # fmt: skip
     rho = np.array([r["spearman"] for r in out])
