@@ -72,3 +72,49 @@ def test_bad_input() -> None:
         solve_set_partition(1, [np.array([0])], max_term=np.array([-1.0]))
     with pytest.raises(ssdfl.SsdflError, match="not installed"):
         solve_set_partition(1, [np.array([0])], solver="NOPE")
+
+
+@settings(max_examples=40)
+@given(n=st.integers(1, 6), seed=st.integers(0, 2**31), density=st.floats(0.2, 1.0))
+def test_one_model_over_all_S_equals_the_best_per_S(n: int, seed: int, density: float) -> None:
+    """Admissibility that depends on S (each candidate admissible up to its own S, or only in a
+    window of S): one MILP over the S range equals a brute force over every set partition."""
+    from ssdfl.clusters.setpartition import solve_set_partition_all_S
+
+    rng = np.random.default_rng(seed)
+    subsets = [
+        np.array(s)
+        for r in range(1, n + 1)
+        for s in itertools.combinations(range(n), r)
+        if rng.random() < density or r == 1
+    ]
+    cost = rng.uniform(0, 3, len(subsets))
+    vmax = rng.uniform(0, 3, len(subsets))
+    lo_S = rng.integers(1, n + 1, len(subsets))
+    hi_S = np.maximum(lo_S, rng.integers(1, n + 1, len(subsets)))
+    single = np.array([len(s) == 1 for s in subsets])
+    lo_S[single], hi_S[single] = 1, n
+
+    def adm(S: int) -> np.ndarray:
+        return (lo_S <= S) & (S <= hi_S)
+
+    s_range = (1, int(rng.integers(1, n + 1)))
+    index = {tuple(s.tolist()): j for j, s in enumerate(subsets)}
+    best = None
+    for part in set_partitions(list(range(n))):
+        S = len(part)
+        js = [index.get(tuple(sorted(b))) for b in part]
+        if not s_range[0] <= S <= s_range[1] or any(j is None or not adm(S)[j] for j in js):
+            continue
+        obj = cost[js].sum() + vmax[js].max()
+        if best is None or obj < best[0] - 1e-12 or (abs(obj - best[0]) <= 1e-12 and S < best[1]):
+            best = (obj, S)
+    if best is None:
+        with pytest.raises(ssdfl.InfeasibleError):
+            solve_set_partition_all_S(n, subsets, cost, vmax, adm, s_range)
+        return
+    r = solve_set_partition_all_S(n, subsets, cost, vmax, adm, s_range)
+    assert r.objective == pytest.approx(best[0], abs=1e-6)
+    assert r.S == len(r.chosen) and s_range[0] <= r.S <= s_range[1]
+    assert all(adm(r.S)[j] for j in r.chosen)
+    assert sorted(np.concatenate([subsets[j] for j in r.chosen]).tolist()) == list(range(n))

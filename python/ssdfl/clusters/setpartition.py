@@ -1,4 +1,4 @@
-"""Choosing a formation among candidate clusters: a set-partitioning MILP (cvxpy + HiGHS).
+"""Choosing a formation among candidate clusters: a set-partitioning MILP (HiGHS).
 
 Given candidate clusters ``C_1..C_K ⊆ V`` (node index arrays), an additive cost ``c_j`` and a
 max-term ``v_j`` per candidate, and an admissibility mask, solve
@@ -20,16 +20,21 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
 from ssdfl.errors import InfeasibleError, SsdflError, TooLargeError
 
-__all__ = ["SetPartitionResult", "exhaustive_set_partition", "solve_set_partition"]
+__all__ = [
+    "AllSResult",
+    "SetPartitionResult",
+    "exhaustive_set_partition",
+    "solve_set_partition",
+    "solve_set_partition_all_S",
+]
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,51 @@ def _quiet_stdout() -> Iterator[None]:
         os.close(saved)
 
 
+def _cover_matrix(n: int, cands: list[np.ndarray]) -> sp.csr_array:
+    rows = np.concatenate(cands)
+    cols = np.repeat(np.arange(len(cands)), [len(a) for a in cands])
+    return sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n, len(cands)))
+
+
+def _check_cover(A: sp.csr_array, ok: np.ndarray) -> None:
+    uncovered = np.flatnonzero(A[:, np.flatnonzero(ok)].sum(axis=1) == 0)
+    if uncovered.size:
+        raise InfeasibleError(
+            f"no admissible candidate covers node(s) {uncovered[:10].tolist()}: no formation exists"
+        )
+
+
+def _milp(
+    c: np.ndarray, A: sp.csr_array, lo: np.ndarray, hi: np.ndarray, integrality: np.ndarray,
+    ub: np.ndarray,
+) -> np.ndarray | None:  # fmt: skip
+    """``min cᵀy, lo ≤ Ay ≤ hi, 0 ≤ y ≤ ub`` with HiGHS (scipy); ``None`` if infeasible."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    res = milp(
+        c, constraints=LinearConstraint(A, lo, hi), integrality=integrality,
+        bounds=Bounds(np.zeros(len(c)), ub), options={"mip_rel_gap": 0.0},
+    )  # fmt: skip
+    if res.status == 2:  # infeasible
+        return None
+    if res.x is None:
+        raise SsdflError(f"MILP solver HiGHS ended with: {res.message}")
+    return np.asarray(res.x)
+
+
+def _epigraph_rows(k: int, v: np.ndarray, extra: int) -> tuple[sp.csr_array, np.ndarray]:
+    """Rows ``v_j x_j − t ≤ 0`` for the candidates with ``v_j > 0`` (variables: ``x`` (k),
+    ``extra`` more, then ``t`` last)."""
+    pos = np.flatnonzero(v > 0)
+    r = np.arange(len(pos))
+    E = sp.csr_array(
+        (np.concatenate([v[pos], -np.ones(len(pos))]),
+         (np.concatenate([r, r]), np.concatenate([pos, np.full(len(pos), k + extra)]))),
+        shape=(len(pos), k + extra + 1),
+    )  # fmt: skip
+    return E, np.zeros(len(pos))
+
+
 def solve_set_partition(
     n: int,
     candidates: Sequence[np.ndarray],
@@ -100,22 +150,48 @@ def solve_set_partition(
     n_clusters: int | None = None,
     solver: str = "HIGHS",
 ) -> SetPartitionResult:
-    """Solve the set-partitioning MILP of the module docstring with cvxpy."""
+    """Solve the set-partitioning MILP of the module docstring: HiGHS through
+    ``scipy.optimize.milp`` (``solver="HIGHS"``, no modelling layer), any other name through
+    cvxpy."""
     cands, c, v, ok = _validate(n, candidates, cost, max_term, admissible)
+    A = _cover_matrix(n, cands)
+    _check_cover(A, ok)
+    if solver != "HIGHS":
+        return _solve_cvxpy(n, A, c, v, ok, n_clusters, solver)
+    k = len(cands)
+    # variables [x (k), t]; inadmissible x fixed to 0 by their upper bound
+    E, e_hi = _epigraph_rows(k, v, 0)
+    blocks = [sp.hstack([A, sp.csr_array((n, 1))]), E]
+    lo, hi = [np.ones(n), np.full(len(e_hi), -np.inf)], [np.ones(n), e_hi]
+    if n_clusters is not None:
+        blocks.append(sp.csr_array(np.concatenate([np.ones(k), [0.0]])[None, :]))
+        lo.append(np.array([n_clusters]))
+        hi.append(np.array([n_clusters]))
+    y = _milp(
+        np.concatenate([c, [1.0]]), sp.csr_array(sp.vstack(blocks)), np.concatenate(lo),
+        np.concatenate(hi), np.concatenate([np.ones(k), [0]]),
+        np.concatenate([ok.astype(float), [np.inf]]),
+    )  # fmt: skip
+    if y is None:
+        what = f" with exactly {n_clusters} clusters" if n_clusters is not None else ""
+        raise InfeasibleError(f"no exact cover of the nodes by admissible candidates{what}")
+    chosen = tuple(int(j) for j in np.flatnonzero(y[:k] > 0.5))
+    obj = float(c[list(chosen)].sum() + (v[list(chosen)].max() if chosen else 0.0))
+    return SetPartitionResult(chosen=chosen, objective=obj, method="milp:HIGHS")
+
+
+def _solve_cvxpy(
+    n: int, A: sp.csr_array, c: np.ndarray, v: np.ndarray, ok: np.ndarray,
+    n_clusters: int | None, solver: str,
+) -> SetPartitionResult:  # fmt: skip
+    import cvxpy as cp
+
     if solver not in cp.installed_solvers():
         raise SsdflError(
             f"MILP solver {solver} is not installed (installed: {cp.installed_solvers()}); "
             "`pip install highspy` provides HIGHS"
         )
-    k = len(cands)
-    rows = np.concatenate(cands)
-    cols = np.concatenate([np.full(len(a), j) for j, a in enumerate(cands)])
-    A = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n, k))
-    uncovered = np.flatnonzero(A[:, np.flatnonzero(ok)].sum(axis=1) == 0)
-    if uncovered.size:
-        raise InfeasibleError(
-            f"no admissible candidate covers node(s) {uncovered[:10].tolist()}: no formation exists"
-        )
+    k = A.shape[1]
     x = cp.Variable(k, boolean=True)
     t = cp.Variable(nonneg=True)
     cons = [A @ x == 1, t >= cp.multiply(v, x)]
@@ -137,6 +213,102 @@ def solve_set_partition(
     chosen = tuple(int(j) for j in np.flatnonzero(np.round(x.value) > 0.5))
     obj = float(c[list(chosen)].sum() + (v[list(chosen)].max() if chosen else 0.0))
     return SetPartitionResult(chosen=chosen, objective=obj, method=f"milp:{solver}")
+
+
+@dataclass(frozen=True)
+class AllSResult:
+    """Best formation over every number of clusters ``S`` in ``S_range``: chosen candidates,
+    objective (without the tie weight), its ``S``."""
+
+    chosen: tuple[int, ...]
+    objective: float
+    S: int
+
+
+def solve_set_partition_all_S(
+    n: int,
+    candidates: Sequence[np.ndarray],
+    cost: np.ndarray,
+    max_term: np.ndarray,
+    admissible_at: Callable[[int], np.ndarray],
+    S_range: tuple[int, int],
+    tie: np.ndarray | None = None,
+) -> AllSResult:
+    """One MILP for the best formation over every ``S`` in ``S_range = (lo, hi)`` when
+    admissibility depends on ``S`` (``admissible_at(S)`` → mask). The ``S`` axis is cut into
+    maximal runs ``[a_r, b_r]`` with the same admissible mask; a one-hot ``z_r`` picks the run:
+    ``x_j ≤ Σ_{r: j admissible in r} z_r`` and ``Σ_r a_r z_r ≤ Σ_j x_j ≤ Σ_r b_r z_r``. The
+    max-term carries ``tie`` (a tiny weight) like the per-``S`` model; among optima (within
+    ``1e-12`` relative) the fewest clusters are taken by a second solve."""
+    cands, c, v, _ = _validate(n, candidates, cost, max_term, None)
+    lo_S, hi_S = S_range
+    if not 1 <= lo_S <= hi_S:
+        raise SsdflError(f"bad S range {S_range}")
+    hi_S = min(hi_S, n)
+    runs: list[tuple[int, int, np.ndarray]] = []
+    for S in range(lo_S, hi_S + 1):
+        m = np.asarray(admissible_at(S), dtype=bool)
+        if runs and np.array_equal(runs[-1][2], m):
+            runs[-1] = (runs[-1][0], S, m)
+        else:
+            runs.append((S, S, m))
+    k, R = len(cands), len(runs)
+    M = np.stack([r[2] for r in runs], axis=1)  # (k, R)
+    A = _cover_matrix(n, cands)
+    _check_cover(A, M.any(axis=1))
+    vt = v + (np.zeros(k) if tie is None else np.asarray(tie, dtype=np.float64))
+    varying = np.flatnonzero(M.any(axis=1) & ~M.all(axis=1))
+    # variables [x (k), z (R), t]
+    nv = k + R + 1
+    rows = [sp.hstack([A, sp.csr_array((n, R + 1))])]
+    lo, hi = [np.ones(n)], [np.ones(n)]
+    E, e_hi = _epigraph_rows(k, vt, R)
+    rows.append(E)
+    lo.append(np.full(len(e_hi), -np.inf))
+    hi.append(e_hi)
+    if varying.size:  # x_j − Σ_{r ∋ j} z_r ≤ 0
+        Mv = M[varying]
+        rr, cc = np.nonzero(Mv)
+        L = sp.csr_array(
+            (np.concatenate([np.ones(len(varying)), -np.ones(len(rr))]),
+             (np.concatenate([np.arange(len(varying)), rr]), np.concatenate([varying, k + cc]))),
+            shape=(len(varying), nv),
+        )  # fmt: skip
+        rows.append(L)
+        lo.append(np.full(len(varying), -np.inf))
+        hi.append(np.zeros(len(varying)))
+    a = np.array([r[0] for r in runs], dtype=float)
+    b = np.array([r[1] for r in runs], dtype=float)
+    card = sp.csr_array(np.vstack([
+        np.concatenate([np.ones(k), -a, [0.0]]), np.concatenate([np.ones(k), -b, [0.0]]),
+        np.concatenate([np.zeros(k), np.ones(R), [0.0]]),
+    ]))  # fmt: skip
+    rows.append(card)
+    lo.append(np.array([0.0, -np.inf, 1.0]))
+    hi.append(np.array([np.inf, 0.0, 1.0]))
+    Aall = sp.csr_array(sp.vstack(rows))
+    lo_all, hi_all = np.concatenate(lo), np.concatenate(hi)
+    integ = np.concatenate([np.ones(k + R), [0]])
+    ub = np.concatenate([M.any(axis=1).astype(float), np.ones(R), [np.inf]])
+    obj = np.concatenate([c, np.zeros(R), [1.0]])
+    y = _milp(obj, Aall, lo_all, hi_all, integ, ub)
+    if y is None:
+        raise InfeasibleError(
+            f"no exact cover of the nodes by admissible candidates for any S in {lo_S}..{hi_S}"
+        )
+    best = float(obj @ y)
+    # fewest clusters among the optima
+    tol = 1e-12 * max(1.0, abs(best))
+    Aobj = sp.csr_array(obj[None, :])
+    y2 = _milp(
+        np.concatenate([np.ones(k), np.zeros(R + 1)]), sp.csr_array(sp.vstack([Aall, Aobj])),
+        np.concatenate([lo_all, [-np.inf]]), np.concatenate([hi_all, [best + tol]]), integ, ub,
+    )  # fmt: skip
+    if y2 is not None:
+        y = y2
+    chosen = tuple(int(j) for j in np.flatnonzero(y[:k] > 0.5))
+    val = float(c[list(chosen)].sum() + v[list(chosen)].max())
+    return AllSResult(chosen=chosen, objective=val, S=len(chosen))
 
 
 def exhaustive_set_partition(

@@ -32,30 +32,34 @@ Pipeline of :func:`plan_formation` (derivations and decisions in ``docs/formatio
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ssdfl._atomic import atomic_write
+from ssdfl._progress import get_logger, stage
 from ssdfl.clusters.formation import _jsonable, parse_tagged_json
-from ssdfl.errors import DisconnectedGraphError, InfeasibleError, SsdflError
+from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
 from ssdfl.planner.candidates import generate_candidates
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.schedule import search_schedule, traffic_summary
 from ssdfl.planner.scoring import candidate_table, formation_objective
-from ssdfl.planner.solve import best_by_S, exhaustive_check
-from ssdfl.planner.theorem2 import theorem2_numbers
+from ssdfl.planner.solve import best_formation, exhaustive_check
+from ssdfl.planner.theorem2 import FormationConstants, theorem2_numbers
 from ssdfl.planner.weights import fastest_mixing_weights
 from ssdfl.theory.devices import DeviceTable, homogeneous_devices
 
 __all__ = ["PLAN_SCHEMA", "FormationPlan", "PlanConfig", "plan_formation"]
 
 PLAN_SCHEMA = "ssdfl.plan/1"
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -152,20 +156,20 @@ def plan_formation(
     if "adam" in dev.optimizer:
         notes.append("Adam devices are an extension: their α is taken as 1 and the bounds "
                      "do not cover them")  # fmt: skip
-    say = _progress(progress)
+    if progress and not any(
+        getattr(h, "_ssdfl", False) for h in logging.getLogger("ssdfl").handlers
+    ):
+        from ssdfl._progress import setup_logging
+
+        setup_logging()  # the CLI sets logging up itself; library callers get INFO + bars
     smax = min(cfg.max_clusters or (g.n if g.n <= 64 else 64), g.n)
-    cands, greedy_seq, strict_seq = generate_candidates(g, cfg, say)
-    say(f"scoring {len(cands)} candidate clusters")
-    t = candidate_table(g, cands, dev, cfg)
-    say("set-partitioning MILP for every S")
-    by_S, sols = best_by_S(t, g.n, cfg, smax)
-    feasible = [r for r in by_S if r["feasible"]]
-    if not feasible:
-        raise InfeasibleError("no admissible formation for any S (singletons always are: bug)")
-    best_row = min(feasible, key=lambda r: (round(r["objective"], 15), r["S"]))
-    chosen = [t.clusters[j] for j in sols[best_row["S"]]]
+    with stage(log, "candidate clusters"):
+        cands, greedy_seq, strict_seq = generate_candidates(g, cfg, log.info)
+    with stage(log, f"scoring {len(cands)} candidate clusters"), threadpool_limits(1, "blas"):
+        t = candidate_table(g, cands, dev, cfg)  # many small eigenproblems: one BLAS thread
+    by_S, chosen_js, obj = best_formation(t, g.n, cfg)
+    chosen = [t.clusters[j] for j in chosen_js]
     chosen.sort(key=lambda c: int(c[0]))
-    obj = float(best_row["objective"])
     idx = t.index()
     # the paper's greedy choice: best admissible formation of the iterative loop
     greedy_rows = []
@@ -194,12 +198,15 @@ def plan_formation(
         greedy["milp_gain"] = gb["objective"] - obj
     exhaustive = exhaustive_check(t, g.n, cfg, smax, obj)
     bounds: dict[str, Any] = {}
+    forms = {"chosen": chosen}
+    if g_ok:
+        forms["greedy"] = [np.sort(c) for c in greedy_seq[greedy["chosen_S"] - 1]]
+    consts = {k: FormationConstants(g, f, cfg) for k, f in forms.items()}
     if cfg.theorem2:
-        say("Theorem-2 bounds")
-        bounds["chosen"] = theorem2_numbers(g, chosen, t, cfg)
-    if cfg.theorem2 and g_ok:
-        gcl = [np.sort(c) for c in greedy_seq[greedy["chosen_S"] - 1]]
-        bounds["greedy"] = theorem2_numbers(g, gcl, t, cfg)
+        with stage(log, "Theorem-2 bounds", total=len(forms)) as st:
+            for k, f in forms.items():
+                bounds[k] = theorem2_numbers(g, f, t, cfg, constants=consts[k])
+                st.advance()
     per_cluster = []
     for c in chosen:
         j = idx[tuple(c.tolist())]
@@ -209,29 +216,15 @@ def plan_formation(
             "phi_exact": bool(t.phi_exact[j]), "heterogeneity": float(t.H[j]),
             "between": float(t.B[j]), "gap_intra": float(t.gamma_intra[j]),
         })  # fmt: skip
-    fm = (
-        fastest_mixing_weights(g, chosen, cfg, per_cluster, say, notes)
-        if cfg.fastest_mixing
-        else None
+    fm = fastest_mixing_weights(g, chosen, cfg, per_cluster, notes) if cfg.fastest_mixing else None
+    schedule = (
+        search_schedule(g, chosen, t, cfg, constants=consts["chosen"]) if cfg.schedule else None
     )
-    schedule = search_schedule(g, chosen, t, cfg, say) if cfg.schedule else None
-    traffic = traffic_summary(g, chosen, dev, cfg)
+    with stage(log, "traffic"):
+        traffic = traffic_summary(g, chosen, dev, cfg)
     return FormationPlan(
         n=g.n, labels=g.node_names(), clusters=chosen, objective=obj, config=asdict(cfg),
         devices_source=dev.source, per_cluster=per_cluster, by_S=by_S, greedy=greedy,
         exhaustive=exhaustive, bounds=bounds, fastest_mixing=fm, schedule=schedule,
         traffic=traffic, notes=notes,
     )  # fmt: skip
-
-
-def _progress(enabled: bool) -> Callable[[str], None]:
-    if not enabled:
-        return lambda _msg: None
-    from rich.console import Console
-
-    con = Console(stderr=True)
-
-    def say(msg: str) -> None:
-        con.log(f"[cyan]{msg}[/]")
-
-    return say

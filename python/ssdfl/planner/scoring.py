@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssdfl.graphs.graph import Graph
-from ssdfl.graphs.mixing import mixing_matrix, second_eigenvalue
 from ssdfl.planner.config import PlanConfig
 from ssdfl.theory.devices import DeviceTable
 
@@ -51,53 +50,39 @@ def candidate_table(
     g: Graph, candidates: list[np.ndarray], devices: DeviceTable, cfg: PlanConfig
 ) -> CandidateTable:
     """Compute the per-candidate numbers of the module docstring."""
-    from ssdfl.clusters.clustering import cluster_measure
-    from ssdfl.theory.heterogeneity import jsd
+    from ssdfl.clusters.batch import (
+        exact_measures_many,
+        graph_slem,
+        heterogeneity_many,
+        mixing_slem_many,
+    )
+    from ssdfl.clusters.clustering import EXACT_LIMIT, cluster_measure
 
     pop = devices.population()
     alpha = pop.alphas(cfg.tau_a, cfg.eta)
-    a_bar = float(alpha.mean())
     hist = devices.label_hist
     grads = devices.grads
-    if hist is not None:
-        p_all = _label_dist(hist.sum(axis=0))
     K = len(candidates)
     size = np.array([len(c) for c in candidates], dtype=np.int64)
-    lam = np.zeros(K)
     phi = np.ones(K)
     phi_lo = np.ones(K)
     exact = np.ones(K, dtype=bool)
-    H = np.zeros(K)
-    B = np.zeros(K)
-    W = mixing_matrix(g, cfg.mixing_rule)
-    lam_w = second_eigenvalue(W) if g.n > 1 else 0.0
-    for j, c in enumerate(candidates):
-        if len(c) > 1:
-            lam[j] = second_eigenvalue(mixing_matrix(g.subgraph(c), cfg.mixing_rule))
-            v, lo, _hi, ex = cluster_measure(g, c, measure="mixing", mixing_rule=cfg.mixing_rule)
-            phi[j], phi_lo[j], exact[j] = v, lo, ex
-        a = alpha[c]
-        omega = float(a.var() / a.mean() ** 2)
-        omega_b = (float(a.mean()) / a_bar - 1.0) ** 2
-        if grads is not None:
-            gc = grads[c]
-            zeta2 = float(np.mean(np.sum((gc - gc.mean(axis=0)) ** 2, axis=1)))
-            H[j] = zeta2 / max(cfg.grad_scale, 1e-300) + cfg.gamma * omega
-            B[j] = (
-                float(np.sum((gc.mean(axis=0) - grads.mean(axis=0)) ** 2))
-                / max(cfg.grad_scale, 1e-300)
-                + cfg.gamma * omega_b
-            )
-        elif hist is not None:
-            w = devices.n_samples[c] / devices.n_samples[c].sum()
-            pc = _label_dist(hist[c])
-            pbar = (w[:, None] * pc).sum(axis=0)
-            delta = float(np.sum(w * jsd(pc, np.broadcast_to(pbar, pc.shape))))
-            H[j] = delta + cfg.gamma * omega
-            B[j] = float(jsd(pbar, p_all)) + cfg.gamma * omega_b
+    # batched (ssdfl.clusters.batch): λ of every cluster, exact Φ of the small ones in one
+    # Rust call, H and B by segment sums; Φ of the large ones one by one (Cheeger bounds)
+    lam = mixing_slem_many(g, candidates, cfg.mixing_rule)
+    ex = exact_measures_many(g, candidates, "mixing", cfg.mixing_rule, EXACT_LIMIT)
+    for j in np.flatnonzero(size > 1):
+        if np.isfinite(ex[j]):
+            phi[j] = phi_lo[j] = ex[j]
         else:
-            H[j] = cfg.gamma * omega
-            B[j] = cfg.gamma * omega_b
+            v, lo, _hi, e = cluster_measure(g, candidates[j], measure="mixing",
+                                            mixing_rule=cfg.mixing_rule)  # fmt: skip
+            phi[j], phi_lo[j], exact[j] = v, lo, e
+    H, B = heterogeneity_many(
+        candidates, alpha, cfg.gamma, label_hist=hist, n_samples=devices.n_samples,
+        grads=grads, grad_scale=cfg.grad_scale,
+    )  # fmt: skip
+    lam_w = graph_slem(g, cfg.mixing_rule) if g.n > 1 else 0.0
     eta, G2, s2 = cfg.eta, cfg.grad_scale, cfg.sigma2
     one_m = np.maximum(1.0 - lam, 1e-12)
     gamma_intra = eta**2 * G2 * H / one_m**2 + eta**2 * s2 * (1 - 1 / size) / np.maximum(

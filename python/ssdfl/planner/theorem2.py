@@ -1,4 +1,25 @@
-"""Theorem-2 numbers (rate, radius, bound by cycle) of a formation, from the candidate table."""
+"""Theorem-2 numbers (rate, radius, bound by cycle) of a formation, from the candidate table.
+
+The constants of :func:`ssdfl.theory.bounds.generic_problem` are computed here without dense
+``N × N`` matrices (:class:`FormationConstants`, once per formation and reused by every
+schedule of the grid):
+
+- ``W_eigs[s]``: every eigenvalue of ``W_s`` for clusters of at most :data:`DENSE_CLUSTER`
+  devices, else ``[λ_min, λ₂, 1]`` (the bounds only use the extremes of the non-consensus
+  spectrum); ``λ(W)`` by Lanczos above :data:`DENSE_GRAPH` devices;
+- the gossip-coupling constants of :func:`ssdfl.theory.bounds.inter_constants` through the
+  cluster structure: with ``Q = C D^{-1/2}`` (orthonormal cluster indicators),
+  ``‖(J_a−J)W(J_a−J)‖ = ‖(I−qqᵀ)QᵀWQ(I−qqᵀ)‖`` (an ``S × S`` matrix, ``q = √(N_s/N)``),
+  ``‖(I−J_a)(W−I)J_a‖ = ‖(I−J_a)WQ‖`` (a sparse ``N × S`` matrix ``Z``; per cluster its rows),
+  ``‖(I−J_a)W(I−J_a)‖`` by Lanczos, and per cluster ``‖R_s(I−J_a)W(I−J_a)‖`` from the columns
+  of cluster ``s`` (supported on the clusters touching it).
+
+The recursion itself (:func:`ssdfl.theory.bounds.run_bounds` for SGD devices: no proximal or
+momentum state) runs on every schedule of the grid at once, on the distinct clusters only
+(singletons, for instance, all follow the same recursion), instead of one Python call per
+round and schedule. ``tests/test_planner_scale.py`` checks every number against
+:mod:`ssdfl.theory.bounds` to 1e-9.
+"""
 
 from __future__ import annotations
 
@@ -6,66 +27,562 @@ import math
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from ssdfl.graphs.graph import Graph
-from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.scoring import CandidateTable
 from ssdfl.simulate.clusters import cluster_labels
 
-__all__ = ["bound_by_cycle", "theorem2_numbers", "theorem2_problem"]
+__all__ = [
+    "DENSE_CLUSTER",
+    "DENSE_GRAPH",
+    "FormationConstants",
+    "bound_by_cycle",
+    "bound_curves",
+    "theorem2_numbers",
+    "theorem2_problem",
+]
+
+DENSE_CLUSTER = 400
+"""Clusters up to this size get dense LAPACK spectra; larger ones Lanczos."""
+
+DENSE_GRAPH = 600
+"""Graphs up to this size get ``λ(W)`` and ``‖(I−J_a)W(I−J_a)‖`` from dense LAPACK."""
+
+_TOL = 1e-13
+
+
+def _top_eig(op: spla.LinearOperator | np.ndarray | sp.sparray, n: int) -> float:
+    """Largest eigenvalue modulus (the 2-norm) of a symmetric operator of size ``n``."""
+    if n == 0:
+        return 0.0
+    if isinstance(op, np.ndarray) or n <= 3:
+        A = op if isinstance(op, np.ndarray) else _materialize(op, n)
+        return float(np.abs(np.linalg.eigvalsh(A)).max(initial=0.0))
+    v0 = np.random.default_rng(0).standard_normal(n)
+    if not np.any(op @ v0):  # the zero operator (ARPACK refuses it)
+        return 0.0
+    val = spla.eigsh(op, k=1, which="LM", return_eigenvectors=False, tol=_TOL, v0=v0,
+                     maxiter=20 * n)  # fmt: skip
+    return float(abs(val[0]))
+
+
+def _materialize(op: Any, n: int) -> np.ndarray:
+    if sp.issparse(op):
+        return op.toarray()
+    return np.column_stack([op @ e for e in np.eye(n)]) if n else np.zeros((0, 0))
+
+
+def _sigma_max(Z: sp.sparray | np.ndarray) -> float:
+    """Largest singular value of a (sparse) matrix through the smaller Gram matrix."""
+    r, c = Z.shape
+    if r == 0 or c == 0:
+        return 0.0
+    Zs = sp.csr_array(Z)
+    G = (Zs.T @ Zs) if c <= r else (Zs @ Zs.T)
+    k = G.shape[0]
+    if k <= DENSE_CLUSTER:
+        return math.sqrt(max(float(np.linalg.eigvalsh(G.toarray())[-1]), 0.0))
+    return math.sqrt(_top_eig(sp.csr_array(G), k))
+
+
+class FormationConstants:
+    """Everything of the Theorem-2 problem of a formation that does not depend on the schedule
+    or the heterogeneity numbers: labels, sizes, cluster spectra, ``λ(W)``, inter constants."""
+
+    def __init__(self, g: Graph, clusters: list[np.ndarray], cfg: PlanConfig) -> None:
+        from ssdfl.clusters.batch import cluster_spectra, graph_slem
+        from ssdfl.graphs.mixing import mixing_matrix
+
+        self.clusters = [np.asarray(c, dtype=np.int64) for c in clusters]
+        self.labels = cluster_labels(self.clusters, g.n)
+        self.sizes = np.array([len(c) for c in self.clusters])
+        self.W_eigs = cluster_spectra(g, self.clusters, cfg.mixing_rule, dense_max=DENSE_CLUSTER)
+        W = sp.csr_array(mixing_matrix(g, cfg.mixing_rule))
+        self.lam_inter = graph_slem(g, cfg.mixing_rule, W=W, dense_max=DENSE_GRAPH)
+        self.inter = inter_constants_sparse(W, self.labels, self.clusters)
+
+
+def inter_constants_sparse(
+    W: sp.csr_array, labels: np.ndarray, clusters: list[np.ndarray]
+) -> dict[str, Any]:
+    """:func:`ssdfl.theory.bounds.inter_constants` without ``N × N`` dense matrices (see the
+    module docstring). ``clusters[s]`` holds the nodes labelled ``s``."""
+    n = W.shape[0]
+    S = len(clusters)
+    lab = np.asarray(labels, dtype=np.int64)
+    Ns = np.bincount(lab, minlength=S).astype(np.float64)
+    # Q: orthonormal cluster indicators (N × S)
+    Q = sp.csr_array((1.0 / np.sqrt(Ns[lab]), (np.arange(n), lab)), shape=(n, S))
+    C = sp.csr_array((np.ones(n), (np.arange(n), lab)), shape=(n, S))
+
+    def cluster_mean(X: Any) -> Any:  # J_a X
+        return C @ ((C.T @ X) / Ns[:, None]) if X.ndim == 2 else C @ ((C.T @ X) / Ns)
+
+    # λ_B: (I − qqᵀ) QᵀWQ (I − qqᵀ), S × S
+    q = np.sqrt(Ns / n)
+    MS = sp.csr_array(Q.T @ (W @ Q))
+    if S <= DENSE_CLUSTER:
+        P = np.eye(S) - np.outer(q, q)
+        lam_B = float(np.linalg.norm(P @ MS.toarray() @ P, 2)) if S > 1 else 0.0
+    else:
+
+        def pb(x: np.ndarray) -> np.ndarray:
+            y = x - q * (q @ x)
+            y = MS @ y
+            return y - q * (q @ y)
+
+        lam_B = _top_eig(spla.LinearOperator((S, S), matvec=pb, dtype=np.float64), S)
+    # Z = (I − J_a) W Q, sparse N × S
+    Y = sp.csr_array(W @ Q)
+    Z = sp.csr_array(Y - sp.csr_array(cluster_mean(Y)))
+    Z.eliminate_zeros()
+    beta = _sigma_max(Z)
+    # λ_E = ‖(I − J_a) W (I − J_a)‖
+    if n <= DENSE_GRAPH:
+        Ja = (C @ sp.diags_array(1.0 / Ns) @ C.T).toarray()
+        Pe = np.eye(n) - Ja
+        lam_E = float(np.linalg.norm(Pe @ W.toarray() @ Pe, 2))
+    else:
+
+        def me(x: np.ndarray) -> np.ndarray:
+            y = x - cluster_mean(x)
+            y = W @ y
+            return y - cluster_mean(y)
+
+        lam_E = _top_eig(spla.LinearOperator((n, n), matvec=me, dtype=np.float64), n)
+    lam_s = np.zeros(S)
+    beta_s = np.zeros(S)
+    Zr = sp.csr_array(Z)
+    for s, rows in enumerate(clusters):
+        ns = len(rows)
+        if ns == 1:
+            continue  # the row of (I − J_a) of a singleton is zero
+        beta_s[s] = _sigma_max(Zr[rows])
+        lam_s[s] = _lam_E_cluster(W, lab, Ns, rows, s, cluster_mean, n)
+    return {"lam_E": lam_E, "lam_B": lam_B, "beta": beta, "lam_E_s": lam_s, "beta_s": beta_s}
+
+
+def _lam_E_cluster(
+    W: sp.csr_array, lab: np.ndarray, Ns: np.ndarray, rows: np.ndarray, s: int,
+    cluster_mean: Any, n: int,
+) -> float:  # fmt: skip
+    """``‖R_s M‖`` with ``M = (I−J_a)W(I−J_a)`` symmetric, i.e. ``σ_max`` of ``M``'s columns of
+    cluster ``s``; these live on the clusters touching ``s``."""
+    ns = len(rows)
+    if ns > DENSE_CLUSTER:
+
+        def mm(x: np.ndarray) -> np.ndarray:  # R_s M M R_sᵀ x
+            z = np.zeros(n)
+            z[rows] = x
+            for _ in range(2):
+                z = z - cluster_mean(z)
+                z = W @ z
+                z = z - cluster_mean(z)
+            return z[rows]
+
+        return math.sqrt(_top_eig(spla.LinearOperator((ns, ns), matvec=mm, dtype=np.float64), ns))
+    X = np.eye(ns) - 1.0 / ns  # (I − J_a) restricted to the columns of s (rows of s)
+    Wc = sp.csc_array(W[:, rows])
+    nb = np.unique(Wc.indices)  # rows touched by W(I − J_a)e_i
+    touched = np.unique(lab[nb])
+    U = np.flatnonzero(np.isin(lab, touched))
+    WU = sp.csr_array(W[U][:, rows]).toarray() @ X  # (|U| × ns)
+    labU = lab[U]
+    _, inv = np.unique(labU, return_inverse=True)
+    sums = np.zeros((len(touched), ns))
+    np.add.at(sums, inv, WU)
+    Y = WU - sums[inv] / Ns[labU][:, None]
+    return float(np.linalg.norm(Y, 2))
 
 
 def theorem2_problem(
     g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig,
-    tau_a: int, tau_r: int,
+    tau_a: int, tau_r: int, constants: FormationConstants | None = None,
 ) -> Any:  # fmt: skip
-    """Theorem-2 constants (``bounds.generic_problem``) of a formation: devices taken as
-    ``μ``-strongly convex ``L``-smooth, heterogeneity ``ζ_s² = G²H_s`` and
-    ``ζ_b² = G²Σ_s N_s B_s`` from the candidate table."""
-    from ssdfl.theory.bounds import generic_problem
+    """Theorem-2 constants (those of ``bounds.generic_problem``) of a formation: devices taken
+    as ``μ``-strongly convex ``L``-smooth, heterogeneity ``ζ_s² = G²H_s`` and
+    ``ζ_b² = G²Σ_s N_s B_s`` from the candidate table; matrices handled sparsely
+    (:class:`FormationConstants`, pass it to reuse it across schedules)."""
+    from ssdfl.errors import SsdflError
+    from ssdfl.theory.bounds import BoundProblem
 
+    fc = constants or FormationConstants(g, clusters, cfg)
     idx = t.index()
-    js = [idx[tuple(c.tolist())] for c in clusters]
-    labels = cluster_labels(clusters, g.n)
-    return generic_problem(
-        labels, block_mixing_matrix(g, labels, cfg.mixing_rule), mixing_matrix(g, cfg.mixing_rule),
-        cfg.eta, tau_a, tau_r, L=cfg.L, mu=cfg.mu,
-        zeta2=cfg.grad_scale * t.H[js],
-        zeta_b=math.sqrt(cfg.grad_scale * float(np.sum(t.size[js] * t.B[js]))),
-        sigma2=cfg.sigma2,
+    js = [idx[tuple(np.asarray(c).tolist())] for c in fc.clusters]
+    if not (0 <= cfg.mu <= cfg.L):
+        raise SsdflError(f"need 0 <= mu <= L, got mu={cfg.mu}, L={cfg.L}")
+    z2 = cfg.grad_scale * t.H[js]
+    zeta_b = math.sqrt(cfg.grad_scale * float(np.sum(t.size[js] * t.B[js])))
+    n, S = g.n, len(fc.clusters)
+    mid, half = 0.5 * (cfg.L + cfg.mu), 0.5 * (cfg.L - cfg.mu)
+    return BoundProblem(
+        labels=fc.labels, sizes=fc.sizes, W_eigs=fc.W_eigs, lam_inter=fc.lam_inter,
+        eta=float(cfg.eta), tau_a=int(tau_a), tau_r=int(tau_r), c=np.ones(n), mu=np.zeros(n),
+        rho=np.zeros(n), L_dev=np.full(n, float(cfg.L)), kappa_s=np.tile([mid, mid], (S, 1)),
+        kappa_b=(mid, mid), kappa_m=(float(cfg.mu), float(cfg.L)), L_gamma=np.full(S, half),
+        L_beta=half, zeta_a=np.sqrt(fc.sizes * z2), zeta_b=float(zeta_b or 0.0),
+        zeta_p=np.zeros(S), zeta_u=np.zeros(S), inter=fc.inter, sigma2=float(cfg.sigma2),
     )  # fmt: skip
 
 
+# --------------------------------------------------------------------------- the recursion
+def _groups(P: Any, K: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-cluster coefficients of the SGD recursion, deduplicated: ``(coeffs, multiplicity)``."""
+    it = P.inter
+    cols = {
+        "rho_e": K["rho_e"], "g": K["g"], "frac": K["frac"], "zeta_a": P.zeta_a,
+        "n_e": K["n_e"], "lam_E_s": it["lam_E_s"], "beta_s": it["beta_s"],
+    }  # fmt: skip
+    M = np.column_stack(list(cols.values()))
+    uniq, inv, mult = np.unique(M, axis=0, return_inverse=True, return_counts=True)
+    del inv
+    return {k: uniq[:, i] for i, k in enumerate(cols)}, mult.astype(np.float64)
+
+
+def _is_sgd(P: Any) -> bool:
+    return (
+        P.inter is not None and not np.any(P.mu > 0) and not np.any(P.rho > 0)
+        and P.momentum_mode == "perturb" and P.reset_momentum
+    )  # fmt: skip
+
+
+def _run(
+    P: Any, K: dict, ta: np.ndarray, tr: np.ndarray, cycles: int,
+    e0: np.ndarray, b0: np.ndarray, m0: np.ndarray, record_all: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The SGD recursion of :func:`ssdfl.theory.bounds.run_bounds` for ``B`` schedules
+    ``(ta[i], tr[i])`` at once (same constants otherwise) from ``e0`` ``(B, G)`` (per distinct
+    cluster), ``b0``, ``m0`` ``(B,)``. Returns ``opt`` at every cycle end ``(B, cycles + 1)``
+    (start included) and the final ``(e, e_tot, b, m)`` as a tuple in the last slot."""
+    cf, mult = _groups(P, K)
+    eta, N = P.eta, float(P.sizes.sum())
+    S1 = P.S > 1
+    Bn = len(ta)
+    rho_max, g_max, zn = float(K["rho_e"].max()), K["g_max"], float(np.linalg.norm(P.zeta_a))
+    ne_sum = float(K["n_e"].sum())
+    qb, qm, Lb, zb = K["q_b"], K["q_m"], P.L_beta, P.zeta_b
+    n_b, n_m = K["n_b"], K["n_m"]
+    lam = P.lam_inter
+    it = P.inter
+    e = np.array(e0, dtype=np.float64)
+    b = np.array(b0, dtype=np.float64)
+    m = np.array(m0, dtype=np.float64)
+    e_tot = np.sqrt(np.sum(mult * e**2, axis=1))
+    f = np.zeros(Bn)
+    period = ta + tr
+    T = cycles * period
+    out = np.full((Bn, cycles + 1), np.nan)
+    out[:, 0] = (e_tot**2 + b**2 + m**2) / N
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(int(T.max(initial=0))):
+            live = k < T
+            pos = k % period
+            intra = live & (pos < ta)
+            inter = live & (pos >= ta)
+            e_use = np.minimum(e_tot, np.sqrt(np.sum(mult * e**2, axis=1)))
+            if intra.any():
+                det_e = cf["rho_e"] * e + eta * (
+                    cf["g"] * (b[:, None] + cf["frac"] * m[:, None]) + cf["zeta_a"]
+                )
+                e_new = np.sqrt(det_e**2 + cf["n_e"])
+                det_t = rho_max * e_use + eta * (g_max * np.hypot(b, m) + zn)
+                et_new = np.sqrt(det_t**2 + ne_sum)
+                det_b = (qb + eta * Lb) * b + eta * (g_max * e_use + Lb * m + zb)
+                b_new = np.sqrt(det_b**2 + n_b) if S1 else np.zeros(Bn)
+                det_m = qm * m + eta * (g_max * e_use + Lb * b)
+                m_new = np.sqrt(det_m**2 + n_m)
+                ei = _fix(np.minimum(e_new, et_new[:, None]))
+                e = np.where(intra[:, None], ei, e)
+                e_tot = np.where(intra, _fix(et_new), e_tot)
+                b = np.where(intra, _fix(b_new), b)
+                m = np.where(intra, _fix(m_new), m)
+            if inter.any():
+                first = inter & (pos == ta)
+                f = np.where(first, np.hypot(e_tot, b), f)
+                f = np.where(inter, f * lam, f)
+                e_in = np.minimum(e_tot, np.sqrt(np.sum(mult * e**2, axis=1)))
+                en = np.minimum(cf["lam_E_s"] * e_in[:, None] + cf["beta_s"] * b[:, None],
+                                f[:, None])  # fmt: skip
+                et2 = np.minimum(it["lam_E"] * e_in + it["beta"] * b, f)
+                b2 = np.minimum(it["beta"] * e_in + it["lam_B"] * b, f)
+                en = _fix(np.minimum(en, et2[:, None]))
+                e = np.where(inter[:, None], en, e)
+                e_tot = np.where(inter, _fix(et2), e_tot)
+                b = np.where(inter, _fix(b2 if S1 else np.zeros(Bn)), b)
+            ends = live & ((k + 1) % period == 0)
+            if ends.any():
+                c = (k + 1) // period
+                out[ends, c[ends]] = ((e_tot**2 + b**2 + m**2) / N)[ends]
+    return out, e, e_tot, np.stack([b, m])
+
+
+def _fix(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(x), np.inf, x)
+
+
+def bound_curves(P: Any, schedules: list[tuple[int, int]], cycles: int, m0: float) -> np.ndarray:
+    """Theorem-2 bound on ``(1/N)E‖X − 1x*ᵀ‖²`` at cycle ends ``0..cycles`` for every schedule
+    (rows), from consensus (``e = b = 0``) at ``m = m0``: equal to
+    ``bounds.run_bounds(P_schedule, cycles, …).opt[::τ_a+τ_r]``."""
+    from ssdfl.theory.bounds import _constants, run_bounds
+
+    if not _is_sgd(P):  # general devices: the reference recursion
+        rows = []
+        for ta, tr in schedules:
+            Q = type(P)(**{**P.__dict__, "tau_a": ta, "tau_r": tr, "_cache": {}})
+            o = run_bounds(Q, cycles, e0=np.zeros(P.S), b0=0.0, m0=m0).opt
+            rows.append(np.asarray(o)[:: ta + tr])
+        return np.array(rows)
+    K = _constants(P)
+    cf, _ = _groups(P, K)
+    B = len(schedules)
+    ta = np.array([s[0] for s in schedules], dtype=np.int64)
+    tr = np.array([s[1] for s in schedules], dtype=np.int64)
+    out, *_ = _run(P, K, ta, tr, cycles, np.zeros((B, len(cf["g"]))), np.zeros(B),
+                   np.full(B, float(m0)))  # fmt: skip
+    return out
+
+
+class _Cycle:
+    """One cycle of ``run_bounds(P, 1, e0=e, b0=b, m0=m)`` on per-group values ``e`` (finite
+    values; the rate and radius loops), with the group coefficients pre-multiplied."""
+
+    def __init__(self, P: Any, K: dict) -> None:
+        cf, self.mult = _groups(P, K)
+        eta = P.eta
+        self.rho_e, self.n_e = cf["rho_e"], cf["n_e"]
+        self.g_eta, self.gf_eta = eta * cf["g"], eta * cf["g"] * cf["frac"]
+        self.z_eta = eta * cf["zeta_a"]
+        self.lam_s, self.beta_s = cf["lam_E_s"], cf["beta_s"]
+        self.P, self.K = P, K
+        self.N = float(P.sizes.sum())
+
+    def __call__(
+        self, e: np.ndarray, b: float, m: float, e_tot: float | None = None
+    ) -> tuple[float, np.ndarray, float, float]:
+        """From ``(e, b, m)`` with ``e_tot = ‖e‖`` (a fresh ``run_bounds``) or the given
+        ``e_tot`` (``bounds._cycle_map``); returns ``(opt, e, b, m)``, ``e_tot`` in
+        ``self.e_tot``."""
+        P, K, mult = self.P, self.K, self.mult
+        eta, S1 = P.eta, P.S > 1
+        rho_max, g_max = float(K["rho_e"].max()), float(K["g_max"])
+        zn = float(np.linalg.norm(P.zeta_a))
+        ne_sum = float(K["n_e"].sum())
+        qbl, qm, Lb, zb = K["q_b"] + eta * P.L_beta, K["q_m"], P.L_beta, P.zeta_b
+        n_b, n_m = K["n_b"], K["n_m"]
+        if e_tot is None:
+            e_tot = math.sqrt(float(mult @ (e * e)))
+        for _ in range(P.tau_a):
+            e_use = min(e_tot, math.sqrt(float(mult @ (e * e))))
+            det_e = self.rho_e * e + (self.g_eta * b + (self.gf_eta * m + self.z_eta))
+            det_t = rho_max * e_use + eta * (g_max * math.hypot(b, m) + zn)
+            et_new = math.sqrt(det_t * det_t + ne_sum)
+            det_b = qbl * b + eta * (g_max * e_use + Lb * m + zb)
+            det_m = qm * m + eta * (g_max * e_use + Lb * b)
+            b = math.sqrt(det_b * det_b + n_b) if S1 else 0.0
+            m = math.sqrt(det_m * det_m + n_m)
+            e = np.minimum(np.sqrt(det_e * det_e + self.n_e), et_new)
+            e_tot = et_new
+        f = math.hypot(e_tot, b)
+        it = P.inter
+        for _ in range(P.tau_r):
+            f *= P.lam_inter
+            e_in = min(e_tot, math.sqrt(float(mult @ (e * e))))
+            e = np.minimum(self.lam_s * e_in + self.beta_s * b, f)
+            e_tot, b = (
+                min(it["lam_E"] * e_in + it["beta"] * b, f),
+                min(it["beta"] * e_in + it["lam_B"] * b, f),
+            )
+            e = np.minimum(e, e_tot)
+            b = b if S1 else 0.0
+        self.e_tot = e_tot
+        return (e_tot**2 + b**2 + m**2) / self.N, e, b, m
+
+    def map(self, y: np.ndarray) -> np.ndarray:
+        """``bounds._cycle_map`` on the reduced packed state ``[e (groups), e_tot, b, m]``
+        (SGD devices: the momentum part of the state stays 0)."""
+        G = len(self.mult)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                _, e, b, m = self(y[:G].copy(), float(y[G + 1]), float(y[G + 2]), float(y[G]))
+        except OverflowError:
+            return np.full(len(y), np.inf)
+        out = np.concatenate([e, [self.e_tot, b, m]])
+        return np.where(np.isnan(out), np.inf, out)
+
+    def opt(self, y: np.ndarray) -> float:
+        G = len(self.mult)
+        with np.errstate(over="ignore"):
+            return float((y[G] ** 2 + y[G + 1] ** 2 + y[G + 2] ** 2) / self.N)
+
+
+def _newton(cyc: _Cycle, y: np.ndarray) -> np.ndarray | None:
+    """``bounds._newton_fixed_point`` on the reduced state."""
+    n = len(y)
+    for _ in range(40):
+        ty = cyc.map(y)
+        F = ty - y
+        if not np.all(np.isfinite(F)):
+            return None
+        if float(np.max(np.abs(F), initial=0.0)) <= 1e-15 * max(1.0, float(np.max(y))):
+            return y
+        J = np.empty((n, n))
+        for j in range(n):
+            h = 1e-7 * max(abs(float(y[j])), 1e-12)
+            z = y.copy()
+            z[j] += h
+            J[:, j] = (cyc.map(z) - ty) / h
+        try:
+            dy = np.linalg.solve(J - np.eye(n), -F)
+        except np.linalg.LinAlgError:
+            return None
+        y = np.maximum(y + dy, 0.0)
+    return y
+
+
+def certified_radius(
+    P: Any, K: dict, rtol: float = 1e-7, max_cycles: int = 200_000
+) -> tuple[float, float, bool]:
+    """``bounds.certified_radius`` (super/sub-solution bracket of the cycle map's fixed point)
+    on the deduplicated state — identical clusters stay identical under the map, so the fixed
+    point and the bracket tests are those of the full state; vector norms weigh each group by
+    its multiplicity. Returns ``(upper, lower, certified)``."""
+    cyc = _Cycle(P, K)
+    G = len(cyc.mult)
+    wts = np.concatenate([cyc.mult, [1.0, 1.0, 1.0]])
+    y = np.zeros(G + 3)
+    for _ in range(20):
+        y = cyc.map(y)
+        if not np.all(np.isfinite(y)):
+            return math.inf, 0.0, False
+    lo = y.copy()
+    k = 20
+
+    def bracket(est: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        up = dn = None
+        for delta in (1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
+            c = est * (1.0 + delta) + 1e-300
+            if np.all(cyc.map(c) <= c):
+                up = c
+                break
+        for delta in (1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
+            c = est * (1.0 - delta)
+            if np.all(cyc.map(c) >= c):
+                dn = c
+                break
+        return up, dn
+
+    est = _newton(cyc, y.copy())
+    hi: np.ndarray | None = None
+    if est is not None:
+        hi, dn = bracket(est)
+        if dn is not None:
+            lo = np.maximum(lo, dn)
+    prev_step: np.ndarray | None = None
+    while True:
+        if hi is not None:
+            up, down = cyc.opt(hi), cyc.opt(lo)
+            if up - down <= rtol * max(up, 1e-300) or k >= max_cycles:
+                return up, down, True
+        if k >= max_cycles:
+            return math.inf, cyc.opt(lo), False
+        nxt = cyc.map(y)
+        k += 1
+        if not np.all(np.isfinite(nxt)):
+            return math.inf, cyc.opt(lo), False
+        step, y = nxt - y, nxt
+        lo = np.maximum(lo, y)
+        if hi is not None:
+            hi = np.minimum(hi, cyc.map(hi))
+        if float(np.max(np.abs(step), initial=0.0)) == 0.0:
+            hi = y.copy() if hi is None else np.minimum(hi, y)
+        elif prev_step is not None and k % 16 == 0:
+            n1 = math.sqrt(float(wts @ step**2))
+            n0 = math.sqrt(float(wts @ prev_step**2))
+            r = n1 / n0 if n0 > 0 else 1.0
+            if r < 1:
+                up_c, dn_c = bracket(y + step * (r / (1.0 - r)))
+                if up_c is not None:
+                    hi = up_c if hi is None else np.minimum(hi, up_c)
+                if dn_c is not None:
+                    lo = np.maximum(lo, dn_c)
+        prev_step = step
+
+
+def cycle_rate(P: Any, iters: int = 200) -> float:
+    """``bounds._cycle_rate`` (power iteration of the noise- and heterogeneity-free cycle map)
+    on the deduplicated recursion."""
+    from ssdfl.theory.bounds import _constants
+
+    Q = type(P)(**{**P.__dict__, "_cache": {}})
+    Q.zeta_a = np.zeros(P.S)
+    Q.zeta_b = 0.0
+    Q.zeta_p = np.zeros(P.S)
+    Q.zeta_u = np.zeros(P.S)
+    Q.sigma2 = 0.0
+    cyc = _Cycle(Q, _constants(Q))
+    mult = cyc.mult
+    e = np.ones(len(mult))
+    b, m = 1.0, 1.0
+    rate = 0.0
+    base = math.sqrt(P.S + 2.0)
+    for _ in range(iters):
+        _, e, b, m = cyc(e, b, m)
+        nrm = math.sqrt(float(np.sum(mult * e**2)) + b * b + m * m)
+        if nrm == 0 or not math.isfinite(nrm):
+            return 0.0 if nrm == 0 else math.inf
+        rate = nrm / base
+        e, b, m = e / nrm * base, b / nrm * base, m / nrm * base
+    return rate
+
+
 def theorem2_numbers(
-    g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig, cycles: int = 60
-) -> dict[str, Any]:
+    g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig, cycles: int = 60,
+    constants: FormationConstants | None = None, radius_cycles: int = 300,
+) -> dict[str, Any]:  # fmt: skip
     """Theorem 2 of :mod:`ssdfl.theory.bounds` for a formation, from unit initial distance
     (``(1/N)‖X_0 − 1x*ᵀ‖² = 1``, devices in consensus): the bound at every cycle end, the
-    per-cycle rate and the asymptotic radius."""
-    from ssdfl.theory.bounds import global_cycle_bound
+    per-cycle rate and the certified asymptotic radius (as ``bounds.global_cycle_bound`` with
+    ``radius_cycles``)."""
+    from ssdfl.theory.bounds import _constants, global_cycle_bound
 
-    P = theorem2_problem(g, clusters, t, cfg, cfg.tau_a, cfg.tau_r)
-    cb = global_cycle_bound(P, cycles, np.zeros((g.n, 1)), np.ones(1), radius_cycles=300)
-    ends = np.asarray(cb.trace.opt, dtype=np.float64)[:: P.tau_a + P.tau_r]
+    P = theorem2_problem(g, clusters, t, cfg, cfg.tau_a, cfg.tau_r, constants)
+    if not _is_sgd(P):
+        cb = global_cycle_bound(P, cycles, np.zeros((g.n, 1)), np.ones(1),
+                                radius_cycles=radius_cycles)  # fmt: skip
+        ends = np.asarray(cb.trace.opt, dtype=np.float64)[:: P.tau_a + P.tau_r]
+        rate, radius = float(cb.rate), float(cb.radius)
+        lower, certified = float(cb.radius_lower), bool(cb.converges)
+    else:
+        K = _constants(P)
+        cf, _ = _groups(P, K)
+        out, *_ = _run(
+            P, K, np.array([P.tau_a]), np.array([P.tau_r]), cycles,
+            np.zeros((1, len(cf["g"]))), np.zeros(1), np.full(1, math.sqrt(g.n)),
+        )  # fmt: skip
+        ends = out[0]
+        rate = cycle_rate(P)
+        radius, lower, certified = certified_radius(P, K, max_cycles=radius_cycles)
     return {
         "cycles": cycles,
         "bound_after_cycles": float(ends[-1]),
         "bound_by_cycle": ends.tolist(),
-        "rate": float(cb.rate),
-        "radius": float(cb.radius),
-        "converges": bool(cb.rate < 1),
+        "rate": float(rate),
+        "radius": float(radius),
+        "radius_lower": float(lower),
+        "radius_certified": bool(certified),
+        "converges": bool(rate < 1),
     }
 
 
 def bound_by_cycle(
     g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig,
-    tau_a: int, tau_r: int, cycles: int,
+    tau_a: int, tau_r: int, cycles: int, constants: FormationConstants | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Theorem-2 bound on ``(1/N)E‖X − 1x*ᵀ‖²`` at cycle ends ``1..cycles`` (from 1, devices
     in consensus at the start) under the schedule ``(tau_a, tau_r)``."""
-    from ssdfl.theory.bounds import run_bounds
-
-    P = theorem2_problem(g, clusters, t, cfg, tau_a, tau_r)
-    tr = run_bounds(P, cycles, e0=np.zeros(len(clusters)), b0=0.0, m0=math.sqrt(g.n))
-    return np.asarray(tr.opt, dtype=np.float64)[:: tau_a + tau_r][1:]
+    P = theorem2_problem(g, clusters, t, cfg, tau_a, tau_r, constants)
+    return bound_curves(P, [(tau_a, tau_r)], cycles, math.sqrt(g.n))[0, 1:]
