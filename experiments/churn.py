@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ssdfl._atomic import atomic_write
 from ssdfl.experiments.grid import RunSpec, build_graph, build_problem
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.plan import plan_formation
@@ -24,6 +25,7 @@ from ssdfl.simulate.comm import flooding_traffic, record_bytes
 from ssdfl.theory.devices import DeviceTable
 
 N, CYCLES, TAU_A, TAU_R, ETA = 40, 24, 5, 1, 0.2
+BURST = 8  # cycle of the regional and mass failures (min acc after burst counts from it)
 CFG = PlanConfig(fastest_mixing=False, schedule=False, theorem2=False, k_max=4, all_subsets_n=0,
                  max_clusters=12, tau_a=TAU_A, tau_r=TAU_R)  # fmt: skip
 
@@ -69,8 +71,8 @@ def run(seed: int) -> tuple[list[pd.DataFrame], list[dict]]:
     g = build_graph("rgg", N, None, seed)
     traces = [
         random_churn(g, CYCLES, 0.03, start_fraction=0.9, seed=seed),
-        regional_failure(g, CYCLES, 8, 0.3, seed=seed),
-        mass_failure(g, CYCLES, 8, 0.8, back_at=16, seed=seed),
+        regional_failure(g, CYCLES, BURST, 0.3, seed=seed),
+        mass_failure(g, CYCLES, BURST, 0.8, back_at=16, seed=seed),
     ]
     out, log = [], []
     for tr in traces:
@@ -110,18 +112,86 @@ def run(seed: int) -> tuple[list[pd.DataFrame], list[dict]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--out", default="docs/results/churn.csv")
+    ap.add_argument("--summary-only", action="store_true",
+                    help="re-plot and re-summarize an existing --out table")  # fmt: skip
     a = ap.parse_args()
+    out = Path(a.out)
+    out_reform = Path(str(out).replace(".csv", "_reform.csv"))
+    if a.summary_only:
+        df = pd.read_csv(out)
+        lg = pd.read_csv(out_reform) if out_reform.exists() else pd.DataFrame()
+        plot(df)
+        print(summary(df, lg))
+        return
     frames, logs = [], []
-    for s in range(a.seeds):
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for s in range(a.first_seed, a.first_seed + a.seeds):
+        t0 = time.perf_counter()
         f, lg = run(s)
         frames += f
         logs += lg
-    df = pd.concat(frames, ignore_index=True)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(a.out, index=False)
-    pd.DataFrame(logs).to_csv(str(a.out).replace(".csv", "_reform.csv"), index=False)
-    plot(df)
+        df = pd.concat(frames, ignore_index=True)
+        with atomic_write(out) as fh:  # partial results after every seed
+            df.to_csv(fh, index=False)
+        with atomic_write(out_reform) as fh:
+            pd.DataFrame(logs).to_csv(fh, index=False)
+        plot(df)
+        print(f"seed {s} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(summary(df, pd.DataFrame(logs)))
+
+
+def _mq(v: pd.Series, fmt: str) -> str:
+    """``median [q1, q3]`` of a column over seeds."""
+    v = v.dropna()
+    if v.empty:
+        return "—"
+    q1, m, q3 = np.percentile(v, [25, 50, 75])
+    return f"{m:{fmt}} [{q1:{fmt}}, {q3:{fmt}}]"
+
+
+def summary(df: pd.DataFrame, logs: pd.DataFrame) -> str:
+    """Markdown table, one row per (trace, strategy): median [IQR] over seeds of the final
+    accuracy of the devices' own models, the lowest accuracy after the burst, max stranded
+    devices, formation kB, training MB and recovery cycles."""
+    rows = ["| trace | strategy | seeds | final device acc | min acc after burst | max stranded "
+            "| formation kB | training MB | formation / training | recovery (cycles) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for (tr, st), grp in df.groupby(["trace", "strategy"], sort=False):
+        per = []
+        for _, run_df in grp.groupby("seed"):
+            r = run_df.sort_values("cycle")
+            b = r["burst"].iloc[0] if "burst" in r else np.nan
+            after = r[r.cycle >= b] if pd.notna(b) else r.iloc[0:0]
+            per.append({
+                "acc": r.device_acc_mean.iloc[-1],
+                "dip": after.device_acc_mean.min() if len(after) else np.nan,
+                "stranded": r.stranded.max(),
+                "form": r.bytes_formation.iloc[-1] / 1e3,
+                "train": r.bytes_train.iloc[-1] / 1e6,
+                "ratio": r.bytes_formation.iloc[-1] / max(r.bytes_train.iloc[-1], 1),
+                "rec": r.recovery.iloc[-1],
+            })  # fmt: skip
+        p = pd.DataFrame(per)
+        rows.append(
+            f"| {tr} | {st} | {len(p)} | {_mq(p.acc, '.3f')} | {_mq(p.dip, '.3f')} | "
+            f"{_mq(p.stranded, '.0f')} | {_mq(p.form, ',.0f')} | {_mq(p.train, '.1f')} | "
+            f"{_mq(100 * p.ratio, '.1f')} % | {_mq(p.rec, '.0f')} |"
+        )
+    if len(logs):
+        rows += [
+            "",
+            "| trace | strategy | calls | seconds per call (median [IQR]) "
+            "| kB per call | full re-formation kB per call |",
+            "|---|---|---|---|---|---|",
+        ]
+        for (tr, st), g in logs.groupby(["trace", "strategy"], sort=False):
+            rows.append(
+                f"| {tr} | {st} | {len(g)} | {_mq(g.seconds, '.3f')} | "
+                f"{_mq(g.bytes / 1e3, ',.0f')} | {_mq(g.full_bytes / 1e3, ',.0f')} |"
+            )
+    return "\n".join(rows)
 
 
 def plot(df: pd.DataFrame) -> None:

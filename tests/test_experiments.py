@@ -83,3 +83,65 @@ def test_load_config_errors(tmp_path) -> None:
     bad.write_text("this is not toml = = =")
     with pytest.raises(SsdflError):
         load_config(bad)
+
+
+def _mlp_accuracy(x: np.ndarray, p: int, h: int, C: int, Z: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of a one-hidden-layer ReLU MLP given as a flat vector (W0 (p, h) row-major,
+    b0, W1 (h, C), b1), written out independently of ssdfl.theory.nn."""
+    o = 0
+    W0 = x[o : o + p * h].reshape(p, h)
+    o += p * h
+    b0 = x[o : o + h]
+    o += h
+    W1 = x[o : o + h * C].reshape(h, C)
+    o += h * C
+    b1 = x[o : o + C]
+    logits = np.maximum(Z @ W0 + b0, 0.0) @ W1 + b1
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def test_run_one_mnist1d_mlp() -> None:
+    """A tiny MNIST-1D + MLP run goes through run_one; its accuracies match a plain forward
+    pass of the final models, and it starts from the network's common init (not 0)."""
+    from ssdfl.experiments.grid import build_problem
+    from ssdfl.simulate import make_method, simulate
+
+    spec = RunSpec(dataset="mnist1d", model="mlp", n_devices=6, split="2-label", cycles=2,
+                   tau_a=2, method="ssdfl", n_clusters=2, eta=0.1, seed=1,
+                   optimizers="sgd+adam")  # fmt: skip
+    df = run_one(spec)
+    assert len(df) == 3 and (df["model"] == "mlp").all() and (df["dataset"] == "mnist1d").all()
+    for col in ("accuracy", "device_acc_mean", "device_acc_min", "loss", "d2d_bytes"):
+        assert np.isfinite(df[col]).all(), col
+    assert df["loss"].iloc[-1] < df["loss"].iloc[0]
+    # the same run by hand: final models → accuracies by an independent forward pass
+    model, pop, test = build_problem(spec)
+    assert model.dim == 40 * 32 + 32 + 32 * 10 + 10
+    x0 = model.init(spec.seed)
+    assert np.abs(x0).max() > 0
+    g = build_graph("er", 6, None, 1)
+    res = simulate(model, g, make_method("ssdfl", n_clusters=2, how="hierarchy",
+                                         inter_local_steps=False),
+                   optimizers=pop, tau_a=2, tau_r=1, cycles=2, eta=0.1, x0=x0, seed=1,
+                   test_data=test)  # fmt: skip
+    Z, y = test
+    accs = [_mlp_accuracy(res.X[i], 40, 32, 10, Z, y) for i in range(6)]
+    assert df["device_acc_mean"].iloc[-1] == pytest.approx(np.mean(accs), abs=1e-12)
+    assert df["device_acc_min"].iloc[-1] == pytest.approx(min(accs), abs=1e-12)
+    xbar = _mlp_accuracy(res.X.mean(axis=0), 40, 32, 10, Z, y)
+    assert df["accuracy"].iloc[-1] == pytest.approx(xbar, abs=1e-12)
+    assert df["loss"].iloc[-1] == pytest.approx(res.table()["loss"].iloc[-1], rel=1e-12)
+
+
+def test_config_model_field(tmp_path) -> None:
+    from ssdfl.experiments.grid import load_config
+
+    cfg = tmp_path / "nn.toml"
+    cfg.write_text('[base]\ndataset = "mnist1d"\ncycles = 1\n[grid]\nmodel = ["mlp", "cnn"]\n')
+    assert [s.model for s in load_config(cfg).specs()] == ["mlp", "cnn"]
+    bad = (('[grid]\nmodel = ["resnet"]\n', "model"), ('[grid]\ndataset = ["cifar"]\n', "dataset"),
+           ('[base]\ndataset = "quadratic"\nmodel = "mlp"\n', "quadratic"))  # fmt: skip
+    for body, word in bad:
+        cfg.write_text(body)
+        with pytest.raises(SsdflError, match=word):
+            load_config(cfg)

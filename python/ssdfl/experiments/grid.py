@@ -22,9 +22,15 @@ Random families are redrawn (seed, seed + 10⁶, …) until connected; the draw 
 ``graph_seed`` (default: the run's ``seed``) only, so every method of a grid sees the same graph.
 
 Data (``dataset``): ``digits`` (scikit-learn's 8×8 digits, standardized, 20 % stratified
-held-out test set, softmax regression with ``l2``), ``synthetic`` (Gaussian classes, 10
-classes, 20 features, softmax regression), ``quadratic`` (random strongly convex quadratics,
-``d = 10``). ``split``: ``"1-label"``, ``"3-label"`` (any ``"k-label"``), ``"iid"`` or
+held-out test set), ``mnist1d`` (MNIST-1D generated offline by
+:func:`ssdfl.theory.data.load_mnist1d_federated`: 4 000 training signals of length 40, 1 000
+held-out), ``synthetic`` (Gaussian classes, 10 classes, 20 features), ``quadratic`` (random
+strongly convex quadratics, ``d = 10``). ``model`` for the classification data sets:
+``"softmax"`` (softmax regression, the default), ``"mlp"`` (one hidden layer of 32 ReLU
+units) or ``"cnn"`` (1-D CNN, two conv layers of 8 channels, kernel 5, stride 2), all with
+``l2``; the networks start every device from the same He-uniform draw ``model.init(seed)``
+(:mod:`ssdfl.theory.nn`). ``quadratic`` has no ``model`` choice (leave it ``"softmax"``).
+``split``: ``"1-label"``, ``"3-label"`` (any ``"k-label"``), ``"iid"`` or
 ``"dirichlet-α"``. ``cluster_how`` (SSD-FL / cSTC): ``"hierarchy"`` (default; the paper's
 splitting loop stopped at ``n_clusters`` = ``round(N/10)`` unless given), ``"partition"``, or
 ``"plan"`` (the formation of :func:`ssdfl.planner.plan.plan_formation`; cSTC then uses its ``S``).
@@ -77,6 +83,7 @@ class RunSpec:
     graph_param: float | None = None
     graph_seed: int | None = None
     dataset: str = "digits"
+    model: str = "softmax"
     split: str = "3-label"
     tau_a: int = 5
     tau_r: int = 1
@@ -167,26 +174,45 @@ def _digits(spec: RunSpec) -> tuple[FederatedDataset, tuple[np.ndarray, np.ndarr
     return FederatedDataset(Xtr, ytr, parts, 10, f"digits-{spec.split}"), (Xte, yte)
 
 
+DATASETS = ("digits", "mnist1d", "synthetic", "quadratic")
+MODELS = ("softmax", "mlp", "cnn")
+
+
 def build_problem(
     spec: RunSpec,
 ) -> tuple[DeviceModel, OptimizerPopulation, tuple[np.ndarray, np.ndarray] | None]:
     """``(model, optimizers, test_data)`` of a spec (deterministic in ``spec.seed``)."""
     rng = np.random.default_rng([spec.seed, 7])
     test = None
+    if spec.model not in MODELS:
+        raise SsdflError(f"unknown model {spec.model!r} ({', '.join(MODELS)})")
     if spec.dataset == "digits":
         ds, test = _digits(spec)
-        model: DeviceModel = ds.logistic(l2=spec.l2)
+    elif spec.dataset == "mnist1d":
+        from ssdfl.theory.data import load_mnist1d_federated
+
+        scheme, k, alpha = _split(spec)
+        ds = load_mnist1d_federated(spec.n_devices, scheme, k=k, alpha=alpha, seed=spec.seed)
+        assert ds.X_test is not None and ds.y_test is not None
+        test = (ds.X_test, ds.y_test)
     elif spec.dataset == "synthetic":
         scheme, k, alpha = _split(spec)
         ds = synthetic_classification(
             spec.n_devices, n_samples=100 * spec.n_devices, dim=20, n_classes=10,
             scheme=scheme, k=k, alpha=alpha, separation=0.35, seed=spec.seed,
         )  # fmt: skip
-        model = ds.logistic(l2=spec.l2)
     elif spec.dataset == "quadratic":
-        model = Quadratic.random(spec.n_devices, 10, rng, mu=0.5, L=2.0, heterogeneity=1.0)
+        if spec.model != "softmax":
+            raise SsdflError(f"dataset 'quadratic' has no model choice, got model {spec.model!r}")
+        ds = None
     else:
-        raise SsdflError(f"unknown dataset {spec.dataset!r} (digits, synthetic, quadratic)")
+        raise SsdflError(f"unknown dataset {spec.dataset!r} ({', '.join(DATASETS)})")
+    if ds is None:
+        model: DeviceModel = Quadratic.random(
+            spec.n_devices, 10, rng, mu=0.5, L=2.0, heterogeneity=1.0
+        )
+    else:
+        model = ds.model(spec.model, l2=spec.l2)
     kinds = ("sgd", "prox", "momentum") if spec.optimizers == "mixed" else spec.optimizers
     kinds_t = tuple(kinds.split("+")) if isinstance(kinds, str) else tuple(kinds)
     pop = random_population(spec.n_devices, rng, kinds_t)
@@ -259,6 +285,8 @@ def _simulate_spec(spec: RunSpec) -> SimulationResult:
     )  # fmt: skip
     model, pop, test = build_problem(spec)
     x_star = model.optimum() if spec.dataset == "quadratic" else None
+    init = getattr(model, "init", None)  # networks: a common He-uniform start (0 is a saddle)
+    x0 = init(spec.seed) if spec.model != "softmax" and init is not None else None
     name = spec.method.lower().replace("-", "")
     kw: dict[str, Any] = {}
     if name in ("ssdfl", "cstc"):
@@ -270,16 +298,40 @@ def _simulate_spec(spec: RunSpec) -> SimulationResult:
             kw["n_clusters"] = S
             if name == "ssdfl":
                 kw["how"] = spec.cluster_how
-    return simulate(
+    # the engine's metrics give accuracies for softmax regression only; for the networks the
+    # models are recorded and their accuracies added here (same definitions, same test set)
+    net = callable(getattr(model, "accuracies", None)) and test is not None
+    res = simulate(
         model, g, make_method(spec.method, **kw), optimizers=pop, tau_a=spec.tau_a,
         tau_r=spec.tau_r, cycles=spec.cycles, eta=spec.eta, normalize=spec.normalize,
         reset_state=spec.reset_state, sigma=spec.sigma, batch_size=spec.batch_size,
-        seed=spec.seed, mixing=spec.mixing, bytes_per_param=spec.bytes_per_param,
+        x0=x0, seed=spec.seed, mixing=spec.mixing, bytes_per_param=spec.bytes_per_param,
         eval_every=spec.eval_every, test_data=test, x_star=x_star,
         device_metrics=spec.device_metrics,
         stop_at=None if spec.stop_accuracy is None else {"accuracy": spec.stop_accuracy},
-        progress=False,
+        progress=False, record_models=net,
     )  # fmt: skip
+    if net:
+        _add_network_accuracies(res, model, test, spec.device_metrics)
+    return res
+
+
+def _add_network_accuracies(
+    res: SimulationResult, model: Any, test: Any, device_metrics: bool
+) -> None:
+    """``accuracy`` (of x̄) and, with ``device_metrics``, ``device_acc_mean``/``_min`` (of each
+    device's own model) on the held-out set for every recorded evaluation of a network run;
+    the recorded models are dropped afterwards."""
+    Z, y = test
+    for row, X in zip(res.history, res.models):
+        if not np.all(np.isfinite(X)):
+            continue
+        row["accuracy"] = float(model.accuracies(X.mean(axis=0)[None], Z, y)[0])
+        if device_metrics:
+            acc = model.accuracies(X, Z, y)
+            row["device_acc_mean"] = float(acc.mean())
+            row["device_acc_min"] = float(acc.min())
+    res.models = []
 
 
 def expand_grid(
@@ -501,6 +553,12 @@ def _validate_spec(spec: RunSpec, path: Any) -> None:
             f"{path}: split {spec.split!r} is not 1-label, 3-label, iid or dirichlet-α "
             "(α a number, e.g. dirichlet-0.5)"
         ) from None
+    if spec.dataset not in DATASETS:
+        raise SsdflError(f"{path}: unknown dataset {spec.dataset!r} ({', '.join(DATASETS)})")
+    if spec.model not in MODELS:
+        raise SsdflError(f"{path}: unknown model {spec.model!r} ({', '.join(MODELS)})")
+    if spec.dataset == "quadratic" and spec.model != "softmax":
+        raise SsdflError(f"{path}: dataset 'quadratic' has no model choice (model {spec.model!r})")
     from ssdfl.simulate.methods import METHODS
 
     if spec.method.lower().replace("-", "").replace("_", "") not in METHODS:
