@@ -47,9 +47,18 @@ def _die_with_parent() -> None:
 
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    from ssdfl.aggregation._forkserver import SERVER_PID
+
+    if SERVER_PID is not None and os.getppid() != SERVER_PID:
+        os._exit(1)  # the forkserver died before prctl: the caller is gone, do not run
 
 
 def _child(job: FunctionJob, conn: Any) -> None:
+    # Ctrl-C at a terminal signals the whole process group: the caller handles it and ends
+    # its functions (``_stop_all``); a function raising KeyboardInterrupt itself would only
+    # print a traceback of a child process to the user's terminal. (Children of our
+    # preloaded forkserver start with SIGINT ignored already, see ``_forkserver``.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
@@ -79,7 +88,7 @@ class LocalProcessExecutor(Executor):
 
     def run(self, jobs: Sequence[FunctionJob]) -> list[FunctionReport]:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["ssdfl.aggregation.functions"])
+        ctx.set_forkserver_preload(["ssdfl.aggregation._forkserver"])
         reports: list[FunctionReport | None] = [None] * len(jobs)
         pending = list(enumerate(jobs))
         running: list[tuple[int, Any, Any, FunctionJob]] = []
