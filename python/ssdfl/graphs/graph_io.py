@@ -308,7 +308,7 @@ def _read_edgelist(p: Path, limits: ReadLimits | None = None, directed: str | No
             core, loops, labels = r.graph, r.self_loops, r.labels
         except SsdflError as exc:
             raise _core_error(p, exc) from None
-        _warn_loops(loops, stacklevel=5)
+        _warn_loops(loops, stacklevel=4)
         return Graph(core, _labels_from_core(labels, core.n))
     try:
         e = _core.parse_edge_list(raw)
@@ -334,10 +334,10 @@ def _read_edgelist(p: Path, limits: ReadLimits | None = None, directed: str | No
             warnings.warn(
                 f"{p}: the header says 'Directed graph' and {repeated} line(s) repeat a node "
                 "pair (reciprocal edges); each pair became one edge with the last weight listed "
-                "(directed='merge', as networkx's read_edgelist). Pass directed='sum' to add "
-                "the weights or directed='error' to refuse such files",
+                "(directed='merge', as networkx's read_edgelist). Pass directed='sum' "
+                "(ssdfl info: --directed sum) to add the weights, or 'error' to refuse the file",
                 SsdflWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
         keep = np.sort(order[last])
         src, dst, w = src[keep], dst[keep], w[keep]
@@ -346,7 +346,7 @@ def _read_edgelist(p: Path, limits: ReadLimits | None = None, directed: str | No
         core, loops = built.graph, built.self_loops
     except SsdflError as exc:
         raise _core_error(p, exc) from None
-    _warn_loops(loops, stacklevel=5)
+    _warn_loops(loops, stacklevel=4)
     return Graph(core, _labels_from_core(labels, n))
 
 
