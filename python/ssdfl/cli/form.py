@@ -113,6 +113,9 @@ def form(
 
         with atomic_dir(out) as tmp:
             _p, res, rep = update_formation(g, update, dev, cfg, tmp, graph_name=graph.name)
+        if as_json:
+            print((out / "formation.json").read_text())
+            return
         kb = res.traffic["bytes"] / 1e3
         n_cl = res.changes["clusters_after"]
         console.print(f"{res.mode}: {n_cl} clusters, {kb:.1f} kB D2D; wrote {out / rep.name}")
