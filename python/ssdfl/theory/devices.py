@@ -1,29 +1,27 @@
-"""Device descriptions: the ``DEVICES.csv`` file of ``ssdfl form``.
+"""Device descriptions: the ``DEVICES.csv`` file of ``ssdfl form`` (``docs/formation.md``,
+"Input: DEVICES.csv", holds the column table: type, unit, default and the optimizers that
+read each column; ``tests/test_devices.py`` checks that table against :data:`OPTIMIZERS`).
 
-One row per device. Columns (header required, order free, case-insensitive names):
+One row per device, matched to a graph node by ``id`` (the node's name). Columns are ``id``,
+``optimizer`` (a name of :data:`ssdfl.theory.optimizers.OPTIMIZERS`), the columns its class
+declares (:attr:`~ssdfl.theory.optimizers.LocalOptimizer.columns`: ``mu``, ``rho``, ``beta1``,
+``beta2``, ``eps`` for the built-in ones), ``lr``, ``n_samples``, a label histogram
+``label_<k>`` and gradient statistics ``grad_<j>``.
 
-===============  ========  =================================================================
-column           required  meaning
-===============  ========  =================================================================
-``id``           yes       the device's node label in the graph file
-``optimizer``    no        ``sgd`` (default), ``prox``, ``momentum``, ``adam`` (any name of
-                           :data:`ssdfl.theory.optimizers.OPTIMIZERS`)
-``mu``           prox      proximal coefficient μ_i ≥ 0
-``rho``          momentum  momentum coefficient ρ_i ∈ [0, 1)
-``lr``           no        the device's own step size (> 0); default: the global η
-``n_samples``    no        local data size n_i > 0 (default 1)
-``label_<k>``    no        label histogram: count of samples of class ``k`` (≥ 0)
-``grad_<j>``     no        gradient statistics: component ``j`` of ∇F_i(x⁰)
-===============  ========  =================================================================
-
-Every graph node must have exactly one row. Errors name the file, the line and the column.
+:func:`read_devices` reads a CSV file, a pandas ``DataFrame``, a mapping column → sequence or
+a list of row dicts. Every error is a :class:`DeviceFileError` that names the row (file and
+line, or row number and id) and the column.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import io
+import math
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,17 +37,60 @@ from ssdfl.theory.optimizers import (
     make_optimizer,
 )
 
-__all__ = ["OPTIMIZER_KINDS", "DeviceTable", "homogeneous_devices", "read_devices"]
+__all__ = [
+    "BASE_COLUMNS",
+    "OPTIMIZER_KINDS",
+    "DeviceFileError",
+    "DeviceTable",
+    "column_default",
+    "homogeneous_devices",
+    "optimizer_columns",
+    "read_devices",
+]
 
 OPTIMIZER_KINDS = tuple(OPTIMIZERS)
 """Optimizer names known when the package was imported (the registry is
 :data:`ssdfl.theory.optimizers.OPTIMIZERS`)."""
+
+BASE_COLUMNS = ("id", "optimizer", "lr", "n_samples", "label_<k>", "grad_<j>")
+"""Columns every device may have, whatever its optimizer (the others come from the registry)."""
+
 _LABEL = re.compile(r"^label_(.+)$")
 _GRAD = re.compile(r"^grad_(\d+)$")
 
+DeviceSource = (
+    str | os.PathLike[str] | Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]] | Any
+)
+"""What :func:`read_devices` accepts: a path, a pandas DataFrame, a mapping column → sequence
+or a sequence of row mappings."""
+
 
 class DeviceFileError(SsdflError):
-    """A malformed devices file (the message names the file, line and column)."""
+    """A malformed devices description (the message names the row and the column; for a file
+    it starts with the file's path and line)."""
+
+
+def optimizer_columns() -> dict[str, list[str]]:
+    """Column → names of the registered optimizers that read it (registry order)."""
+    out: dict[str, list[str]] = {}
+    for kind, cls in OPTIMIZERS.items():
+        for c in cls.columns:
+            out.setdefault(c, []).append(kind)
+    return out
+
+
+def column_default(kind: str, column: str) -> float | None:
+    """Default of optimizer ``kind``'s ``column`` when a devices row leaves it empty, or
+    ``None`` when the column is required (not in ``optional_columns``)."""
+    cls = OPTIMIZERS[kind]
+    if column not in cls.columns:
+        raise SsdflError(f"optimizer {kind!r} has no column {column!r}")
+    if column not in cls.optional_columns:
+        return None
+    for f in dataclasses.fields(cls):
+        if f.name == column and f.default is not dataclasses.MISSING:
+            return float(f.default)
+    raise SsdflError(f"optional column {column!r} of {kind!r} has no constructor default")
 
 
 @dataclass
@@ -72,9 +113,12 @@ class DeviceTable:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     """Columns of registered optimizers other than ``mu`` / ``rho`` (``(n,)`` arrays)."""
 
-    def _param(self, i: int, col: str) -> float:
-        arr = getattr(self, col) if col in ("mu", "rho") else self.params[col]
-        return float(arr[i])
+    def _param(self, i: int, col: str) -> float | None:
+        if col in ("mu", "rho"):
+            return float(getattr(self, col)[i])
+        if col in self.params:
+            return float(self.params[col][i])
+        return None  # not given: the optimizer's own default (optional columns only)
 
     def optimizer_of(self, i: int) -> LocalOptimizer:
         """Device ``i``'s optimizer object (built through the registry)."""
@@ -82,7 +126,8 @@ class DeviceTable:
         cls = OPTIMIZERS.get(kind)
         if cls is None:
             raise SsdflError(f"device {i}: unknown optimizer {kind!r}")
-        return make_optimizer(kind, **{c: self._param(i, c) for c in cls.columns})
+        vals = {c: v for c in cls.columns if (v := self._param(i, c)) is not None}
+        return make_optimizer(kind, **vals)
 
     def population(self) -> OptimizerPopulation:
         """One optimizer per device (registry name → class, coefficients from the columns)."""
@@ -113,7 +158,9 @@ class DeviceTable:
             }
             cls = OPTIMIZERS.get(self.optimizer[i])
             for c in cls.columns if cls is not None else ():
-                rec[c] = self._param(i, c)
+                v = self._param(i, c)
+                if v is not None:
+                    rec[c] = v
             if not np.isnan(self.lr[i]):
                 rec["lr"] = float(self.lr[i])
             out.append(rec)
@@ -131,120 +178,288 @@ def homogeneous_devices(n: int) -> DeviceTable:
     )
 
 
-def _num(
-    path: str,
-    line: int,
-    col: str,
-    raw: str,
-    *,
-    lo: float | None = None,
-    lo_open: bool = False,
-    hi_open: float | None = None,
-) -> float:
-    try:
-        v = float(raw)
-    except ValueError:
-        raise DeviceFileError(f"{path}:{line}: column {col!r}: {raw!r} is not a number") from None
-    if not np.isfinite(v):
-        raise DeviceFileError(f"{path}:{line}: column {col!r}: {raw!r} is not finite")
-    if lo is not None and (v < lo or (lo_open and v == lo)):
-        rel = ">" if lo_open else "≥"
-        raise DeviceFileError(f"{path}:{line}: column {col!r}: {v} must be {rel} {lo}")
-    if hi_open is not None and v >= hi_open:
-        raise DeviceFileError(f"{path}:{line}: column {col!r}: {v} must be < {hi_open}")
-    return v
+# ----------------------------------------------------------------------------- input forms
+@dataclass
+class _Rows:
+    """A devices description brought to one shape: the header as given, and per row its
+    location text and its cells (``str`` from a file; any Python value from memory)."""
+
+    source: str
+    header: list[str]
+    rows: list[tuple[str, list[Any]]]
+    from_file: bool
+    header_loc: str
 
 
-def read_devices(path: str | os.PathLike[str], g: Graph) -> DeviceTable:
-    """Read a devices CSV (see the module docstring) and align its rows with ``g``'s nodes."""
-    p = Path(path)
+def _from_file(p: Path) -> _Rows:
     if not p.exists():
         raise FileNotFoundError(f"devices file not found: {p}")
-    names = [str(x) for x in g.node_names()]
-    index = {name: i for i, name in enumerate(names)}
-    with p.open(newline="", encoding="utf-8") as fh:
-        lines = list(fh)
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = p.read_bytes()[: e.start].count(b"\n") + 1
+        raise DeviceFileError(
+            f"{p}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})"
+        ) from None
+    lines = list(io.StringIO(text, newline=""))  # \n, \r\n and \r end a line, as csv
     content = [
         (k + 1, ln) for k, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")
     ]
     if not content:
         raise DeviceFileError(f"{p}: empty devices file")
-    reader = csv.reader([ln for _, ln in content], skipinitialspace=True)
-    rows = list(reader)
-    header = [h.strip().lower() for h in rows[0]]
+    try:
+        parsed = list(csv.reader([ln for _, ln in content], skipinitialspace=True))
+    except csv.Error as e:
+        raise DeviceFileError(f"{p}: not a CSV file: {e}") from None
+    if len(parsed) != len(content):  # a quoted field spanning lines
+        raise DeviceFileError(f"{p}: a quoted field spans several lines")
+    rows = [(f"{p}:{line}", cells) for (line, _), cells in zip(content[1:], parsed[1:])]
+    return _Rows(str(p), parsed[0], rows, True, f"{p}:{content[0][0]}")
+
+
+def _from_columns(cols: Mapping[str, Any], source: str) -> _Rows:
+    header = [str(c) for c in cols]
+    seqs = [list(v) if not isinstance(v, str | bytes) else None for v in cols.values()]
+    for h, s in zip(header, seqs):
+        if s is None:
+            raise DeviceFileError(f"{source}: column {h!r}: expected a sequence of values")
+    lens = {h: len(s) for h, s in zip(header, seqs) if s is not None}
+    if len(set(lens.values())) > 1:
+        raise DeviceFileError(f"{source}: columns have different lengths: {lens}")
+    n = next(iter(lens.values()), 0)
+    rows = [(f"{source} row {k}", [s[k] for s in seqs if s is not None]) for k in range(n)]
+    return _Rows(source, header, rows, False, f"{source}")
+
+
+def _from_records(recs: Sequence[Any], source: str) -> _Rows:
+    header: list[str] = []
+    for k, r in enumerate(recs):
+        if not isinstance(r, Mapping):
+            raise DeviceFileError(f"{source} row {k}: expected a mapping column → value")
+        header += [str(c) for c in r if str(c) not in header]
+    rows = [
+        (f"{source} row {k}", [{str(c): v for c, v in r.items()}.get(h) for h in header])
+        for k, r in enumerate(recs)
+    ]
+    return _Rows(source, header, rows, False, f"{source}")
+
+
+def _from_dataframe(df: Any) -> _Rows:
+    if "id" not in [str(c).strip().lower() for c in df.columns] and df.index.name == "id":
+        df = df.reset_index()
+    header = [str(c) for c in df.columns]
+    rows = [
+        (f"DataFrame row {k} (index {idx!r})", list(vals))
+        for k, (idx, vals) in enumerate(zip(df.index, df.itertuples(index=False, name=None)))
+    ]
+    return _Rows("DataFrame", header, rows, False, "DataFrame")
+
+
+def _rows_of(source: DeviceSource) -> _Rows:
+    if isinstance(source, str | os.PathLike):
+        return _from_file(Path(source))
+    if hasattr(source, "columns") and hasattr(source, "itertuples"):  # pandas DataFrame
+        return _from_dataframe(source)
+    if isinstance(source, Mapping):
+        return _from_columns(source, "devices")
+    if isinstance(source, Sequence) and not isinstance(source, str | bytes):
+        return _from_records(source, "devices")
+    raise TypeError(
+        "read_devices takes a path, a pandas DataFrame, a mapping column → sequence or a "
+        f"list of row dicts, not {type(source).__name__}"
+    )
+
+
+# ----------------------------------------------------------------------------- cell values
+def _cell(v: Any) -> Any:
+    """``None`` for an empty cell ("" in a file; ``None`` or NaN — pandas' missing value —
+    in memory), the stripped text for strings, the value itself otherwise."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        v = v.strip()
+        return v or None
+    if isinstance(v, float | np.floating) and math.isnan(v):
+        return None
+    return v
+
+
+def _num(
+    loc: str,
+    col: str,
+    raw: Any,
+    *,
+    lo: float | None = None,
+    lo_open: bool = False,
+    hi_open: float | None = None,
+    whole: bool = False,
+) -> float:
+    if isinstance(raw, bool | np.bool_):
+        raise DeviceFileError(f"{loc}: column {col!r}: {raw!r} is not a number")
+    try:
+        v = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise DeviceFileError(f"{loc}: column {col!r}: {raw!r} is not a number") from None
+    if not math.isfinite(v):
+        raise DeviceFileError(f"{loc}: column {col!r}: {raw!r} is not finite")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        rel = ">" if lo_open else "≥"
+        raise DeviceFileError(f"{loc}: column {col!r}: {v:g} must be {rel} {lo:g}")
+    if hi_open is not None and v >= hi_open:
+        raise DeviceFileError(f"{loc}: column {col!r}: {v:g} must be < {hi_open:g}")
+    if whole and v != math.floor(v):
+        raise DeviceFileError(
+            f"{loc}: column {col!r}: {v:g} is not a whole number (label columns count samples)"
+        )
+    return v
+
+
+def _id_key(v: Any) -> Any:
+    """Normalise an id read from memory: integral floats (pandas) become ints."""
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return int(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def _preview(names: Iterable[Any], k: int = 5) -> str:
+    names = list(names)
+    more = f" … ({len(names)} in all)" if len(names) > k else ""
+    return ", ".join(repr(x) for x in names[:k]) + more
+
+
+# ----------------------------------------------------------------------------- the reader
+def read_devices(source: DeviceSource, g: Graph) -> DeviceTable:
+    """Read a devices description and align its rows with ``g``'s nodes.
+
+    ``source``: a CSV path (header required; ``#`` lines and blank lines skipped), a pandas
+    ``DataFrame`` (``id`` a column or the index), a mapping column → sequence, or a list of
+    row dicts. Column names are case-insensitive. Checks (each a :class:`DeviceFileError`
+    naming row and column): unknown or duplicate columns; an ``id`` that is not a node name of
+    ``g``, twice, or missing for some node; an unknown optimizer or a missing required
+    coefficient; coefficients the optimizer rejects; ``lr``/``n_samples`` not finite and > 0;
+    label counts negative, fractional or all zero; ``n_samples`` differing from the label-count
+    sum; gradient cells empty or not finite.
+    """
+    src = _rows_of(source)
+    where = src.header_loc
+    header = [str(h).strip().lower() for h in src.header]
     if "id" not in header:
-        raise DeviceFileError(f"{p}:{content[0][0]}: header has no 'id' column: {rows[0]}")
-    if len(set(header)) != len(header):
-        raise DeviceFileError(f"{p}:{content[0][0]}: duplicate column names in the header")
-    opt_cols = {c for cls in OPTIMIZERS.values() for c in cls.columns}
-    known = {"id", "optimizer", "lr", "n_samples"} | opt_cols
+        raise DeviceFileError(f"{where}: header has no 'id' column: {list(src.header)}")
+    dups = sorted({h for h in header if header.count(h) > 1})
+    if dups:
+        raise DeviceFileError(f"{where}: duplicate column names (case-insensitive): {dups}")
+    opt_cols = optimizer_columns()
+    known = {"id", "optimizer", "lr", "n_samples"} | set(opt_cols)
+    for j, h in enumerate(header):
+        if h not in known and not _LABEL.match(h) and not _GRAD.match(h):
+            raise DeviceFileError(
+                f"{where}: unknown column {src.header[j]!r} (known: id, optimizer, lr, "
+                f"n_samples, {', '.join(opt_cols)}, label_<k>, grad_<j>)"
+            )
     label_cols = [(j, m.group(1)) for j, h in enumerate(header) if (m := _LABEL.match(h))]
     grad_cols = sorted(
         ((int(m.group(1)), j) for j, h in enumerate(header) if (m := _GRAD.match(h)))
     )
-    for j, h in enumerate(header):
-        if h not in known and not _LABEL.match(h) and not _GRAD.match(h):
-            raise DeviceFileError(f"{p}:{content[0][0]}: unknown column {rows[0][j]!r}")
     if grad_cols and [k for k, _ in grad_cols] != list(range(len(grad_cols))):
-        raise DeviceFileError(f"{p}: gradient columns must be grad_0 … grad_{len(grad_cols) - 1}")
+        raise DeviceFileError(
+            f"{where}: gradient columns must be grad_0 … grad_{len(grad_cols) - 1}"
+        )
+
+    names = g.node_names()
+    index: dict[Any, int] = {}
+    for i, name in enumerate(names):
+        index.setdefault(name, i)
+    by_text = {str(name): i for i, name in enumerate(names)}
     n = g.n
     t = homogeneous_devices(n)
-    t.source = str(p)
+    t.source = src.source
     hist = np.zeros((n, len(label_cols))) if label_cols else None
     grads = np.zeros((n, len(grad_cols))) if grad_cols else None
-    seen = np.zeros(n, dtype=bool)
+    seen_at: dict[int, str] = {}
     col = {h: j for j, h in enumerate(header)}
-    for (line, _), row in zip(content[1:], rows[1:]):
-        if len(row) != len(header):
-            raise DeviceFileError(f"{p}:{line}: {len(row)} fields, header has {len(header)}")
-        rid = row[col["id"]].strip()
-        if rid not in index:
-            raise DeviceFileError(f"{p}:{line}: device id {rid!r} is not a node of the graph")
-        i = index[rid]
-        if seen[i]:
-            raise DeviceFileError(f"{p}:{line}: device id {rid!r} appears twice")
-        seen[i] = True
+    for loc, raw_row in src.rows:
+        if len(raw_row) != len(header):
+            raise DeviceFileError(f"{loc}: {len(raw_row)} fields, header has {len(header)}")
+        row = [_cell(v) for v in raw_row]
+        rid = row[col["id"]]
+        if rid is None:
+            raise DeviceFileError(f"{loc}: column 'id' is empty")
+        key = rid if src.from_file else _id_key(rid)
+        found = index.get(key) if not src.from_file else None
+        if found is None:
+            found = by_text.get(str(key))
+        if found is None:
+            raise DeviceFileError(
+                f"{loc}: column 'id': device id {rid!r} is not a node of the graph "
+                f"(node names: {_preview(names)})"
+            )
+        i = found
+        if i in seen_at:
+            raise DeviceFileError(
+                f"{loc}: column 'id': device id {rid!r} appears twice (first at {seen_at[i]})"
+            )
+        seen_at[i] = loc
+        loc = f"{loc} (id {names[i]!r})" if not src.from_file else loc
 
-        def get(c: str, row: list[str] = row) -> str:
-            return row[col[c]].strip() if c in col else ""
+        def get(c: str, row: list[Any] = row) -> Any:
+            return row[col[c]] if c in col else None
 
-        kind = (get("optimizer") or "sgd").lower()
+        kind = str(get("optimizer") or "sgd").lower()
         if kind not in OPTIMIZERS:
             raise DeviceFileError(
-                f"{p}:{line}: column 'optimizer': {kind!r} is not one of {tuple(OPTIMIZERS)}"
+                f"{loc}: column 'optimizer': {kind!r} is not one of {tuple(OPTIMIZERS)}"
             )
         t.optimizer[i] = kind
+        cls = OPTIMIZERS[kind]
         vals: dict[str, float] = {}
-        for c in OPTIMIZERS[kind].columns:
-            if not get(c):
-                raise DeviceFileError(f"{p}:{line}: a {kind} device needs column {c!r}")
-            vals[c] = _num(str(p), line, c, get(c))
-            if c in ("mu", "rho"):
-                getattr(t, c)[i] = vals[c]
+        for c in cls.columns:
+            if get(c) is None:
+                default = column_default(kind, c)
+                if default is None:
+                    raise DeviceFileError(f"{loc}: a {kind} device needs column {c!r}")
+                v = default
             else:
-                t.params.setdefault(c, np.zeros(n))[i] = vals[c]
+                v = _num(loc, c, get(c))
+            vals[c] = v
+            if c in ("mu", "rho"):
+                getattr(t, c)[i] = v
+            else:
+                t.params.setdefault(c, np.zeros(n))[i] = v
         try:  # the optimizer validates its own coefficients
             make_optimizer(kind, **vals)
         except SsdflError as e:
             cols = ", ".join(repr(c) for c in vals)
-            raise DeviceFileError(f"{p}:{line}: column {cols}: {e}") from None
-        if get("lr"):
-            t.lr[i] = _num(str(p), line, "lr", get("lr"), lo=0.0, lo_open=True)
-        if get("n_samples"):
-            t.n_samples[i] = _num(str(p), line, "n_samples", get("n_samples"), lo=0.0, lo_open=True)
+            raise DeviceFileError(f"{loc}: column {cols}: {e}") from None
+        if get("lr") is not None:
+            t.lr[i] = _num(loc, "lr", get("lr"), lo=0.0, lo_open=True)
+        n_given = get("n_samples") is not None
+        if n_given:
+            t.n_samples[i] = _num(loc, "n_samples", get("n_samples"), lo=0.0, lo_open=True)
         if hist is not None:
             for k, (j, _) in enumerate(label_cols):
-                raw = row[j].strip() or "0"
-                hist[i, k] = _num(str(p), line, header[j], raw, lo=0.0)
-            if hist[i].sum() <= 0:
-                raise DeviceFileError(f"{p}:{line}: the label histogram is all zero")
+                raw = row[j] if row[j] is not None else 0
+                hist[i, k] = _num(loc, src.header[j], raw, lo=0.0, whole=True)
+            total = float(hist[i].sum())
+            if total <= 0:
+                raise DeviceFileError(f"{loc}: the label histogram is all zero")
+            if not n_given:
+                t.n_samples[i] = total
+            elif t.n_samples[i] != total:
+                raise DeviceFileError(
+                    f"{loc}: column 'n_samples': {t.n_samples[i]:g} differs from the sum of the "
+                    f"label columns, {total:g} (leave n_samples empty to use the sum)"
+                )
         if grads is not None:
             for k, j in grad_cols:
-                grads[i, k] = _num(str(p), line, header[j], row[j].strip())
-    if not seen.all():
-        missing = [names[i] for i in np.flatnonzero(~seen)[:5]]
+                if row[j] is None:
+                    raise DeviceFileError(f"{loc}: column {src.header[j]!r} is empty")
+                grads[i, k] = _num(loc, src.header[j], row[j])
+    if len(seen_at) < n:
+        missing = [names[i] for i in range(n) if i not in seen_at]
         raise DeviceFileError(
-            f"{p}: {int((~seen).sum())} graph node(s) have no row, e.g. {', '.join(missing)}"
+            f"{src.source}: {len(missing)} graph node(s) have no row: {_preview(missing)}"
         )
     t.label_hist = hist
     t.classes = [c for _, c in label_cols]

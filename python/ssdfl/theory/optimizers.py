@@ -121,6 +121,8 @@ class LocalOptimizer(ABC):
     uses_anchor: ClassVar[bool] = True
     columns: ClassVar[tuple[str, ...]] = ()
     """Devices-file columns holding this optimizer's constructor arguments (same names)."""
+    optional_columns: ClassVar[tuple[str, ...]] = ()
+    """Those of :attr:`columns` a devices file may leave empty (the constructor's default)."""
 
     @property
     def mu(self) -> float:
@@ -300,6 +302,8 @@ class Adam(LocalOptimizer):
     eps: float = 1e-8
     kind: ClassVar[str] = "adam"
     uses_anchor: ClassVar[bool] = False
+    columns: ClassVar[tuple[str, ...]] = ("beta1", "beta2", "eps")
+    optional_columns: ClassVar[tuple[str, ...]] = ("beta1", "beta2", "eps")
 
     @classmethod
     def sample(cls, rng: np.random.Generator, **ranges: tuple[float, float]) -> LocalOptimizer:
@@ -307,9 +311,11 @@ class Adam(LocalOptimizer):
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
-            raise SsdflError("Adam betas must lie in [0, 1)")
-        if not (self.eps > 0):
-            raise SsdflError("Adam eps must be > 0")
+            raise SsdflError(
+                f"Adam betas must lie in [0, 1), got beta1={self.beta1}, beta2={self.beta2}"
+            )
+        if not (self.eps > 0 and math.isfinite(self.eps)):
+            raise SsdflError(f"Adam eps must be finite and > 0, got {self.eps}")
 
     def alpha(self, tau: float, eta: float) -> float:
         _check_tau_eta(tau, eta)
@@ -492,14 +498,15 @@ for _cls in (SGD, ProxSGD, MomentumSGD, Adam):
 
 
 def make_optimizer(kind: str, **params: float) -> LocalOptimizer:
-    """The registered optimizer ``kind`` built from its :attr:`~LocalOptimizer.columns`."""
+    """The registered optimizer ``kind`` built from its :attr:`~LocalOptimizer.columns`
+    (those in :attr:`~LocalOptimizer.optional_columns` may be left out: constructor default)."""
     cls = OPTIMIZERS.get(kind)
     if cls is None:
         raise SsdflError(f"unknown optimizer {kind!r}; expected one of {tuple(OPTIMIZERS)}")
-    missing = [c for c in cls.columns if c not in params]
+    missing = [c for c in cls.columns if c not in params and c not in cls.optional_columns]
     if missing:
         raise SsdflError(f"optimizer {kind!r} needs {', '.join(missing)}")
-    return cls(**{c: float(params[c]) for c in cls.columns})
+    return cls(**{c: float(params[c]) for c in cls.columns if c in params})
 
 
 def random_population(
