@@ -151,6 +151,24 @@ def _mq(v: pd.Series, fmt: str) -> str:
     return f"{m:{fmt}} [{q1:{fmt}}, {q3:{fmt}}]"
 
 
+def _recovery(r: pd.DataFrame, burst: float, tol: float = 0.01) -> float:
+    """Cycles from the burst until the devices' mean accuracy, after its lowest point
+    following the burst, is back within ``tol`` of its value just before the burst (0 if it
+    never dropped by more than ``tol``; ``nan`` without a burst or if it never recovered)."""
+    if pd.isna(burst):
+        return np.nan
+    before = r.loc[r.cycle == burst - 1, "device_acc_mean"]
+    after = r[r.cycle >= burst]
+    if before.empty or after.empty:
+        return np.nan
+    ref = float(before.iloc[0]) - tol
+    j = int(np.argmin(after.device_acc_mean.to_numpy()))
+    if after.device_acc_mean.iloc[j] >= ref:
+        return 0.0
+    ok = after.iloc[j:][after.device_acc_mean.iloc[j:] >= ref]
+    return float(ok.cycle.iloc[0] - burst) if len(ok) else np.nan
+
+
 def summary(df: pd.DataFrame, logs: pd.DataFrame) -> str:
     """Markdown table, one row per (trace, strategy): median [IQR] over seeds of the final
     accuracy of the devices' own models, the lowest accuracy after the burst, max stranded
@@ -171,7 +189,7 @@ def summary(df: pd.DataFrame, logs: pd.DataFrame) -> str:
                 "form": r.bytes_formation.iloc[-1] / 1e3,
                 "train": r.bytes_train.iloc[-1] / 1e6,
                 "ratio": r.bytes_formation.iloc[-1] / max(r.bytes_train.iloc[-1], 1),
-                "rec": r.recovery.iloc[-1],
+                "rec": _recovery(r, b),
             })  # fmt: skip
         p = pd.DataFrame(per)
         rows.append(
@@ -195,6 +213,8 @@ def summary(df: pd.DataFrame, logs: pd.DataFrame) -> str:
 
 
 def plot(df: pd.DataFrame) -> None:
+    """docs/img/churn_accuracy.png and churn_stranded.png: median and IQR over seeds per
+    strategy (fixed colours, one legend under the panels)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -203,28 +223,40 @@ def plot(df: pd.DataFrame) -> None:
     from ssdfl.graphs.plotting import save_figure
 
     traces = list(dict.fromkeys(df.trace))
-    fig, axes = plt.subplots(1, len(traces), figsize=(5 * len(traces), 3.6), sharey=True)
-    for ax, tr in zip(np.atleast_1d(axes), traces):
-        for strat, grp in df[df.trace == tr].groupby("strategy", sort=False):
-            q = grp.groupby("cycle").device_acc_mean.quantile([0.25, 0.5, 0.75]).unstack()
-            ax.plot(q.index, q[0.5], label=strat)
-            ax.fill_between(q.index, q[0.25], q[0.75], alpha=0.2)
-        ax.set_title(tr, fontsize=9)
-        ax.set_xlabel("cycle")
-    np.atleast_1d(axes)[0].set_ylabel("mean accuracy of the devices' own models")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
-    save_figure(fig, "docs/img/churn_accuracy.png")
-    fig, axes = plt.subplots(1, len(traces), figsize=(5 * len(traces), 3.6), sharey=True)
-    for ax, tr in zip(np.atleast_1d(axes), traces):
-        for strat, grp in df[df.trace == tr].groupby("strategy", sort=False):
-            q = grp.groupby("cycle").stranded.quantile([0.25, 0.5, 0.75]).unstack()
-            ax.step(q.index, q[0.5], where="post", label=strat)
-            ax.fill_between(q.index, q[0.25], q[0.75], alpha=0.2, step="post")
-        ax.set_title(tr, fontsize=9)
-        ax.set_xlabel("cycle")
-    np.atleast_1d(axes)[0].set_ylabel("stranded devices")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
-    save_figure(fig, "docs/img/churn_stranded.png")
+    colors = {"none": "C0", "repair": "C1", "full": "C2", "modest": "C3"}
+    names = {"none": "no repair", "repair": "incremental repair", "full": "full re-formation",
+             "modest": "MoDeST-style"}  # fmt: skip
+    for metric, ylabel, fname, step in (
+        ("device_acc_mean", "mean accuracy of the devices' own models", "churn_accuracy", False),
+        ("stranded", "stranded devices", "churn_stranded", True),
+    ):
+        fig, axes = plt.subplots(1, len(traces), figsize=(4.6 * len(traces), 3.6), sharey=True)
+        handles = {}
+        for ax, tr in zip(np.atleast_1d(axes), traces):
+            for strat, grp in df[df.trace == tr].groupby("strategy", sort=False):
+                q = grp.groupby("cycle")[metric].quantile([0.25, 0.5, 0.75]).unstack()
+                c = colors.get(strat)
+                if step:
+                    (h,) = ax.step(q.index, q[0.5], where="post", color=c)
+                    ax.fill_between(q.index, q[0.25], q[0.75], alpha=0.2, step="post", color=c)
+                else:
+                    (h,) = ax.plot(q.index, q[0.5], color=c)
+                    ax.fill_between(q.index, q[0.25], q[0.75], alpha=0.2, color=c)
+                handles[names.get(strat, strat)] = h
+            if "burst" in df and df[df.trace == tr].burst.notna().any():
+                ax.axvline(float(df[df.trace == tr].burst.dropna().iloc[0]), color="0.5",
+                           ls=":", lw=1)  # fmt: skip
+            ax.set_title(tr, fontsize=9)
+            ax.set_xlabel("cycle")
+            ax.grid(alpha=0.3)
+        np.atleast_1d(axes)[0].set_ylabel(ylabel)
+        fig.legend(list(handles.values()), list(handles), loc="lower center",
+                   ncol=len(handles), fontsize=9, frameon=False)  # fmt: skip
+        fig.suptitle(f"SSD-FL under churn, RGG N = {N}, digits 3-label: median and IQR over "
+                     f"{df.seed.nunique()} seeds (dotted: failure burst)", fontsize=10)  # fmt: skip
+        fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+        save_figure(fig, f"docs/img/{fname}.png")
+        plt.close(fig)
 
 
 if __name__ == "__main__":
