@@ -8,26 +8,40 @@
 2. Memory: the store pipeline with each function in its own capped process (local directory
    store); measured peak RSS (VmHWM) vs :func:`ssdfl.aggregation.memory.predict_job_mb`, and the
    tree failing under a cap that the sharded design fits.
+3. Checksum cost (``--checksums``): BLAKE2b-128 per 65,536-element chunk (the ``.b2`` objects)
+   on one core, client writes and whole-object reads with vs without hashing, and the
+   end-to-end store round (upload + sharded aggregation on the in-process executor + read
+   back) with vs without hashing, beside numpy's float32 mean of the same data. "Without" runs
+   the same code with BLAKE2b replaced by a no-op (the checksum objects are still written).
 
 Usage: ``python benchmarks/bench_aggregation.py [--sizes-mb 100 500 1000] [--repeats 3]``
+``python benchmarks/bench_aggregation.py --checksums --skip-throughput --skip-memory``
 Prints Markdown tables (pasted into docs/performance.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+import ssdfl.aggregation.store as store_mod
 from ssdfl.aggregation import fedavg
-from ssdfl.aggregation.executors import LocalProcessExecutor
+from ssdfl.aggregation.executors import InlineExecutor, LocalProcessExecutor
 from ssdfl.aggregation.memory import predict_job_mb
 from ssdfl.aggregation.pipeline import AggregationError, aggregate_store, plan_jobs, upload_clients
-from ssdfl.aggregation.store import LocalStore
+from ssdfl.aggregation.store import CHUNK, LocalStore, digest, get_array, put_array
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import best_of_cpu
 
 
 def best_of(fn, repeats: int) -> float:
@@ -154,6 +168,129 @@ def memory_table(client_mb: float, n: int, shards: int, plot: str | None = None)
             print(f"\nwrote {plot_measured_memory(plot, rows)}")
 
 
+class _NoHash:
+    """Stands in for ``hashlib.blake2b``: same calls, no hashing (every digest is empty)."""
+
+    def __init__(self, data: object = b"", digest_size: int = 16) -> None:
+        pass
+
+    def update(self, data: object) -> None:
+        pass
+
+    def hexdigest(self) -> str:
+        return ""
+
+
+@contextlib.contextmanager
+def no_hashing() -> Iterator[None]:
+    """Run the store code with BLAKE2b disabled (writes empty digests, verifies against them)."""
+    real = store_mod.hashlib
+    store_mod.hashlib = type(sys)("hashlib_stub")
+    store_mod.hashlib.blake2b = _NoHash  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        store_mod.hashlib = real
+
+
+def checksum_cost(total_mb: float, n: int, shards: int, repeats: int) -> None:
+    """Throughput of the checksums and their share of an end-to-end store round."""
+    load = os.getloadavg()
+    with open("/proc/uptime") as fh:
+        up = float(fh.read().split()[0])
+    p = int(total_mb * 1e6 / 4 / n)
+    stack = np.random.default_rng(2).standard_normal((n, p), dtype=np.float32)
+    clients = list(stack)
+    gb = stack.nbytes / 1e9
+    print(
+        f"\n### Checksum cost (N = {n} float32 clients, {gb * 1000:.0f} MB in all, M = {shards}, "
+        f"local directory store in {tempfile.gettempdir()}, best of {repeats}; "
+        f"{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}, "
+        f"up {up / 60:.0f} min)\n"
+    )
+    print("| step | with BLAKE2b: wall (CPU) | without: wall (CPU) | with / without (wall) |")
+    print("|---|---|---|---|")
+    buf = memoryview(stack).cast("B")
+    cb = CHUNK * 4
+
+    def hash_all() -> None:
+        for i in range(0, len(buf), cb):
+            digest(buf[i : i + cb])
+
+    w, c, _ = best_of_cpu(hash_all, repeats)
+    print(f"| BLAKE2b-128 per {CHUNK}-element chunk, one core | {gb / w:.2f} GB/s "
+          f"({gb / c:.2f} GB/s CPU) | — | — |")  # fmt: skip
+    w, c, _ = best_of_cpu(lambda: stack.mean(axis=0), repeats)
+    print(f"| numpy float32 mean (`stack.mean(0)`) | {gb / w:.2f} GB/s ({gb / c:.2f}) | — | — |")
+
+    def row(name: str, fn) -> None:  # type: ignore[no-untyped-def]
+        res = []
+        for hashing in (True, False):
+            ctx = contextlib.nullcontext() if hashing else no_hashing()
+            with ctx:
+                res.append(best_of_cpu(fn, repeats))
+        (w1, c1, _), (w0, c0, _) = res
+        print(f"| {name} | {gb / w1:.2f} GB/s ({gb / c1:.2f}) | {gb / w0:.2f} GB/s "
+              f"({gb / c0:.2f}) | {w1 / w0:.2f}× |")  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as d:
+        st = LocalStore(d)
+        counter = iter(range(10**9))
+
+        def write() -> None:
+            k = next(counter)
+            for i, x in enumerate(clients):
+                put_array(st, f"w{k}/c{i}.npy", x)
+            st.delete_prefix(f"w{k}/")
+
+        row("write clients (`put_array`: file + fsync + `.b2`)", write)
+        keys = upload_clients(st, clients, "read")
+
+        def read() -> None:
+            for k in keys:
+                get_array(st, k)
+
+        # read: reading with verification against the real checksums vs the plain read
+        res = [best_of_cpu(read, repeats)]
+        res.append(best_of_cpu(lambda: [get_array(st, k, verify=False) for k in keys], repeats))
+        (w1, c1, _), (w0, c0, _) = res
+        print(f"| read clients back (`get_array`, verified vs `verify=False`) | "
+              f"{gb / w1:.2f} GB/s ({gb / c1:.2f}) | {gb / w0:.2f} GB/s ({gb / c0:.2f}) | "
+              f"{w1 / w0:.2f}× |")  # fmt: skip
+        st.delete_prefix("read/")
+        want = fedavg(clients, strategy="sharded", shards=shards)
+
+        def round_trip() -> None:
+            k = next(counter)
+            ks = upload_clients(st, clients, f"e{k}")
+            aggregate_store(st, ks, f"e{k}/avg.npy", strategy="sharded", shards=shards,
+                            executor=InlineExecutor())  # fmt: skip
+            got = get_array(st, f"e{k}/avg.npy")
+            st.delete_prefix(f"e{k}/")
+            assert got.tobytes() == want.tobytes()
+
+        def aggregate_only() -> None:
+            k = next(counter)
+            aggregate_store(st, pre, f"a{k}.npy", strategy="sharded", shards=shards,
+                            executor=InlineExecutor())  # fmt: skip
+            st.delete(f"a{k}.npy")
+            st.delete(f"a{k}.npy.b2")
+
+        row(f"end to end: upload + sharded M={shards} + read back", round_trip)
+        res = []
+        for hashing in (True, False):
+            with contextlib.nullcontext() if hashing else no_hashing():
+                pre = upload_clients(st, clients, f"pre{int(hashing)}")
+                res.append(best_of_cpu(aggregate_only, repeats))
+        (w1, c1, _), (w0, c0, _) = res
+        print(f"| sharded M={shards} aggregation of stored clients (functions only) | "
+              f"{gb / w1:.2f} GB/s ({gb / c1:.2f}) | {gb / w0:.2f} GB/s ({gb / c0:.2f}) | "
+              f"{w1 / w0:.2f}× |")  # fmt: skip
+        w, c, _ = best_of_cpu(lambda: fedavg(clients, strategy="sharded", shards=shards), repeats)
+        print(f"| in-memory `fedavg` sharded M={shards} (no store) | {gb / w:.2f} GB/s "
+              f"({gb / c:.2f}) | — | — |")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes-mb", type=float, nargs="+", default=[100, 500, 1000])
@@ -162,12 +299,16 @@ def main() -> None:
     ap.add_argument("--memory-client-mb", type=float, default=64)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--checksums", action="store_true", help="run the checksum-cost table")
+    ap.add_argument("--checksum-mb", type=float, default=400, help="client data for --checksums")
     ap.add_argument(
         "--plot",
         default="docs/img/gradssharding_measured_memory.png",
         help="PNG of measured vs predicted peaks ('' to skip)",
     )
     args = ap.parse_args()
+    if args.checksums:
+        checksum_cost(args.checksum_mb, args.clients, 4, args.repeats)
     if not args.skip_throughput:
         throughput(args.sizes_mb, args.clients, args.repeats)
     if not args.skip_memory:
