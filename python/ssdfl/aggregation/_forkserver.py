@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from types import FrameType
 
 import ssdfl.aggregation.functions  # noqa: F401  (the warm runtime: numpy, ssdfl, the kernel)
 
@@ -22,7 +23,7 @@ def _in_forkserver() -> bool:
     fs = sys.modules.get("multiprocessing.forkserver")
     if fs is None:
         return False
-    frame = sys._getframe()
+    frame: FrameType | None = sys._getframe()
     while frame is not None:
         if frame.f_code is fs.main.__code__:
             return True
