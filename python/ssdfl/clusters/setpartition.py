@@ -119,7 +119,7 @@ def _milp(
 
     res = milp(
         c, constraints=LinearConstraint(A, lo, hi), integrality=integrality,
-        bounds=Bounds(np.zeros(len(c)), ub), options={"mip_rel_gap": 0.0},
+        bounds=Bounds(np.zeros(len(c)), ub),
     )  # fmt: skip
     if res.status == 2:  # infeasible
         return None

@@ -35,8 +35,8 @@ def search_schedule(
     (:func:`ssdfl.planner.theorem2.bound_curves`)."""
     grid = [(ta, tr) for ta in cfg.tau_a_grid for tr in cfg.tau_r_grid]
     with stage(log, f"schedule search over {len(grid)} (τ_a, τ_r)"):
-        m_intra = intra_cluster_edges(g, cluster_labels(clusters, g.n))
         fc = constants or FormationConstants(g, clusters, cfg)
+        m_intra = intra_cluster_edges(g, fc.labels)
         P = theorem2_problem(g, clusters, t, cfg, cfg.tau_a, cfg.tau_r, fc)
         allc = bound_curves(P, grid, cfg.max_cycles, math.sqrt(g.n))[:, 1:]
         curves = dict(zip(grid, allc))

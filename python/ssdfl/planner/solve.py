@@ -21,12 +21,16 @@ log = get_logger(__name__)
 TABLE_S = 64
 """Largest ``S`` with its own row (one MILP each) in the objective-vs-``S`` table by default."""
 
+TABLE_ALL_N = 100
+"""Up to this many devices the table has every ``S ≤ TABLE_S``; above, ``S = 1, 2, 4, …, 64``
+(plus the optimum's ``S``): each row is one MILP on ``N`` cover rows."""
+
 
 def best_by_S(
-    t: CandidateTable, n: int, cfg: PlanConfig, smax: int
+    t: CandidateTable, n: int, cfg: PlanConfig, smax: int, S_values: list[int] | None = None
 ) -> tuple[list[dict[str, Any]], dict[int, tuple[int, ...]]]:
-    """The best formation for every ``S = 1..smax`` (one MILP each; ``None`` objective if
-    infeasible) and the chosen candidates per feasible ``S``."""
+    """The best formation for every ``S = 1..smax`` (or every ``S`` of ``S_values``; one MILP
+    each; ``None`` objective if infeasible) and the chosen candidates per feasible ``S``."""
     from ssdfl.clusters.setpartition import solve_set_partition
 
     cost, vmax = objective_terms(t, n)
@@ -34,8 +38,9 @@ def best_by_S(
     tie = 1e-9 * (t.lam**cfg.tau_a)
     rows: list[dict[str, Any]] = []
     sols: dict[int, tuple[int, ...]] = {}
-    with stage(log, f"set-partitioning MILP for S = 1..{smax}", total=smax) as st:
-        for S in range(1, smax + 1):
+    Ss = list(range(1, smax + 1)) if S_values is None else S_values
+    with stage(log, f"set-partitioning MILP for {len(Ss)} values of S", total=len(Ss)) as st:
+        for S in Ss:
             adm = t.admissible(S, cfg)
             try:
                 r = solve_set_partition(n, t.clusters, cost, vmax + tie, adm, n_clusters=S)
@@ -59,8 +64,9 @@ def _row(t: CandidateTable, S: int, chosen: tuple[int, ...], n: int) -> dict[str
 def best_formation(
     t: CandidateTable, n: int, cfg: PlanConfig
 ) -> tuple[list[dict[str, Any]], tuple[int, ...], float]:
-    """The objective-vs-``S`` table (``S = 1..min(n, max_clusters or TABLE_S)``) and the best
-    formation over every ``S = 1..(max_clusters or n)``: ``(rows, chosen candidates, J)``.
+    """The objective-vs-``S`` table (``S = 1..min(n, max_clusters or TABLE_S)``; powers of two
+    above :data:`TABLE_ALL_N` devices) and the best formation over every
+    ``S = 1..(max_clusters or n)``: ``(rows, chosen candidates, J)``.
 
     Singletons are admissible at every ``S``, so with the default range (up to ``n``) a
     formation always exists. When the range fits the table the best row is taken (ties: smaller
@@ -70,12 +76,13 @@ def best_formation(
 
     s_hi = min(cfg.max_clusters or n, n)
     s_table = min(s_hi, TABLE_S)
-    rows, sols = best_by_S(t, n, cfg, s_table)
+    sample = None if n <= TABLE_ALL_N else [S for S in (1, 2, 4, 8, 16, 32, 64) if S <= s_table]
+    rows, sols = best_by_S(t, n, cfg, s_table, sample)
     feasible = [r for r in rows if r["feasible"]]
     best_row = (
         min(feasible, key=lambda r: (round(r["objective"], 15), r["S"])) if feasible else None
     )
-    if s_hi > s_table:
+    if s_hi > s_table or sample is not None:
         cost, vmax = objective_terms(t, n)
         with stage(log, f"one MILP over S = 1..{s_hi}"):
             try:
@@ -87,11 +94,14 @@ def best_formation(
                 r = None
         if r is not None and (best_row is None or r.objective < best_row["objective"]
                               - 1e-12 * max(1.0, abs(best_row["objective"]))):  # fmt: skip
-            if r.S > s_table:
+            own = [x for x in rows if x["S"] == r.S]
+            if own and own[0]["feasible"]:  # the table's own row for that S (same optimum)
+                best_row = own[0]
+            else:
+                rows = [x for x in rows if x["S"] != r.S]
                 rows.append(_row(t, r.S, r.chosen, n))
+                rows.sort(key=lambda x: x["S"])
                 sols[r.S] = r.chosen
-                best_row = rows[-1]
-            else:  # cannot beat the table's own row for that S by more than the tie weight
                 best_row = next(x for x in rows if x["S"] == r.S)
     if best_row is None:
         raise InfeasibleError(

@@ -88,6 +88,18 @@ def _sigma_max(Z: sp.sparray | np.ndarray) -> float:
     return math.sqrt(_top_eig(sp.csr_array(G), k))
 
 
+def _labels(clusters: list[np.ndarray], n: int) -> np.ndarray:
+    """``cluster_labels`` (ids by first appearance) of a partition, vectorized."""
+    sizes = np.array([len(c) for c in clusters])
+    flat = np.concatenate(clusters) if clusters else np.zeros(0, dtype=np.int64)
+    if len(flat) != n or np.any(np.bincount(flat, minlength=n) != 1):
+        return cluster_labels(clusters, n)  # the reference raises the right error
+    lab = np.empty(n, dtype=np.int64)
+    lab[flat] = np.repeat(np.arange(len(clusters)), sizes)
+    _, first, inv = np.unique(lab, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inv].astype(np.int64)
+
+
 class FormationConstants:
     """Everything of the Theorem-2 problem of a formation that does not depend on the schedule
     or the heterogeneity numbers: labels, sizes, cluster spectra, ``λ(W)``, inter constants."""
@@ -96,8 +108,9 @@ class FormationConstants:
         from ssdfl.clusters.batch import cluster_spectra, graph_slem
         from ssdfl.graphs.mixing import mixing_matrix
 
-        self.clusters = [np.asarray(c, dtype=np.int64) for c in clusters]
-        self.labels = cluster_labels(self.clusters, g.n)
+        cl = [np.asarray(c, dtype=np.int64) for c in clusters]
+        self.labels = _labels(cl, g.n)
+        self.clusters = sorted(cl, key=lambda c: int(self.labels[c[0]]))
         self.sizes = np.array([len(c) for c in self.clusters])
         self.W_eigs = cluster_spectra(g, self.clusters, cfg.mixing_rule, dense_max=DENSE_CLUSTER)
         W = sp.csr_array(mixing_matrix(g, cfg.mixing_rule))
@@ -242,6 +255,47 @@ def _groups(P: Any, K: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return {k: uniq[:, i] for i, k in enumerate(cols)}, mult.astype(np.float64)
 
 
+def sgd_constants(P: Any) -> dict[str, Any]:
+    """``bounds._constants(P)`` for SGD devices (no proximal or momentum terms) in ``O(N + S)``
+    array operations instead of one Python pass over the clusters per constant."""
+    from ssdfl.theory.bounds import _rho_W
+
+    eta, S = P.eta, P.S
+    lab = np.asarray(P.labels)
+    _, lab = np.unique(lab, return_inverse=True)
+    Ns = P.sizes.astype(float)
+    N = float(Ns.sum())
+    c2 = np.bincount(lab, weights=P.c**2, minlength=S)
+    z = np.zeros(S)
+    lam_min = np.array([max(0.0, float(e[0])) for e in P.W_eigs])
+    rho_W = np.zeros(S)
+    for k in np.flatnonzero(P.sizes > 1):
+        rho_W[k] = _rho_W(P.W_eigs[k], P.kappa_s[k], eta)
+    K: dict[str, Any] = {
+        "lam_min": lam_min, "q_p": z.copy(), "Lc_p": z.copy(), "has_p": np.zeros(S, dtype=bool),
+        "n_p": z.copy(), "rho_e": rho_W + eta * P.L_gamma,
+    }  # fmt: skip
+    if P.rho_e is not None:
+        K["rho_e"] = np.minimum(K["rho_e"], P.rho_e)
+    K["g"] = P.L_gamma.copy() if P.g_cross is None else np.minimum(P.L_gamma, P.g_cross)
+    K["g_max"] = float(K["g"].max())
+    K["q_b"] = max(abs(1 - eta * P.kappa_b[0]), abs(1 - eta * P.kappa_b[1]))
+    K["q_m"] = max(abs(1 - eta * P.kappa_m[0]), abs(1 - eta * P.kappa_m[1]))
+    K["Lg_max"] = float(P.L_gamma.max())
+    cmu = np.zeros(S)
+    np.maximum.at(cmu, lab, P.c * P.mu)
+    K["nu"] = cmu
+    for key in ("omega", "rL_u", "r_u", "rsL", "csL", "n_mom", "n_u"):
+        K[key] = z.copy()
+    K["has_u"] = np.zeros(S, dtype=bool)
+    s2 = P.sigma2
+    K["n_e"] = eta**2 * s2 * ((1 - 1 / Ns) * c2)
+    K["n_b"] = eta**2 * s2 * max(0.0, float(np.sum(c2 / Ns)) - float(c2.sum()) / N)
+    K["n_m"] = eta**2 * s2 * float(c2.sum()) / N
+    K["frac"] = np.sqrt(Ns / N)
+    return K
+
+
 def _is_sgd(P: Any) -> bool:
     return (
         P.inter is not None and not np.any(P.mu > 0) and not np.any(P.rho > 0)
@@ -327,7 +381,7 @@ def bound_curves(P: Any, schedules: list[tuple[int, int]], cycles: int, m0: floa
     """Theorem-2 bound on ``(1/N)E‖X − 1x*ᵀ‖²`` at cycle ends ``0..cycles`` for every schedule
     (rows), from consensus (``e = b = 0``) at ``m = m0``: equal to
     ``bounds.run_bounds(P_schedule, cycles, …).opt[::τ_a+τ_r]``."""
-    from ssdfl.theory.bounds import _constants, run_bounds
+    from ssdfl.theory.bounds import run_bounds
 
     if not _is_sgd(P):  # general devices: the reference recursion
         rows = []
@@ -336,7 +390,7 @@ def bound_curves(P: Any, schedules: list[tuple[int, int]], cycles: int, m0: floa
             o = run_bounds(Q, cycles, e0=np.zeros(P.S), b0=0.0, m0=m0).opt
             rows.append(np.asarray(o)[:: ta + tr])
         return np.array(rows)
-    K = _constants(P)
+    K = sgd_constants(P)
     cf, _ = _groups(P, K)
     B = len(schedules)
     ta = np.array([s[0] for s in schedules], dtype=np.int64)
@@ -515,15 +569,13 @@ def certified_radius(
 def cycle_rate(P: Any, iters: int = 200) -> float:
     """``bounds._cycle_rate`` (power iteration of the noise- and heterogeneity-free cycle map)
     on the deduplicated recursion."""
-    from ssdfl.theory.bounds import _constants
-
     Q = type(P)(**{**P.__dict__, "_cache": {}})
     Q.zeta_a = np.zeros(P.S)
     Q.zeta_b = 0.0
     Q.zeta_p = np.zeros(P.S)
     Q.zeta_u = np.zeros(P.S)
     Q.sigma2 = 0.0
-    cyc = _Cycle(Q, _constants(Q))
+    cyc = _Cycle(Q, sgd_constants(Q))
     mult = cyc.mult
     e = np.ones(len(mult))
     b, m = 1.0, 1.0
@@ -547,7 +599,7 @@ def theorem2_numbers(
     (``(1/N)‖X_0 − 1x*ᵀ‖² = 1``, devices in consensus): the bound at every cycle end, the
     per-cycle rate and the certified asymptotic radius (as ``bounds.global_cycle_bound`` with
     ``radius_cycles``)."""
-    from ssdfl.theory.bounds import _constants, global_cycle_bound
+    from ssdfl.theory.bounds import global_cycle_bound
 
     P = theorem2_problem(g, clusters, t, cfg, cfg.tau_a, cfg.tau_r, constants)
     if not _is_sgd(P):
@@ -557,7 +609,7 @@ def theorem2_numbers(
         rate, radius = float(cb.rate), float(cb.radius)
         lower, certified = float(cb.radius_lower), bool(cb.converges)
     else:
-        K = _constants(P)
+        K = sgd_constants(P)
         cf, _ = _groups(P, K)
         out, *_ = _run(
             P, K, np.array([P.tau_a]), np.array([P.tau_r]), cycles,
