@@ -374,7 +374,7 @@ def split_hierarchy(
     until_admissible: bool = False,
     exact_limit: int = EXACT_LIMIT,
 ) -> list[Formation]:
-    """SSD-FL's iterative splitting: the formations ``S = 1, 2, …`` (spec §6).
+    """SSD-FL's iterative splitting: the formations ``S = 1, 2, …`` (``docs/clustering.md`` §2).
 
     Start from one cluster (the whole graph, which must be connected). At each step, with
     ``t = phi_min(S+1)`` (or the number ``phi_min``), visit the clusters weakest first (ties:

@@ -3,7 +3,7 @@ conductance of a mixing matrix.
 
 Definitions, for a proper non-empty node set ``S`` with complement ``S̄``:
 
-- ``"volume"`` normalization (conductance, the Cheeger constant of the spec):
+- ``"volume"`` normalization (conductance, the Cheeger constant of the paper):
   ``h(G) = min_S cut(S) / min(vol S, vol S̄)`` with weighted degrees;
 - ``"size"`` normalization (edge expansion): ``i(G) = min_S cut(S) / min(|S|, |S̄|)``;
 - Markov-chain conductance of a symmetric doubly stochastic ``W``:

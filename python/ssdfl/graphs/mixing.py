@@ -80,7 +80,7 @@ def block_mixing_matrix(
     """Sparse block-diagonal ``diag(W_1, …, W_S)`` of a formation (``labels[u]`` = cluster of
     ``u``): each cluster's mixing matrix (``rule``) on its induced subgraph, a singleton's block
     is ``[1]``. With ``check_connected`` a cluster whose induced subgraph is disconnected
-    raises :class:`~ssdfl.errors.DisconnectedGraphError` (spec §1)."""
+    raises :class:`~ssdfl.errors.DisconnectedGraphError` (``docs/theory.md`` §1, A3)."""
     from ssdfl.errors import DisconnectedGraphError
     from ssdfl.graphs.metrics import is_set_connected
 

@@ -10,7 +10,8 @@ Conventions (documented in ``docs/simulator.md``):
 - A *server* round of centralized FedAvg sends ``N`` uploads and ``N`` downloads (``2N``
   messages); this traffic is device–server, never counted as D2D.
 
-One-time initialization (spec §9): every device floods a small record (its neighbour list,
+One-time initialization (docs/simulator.md, "Communication accounting"): every device floods
+a small record (its neighbour list,
 optimizer kind, coefficient and α_i, data size and label histogram or gradient statistics)
 for ``diam(G)`` rounds. Protocol: in round ``r = 1..diam(G)`` every device sends to all of its
 neighbours the records it first learned in round ``r − 1`` (its own record in round 1), in one

@@ -6,7 +6,7 @@ operations: the optimizer directions ``D = D(X)`` of every device at once
 (block-diagonal ``W_intra`` of the clusters for intra-cluster rounds, ``W`` of ``G`` for
 inter-cluster rounds). There is no Python loop over devices on this path.
 
-Round update (spec §2, the convention of :mod:`ssdfl.theory.reference`): with a local step
+Round update (docs/theory.md §0, the convention of :mod:`ssdfl.theory.reference`): with a local step
 ``X ← W X − η C D(X)``; without one ``X ← W X``. ``C = diag(c_i)`` are the effective gradient
 normalization factors (:func:`direction_scales`), ``η`` a scalar or one step size per device.
 

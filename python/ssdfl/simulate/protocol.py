@@ -1,4 +1,4 @@
-"""The one-time initialization protocol (spec §9) simulated message by message.
+"""The one-time initialization protocol simulated message by message (docs/simulator.md).
 
 Every device floods a *record* (its id, neighbour ids, optimizer kind, coefficient, step factor,
 data size and label histogram or gradient statistics, ``R_u`` bytes as in

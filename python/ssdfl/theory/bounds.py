@@ -1,4 +1,4 @@
-"""Consensus and convergence bounds of SSD-FL (spec §5); derivations in ``docs/theory.md``.
+"""Consensus and convergence bounds of SSD-FL; derivations in ``docs/theory.md`` §3–§7.
 
 Assumptions (A1–A4, stated fully in ``docs/theory.md``): each ``F_i`` is twice differentiable with
 ``μ_i I ≼ ∇²F_i ≼ L_i I`` (quadratics: ``A_i``); stochastic gradients are unbiased with

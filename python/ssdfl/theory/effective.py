@@ -1,4 +1,4 @@
-"""Effective loss of a cluster and the fixed points of the SSD-FL schedule (spec §2).
+"""Effective loss of a cluster and the fixed points of the SSD-FL schedule (``docs/theory.md`` §2).
 
 For cluster ``s`` with stacked models ``X`` (``N_s × d``), mixing matrix ``W_s``, step ``η``,
 per-device direction scales ``c_i`` (``1/α_i`` under effective gradient normalization, else 1),

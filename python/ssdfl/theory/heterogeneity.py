@@ -1,4 +1,4 @@
-"""Heterogeneity scores of clusters and formations (spec §4).
+"""Heterogeneity scores of clusters and formations (``docs/theory.md`` §9).
 
 Per cluster ``s`` (devices ``C_s``, ``N_s = |C_s|``):
 
@@ -111,7 +111,7 @@ def gradient_dissimilarity(
     model: DeviceModel, labels: np.ndarray | Sequence[int], x0: np.ndarray | None = None
 ) -> np.ndarray:
     """``ζ_s²`` per cluster at the common point ``x⁰`` (default 0) or at per-device points if
-    ``x0`` has shape ``(N, d)``. A **heuristic score** (spec §4, revised): the bounds need the
+    ``x0`` has shape ``(N, d)``. A **heuristic score** (``docs/theory.md`` §9): the bounds need the
     dissimilarity at the optimum, :func:`dissimilarity_at_optimum`; a value at ``x⁰`` fed
     into a bound gives a number that is no bound."""
     n, d = model.n_devices, model.dim

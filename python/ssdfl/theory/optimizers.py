@@ -1,7 +1,7 @@
 """Local optimizers of SSD-FL devices, vectorized over many devices.
 
 Every optimizer produces, per device ``i`` and step, a *direction* ``d_i``; the intra-cluster
-round is ``X⁺ = W_s X − η D`` (spec §2), with ``D`` the ``(N, d)`` array of directions.
+round is ``X⁺ = W_s X − η D`` (docs/theory.md §0), with ``D`` the ``(N, d)`` array of directions.
 
 Directions (``g_i`` the (stochastic) gradient of ``F_i`` at ``x_i``, ``a_i`` the anchor = the
 model at the start of the current cycle, ``v_i`` the momentum buffer *before* the step):
@@ -13,8 +13,8 @@ model at the start of the current cycle, ``v_i`` the momentum buffer *before* th
   ``d = m̂ / (√v̂ + ε)``. A diagonal preconditioner; it has no scalar effective step factor
   (see :meth:`Adam.alpha`) and is not covered by the bounds in :mod:`ssdfl.theory.bounds`.
 
-Effective step factor ``α(τ, η)`` (FedNova, Wang et al. 2020; spec §2): over ``τ`` local steps the
-accumulated update of a device is ``−η Σ_k a_k g_k`` and ``α = ‖a‖₁ / τ``:
+Effective step factor ``α(τ, η)`` (FedNova, Wang et al. 2020; docs/theory.md §12): over
+``τ`` local steps the accumulated update of a device is ``−η Σ_k a_k g_k`` and ``α = ‖a‖₁ / τ``:
 
 - SGD: ``α = 1``;
 - proximal: ``‖a‖₁ = [1 − (1 − ημ)^τ] / (ημ)``;

@@ -1,7 +1,7 @@
 """Minimal reference simulation of the SSD-FL schedule (for checking theory; the full
 simulator with baselines lives elsewhere).
 
-Schedule (spec §1–§2). Clusters are given by ``labels`` (``(N,)`` ints). ``W_intra`` is the
+Schedule (docs/theory.md §0). Clusters are given by ``labels`` (``(N,)`` ints). ``W_intra`` is the
 block-diagonal matrix ``diag(W_1, …, W_S)`` (cluster ``s``'s mixing matrix on its induced
 subgraph), ``W_inter`` the mixing matrix of the whole graph. One *global cycle*:
 

@@ -1,5 +1,5 @@
 """Verify a bound on your own model: the Theorem-2 / Lemma-1-2 bounds next to the observed
-value and their ratio (``docs/theory.md`` §8).
+value and their ratio (``docs/theory.md`` §12).
 
 :func:`verify` takes a model, a formation (clusters), a schedule and an initial point, builds
 the bound constants (:func:`ssdfl.theory.bounds.bound_problem`), runs the bound recursion and
