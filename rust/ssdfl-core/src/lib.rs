@@ -1,5 +1,8 @@
-//! `ssdfl-core`: graph metrics, conductance and Cheeger constants, spectral routines,
-//! sweep cuts and cluster search for serverless semi-decentralized federated learning.
+//! `ssdfl-core`: CSR graphs and parallel edge-list parsing (`graph`, `parse`), cut metrics
+//! (`metrics`), exact Cheeger constants (`cheeger`), spectra (`spectral`), sweep cuts
+//! (`sweep`), cluster search (`cluster`, `partition`), fused gossip rounds (`gossip`) and
+//! exact fixed-point sums for bit-identical FedAvg (`exactsum`); errors in `error`. For
+//! serverless semi-decentralized federated learning.
 //!
 //! Pure Rust (no Python); the `ssdfl-py` crate binds it. Graphs are undirected, weighted,
 //! stored in CSR form ([`Graph`]) and convertible to and from petgraph.
