@@ -96,42 +96,59 @@ impl State<'_> {
             .filter(|&u| self.labels[u] == c)
             .collect()
     }
-    /// Is cluster `a` without `u` connected? (BFS inside `a`; `seen` is a reusable
-    /// generation-stamped scratch array, so a check costs `O(|a|)` and not `O(n)`.)
+    /// Is cluster `a` without `u` connected? `a` is connected, so every node of `a∖u` reaches
+    /// some neighbour of `u` inside `a`; hence `a∖u` is connected iff those neighbours are in one
+    /// component of `a∖u`. Breadth-first search from one of them stops as soon as all are found
+    /// (usually a few hops: cost local, not `O(|a|)`); `seen` is a reusable generation-stamped
+    /// scratch array, so even a full search costs `O(|a|)` and not `O(n)`.
     fn connected_without(&self, a: usize, u: usize, seen: &mut Scratch) -> bool {
         let g = self.g;
-        let inside: Vec<usize> = g
-            .neighbors(u)
-            .filter(|&(v, _)| self.labels[v] == a)
-            .map(|(v, _)| v)
-            .collect();
-        if inside.len() <= 1 {
+        seen.next();
+        let mut wanted = 0usize;
+        for (v, _) in g.neighbors(u) {
+            if self.labels[v] == a && v != u && !seen.is_wanted(v) {
+                seen.want(v);
+                wanted += 1;
+            }
+        }
+        if wanted <= 1 {
             return true; // a leaf of the cluster (or its last node's neighbourless case)
         }
-        let target = self.size[a] - 1;
-        seen.next();
+        let start = g
+            .neighbors(u)
+            .map(|(v, _)| v)
+            .find(|&v| self.labels[v] == a && v != u)
+            .unwrap_or(u);
         seen.mark(u);
-        let start = inside[0];
         seen.mark(start);
         seen.stack.clear();
         seen.stack.push(start);
-        let mut count = 1;
-        while let Some(x) = seen.stack.pop() {
+        let mut found = 1usize;
+        let mut head = 0usize;
+        while head < seen.stack.len() {
+            let x = seen.stack[head];
+            head += 1;
             for (y, _) in g.neighbors(x) {
                 if !seen.is_marked(y) && self.labels[y] == a {
                     seen.mark(y);
-                    count += 1;
+                    if seen.is_wanted(y) {
+                        found += 1;
+                        if found == wanted {
+                            return true;
+                        }
+                    }
                     seen.stack.push(y);
                 }
             }
         }
-        count == target
+        false
     }
 }
 
 /// Visited marks that are reset in `O(1)` by bumping a generation counter.
 struct Scratch {
     stamp: Vec<u32>,
+    wanted: Vec<u32>,
     gen: u32,
     stack: Vec<usize>,
 }
@@ -140,6 +157,7 @@ impl Scratch {
     fn new(n: usize) -> Self {
         Scratch {
             stamp: vec![0; n],
+            wanted: vec![0; n],
             gen: 0,
             stack: Vec::new(),
         }
@@ -147,6 +165,7 @@ impl Scratch {
     fn next(&mut self) {
         if self.gen == u32::MAX {
             self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.wanted.iter_mut().for_each(|s| *s = 0);
             self.gen = 0;
         }
         self.gen += 1;
@@ -156,6 +175,12 @@ impl Scratch {
     }
     fn is_marked(&self, u: usize) -> bool {
         self.stamp[u] == self.gen
+    }
+    fn want(&mut self, u: usize) {
+        self.wanted[u] = self.gen;
+    }
+    fn is_wanted(&self, u: usize) -> bool {
+        self.wanted[u] == self.gen
     }
 }
 
@@ -442,6 +467,43 @@ mod tests {
         let r = refine(&g, &truth, 2, &scores, Objective::Cut, 1, 100, &never_stop).unwrap();
         assert!((r.badness[0] - 1.0 / 21.0).abs() < 1e-12);
         assert_eq!(r.moves, 0);
+    }
+
+    #[test]
+    fn early_stopping_connectivity_check_matches_plain_bfs() {
+        // two triangles joined by a path, plus a pendant: removing path or hub nodes
+        // disconnects, removing triangle corners does not
+        let edges = [
+            (0, 1),
+            (1, 2),
+            (2, 0),
+            (2, 3),
+            (3, 4),
+            (4, 5),
+            (5, 6),
+            (6, 7),
+            (7, 5),
+            (7, 8),
+            (1, 9),
+        ];
+        let s: Vec<i64> = edges.iter().map(|e| e.0).collect();
+        let d: Vec<i64> = edges.iter().map(|e| e.1).collect();
+        let g = Graph::from_edges(10, &s, &d, None).unwrap().0;
+        let st = State {
+            g: &g,
+            labels: vec![0; 10],
+            size: vec![10],
+            cut: vec![0.0],
+            vol: vec![0.0],
+            total_vol: g.total_volume(),
+            bad: vec![0.0],
+        };
+        let mut seen = Scratch::new(10);
+        for u in 0..10 {
+            let mask: Vec<bool> = (0..10).map(|v| v != u).collect();
+            let plain = is_set_connected(&g, &mask).unwrap();
+            assert_eq!(st.connected_without(0, u, &mut seen), plain, "node {u}");
+        }
     }
 
     #[test]
