@@ -215,8 +215,8 @@ def test_complete_graph_answer_is_do_not_cluster_and_says_why() -> None:
 
 
 def test_drift_term_equals_the_dense_closed_form() -> None:
-    """D_f = (1/N)‖Σ_{j<K} M^j u‖² with M = W^{τr} W_intra^{τa},
-    u = −W^{τr} Σ_{k<τa} W_intra^k (I − J)ΣH, from dense numpy matrices built with networkx."""
+    """D_f = (1/N)‖Σ_{j<K} M^j u‖² with M = W^{τr} ((1−κ)W_intra)^{τa},
+    u = −W^{τr} Σ_{k<τa} ((1−κ)W_intra)^k (I − J)ΣH, from dense numpy matrices (networkx)."""
     from ssdfl.planner.predict import drift_disagreement
 
     rng = np.random.default_rng(2)
@@ -238,14 +238,16 @@ def test_drift_term_equals_the_dense_closed_form() -> None:
     step = rng.uniform(0.01, 0.1, size=9)
     ta, tr, K = 4, 2, 7
     Pm = np.eye(9) - np.ones((9, 9)) / 9
-    acc = sum(np.linalg.matrix_power(Wi, k) for k in range(ta))
-    Wr = np.linalg.matrix_power(W, tr)
-    u = -Wr @ acc @ Pm @ (step[:, None] * H)
-    M = Wr @ np.linalg.matrix_power(Wi, ta)
-    E = sum(np.linalg.matrix_power(M, j) @ u for j in range(K))
-    want = float(np.mean(np.sum(E * E, axis=1)))
-    got = drift_disagreement(ssdfl.as_graph(g), lab, H, step, ta, tr, K)
-    assert got == pytest.approx(want, rel=1e-10)
+    for kappa in (0.0, 0.1):
+        Wk = (1 - kappa) * Wi
+        acc = sum(np.linalg.matrix_power(Wk, k) for k in range(ta))
+        Wr = np.linalg.matrix_power(W, tr)
+        u = -Wr @ acc @ Pm @ (step[:, None] * H)
+        M = Wr @ np.linalg.matrix_power(Wk, ta)
+        E = sum(np.linalg.matrix_power(M, j) @ u for j in range(K))
+        want = float(np.mean(np.sum(E * E, axis=1)))
+        got = drift_disagreement(ssdfl.as_graph(g), lab, H, step, ta, tr, K, kappa=kappa)
+        assert got == pytest.approx(want, rel=1e-10)
 
 
 def test_byte_budget_gives_cycles_by_cost() -> None:
