@@ -8,11 +8,12 @@
 2. Memory: the store pipeline with each function in its own capped process (local directory
    store); measured peak RSS (VmHWM) vs :func:`ssdfl.aggregation.memory.predict_job_mb`, and the
    tree failing under a cap that the sharded design fits.
-3. Checksum cost (``--checksums``): BLAKE2b-128 per 65,536-element chunk (the ``.b2`` objects)
-   on one core, client writes and whole-object reads with vs without hashing, and the
+3. Checksum cost (``--checksums``): XXH3-128 (the store's digest), BLAKE3-128 and BLAKE2b-128
+   (the old format's) per 65,536-element chunk (the ``.b2`` objects), on one core and on the
+   rayon pool; client writes and whole-object reads with vs without hashing, and the
    end-to-end store round (upload + sharded aggregation on the in-process executor + read
    back) with vs without hashing, beside numpy's float32 mean of the same data. "Without" runs
-   the same code with BLAKE2b replaced by a no-op (the checksum objects are still written).
+   the same code with XXH3 replaced by a no-op (the checksum objects are still written).
 
 Usage: ``python benchmarks/bench_aggregation.py [--sizes-mb 100 500 1000] [--repeats 3]``
 ``python benchmarks/bench_aggregation.py --checksums --skip-throughput --skip-memory``
@@ -38,7 +39,14 @@ from ssdfl.aggregation import fedavg
 from ssdfl.aggregation.executors import InlineExecutor, LocalProcessExecutor
 from ssdfl.aggregation.memory import predict_job_mb
 from ssdfl.aggregation.pipeline import AggregationError, aggregate_store, plan_jobs, upload_clients
-from ssdfl.aggregation.store import CHUNK, LocalStore, digest, get_array, put_array
+from ssdfl.aggregation.store import (
+    ALGOS,
+    CHUNK,
+    DIGEST_ALGO,
+    LocalStore,
+    get_array,
+    put_array,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_of_cpu
@@ -169,28 +177,26 @@ def memory_table(client_mb: float, n: int, shards: int, plot: str | None = None)
 
 
 class _NoHash:
-    """Stands in for ``hashlib.blake2b``: same calls, no hashing (every digest is empty)."""
+    """Stands in for a digest algorithm of the store: same calls, no hashing (zero digests)."""
 
-    def __init__(self, data: object = b"", digest_size: int = 16) -> None:
-        pass
+    def one(self, data: object) -> bytes:
+        return bytes(16)
 
-    def update(self, data: object) -> None:
-        pass
-
-    def hexdigest(self) -> str:
-        return ""
+    def chunks(self, data: object, chunk_bytes: int) -> bytes:
+        n = len(memoryview(data).cast("B"))  # type: ignore[arg-type]
+        return bytes(16 * -(-n // chunk_bytes))
 
 
 @contextlib.contextmanager
 def no_hashing() -> Iterator[None]:
-    """Run the store code with BLAKE2b disabled (writes empty digests, verifies against them)."""
-    real = store_mod.hashlib
-    store_mod.hashlib = type(sys)("hashlib_stub")
-    store_mod.hashlib.blake2b = _NoHash  # type: ignore[attr-defined]
+    """Run the store code with the digest (XXH3-128) disabled: zero digests are written and
+    verified against, so every other step (sidecars, comparisons) still runs."""
+    real = store_mod.ALGOS[DIGEST_ALGO]
+    store_mod.ALGOS[DIGEST_ALGO] = _NoHash()
     try:
         yield
     finally:
-        store_mod.hashlib = real
+        store_mod.ALGOS[DIGEST_ALGO] = real
 
 
 def checksum_cost(total_mb: float, n: int, shards: int, repeats: int) -> None:
@@ -208,18 +214,24 @@ def checksum_cost(total_mb: float, n: int, shards: int, repeats: int) -> None:
         f"{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}, "
         f"up {up / 60:.0f} min)\n"
     )
-    print("| step | with BLAKE2b: wall (CPU) | without: wall (CPU) | with / without (wall) |")
+    print("| step | with XXH3: wall (CPU) | without: wall (CPU) | with / without (wall) |")
     print("|---|---|---|---|")
     buf = memoryview(stack).cast("B")
     cb = CHUNK * 4
+    for algo in ("xxh3-128", "blake3-128", "blake2b-128"):
+        impl = ALGOS[algo]
 
-    def hash_all() -> None:
-        for i in range(0, len(buf), cb):
-            digest(buf[i : i + cb])
+        def one_core(impl=impl) -> None:  # type: ignore[no-untyped-def]
+            for i in range(0, len(buf), cb):
+                impl.one(buf[i : i + cb])
 
-    w, c, _ = best_of_cpu(hash_all, repeats)
-    print(f"| BLAKE2b-128 per {CHUNK}-element chunk, one core | {gb / w:.2f} GB/s "
-          f"({gb / c:.2f} GB/s CPU) | — | — |")  # fmt: skip
+        w, c, _ = best_of_cpu(one_core, repeats)
+        print(f"| {algo} per {CHUNK}-element chunk, one core | {gb / w:.2f} GB/s "
+              f"({gb / c:.2f} GB/s CPU) | — | — |")  # fmt: skip
+        if algo != "blake2b-128":
+            w, c, _ = best_of_cpu(lambda impl=impl: impl.chunks(buf, cb), repeats)
+            print(f"| {algo} per chunk, rayon pool (`_core.chunk_digests`) | {gb / w:.2f} GB/s "
+                  f"({gb / c:.2f} GB/s CPU) | — | — |")  # fmt: skip
     w, c, _ = best_of_cpu(lambda: stack.mean(axis=0), repeats)
     print(f"| numpy float32 mean (`stack.mean(0)`) | {gb / w:.2f} GB/s ({gb / c:.2f}) | — | — |")
 

@@ -213,6 +213,10 @@ def exact_reduce_f64(
     out: npt.NDArray[np.float64] | None = None,
     fast: bool = True,
 ) -> npt.NDArray[np.uint8] | None: ...
+def digest128(data: npt.NDArray[np.uint8], algo: str = "xxh3-128") -> bytes: ...
+def chunk_digests(
+    data: npt.NDArray[np.uint8], chunk_bytes: int, algo: str = "xxh3-128"
+) -> bytes: ...
 
 # cluster.rs: cluster-search kernels (threshold connectivity, split candidates, refinement)
 @final

@@ -10,12 +10,14 @@ Blocks are aligned to multiples of ``block`` in absolute element index, so every
 round cuts its range at the same places; raw inputs are read in whole checksum chunks and
 verified (:func:`ssdfl.aggregation.store.read_verified`) before the kernel sees them.
 
-Partial-sum objects (``.xps``): ``b"SSDFLXP2"``, a little-endian ``u64`` header length, the
-BLAKE2b-128 digest (16 bytes) of the header, a JSON header ``{dtype, start, end, block, sizes,
-digests}`` and the concatenated window-encoded exact sums of each block (format in
-``rust/ssdfl-core/src/exactsum.rs``); ``digests[b]`` is the BLAKE2b-128 of block ``b``'s bytes,
+Partial-sum objects (``.xps``): ``b"SSDFLXP3"``, a little-endian ``u64`` header length, the
+XXH3-128 digest (16 bytes, canonical order) of the header, a JSON header ``{dtype, start, end,
+block, sizes, digests}`` and the concatenated window-encoded exact sums of each block (format in
+``rust/ssdfl-core/src/exactsum.rs``); ``digests[b]`` is the XXH3-128 of block ``b``'s bytes,
 checked when the block is read. Any corrupted byte therefore fails with
-:class:`~ssdfl.aggregation.store.IntegrityError` instead of changing the sum.
+:class:`~ssdfl.aggregation.store.IntegrityError` instead of changing the sum. Partial sums are
+temporaries of one round, so the previous format ``SSDFLXP2`` (BLAKE2b) is refused with a
+message saying so rather than read.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ from ssdfl.aggregation.store import (
 )
 from ssdfl.errors import SsdflError
 
-MAGIC = b"SSDFLXP2"
+MAGIC = b"SSDFLXP3"
+#: Magic of the previous partial-sum format (BLAKE2b digests), refused.
+OLD_MAGICS = (b"SSDFLXP2",)
 #: Largest JSON header of a partial sum accepted (a header is ~40 bytes per block).
 MAX_PARTIAL_HEADER = 64 << 20
 MiB = 1 << 20
@@ -206,6 +210,12 @@ def read_partial_header(store: ObjectStore, key: str) -> tuple[dict, int]:
     block 0)``. Block digests are checked by :func:`read_partial_block`."""
     total = store.size(key)
     head = store.get_range(key, 0, min(32, total))
+    if head[:8] in OLD_MAGICS:
+        raise IntegrityError(
+            f"partial sum {store.url(key)} has the old format {head[:8].decode()} (BLAKE2b), "
+            f"written by an earlier ssdfl; this one reads {MAGIC.decode()} (XXH3). Partial sums "
+            "are temporaries of one round: rerun the round"
+        )
     if len(head) < 32 or head[:8] != MAGIC:
         raise _partial_error(store, key, "bad magic or too short")
     (hlen,) = struct.unpack("<Q", head[8:16])

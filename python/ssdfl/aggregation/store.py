@@ -7,17 +7,22 @@ results are ``.npy`` objects; :func:`npy_info` validates an object's header and 
 missing or truncated client object fails with an error naming it before any work starts.
 
 Integrity: :func:`put_array` writes beside every ``.npy`` object a checksum object
-``<key>.b2`` (JSON: total length, BLAKE2b-128 of the ``.npy`` header and of every chunk of
-:data:`CHUNK` elements); readers (:func:`npy_info`, :func:`get_array`, :func:`read_verified`)
-check the length and the digests of the bytes they use before using them, and fail with
-:class:`IntegrityError` naming the object. ``put_array(..., exclusive=True)`` creates an object
-only if its key is free (:class:`ObjectExistsError` otherwise), so two writers can never
-replace each other's update.
+``<key>.b2`` (JSON, format ``ssdfl-npy-xxh3/2``: total length, XXH3-128 of the ``.npy`` header
+and of every chunk of :data:`CHUNK` elements, computed in Rust without the GIL); readers
+(:func:`npy_info`, :func:`get_array`, :func:`read_verified`) check the length and the digests
+of the bytes they use before using them, and fail with :class:`IntegrityError` naming the
+object. XXH3 is a non-cryptographic hash: it detects corruption, truncation and replacement,
+it does not authenticate (no key; whoever can rewrite an object can rewrite its checksum).
+Checksum objects of the previous format (``ssdfl-npy-blake2b/1``, BLAKE2b-128) are still
+read and verified, at BLAKE2b's speed; new ones are always XXH3.
+``put_array(..., exclusive=True)`` creates an object only if its key is free
+(:class:`ObjectExistsError` otherwise), so two writers can never replace each other's update.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -33,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from ssdfl import _core
 from ssdfl._atomic import atomic_write
 from ssdfl.errors import SsdflError
 
@@ -374,12 +380,64 @@ def open_store(spec: str | os.PathLike[str] | ObjectStore, **s3_kwargs: Any) -> 
 #: Elements per checksummed chunk of a ``.npy`` object (256 KiB of float32).
 CHUNK: int = 1 << 16
 CHECKSUM_SUFFIX = ".b2"
-_CHECKSUM_FORMAT = "ssdfl-npy-blake2b/1"
+#: Digest algorithm of new checksums (``_core.digest128``; XXH3-128, seed 0).
+DIGEST_ALGO = "xxh3-128"
+#: Checksum-object format written now, and every format still read (format → algorithm).
+CHECKSUM_FORMAT = "ssdfl-npy-xxh3/2"
+CHECKSUM_FORMATS: dict[str, str] = {
+    CHECKSUM_FORMAT: DIGEST_ALGO,
+    "ssdfl-npy-blake2b/1": "blake2b-128",
+}
 
 
-def digest(data: Chunk) -> str:
-    """BLAKE2b-128 of ``data`` as hex (hashlib releases the GIL on large buffers)."""
-    return hashlib.blake2b(memoryview(data).cast("B"), digest_size=16).hexdigest()
+def _bytes_view(data: Chunk) -> np.ndarray:
+    return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+
+
+class _Rust:
+    """A digest computed by ``ssdfl._core`` (GIL released; chunks hashed in parallel)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def one(self, data: Chunk) -> bytes:
+        return _core.digest128(_bytes_view(data), self.name)
+
+    def chunks(self, data: Chunk, chunk_bytes: int) -> bytes:
+        return _core.chunk_digests(_bytes_view(data), chunk_bytes, self.name)
+
+
+class _Blake2b:
+    """BLAKE2b-128 (hashlib): only to verify checksum objects of format 1."""
+
+    name = "blake2b-128"
+
+    def one(self, data: Chunk) -> bytes:
+        return hashlib.blake2b(memoryview(data).cast("B"), digest_size=16).digest()
+
+    def chunks(self, data: Chunk, chunk_bytes: int) -> bytes:
+        mv = memoryview(data).cast("B")
+        return b"".join(self.one(mv[i : i + chunk_bytes]) for i in range(0, len(mv), chunk_bytes))
+
+
+#: Digest implementations by algorithm name (each: ``one(data)`` and ``chunks(data, n)`` →
+#: 16 bytes per digest).
+ALGOS: dict[str, Any] = {
+    "xxh3-128": _Rust("xxh3-128"),
+    "blake3-128": _Rust("blake3-128"),
+    "blake2b-128": _Blake2b(),
+}
+
+
+def digest(data: Chunk, algo: str = DIGEST_ALGO) -> str:
+    """128-bit digest of ``data`` as hex (XXH3-128 unless ``algo`` says otherwise)."""
+    return ALGOS[algo].one(data).hex()
+
+
+def chunk_digests(data: Chunk, chunk_bytes: int, algo: str = DIGEST_ALGO) -> list[str]:
+    """Hex digests of consecutive ``chunk_bytes``-byte pieces of ``data`` (last one shorter)."""
+    raw = ALGOS[algo].chunks(data, chunk_bytes)
+    return [raw[i : i + 16].hex() for i in range(0, len(raw), 16)]
 
 
 def checksum_key(key: str) -> str:
@@ -390,45 +448,62 @@ def checksum_key(key: str) -> str:
 @dataclass(frozen=True)
 class Checksum:
     """Checksum of a ``.npy`` object: total length, header digest and per-chunk digests of
-    the data (chunk ``j`` = elements ``[j·chunk, (j+1)·chunk)``)."""
+    the data (chunk ``j`` = elements ``[j·chunk, (j+1)·chunk)``), hex, by ``algo``."""
 
     length: int
     header: str
     chunk: int
     chunks: tuple[str, ...]
+    algo: str = DIGEST_ALGO
+
+    @functools.cached_property
+    def packed(self) -> bytes:
+        """The chunk digests concatenated (16 bytes each)."""
+        return bytes.fromhex("".join(self.chunks))
 
     def to_json(self) -> bytes:
-        d = {"format": _CHECKSUM_FORMAT, "length": self.length, "header": self.header,
-             "chunk_elements": self.chunk, "chunks": list(self.chunks)}  # fmt: skip
+        fmt = [f for f, a in CHECKSUM_FORMATS.items() if a == self.algo]
+        if not fmt:
+            raise SsdflError(f"no checksum-object format stores {self.algo} digests")
+        d = {"format": fmt[0], "algorithm": self.algo, "length": self.length,
+             "header": self.header, "chunk_elements": self.chunk,
+             "chunks": list(self.chunks)}  # fmt: skip
         return json.dumps(d).encode()
 
 
 class _ChunkHasher:
-    """Digests of consecutive ``chunk_bytes`` pieces of a byte stream fed in any pieces."""
+    """Digests of consecutive ``chunk_bytes`` pieces of a byte stream fed in any pieces: whole
+    chunks are hashed in place (one Rust call per piece), only a piece's ragged ends are
+    buffered."""
 
-    def __init__(self, chunk_bytes: int) -> None:
+    def __init__(self, chunk_bytes: int, algo: str = DIGEST_ALGO) -> None:
         self.chunk_bytes = max(1, chunk_bytes)
-        self.digests: list[str] = []
-        self._h = hashlib.blake2b(digest_size=16)
-        self._fill = 0
+        self.algo = ALGOS[algo]
+        self._out: list[bytes] = []
+        self._pending = bytearray()
 
     def update(self, data: Chunk) -> None:
         mv = memoryview(data).cast("B")
-        while len(mv):
-            take = min(len(mv), self.chunk_bytes - self._fill)
-            self._h.update(mv[:take])
-            self._fill += take
+        cb = self.chunk_bytes
+        if self._pending:
+            take = min(len(mv), cb - len(self._pending))
+            self._pending += mv[:take]
             mv = mv[take:]
-            if self._fill == self.chunk_bytes:
-                self.digests.append(self._h.hexdigest())
-                self._h = hashlib.blake2b(digest_size=16)
-                self._fill = 0
+            if len(self._pending) < cb:
+                return
+            self._out.append(self.algo.one(self._pending))
+            self._pending = bytearray()
+        whole = len(mv) // cb * cb
+        if whole:
+            self._out.append(self.algo.chunks(mv[:whole], cb))
+        self._pending += mv[whole:]
 
     def finish(self) -> list[str]:
-        if self._fill:
-            self.digests.append(self._h.hexdigest())
-            self._fill = 0
-        return self.digests
+        if self._pending:
+            self._out.append(self.algo.one(self._pending))
+            self._pending = bytearray()
+        raw = b"".join(self._out)
+        return [raw[i : i + 16].hex() for i in range(0, len(raw), 16)]
 
 
 def put_npy_parts(
@@ -495,12 +570,18 @@ def load_checksum(store: ObjectStore, key: str) -> Checksum:
         ) from None
     try:
         d = json.loads(raw)
-        if d.get("format") != _CHECKSUM_FORMAT:
-            raise ValueError(f"format {d.get('format')!r}")
+        fmt = d.get("format")
+        if fmt not in CHECKSUM_FORMATS:
+            raise ValueError(
+                f"format {fmt!r}; this ssdfl reads {', '.join(map(repr, CHECKSUM_FORMATS))}"
+            )
         cs = Checksum(int(d["length"]), str(d["header"]), int(d["chunk_elements"]),
-                      tuple(str(x) for x in d["chunks"]))  # fmt: skip
+                      tuple(str(x) for x in d["chunks"]), CHECKSUM_FORMATS[fmt])  # fmt: skip
         if cs.chunk < 1 or cs.length < 0:
             raise ValueError("bad sizes")
+        if any(len(x) != 32 for x in (cs.header, *cs.chunks)):
+            raise ValueError("digests must be 32 hex digits")
+        cs.packed  # noqa: B018 - parse the hex now (ValueError if it is not hex)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise IntegrityError(
             f"checksum object of {store.url(key)} is unreadable ({exc}): corrupted"
@@ -579,7 +660,7 @@ def npy_info(store: ObjectStore, key: str, *, verify: bool = True) -> NpyInfo:
             f"object {store.url(key)} has {total} bytes but its checksum records {cs.length}: "
             "replaced or corrupted"
         )
-    if digest(head[: info.offset]) != cs.header:
+    if digest(head[: info.offset], cs.algo) != cs.header:
         raise IntegrityError(f"object {store.url(key)}: .npy header fails its checksum (corrupted)")
     if len(cs.chunks) != -(-info.size // cs.chunk):
         raise IntegrityError(
@@ -610,15 +691,17 @@ def read_verified(
     read_elements_into(store, info, clo, v)
     cs = info.checksum
     if cs is not None and chi > clo:
-        mv = memoryview(v).cast("B")
-        isz = info.dtype.itemsize
-        for j in range(clo // cs.chunk, -(-chi // cs.chunk)):
+        j0, j1 = clo // cs.chunk, -(-chi // cs.chunk)
+        got = ALGOS[cs.algo].chunks(memoryview(v).cast("B"), cs.chunk * info.dtype.itemsize)
+        want = cs.packed[16 * j0 : 16 * j1]
+        if got != want:
+            j = j0 + next(
+                i for i in range(j1 - j0) if got[16 * i : 16 * i + 16] != want[16 * i : 16 * i + 16]
+            )
             a, b = j * cs.chunk, min((j + 1) * cs.chunk, info.size)
-            if digest(mv[(a - clo) * isz : (b - clo) * isz]) != cs.chunks[j]:
-                raise IntegrityError(
-                    f"object {store.url(info.key)}: elements [{a}, {b}) fail their checksum "
-                    "(corrupted)"
-                )
+            raise IntegrityError(
+                f"object {store.url(info.key)}: elements [{a}, {b}) fail their checksum (corrupted)"
+            )
     return v[lo - clo : hi - clo], (chi - clo) * info.dtype.itemsize
 
 

@@ -9,6 +9,7 @@
 
 pub mod cheeger;
 pub mod cluster;
+pub mod digest;
 pub mod error;
 pub mod exactsum;
 pub mod gossip;

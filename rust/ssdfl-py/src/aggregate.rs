@@ -2,11 +2,13 @@
 //! The algorithm lives in `ssdfl_core::exactsum`. Its errors cross as
 //! `ExactSumError(SsdflError)` with a `kind` and the error's fields as attributes.
 
-use crate::errors::{signal_pending, SsdflError};
+use crate::errors::{detach, signal_pending, SsdflError};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::create_exception;
-use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use ssdfl_core::digest::{self, Algo};
 use ssdfl_core::exactsum::{
     reduce_with, ExactFloat, ExactSumError as CoreExactSumError, Mode, GROUP, NONFINITE_TAG,
 };
@@ -110,7 +112,7 @@ fn run<'py, T: ExactFloat + numpy::Element>(
                 }
             };
             let os = o.as_slice_mut()?;
-            py.detach(|| {
+            detach(py, || {
                 reduce_with(
                     &rs,
                     w,
@@ -129,9 +131,10 @@ fn run<'py, T: ExactFloat + numpy::Element>(
             Ok(None)
         }
         None => {
-            let v = py
-                .detach(|| reduce_with(&rs, w, &ps, n, Mode::<T>::Partial, &stop, fast))
-                .map_err(|e| to_py(py, e))?;
+            let v = detach(py, || {
+                reduce_with(&rs, w, &ps, n, Mode::<T>::Partial, &stop, fast)
+            })
+            .map_err(|e| to_py(py, e))?;
             Ok(v.map(|v| v.into_pyarray(py)))
         }
     }
@@ -173,9 +176,60 @@ fn exact_reduce_f64<'py>(
     run(py, raw, weights, partials, n, k, w_prime, out, fast)
 }
 
+fn algo(name: &str) -> PyResult<Algo> {
+    Algo::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown digest algorithm {name:?} (known: \"xxh3-128\", \"blake3-128\")"
+        ))
+    })
+}
+
+/// 128-bit digest (16 bytes, canonical order) of a byte array; `algo` is `"xxh3-128"`
+/// (default) or `"blake3-128"`. Integrity only: unkeyed.
+#[pyfunction]
+#[pyo3(signature = (data, algo="xxh3-128"))]
+fn digest128<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray1<'py, u8>,
+    algo: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let a = self::algo(algo)?;
+    let d = data.as_slice()?;
+    let h = if d.len() < 1 << 16 {
+        digest::digest(a, d)
+    } else {
+        detach(py, || digest::digest(a, d))
+    };
+    Ok(PyBytes::new(py, &h))
+}
+
+/// Digests of consecutive `chunk_bytes`-byte pieces of a byte array (the last may be
+/// shorter), concatenated: 16 bytes per piece. Hashed in parallel without the GIL; Ctrl-C
+/// raises `KeyboardInterrupt`.
+#[pyfunction]
+#[pyo3(signature = (data, chunk_bytes, algo="xxh3-128"))]
+fn chunk_digests<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray1<'py, u8>,
+    chunk_bytes: usize,
+    algo: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let a = self::algo(algo)?;
+    if chunk_bytes == 0 {
+        return Err(PyValueError::new_err("chunk_bytes must be >= 1"));
+    }
+    let d = data.as_slice()?;
+    let stop = || signal_pending();
+    let ds = detach(py, || digest::chunk_digests(a, d, chunk_bytes, &stop))
+        .map_err(|_| PyKeyboardInterrupt::new_err("interrupted"))?;
+    Ok(PyBytes::new(py, ds.as_flattened()))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exact_reduce_f32, m)?)?;
     m.add_function(wrap_pyfunction!(exact_reduce_f64, m)?)?;
+    m.add_function(wrap_pyfunction!(digest128, m)?)?;
+    m.add_function(wrap_pyfunction!(chunk_digests, m)?)?;
     m.add("EXACT_GROUP", GROUP)?;
     m.add("EXACT_LIMBS_F32", <f32 as ExactFloat>::LIMBS)?;
     m.add("EXACT_LIMBS_F64", <f64 as ExactFloat>::LIMBS)?;
