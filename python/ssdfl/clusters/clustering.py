@@ -724,7 +724,10 @@ def _fast_partition(
     lab = np.empty(g.n, dtype=np.int64)
     for i, c in enumerate(start):
         lab[c] = i
-    budget = max(20000, 20 * g.n) if max_evals is None else int(max_evals)
+    # moves are O(deg) but each costs a connectivity check and passes re-sort the boundary;
+    # at N = 10⁵ (BA) 2,000 moves take ~1 s and reach max Φ_cut 0.4784 of the 0.4769 that the
+    # converged 8,585 moves (16 s) reach from METIS's 0.4811
+    budget = max(2000, g.n // 50) if max_evals is None else int(max_evals)
     r = _core.refine_partition(
         g._core, lab, k, np.zeros(g.n), "cut", srch.measure, srch.rule, 16, srch.min_size, budget
     )
@@ -781,7 +784,8 @@ def partition(
     From :data:`FAST_MIN_N` nodes the only start is METIS (with connectivity repair), refined
     for ``"internal"`` by bottleneck moves (the weakest cluster's sweep-cut side joins its
     best-connected neighbours while that improves the smallest measure; ``max_evals``
-    defaults to ``3k`` cluster evaluations) and for ``"cut"`` by the Rust single-node moves;
+    defaults to ``3k`` cluster evaluations) and for ``"cut"`` by the Rust single-node moves
+    (``max_evals`` defaults to ``max(2000, n/50)`` moves there);
     the result is never worse than the repaired METIS partition under the objective.
     """
     g = as_graph(g)
