@@ -1,5 +1,6 @@
-"""Assemble docs/results.md from experiments/results_template.md and the generated
-docs/results/<name>.md summaries (written by experiments/run_all.py)."""
+"""Assemble docs/results.md from experiments/results_template.md: ``{{name}}`` is replaced by
+docs/results/<name>.md (written by experiments/run_all.py) and ``{{summary}}`` by
+experiments/results_summary.md (the hand-written honest summary of those numbers)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ def main() -> None:
     text = (ROOT / "experiments" / "results_template.md").read_text()
 
     def sub(m: re.Match[str]) -> str:
-        p = ROOT / "docs" / "results" / f"{m.group(1)}.md"
+        name = m.group(1)
+        p = (
+            ROOT / "experiments" / "results_summary.md"
+            if name == "summary"
+            else ROOT / "docs" / "results" / f"{name}.md"
+        )
         return p.read_text().strip() if p.exists() else f"*({p.name} not generated yet)*"
 
     with atomic_write(ROOT / "docs" / "results.md") as fh:
