@@ -110,7 +110,11 @@ def block_mixing_matrix(
 
 def _eigs_symmetric(W: sp.spmatrix | sp.sparray | np.ndarray) -> np.ndarray:
     """All eigenvalues (ascending) for small ``W``; dense LAPACK."""
-    A = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+    A = (
+        np.asarray(W, dtype=np.float64)
+        if isinstance(W, np.ndarray) or not sp.issparse(W)
+        else W.toarray()
+    )
     return np.linalg.eigvalsh(A)
 
 

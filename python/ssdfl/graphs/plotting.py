@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ssdfl._atomic import atomic_path
 from ssdfl.graphs.graph import GraphLike, as_graph
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = ["SPECTRAL_LAYOUT_MIN", "layout", "plot_formation", "save_figure", "spectral_layout"]
 
@@ -77,26 +82,29 @@ def plot_formation(
     path: str | os.PathLike[str] | None = None,
     title: str | None = None,
     pos: np.ndarray | None = None,
-    ax: object | None = None,
-) -> object:
+    ax: Axes | None = None,
+) -> Figure | SubFigure:
     """Draw ``g`` with nodes coloured by cluster ``labels`` (intra-cluster edges solid, edges
-    between clusters dashed grey). Saves to ``path`` atomically when given; returns the figure."""
+    between clusters dashed grey). Saves to ``path`` atomically when given (``ax`` then on a
+    top-level figure); returns the figure."""
     import matplotlib
 
     if path is not None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
 
     g = as_graph(g)
     lab = np.asarray(labels)
     if lab.shape != (g.n,):
         raise ValueError(f"labels has shape {lab.shape}, expected ({g.n},)")
     pos = layout(g) if pos is None else np.asarray(pos)
+    fig: Figure | SubFigure
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 6.0))
     else:
-        fig = ax.figure  # type: ignore[attr-defined]
+        fig = ax.figure
     s, d, _ = g.edges()
     same = lab[s] == lab[d]
     segs = np.stack([pos[s], pos[d]], axis=1) if len(s) else np.zeros((0, 2, 2))
@@ -126,18 +134,20 @@ def plot_formation(
     ax.axis("off")
     ax.autoscale()
     if path is not None:
+        if not isinstance(fig, Figure):  # a SubFigure has no savefig
+            raise ValueError("path= needs axes of a top-level Figure, not of a SubFigure")
         save_figure(fig, path)
     return fig
 
 
 def save_figure(
-    fig: object, path: str | os.PathLike[str], dpi: int = 130, close: bool = True
+    fig: Figure, path: str | os.PathLike[str], dpi: int = 130, close: bool = True
 ) -> Path:
     """Save a matplotlib figure atomically (temporary file, then rename); close it if asked."""
     import matplotlib.pyplot as plt
 
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")  # type: ignore[attr-defined]
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     if close:
-        plt.close(fig)  # type: ignore[arg-type]
+        plt.close(fig)
     return Path(path)

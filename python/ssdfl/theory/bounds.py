@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,6 +53,9 @@ from ssdfl.clusters.labels import check_labels
 from ssdfl.errors import SsdflError
 from ssdfl.theory.models import DeviceModel, Quadratic
 from ssdfl.theory.optimizers import OptimizerPopulation
+
+if TYPE_CHECKING:
+    from ssdfl.graphs.graph import GraphLike
 
 __all__ = [
     "BoundProblem",
@@ -156,7 +160,11 @@ class BoundProblem:
 
 
 def _dense(W: np.ndarray | sp.sparray | sp.spmatrix) -> np.ndarray:
-    return W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+    return (
+        np.asarray(W, dtype=np.float64)
+        if isinstance(W, np.ndarray) or not sp.issparse(W)
+        else W.toarray()
+    )
 
 
 def _check_common(eta: float, tau_a: int, tau_r: int) -> None:
@@ -197,7 +205,7 @@ def _cluster_spectra(
     return eigs, lam
 
 
-def inter_constants(W_inter: np.ndarray | sp.sparray, labels: np.ndarray) -> dict:
+def inter_constants(W_inter: np.ndarray | sp.sparray, labels: np.ndarray) -> dict[str, Any]:
     """Gossip-coupling constants of :class:`BoundProblem` ``inter`` (dense ``N × N`` norms)."""
     W = _dense(W_inter)
     lab = np.asarray(labels)
@@ -208,7 +216,7 @@ def inter_constants(W_inter: np.ndarray | sp.sparray, labels: np.ndarray) -> dic
         Ja[np.ix_(idx, idx)] = 1.0 / len(idx)
     J = np.full((n, n), 1.0 / n)
     Pe, Pb = np.eye(n) - Ja, Ja - J
-    out = {
+    out: dict[str, Any] = {
         "lam_E": float(np.linalg.norm(Pe @ W @ Pe, 2)),
         "lam_B": float(np.linalg.norm(Pb @ W @ Pb, 2)),
         "beta": float(np.linalg.norm(Pe @ (W - np.eye(n)) @ Ja, 2)),
@@ -270,7 +278,7 @@ def bound_problem(
     s_mom = np.where(rho > 0, 1.0 / (1.0 - rho), 1.0) if momentum == "absorb" else np.ones(n)
     c = c_step * s_mom  # gradient scale in the analysis
     if hasattr(model, "as_quadratic") and not isinstance(model, Quadratic):
-        quad: Quadratic | None = model.as_quadratic()  # type: ignore[attr-defined]
+        quad: Quadratic | None = model.as_quadratic()
     else:
         quad = model if isinstance(model, Quadratic) else None
     x_star = model.optimum()
@@ -878,7 +886,7 @@ def global_cycle_bound(
 
 
 def formation_bound(
-    g: object,
+    g: GraphLike,
     labels: np.ndarray | Sequence[int],
     *,
     eta: float,
@@ -904,8 +912,8 @@ def formation_bound(
     from ssdfl.theory.reference import block_mixing
 
     lab = np.asarray(labels)
-    Wa = block_mixing(g, lab, rule)  # type: ignore[arg-type]
-    Wr = mixing_matrix(g, rule).toarray()  # type: ignore[arg-type]
+    Wa = block_mixing(g, lab, rule)
+    Wr = mixing_matrix(g, rule).toarray()
     P = generic_problem(
         lab, Wa, Wr, eta, tau_a, tau_r, L=L, mu=mu, zeta2=zeta2, zeta_b=zeta_b, sigma2=sigma2
     )

@@ -48,7 +48,11 @@ __all__ = [
 
 
 def _dense(W: np.ndarray | sp.sparray | sp.spmatrix) -> np.ndarray:
-    A = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+    A = (
+        np.asarray(W, dtype=np.float64)
+        if isinstance(W, np.ndarray) or not sp.issparse(W)
+        else W.toarray()
+    )
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise SsdflError(f"W must be square, got shape {A.shape}")
     return A
@@ -141,7 +145,7 @@ def effective_minimizer(loss: EffectiveLoss) -> np.ndarray:
     ``C[A_i(x_i − b_i) + μ_i(x_i − a_i) + ρ_i v_i] + (I − W)X/η = 0`` (one linear solve)."""
     model = loss.model
     if hasattr(model, "as_quadratic") and not isinstance(model, Quadratic):
-        model = model.as_quadratic()  # type: ignore[attr-defined]
+        model = model.as_quadratic()
     if not isinstance(model, Quadratic):
         raise SsdflError("effective_minimizer needs a Quadratic (or LeastSquares) model")
     n, d = model.n_devices, model.dim

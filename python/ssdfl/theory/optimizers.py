@@ -214,7 +214,7 @@ class SGD(LocalOptimizer):
 class ProxSGD(LocalOptimizer):
     """Proximal SGD: ``d = g + μ (x − anchor)``; ``α = [1 − (1−ημ)^τ] / (ημτ)``."""
 
-    mu: float = 0.1  # type: ignore[assignment]
+    mu: float = 0.1
     kind: ClassVar[str] = "prox"
     bound_coverage: ClassVar[frozenset[str]] = frozenset({"recursion", "theorem1", "affine"})
     columns: ClassVar[tuple[str, ...]] = ("mu",)
@@ -253,7 +253,7 @@ class MomentumSGD(LocalOptimizer):
     """Heavy-ball SGD: ``d = g + ρ v``, ``v ← d`` (``v = 0`` after a reset);
     ``α = [τ − ρ(1−ρ^τ)/(1−ρ)] / ((1−ρ)τ)``, ``α(∞) = 1/(1−ρ)``."""
 
-    rho: float = 0.9  # type: ignore[assignment]
+    rho: float = 0.9
     kind: ClassVar[str] = "momentum"
     bound_coverage: ClassVar[frozenset[str]] = frozenset({"recursion", "affine"})
     uses_anchor: ClassVar[bool] = False

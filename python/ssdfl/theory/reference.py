@@ -61,7 +61,11 @@ def block_mixing(
 
 
 def _dense(W: np.ndarray | sp.sparray | sp.spmatrix, n: int, name: str) -> np.ndarray:
-    A = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+    A = (
+        np.asarray(W, dtype=np.float64)
+        if isinstance(W, np.ndarray) or not sp.issparse(W)
+        else W.toarray()
+    )
     if A.shape != (n, n):
         raise SsdflError(f"{name} must be {n}×{n}, got {A.shape}")
     return A
@@ -190,7 +194,7 @@ class AffineSchedule:
 
 
 def affine_schedule(
-    model: Quadratic,
+    model: DeviceModel,
     optimizers: OptimizerPopulation,
     W_intra: np.ndarray | sp.sparray,
     W_inter: np.ndarray | sp.sparray,
@@ -204,7 +208,7 @@ def affine_schedule(
     """Matrices of the schedule (see :class:`AffineSchedule`). Adam devices are refused (their
     step is not affine). :class:`~ssdfl.theory.models.LeastSquares` models are converted."""
     if hasattr(model, "as_quadratic") and not isinstance(model, Quadratic):
-        model = model.as_quadratic()  # type: ignore[assignment]
+        model = model.as_quadratic()
     if not isinstance(model, Quadratic):
         raise SsdflError("the affine schedule needs a Quadratic (or LeastSquares) model")
     optimizers.require("affine", "affine_schedule")

@@ -208,7 +208,7 @@ def verify(
         sched = reference.affine_schedule(
             model, pop, Wa, Wr, eta, tau_a, tau_r, normalize=normalize,
             reset_momentum=reset_momentum,
-        )  # type: ignore[arg-type]  # fmt: skip
+        )  # fmt: skip
         mean, cov = reference.exact_moments(sched, X0, cycles, sigma)
         obs = expected_gaps(mean, cov, lab, x_star)
         method = "exact"
