@@ -146,7 +146,7 @@ def mixing_slem_many(
     for ids, A in _stacks(g, clusters, rule, small):
         ev = np.linalg.eigvalsh(A)
         lam[ids] = np.maximum(np.abs(ev[:, -2]), np.abs(ev[:, 0]))
-    for j in np.flatnonzero(sizes > batch_max):
+    for j in np.flatnonzero(sizes > batch_max).tolist():
         sub = g.subgraph(clusters[j])
         if sizes[j] <= LANCZOS_MIN:
             lam[j] = second_eigenvalue(mixing_matrix(sub, rule))
@@ -205,7 +205,7 @@ def cluster_spectra(
         ev = np.linalg.eigvalsh(A)
         for j, e in zip(ids, ev):
             out[j] = e
-    for j in np.flatnonzero(sizes > BATCH_MAX):
+    for j in np.flatnonzero(sizes > BATCH_MAX).tolist():
         sub = g.subgraph(clusters[j])
         if sizes[j] <= dense_max:
             out[j] = np.linalg.eigvalsh(mixing_matrix(sub, rule).toarray())

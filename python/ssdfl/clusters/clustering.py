@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import scipy.linalg as sla
@@ -31,6 +32,8 @@ from ssdfl.graphs.mixing import MIXING_RULES
 from ssdfl.graphs.spectral import fiedler_pair
 
 __all__ = ["EXACT_LIMIT", "cluster_measure", "partition", "split_hierarchy"]
+
+_F = TypeVar("_F", bound=Formation)
 
 EXACT_LIMIT = 24
 """Largest cluster measured exactly under ``conductance="auto"`` (enumeration of 2^23 cuts
@@ -193,7 +196,7 @@ class _Searcher:
             ev = _Eval(0.0, 0.0, 0.0, True, "disconnected")  # h = 0 by convention
         else:
             h = self._weighted_sub(nodes)
-            lam2, lam_lo, x, v = self._spectrum(h)
+            lam2, lam_lo, x, _ = self._spectrum(h)
             norm = "volume" if self.measure == "graph" else "size"
             sw = float(_core.sweep_cut(h, x, norm).value)
             order = np.lexsort((np.arange(len(x)), x))
@@ -312,8 +315,8 @@ def _formation(
     measure: str,
     rule: str,
     info: dict,
-    cls: type[Formation] = Formation,
-) -> Formation:
+    cls: type[_F],
+) -> _F:
     order = np.argsort([int(c[0]) for c in clusters], kind="stable")
     cl = [clusters[i] for i in order]
     ev = [evals[i] for i in order]
@@ -323,10 +326,10 @@ def _formation(
     return cls(
         n=g.n,
         clusters=cl,
-        conductance=[e.value for e in ev],
-        lower_bound=[e.lower for e in ev],
-        upper_bound=[e.upper for e in ev],
-        exact=[e.exact for e in ev],
+        conductance=np.array([e.value for e in ev], dtype=np.float64),
+        lower_bound=np.array([e.lower for e in ev], dtype=np.float64),
+        upper_bound=np.array([e.upper for e in ev], dtype=np.float64),
+        exact=np.array([e.exact for e in ev], dtype=bool),
         method=[e.method for e in ev],
         cut_conductance=_cut_conductance(g, labels, len(cl)),
         measure=measure,
@@ -414,7 +417,7 @@ def split_hierarchy(
     root = np.arange(g.n, dtype=np.int64)
     clusters = [root]
     evals = [srch.evaluate(root)]
-    out = [_formation(g, clusters, evals, measure, mixing_rule, {"split": None})]
+    out = [_formation(g, clusters, evals, measure, mixing_rule, {"split": None}, Formation)]
     limit = g.n if max_clusters is None else min(max_clusters, g.n)
     while len(clusters) < limit:
         S = len(clusters) + 1
@@ -436,7 +439,7 @@ def split_hierarchy(
             clusters = [*clusters[:i], a, b, *clusters[i + 1 :]]
             evals = [*evals[:i], srch.evaluate(a), srch.evaluate(b), *evals[i + 1 :]]
             info = {"split": {"cluster": prev_index, "score": score, "phi_min": t}}
-            out.append(_formation(g, clusters, evals, measure, mixing_rule, info))
+            out.append(_formation(g, clusters, evals, measure, mixing_rule, info, Formation))
             done = True
             break
         if not done:
@@ -841,7 +844,7 @@ def partition(
             return (-float(v.min()), -float(v.sum()))
         return (float(cc.max()), float(cc.sum()))
 
-    keyed = []
+    keyed: list[tuple[tuple[float, float], int, str, list[np.ndarray]]] = []
     for name, st in starts:
         ev0, cc0 = measured(st)
         keyed.append((badness(ev0, cc0), len(keyed), name, st))
