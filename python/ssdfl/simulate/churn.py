@@ -253,12 +253,15 @@ def simulate_churn(
     msg_bytes = d * bytes_per_param
     bytes_train = 0
     bytes_form = int(init_bytes)
-    is_clf = isinstance(model, LogisticRegression)
-    Zt, yt = test_data if test_data is not None else (getattr(model, "Z", None),
-                                                      getattr(model, "y_all", None))  # fmt: skip
+    # a classifier with its test samples: device accuracies are recorded
+    clf_eval: tuple[LogisticRegression, np.ndarray, np.ndarray] | None = None
+    if isinstance(model, LogisticRegression):
+        Zt, yt = test_data if test_data is not None else (model.Z, model.y_all)
+        clf_eval = (model, Zt, yt)
     state: dict[str, Any] = {}
     hist: list[dict[str, Any]] = []
-    W_intra = W_inter = None
+    W_intra: sp.csr_array | None = None
+    W_inter: sp.csr_array | None = None
     m_intra = m_inter = 0
     stranded = isolated = 0
 
@@ -284,8 +287,9 @@ def simulate_churn(
         Xp = X[idx]
         if np.all(np.isfinite(Xp)):
             row["device_loss_mean"] = float(global_losses(model, Xp).mean())
-            if is_clf:
-                acc = device_accuracies(model, Xp, Zt, yt)
+            if clf_eval is not None:
+                clf, Zt, yt = clf_eval
+                acc = device_accuracies(clf, Xp, Zt, yt)
                 row.update(device_acc_mean=float(acc.mean()), device_acc_min=float(acc.min()),
                            device_acc_median=float(np.median(acc)))  # fmt: skip
         row["bytes_train"] = bytes_train
@@ -328,6 +332,7 @@ def simulate_churn(
             bytes_train += sent * msg_bytes
             record(k)
             continue
+        assert W_intra is not None and W_inter is not None  # set by rebuild()
         p = present[:, None]
         for _ in range(tau_a):
             G = model.grad(np.nan_to_num(X))

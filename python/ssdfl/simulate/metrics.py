@@ -101,16 +101,16 @@ def evaluate(
     """The metrics of the module docstring for models ``X``."""
     xbar = X.mean(axis=0)
     out: dict[str, Any] = {"loss": float(global_losses(model, xbar[None])[0])}
-    is_clf = isinstance(model, LogisticRegression)
-    if is_clf:
-        Z, y = test_data if test_data is not None else (model.Z, model.y_all)
-        out["accuracy"] = accuracy(model, xbar, Z, y)
+    clf = model if isinstance(model, LogisticRegression) else None
+    if clf is not None:
+        Z, y = test_data if test_data is not None else (clf.Z, clf.y_all)
+        out["accuracy"] = accuracy(clf, xbar, Z, y)
     if device_metrics:
         dl = global_losses(model, X)
         out["device_loss_mean"] = float(dl.mean())
         out["device_loss_max"] = float(dl.max())
-        if is_clf:
-            da = device_accuracies(model, X, Z, y)
+        if clf is not None:
+            da = device_accuracies(clf, X, Z, y)
             out["device_acc_mean"] = float(da.mean())
             out["device_acc_min"] = float(da.min())
     out["consensus_gap"] = consensus_gap(X)

@@ -218,26 +218,27 @@ def simulate_flooding(
         now = [m for m in in_flight if m[0] == tick]
         in_flight = [m for m in in_flight if m[0] != tick]
         learned: dict[int, dict[int, tuple[int, int]]] = {}  # v -> w -> (hop, from)
-        for _, src, dst, mid, recs in now:
-            if recs is None:  # an ACK from src for dst's message mid
+        for _, src, dst, mid, payload in now:
+            if payload is None:  # an ACK from src for dst's message mid
                 unacked[(dst, src)].pop(mid, None)
                 continue
             acks_due.append((dst, src, mid))
-            for w, h in recs.items():
+            for w, h in payload.items():
                 cur = best[dst].get(w)
                 if cur is None or h < cur:
                     best[dst][w] = h
                     prev = learned.setdefault(dst, {}).get(w)
                     if prev is None or h < prev[0]:
                         learned[dst][w] = (h, src)
-        for v, recs in learned.items():
+        for v, got in learned.items():
             if diam[v] is None and _closed(best[v], nbrs):
                 known = sorted(best[v])
                 diam[v] = _diameter(known, nbrs)
                 finish[v] = tick
                 forms[v] = np.asarray(fn(_view(g, known, nbrs, pay)), dtype=np.int64)
-            for w, (h, src) in recs.items():
-                if diam[v] is not None and h >= diam[v]:
+            dv = diam[v]
+            for w, (h, src) in got.items():
+                if dv is not None and h >= dv:
                     continue
                 for x in nbrs[v]:
                     if suppress_echo and x == src:
