@@ -20,14 +20,19 @@ Two models:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from ssdfl.aggregation.functions import FunctionJob, read_buffer_elements
+from ssdfl.aggregation.functions import InputRef, read_buffer_elements
 from ssdfl.aggregation.reduce import check_dtype, reduce_partial
 from ssdfl.aggregation.store import CHUNK
 from ssdfl.errors import SsdflError
+
+if TYPE_CHECKING:
+    from ssdfl.aggregation.strategies import TreeKind
 
 MiB = 1 << 20
 LAMBDA_CEILING_MB = 10_240
@@ -104,8 +109,41 @@ class Prediction:
         return self.runtime_mb + self.output_mb + self.buffers_mb + self.transient_mb
 
 
+class JobShape(Protocol):
+    """What :func:`predict_job_mb` reads of a job; a
+    :class:`~ssdfl.aggregation.functions.FunctionJob` has all of it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def inputs(self) -> Sequence[InputRef]: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def block(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class _ModelJob:
+    """A job's shape without a store or data (:func:`predict_model_mb`)."""
+
+    name: str
+    inputs: list[InputRef]
+    start: int
+    end: int
+    dtype: str
+    mode: Literal["final", "partial"]
+    block: int
+
+
 def predict_job_mb(
-    job: FunctionJob, runtime_mb: float, partial_bpe: float | None = None
+    job: JobShape, runtime_mb: float, partial_bpe: float | None = None
 ) -> Prediction:
     """Predicted peak resident memory of ``job`` (see module docstring)."""
     dt = check_dtype(np.dtype(job.dtype))
@@ -117,6 +155,8 @@ def predict_job_mb(
     n_raw = sum(1 for r in job.inputs if r.kind == "raw")
     n_part = len(job.inputs) - n_raw
     buffers = n_raw * raw_blk * isz + n_part * blk * bpe
+    out: float
+    transient: float
     if job.mode == "final":
         out, transient = n * isz, 0.0
     else:
@@ -132,21 +172,22 @@ def predict_model_mb(
     *,
     shards: int = 4,
     fan_in: int | None = None,
-    tree: str = "lambda-fl",
+    tree: TreeKind = "lambda-fl",
     block: int = 1 << 18,
     runtime_mb: float = LAMBDA_OVERHEAD_MB,
     partial_bpe: float | None = None,
 ) -> float:
     """Largest predicted function peak (MiB) of a strategy for a model of ``elements``
     parameters, without data (uses :func:`partial_bytes_per_element` for tree leaves)."""
-    from ssdfl.aggregation.functions import InputRef
     from ssdfl.aggregation.strategies import shard_bounds, tree_levels
 
     dt = check_dtype(np.dtype(dtype))
     raw = [InputRef(f"c{i}") for i in range(clients)]
 
-    def job(name, inputs, a, b, mode):
-        return FunctionJob(name, None, inputs, a, b, dt.name, "", mode, block=block)  # type: ignore[arg-type]
+    def job(
+        name: str, inputs: list[InputRef], a: int, b: int, mode: Literal["final", "partial"]
+    ) -> _ModelJob:
+        return _ModelJob(name, inputs, a, b, dt.name, mode, block)
 
     if strategy == "flat":
         jobs = [job("flat", raw, 0, elements, "final")]
@@ -154,7 +195,7 @@ def predict_model_mb(
         a, b = shard_bounds(elements, shards)[0]
         jobs = [job("shard", raw, a, b, "final")]
     elif strategy == "tree":
-        lv = tree_levels(clients, kind=tree, fan_in=fan_in)  # type: ignore[arg-type]
+        lv = tree_levels(clients, kind=tree, fan_in=fan_in)
         if len(lv) == 1:
             jobs = [job("root", raw, 0, elements, "final")]
         else:

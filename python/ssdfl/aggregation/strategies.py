@@ -186,9 +186,9 @@ def as_updates(updates: Sequence[np.ndarray] | Sequence[Mapping[str, np.ndarray]
                 row.append(np.ascontiguousarray(a).reshape(-1))
             data.append(row)
         return Updates(segs, data, dt, True)
-    first = np.asarray(ups[0])
-    dt = check_dtype(first.dtype)
-    seg = Segment(None, tuple(first.shape), 0, int(first.size))
+    arr0 = np.asarray(ups[0])
+    dt = check_dtype(arr0.dtype)
+    seg = Segment(None, tuple(arr0.shape), 0, int(arr0.size))
     data = []
     for c, u in enumerate(ups):
         a = np.asarray(u)
@@ -319,5 +319,5 @@ def fedavg(
     if isinstance(updates, _FlowerUpdates):
         return [o.reshape(s.shape) for s, o in zip(u.segments, out)]
     if u.is_dict:
-        return {s.name: o.reshape(s.shape) for s, o in zip(u.segments, out)}  # type: ignore[misc]
+        return {s.name: o.reshape(s.shape) for s, o in zip(u.segments, out)}
     return out[0].reshape(u.segments[0].shape)
