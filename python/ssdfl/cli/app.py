@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 try:  # recent typer vendors click as typer._click; older versions use click itself
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
-    from click import ClickException  # type: ignore[no-redef,assignment]
+    from click import ClickException  # type: ignore[assignment]  # click's class, same role
 
 from ssdfl.errors import SsdflError
 

@@ -15,6 +15,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import numpy as np
 import typer
@@ -22,6 +23,9 @@ from rich.table import Table
 
 from ssdfl.cli.app import app, console, table_console
 from ssdfl.errors import SsdflError
+
+if TYPE_CHECKING:
+    from ssdfl.aggregation.strategies import Strategy, TreeKind
 
 shard_app = typer.Typer(
     help="GradsSharding: plan (memory/cost table), run (aggregate client files), report (plots).",
@@ -45,7 +49,16 @@ def _model_size(model_bytes: int | None, model_mb: float | None) -> float:
         raise typer.BadParameter("give exactly one of --model-bytes or --model-mb")
     _positive("--model-mb", model_mb)
     _positive("--model-bytes", model_bytes)
-    return model_mb if model_mb is not None else model_bytes / 2**20  # type: ignore[operator]
+    if model_mb is not None:
+        return model_mb
+    assert model_bytes is not None  # exactly one of the two, checked above
+    return model_bytes / 2**20
+
+
+def _is_strategy(text: str) -> TypeGuard[Strategy]:
+    from ssdfl.aggregation.strategies import STRATEGIES
+
+    return text in STRATEGIES
 
 
 @shard_app.command("plan")
@@ -148,22 +161,25 @@ def _load_client(path: Path) -> np.ndarray | dict[str, np.ndarray]:
         raise SsdflError(f"client file {path} is not a readable .npy/.npz: {exc}") from None
 
 
-def _check_clients(files: list[Path], ups: list) -> None:
-    """Every client like the first (same kind, keys, shapes, float dtype), naming the files."""
+def _check_clients(
+    files: list[Path], ups: list[np.ndarray | dict[str, np.ndarray]]
+) -> list[np.ndarray] | list[dict[str, np.ndarray]]:
+    """Every client like the first (same kind, keys, shapes, float dtype), naming the files;
+    returns the clients as a list of that one kind."""
     ref, f0 = ups[0], files[0]
     for f, u in zip(files[1:], ups[1:]):
-        if isinstance(ref, dict) != isinstance(u, dict):
-            raise SsdflError(f"client file {f} is {'.npz' if isinstance(u, dict) else '.npy'} "
-                             f"but {f0} is not: use one kind")  # fmt: skip
-        if isinstance(ref, dict):
+        if isinstance(ref, dict) and isinstance(u, dict):
             if list(u) != list(ref):
                 raise SsdflError(
                     f"client file {f} has arrays {sorted(u)} but {f0} has {sorted(ref)}; every "
                     "client needs the same names"
                 )
             pairs = [(k, u[k], ref[k]) for k in ref]
-        else:
+        elif not isinstance(ref, dict) and not isinstance(u, dict):
             pairs = [("", u, ref)]
+        else:
+            raise SsdflError(f"client file {f} is {'.npz' if isinstance(u, dict) else '.npy'} "
+                             f"but {f0} is not: use one kind")  # fmt: skip
         for k, a, b in pairs:
             if a.shape != b.shape or a.dtype != b.dtype:
                 what = f"array {k!r} " if k else ""
@@ -173,6 +189,9 @@ def _check_clients(files: list[Path], ups: list) -> None:
     if len(dts) != 1 or next(iter(dts)) not in (np.float32, np.float64):
         raise SsdflError(f"client file {f0}: updates must be float32 or float64, got "
                          f"{sorted(map(str, dts))}")  # fmt: skip
+    if isinstance(ref, dict):
+        return [u for u in ups if isinstance(u, dict)]
+    return [u for u in ups if not isinstance(u, dict)]
 
 
 def _parse_weights(text: str | None, n: int) -> list[float] | None:
@@ -271,21 +290,21 @@ def run(
     from ssdfl.aggregation.executors import get_executor
     from ssdfl.aggregation.memory import predict_job_mb
     from ssdfl.aggregation.pipeline import aggregate_store, plan_jobs, upload_clients
-    from ssdfl.aggregation.store import LocalStore, get_array, open_store
+    from ssdfl.aggregation.store import LocalStore, ObjectStore, get_array, open_store
     from ssdfl.aggregation.strategies import STRATEGIES
     from ssdfl.cli.app import quiet
 
-    if strategy not in STRATEGIES:
+    if not _is_strategy(strategy):
         raise typer.BadParameter(f"choose one of {', '.join(STRATEGIES)}", param_hint="--strategy")
     _positive("--memory-mb", memory_mb)
     if out.is_dir():
         raise SsdflError(f"--out {out} is a directory; give a file name such as avg.npy")
-    ups = [_load_client(p) for p in client_files]
-    _check_clients(client_files, ups)
+    ups = _check_clients(client_files, [_load_client(p) for p in client_files])
     w = _parse_weights(weights, len(ups))
     labels = [str(p) for p in client_files]
     run_id = f"{RUN_PREFIX}{uuid.uuid4().hex[:12]}"
     with contextlib.ExitStack() as stack:
+        st: ObjectStore
         if store is None:
             st = LocalStore(stack.enter_context(_locked_dir(Path(tempfile.gettempdir()),
                                                             TEMP_PREFIX)))  # fmt: skip
@@ -303,17 +322,18 @@ def run(
             get_executor(kind, max_workers=workers, memory_limit_mb=memory_mb, address=scheduler)
         )
         result_key = f"{run_id}/result.npy"
-        common = dict(strategy=strategy, shards=shards, fan_in=fan_in, tree=tree)
+        kind_of_tree = cast("TreeKind", tree)  # validated by tree_levels when a tree is built
         rep = aggregate_store(
             st, keys, result_key, w, executor=ex, progress=not quiet(), client_names=labels,
-            **common,  # type: ignore[arg-type]
+            strategy=strategy, shards=shards, fan_in=fan_in, tree=kind_of_tree,
         )  # fmt: skip
         flat = get_array(st, result_key)
         levels, *_ = plan_jobs(
-            st, keys, w, per_layer_sizes=None, tmp="x", block=1 << 18, **common  # type: ignore[arg-type]
+            st, keys, w, per_layer_sizes=None, tmp="x", block=1 << 18,
+            strategy=strategy, shards=shards, fan_in=fan_in, tree=kind_of_tree,
         )  # fmt: skip
     jobs = {j.name: j for lv in levels for j in lv}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r in rep.functions:
         pred = predict_job_mb(jobs[r.name], r.baseline_rss_mb).total_mb if r.name in jobs else 0
         rows.append({"function": r.name, "ok": r.ok, "seconds": r.seconds,
@@ -326,7 +346,7 @@ def run(
             off += v.size
         target = out if out.suffix == ".npz" else out.with_suffix(".npz")
         with atomic_path(target) as tmp:
-            np.savez(tmp, **res)
+            np.savez(tmp, allow_pickle=True, **res)  # numpy's default, named: keys are data
     else:
         target = out if out.suffix == ".npy" else out.with_suffix(".npy")
         with atomic_path(target) as tmp, open(tmp, "wb") as fh:
@@ -339,11 +359,11 @@ def run(
     for col in ("function", "ok", "seconds", "MiB read", "MiB written", "peak RSS MiB",
                 "predicted MiB"):  # fmt: skip
         t.add_column(col, justify="right")
-    for r in rows:
+    for row in rows:
         t.add_row(
-            r["function"], "yes" if r["ok"] else "no", f"{r['seconds']:.2f}",
-            f"{r['mib_read']:.1f}", f"{r['mib_written']:.1f}", f"{r['peak_rss_mib']:.0f}",
-            f"{r['predicted_mib']:.0f}",
+            row["function"], "yes" if row["ok"] else "no", f"{row['seconds']:.2f}",
+            f"{row['mib_read']:.1f}", f"{row['mib_written']:.1f}", f"{row['peak_rss_mib']:.0f}",
+            f"{row['predicted_mib']:.0f}",
         )  # fmt: skip
     table_console().print(t)
     console.print(f"wrote {target}")
