@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -48,6 +49,16 @@ from ssdfl.aggregation.strategies import (
 from ssdfl.errors import SsdflError
 
 _log = get_logger(__name__)
+
+
+class _JobCommon(TypedDict):
+    """The :class:`FunctionJob` fields every job of one round shares."""
+
+    store: ObjectStore
+    dtype: str
+    k: int
+    w_prime: float
+    block: int
 
 
 class AggregationError(SsdflError):
@@ -165,8 +176,7 @@ def plan_jobs(
     refs = [
         InputRef(k, "raw", float(w), name=nm) for k, w, nm in zip(client_keys, plan.scaled, labels)
     ]
-    common = {"store": store, "dtype": dt.name, "k": plan.k, "w_prime": plan.w_prime}
-    common["block"] = block
+    common = _JobCommon(store=store, dtype=dt.name, k=plan.k, w_prime=plan.w_prime, block=block)
     if strategy == "flat":
         return (
             [

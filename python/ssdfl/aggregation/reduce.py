@@ -118,7 +118,7 @@ def plan_weights(weights: Sequence[float] | np.ndarray | None, n: int) -> Weight
     return WeightPlan(scaled=np.ascontiguousarray(scaled), k=int(k), w_prime=w_prime)
 
 
-def check_dtype(dtype: np.dtype | type) -> np.dtype:
+def check_dtype(dtype: np.dtype | type | str) -> np.dtype:
     """Return ``np.dtype(dtype)`` if it is float32/float64, else raise TypeError."""
     dt = np.dtype(dtype)
     if dt not in SUPPORTED_DTYPES:

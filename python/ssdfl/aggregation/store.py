@@ -537,7 +537,7 @@ def put_array(store: ObjectStore, key: str, arr: np.ndarray, *, exclusive: bool 
     checksum object; ``exclusive``: refuse a key that is already taken."""
     a = np.ascontiguousarray(arr)
     return put_npy_parts(
-        store, key, a.dtype, a.shape, [memoryview(a).cast("B")] if a.size else [],
+        store, key, a.dtype, a.shape, [a.data.cast("B")] if a.size else [],
         exclusive=exclusive,
     )  # fmt: skip
 
@@ -552,7 +552,7 @@ def add_checksum(store: ObjectStore, key: str, chunk: int = CHUNK) -> Checksum:
     for lo in range(0, info.size, step):
         v = buf[: min(step, info.size - lo)]
         read_elements_into(store, info, lo, v)
-        hasher.update(memoryview(v).cast("B"))
+        hasher.update(v.data.cast("B"))
     head = store.get_range(key, 0, info.offset)
     cs = Checksum(store.size(key), digest(head), chunk, tuple(hasher.finish()))
     store.put(checksum_key(key), cs.to_json())
@@ -612,7 +612,8 @@ class NpyInfo:
 def npy_header(arr_dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
     """The ``.npy`` (v1/v2) header of a C-ordered array."""
     buf = io.BytesIO()
-    d = {"descr": np.lib.format.dtype_to_descr(np.dtype(arr_dtype)), "fortran_order": False}
+    descr = np.lib.format.dtype_to_descr(np.dtype(arr_dtype))
+    d: dict[str, Any] = {"descr": descr, "fortran_order": False}
     d["shape"] = tuple(int(x) for x in shape)
     try:
         np.lib.format.write_array_header_1_0(buf, d)
@@ -692,7 +693,7 @@ def read_verified(
     cs = info.checksum
     if cs is not None and chi > clo:
         j0, j1 = clo // cs.chunk, -(-chi // cs.chunk)
-        got = ALGOS[cs.algo].chunks(memoryview(v).cast("B"), cs.chunk * info.dtype.itemsize)
+        got = ALGOS[cs.algo].chunks(v.data.cast("B"), cs.chunk * info.dtype.itemsize)
         want = cs.packed[16 * j0 : 16 * j1]
         if got != want:
             j = j0 + next(
@@ -717,7 +718,7 @@ def read_elements_into(store: ObjectStore, info: NpyInfo, lo: int, out: np.ndarr
     """Fill 1-D ``out`` with flat elements ``[lo, lo + len(out))`` of a ``.npy`` object
     (unverified; see :func:`read_verified`)."""
     isz = info.dtype.itemsize
-    store.get_range_into(info.key, info.offset + lo * isz, memoryview(out).cast("B"))
+    store.get_range_into(info.key, info.offset + lo * isz, out.data.cast("B"))
 
 
 def iter_chunks(data: memoryview, size: int = 1 << 24) -> Iterator[memoryview]:
