@@ -184,6 +184,8 @@ def main() -> None:
         for n in sizes:
             r = run_child(kind, n, a.timeout)
             runs.append(r)
+            if a.json:  # written after every run, so a long benchmark can be inspected live
+                a.json.write_text(json.dumps(runs, indent=1))
             print(f"{kind} {n}: " + (r.get("error") or f"{r['time']:.1f} s, S={r['S']}, "
                   f"{r['rss_mb']:.0f} MB"), file=sys.stderr, flush=True)  # fmt: skip
     load1 = os.getloadavg()
@@ -230,8 +232,6 @@ def main() -> None:
     print(text)
     if a.markdown:
         a.markdown.write_text(text + "\n")
-    if a.json:
-        a.json.write_text(json.dumps(runs, indent=1))
 
 
 if __name__ == "__main__":

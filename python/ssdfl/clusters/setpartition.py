@@ -11,8 +11,11 @@ max-term ``v_j`` per candidate, and an admissibility mask, solve
                 x ∈ {0, 1}^K
 
 The epigraph is exact because ``v_j ≥ 0`` is required (then ``max_j v_j x_j`` over chosen ``j``
-equals the smallest feasible ``t``). :func:`exhaustive_set_partition` enumerates every exact
-cover (for small instances and tests).
+equals the smallest feasible ``t``). :func:`solve_set_partition` solves it with HiGHS through
+``scipy.optimize.milp`` (sparse constraint rows, no modelling layer; other solvers via cvxpy);
+:func:`solve_set_partition_all_S` solves the best formation over a whole range of ``S`` as one
+model when admissibility depends on ``S``; :func:`exhaustive_set_partition` enumerates every
+exact cover (for small instances and tests).
 """
 
 from __future__ import annotations

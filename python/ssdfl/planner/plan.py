@@ -22,7 +22,9 @@ Pipeline of :func:`plan_formation` (derivations and decisions in ``docs/formatio
        b_C   = κ_b [ (ητ_a)² G² N_C B_C + τ_a η²σ² ],  κ_b = 1/(1 − λ(W)^{2τ_r})   (Lemma 2)
        J(C)  = (1/N) Σ_C (N_C Γ_C + b_C)  +  max_C Γ_C
 
-   minimised by :func:`ssdfl.clusters.setpartition.solve_set_partition` for every ``S``
+   minimised over every ``S = 1..N`` by one MILP
+   (:func:`ssdfl.clusters.setpartition.solve_set_partition_all_S`; the objective-vs-``S``
+   table solves one per ``S`` of :func:`ssdfl.planner.solve.best_formation`)
    (exact cover, epigraph for the max). Ties break towards smaller ``S`` and then faster mixing.
 5. **Reports**: the MILP optimum vs the paper's greedy choice (best admissible formation of the
    iterative loop under the same objective), the full Theorem-2 bound of ``ssdfl.theory.bounds`` for
@@ -66,7 +68,8 @@ log = get_logger(__name__)
 class FormationPlan:
     """Result of :func:`plan_formation`. ``clusters`` is the chosen formation (sorted node
     arrays); ``per_cluster`` a list of dicts (size, λ, Φ, heterogeneity, mixing gains);
-    ``by_S`` the objective of the best formation for every ``S`` (``None`` if infeasible);
+    ``by_S`` the objective of the best formation for the ``S`` of the table (``None`` if
+    infeasible; the chosen ``S`` always has a row);
     ``greedy`` the paper's greedy choice; ``bounds`` Theorem-2 numbers; ``schedule`` the grid
     search; ``traffic`` per-cycle and initialization traffic."""
 

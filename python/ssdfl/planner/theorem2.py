@@ -393,9 +393,9 @@ def bound_curves(P: Any, schedules: list[tuple[int, int]], cycles: int, m0: floa
     K = sgd_constants(P)
     cf, _ = _groups(P, K)
     B = len(schedules)
-    ta = np.array([s[0] for s in schedules], dtype=np.int64)
-    tr = np.array([s[1] for s in schedules], dtype=np.int64)
-    out, *_ = _run(P, K, ta, tr, cycles, np.zeros((B, len(cf["g"]))), np.zeros(B),
+    tas = np.array([s[0] for s in schedules], dtype=np.int64)
+    trs = np.array([s[1] for s in schedules], dtype=np.int64)
+    out, *_ = _run(P, K, tas, trs, cycles, np.zeros((B, len(cf["g"]))), np.zeros(B),
                    np.full(B, float(m0)))  # fmt: skip
     return out
 
