@@ -353,8 +353,8 @@ def repair_formation(
         new = full_reformation(g, devices, cfg)
         tr = {"mode": "full", **full_flood, "full_bytes": full_flood["bytes"],
               "full_messages": full_flood["messages"]}  # fmt: skip
-        ch = {**base, "clusters_before": len(old.clusters), "clusters_after": len(new)}
-        return RepairResult(new, "full", ch, tr, time.perf_counter() - t0, rule_txt,
+        changes = {**base, "clusters_before": len(old.clusters), "clusters_after": len(new)}
+        return RepairResult(new, "full", changes, tr, time.perf_counter() - t0, rule_txt,
                             np.ones(g.n, dtype=bool))  # fmt: skip
 
     # 3. admissibility of the changed clusters
@@ -415,10 +415,10 @@ def repair_formation(
     flood = {"rounds": 0, "messages": 0, "bytes": 0}
     for c, a, chg in zip(out, alive, out_changed):
         if a and chg and len(c) > 1:
-            f = flooding_traffic(g.subgraph(c), R[c])
-            flood["rounds"] = max(flood["rounds"], f.rounds)
-            flood["messages"] += f.messages
-            flood["bytes"] += f.bytes
+            ft = flooding_traffic(g.subgraph(c), R[c])
+            flood["rounds"] = max(flood["rounds"], ft.rounds)
+            flood["messages"] += ft.messages
+            flood["bytes"] += ft.bytes
     cut = int(A[aff][:, ~aff].sum()) if aff.any() and (~aff).any() else 0
     tr = {
         "mode": "repair",
@@ -429,14 +429,14 @@ def repair_formation(
         "notify_messages": cut, "full_bytes": full_flood["bytes"],
         "full_messages": full_flood["messages"],
     }  # fmt: skip
-    ch = {
+    changes = {
         **base, "clusters_before": len(old.clusters), "clusters_after": len(final),
         "split_disconnected": n_split, "joiners_attached": n_attached,
         "joiner_clusters": n_joiner_clusters,
         "resplit_inadmissible": n_resplit, "merged_small": n_merged,
         "affected_devices": int(aff.sum()), "merge_below": mb,
     }  # fmt: skip
-    return RepairResult(final, "repair", ch, tr, time.perf_counter() - t0, rule_txt, aff)
+    return RepairResult(final, "repair", changes, tr, time.perf_counter() - t0, rule_txt, aff)
 
 
 # ------------------------------------------------------------------------------ files / CLI

@@ -26,6 +26,7 @@ from ssdfl.graphs.plotting import save_figure
 from ssdfl.planner.plan import FormationPlan
 from ssdfl.theory.data import FederatedDataset, load_digits_federated
 from ssdfl.theory.devices import DeviceTable
+from ssdfl.theory.models import LogisticRegression
 
 __all__ = [
     "data_for_devices",
@@ -158,7 +159,7 @@ def simulate_plan(
     ax.set_ylabel("observed consensus gap (last quarter of cycles)")
     ax.set_title(f"Spearman ρ = {rho:.2f}", fontsize=9)
     save_figure(fig, outdir / "predicted_vs_observed.png")
-    summary = {
+    summary: dict[str, Any] = {
         "runs": [
             {
                 "run": name,
@@ -177,8 +178,8 @@ def simulate_plan(
                  "| run | S | J | final accuracy | final consensus gap | D2D bytes |",
                  "|---|---|---|---|---|---|"]  # fmt: skip
         for r in summary["runs"]:
-            J = "—" if r["objective"] is None else f"{r['objective']:.4g}"
-            lines.append(f"| {r['run']} | {r['S']} | {J} | {r['final_accuracy']:.3f} | "
+            J_txt = "—" if r["objective"] is None else f"{r['objective']:.4g}"
+            lines.append(f"| {r['run']} | {r['S']} | {J_txt} | {r['final_accuracy']:.3f} | "
                          f"{r['final_consensus_gap']:.3g} | {r['d2d_bytes']:.3g} |")  # fmt: skip
         lines += ["", "![simulation](simulation.png)", "",
                   f"Predicted J vs observed consensus gap: Spearman ρ = {rho:.2f}.", "",
@@ -340,7 +341,7 @@ def validate_formations(
     for s in range(seeds):
         ds = data_for_devices(devices, g.n, data, seed0 + s)
         m = ds.model(model)
-        x0 = m.init(seed0 + s) if model != "softmax" else None
+        x0 = None if isinstance(m, LogisticRegression) else m.init(seed0 + s)  # softmax: none
         for j, f in enumerate(forms):
             K = budget_cycles(g, f["labels"], tau_a, tau_r, b, link_cost)
             with threadpool_limits(1):
