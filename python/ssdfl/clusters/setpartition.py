@@ -258,7 +258,7 @@ def solve_set_partition_all_S(
     k, R = len(cands), len(runs)
     M = np.stack([r[2] for r in runs], axis=1)  # (k, R)
     A = _cover_matrix(n, cands)
-    _check_cover(A, M.any(axis=1))
+    _check_cover(A, np.asarray(M.any(axis=1)))
     vt = v + (np.zeros(k) if tie is None else np.asarray(tie, dtype=np.float64))
     varying = np.flatnonzero(M.any(axis=1) & ~M.all(axis=1))
     # variables [x (k), z (R), t]

@@ -175,7 +175,7 @@ def plan_formation(
     chosen.sort(key=lambda c: int(c[0]))
     idx = t.index()
     # the paper's greedy choice: best admissible formation of the iterative loop
-    greedy_rows = []
+    greedy_rows: list[dict[str, Any]] = []
     for f in greedy_seq:
         js = [idx[tuple(np.sort(c).tolist())] for c in f]
         adm = t.admissible(len(f), cfg)
