@@ -59,15 +59,16 @@ def test_cli_simulate_serial(tmp_path) -> None:
         'name = "tiny"\n[thresholds]\nloss = [0.0]\n[base]\ndataset = "quadratic"\nn_devices = 8\n'
         'cycles = 2\ngraph = "ws"\n[grid]\nmethod = ["ssdfl", "pdfl"]\n'
     )
-    res = CliRunner().invoke(app, ["simulate", str(cfg), "--out", str(tmp_path), "--serial",
+    out = tmp_path / "out"  # a new directory: the CLI refuses to replace foreign files
+    res = CliRunner().invoke(app, ["simulate", str(cfg), "--out", str(out), "--serial",
                                    "--no-progress"])  # fmt: skip
     assert res.exit_code == 0, res.output
     import pandas as pd
 
-    df = pd.read_csv(tmp_path / "tiny.csv")
+    df = pd.read_csv(out / "tiny.csv")
     assert set(df["method"]) == {"SSD-FL", "pDFL"} and df["cycle"].max() == 2
-    assert (tmp_path / "tiny.png").stat().st_size > 0
-    thr = pd.read_csv(tmp_path / "tiny_thresholds.csv")
+    assert (out / "tiny.png").stat().st_size > 0
+    thr = pd.read_csv(out / "tiny_thresholds.csv")
     assert len(thr) == 2
 
 
@@ -107,7 +108,7 @@ def test_run_one_mnist1d_mlp() -> None:
     from ssdfl.simulate import make_method, simulate
 
     spec = RunSpec(dataset="mnist1d", model="mlp", n_devices=6, split="2-label", cycles=2,
-                   tau_a=2, method="ssdfl", n_clusters=2, eta=0.1, seed=1,
+                   tau_a=2, method="ssdfl", n_clusters=2, eta=0.1, adam_lr=0.01, seed=1,
                    optimizers="sgd+adam")  # fmt: skip
     df = run_one(spec)
     assert len(df) == 3 and (df["model"] == "mlp").all() and (df["dataset"] == "mnist1d").all()
@@ -120,9 +121,12 @@ def test_run_one_mnist1d_mlp() -> None:
     x0 = model.init(spec.seed)
     assert np.abs(x0).max() > 0
     g = build_graph("er", 6, None, 1)
+    kinds = [o.kind for o in pop.optimizers]
+    assert "adam" in kinds and "sgd" in kinds
+    eta = np.array([0.01 if k == "adam" else 0.1 for k in kinds])  # adam_lr for Adam devices
     res = simulate(model, g, make_method("ssdfl", n_clusters=2, how="hierarchy",
                                          inter_local_steps=False),
-                   optimizers=pop, tau_a=2, tau_r=1, cycles=2, eta=0.1, x0=x0, seed=1,
+                   optimizers=pop, tau_a=2, tau_r=1, cycles=2, eta=eta, x0=x0, seed=1,
                    test_data=test)  # fmt: skip
     Z, y = test
     accs = [_mlp_accuracy(res.X[i], 40, 32, 10, Z, y) for i in range(6)]

@@ -36,7 +36,8 @@ splitting loop stopped at ``n_clusters`` = ``round(N/10)`` unless given), ``"par
 ``"plan"`` (the formation of :func:`ssdfl.planner.plan.plan_formation`; cSTC then uses its ``S``).
 ``optimizers``: ``"sgd"``, ``"mixed"`` (each device draws SGD, prox or
 momentum, as in the paper; μ ∈ [0.01, 1], ρ ∈ [0.1, 0.9]) or any ``+``-joined subset of
-``sgd``/``prox``/``momentum``/``adam``.
+``sgd``/``prox``/``momentum``/``adam``. ``adam_lr``: step size of the Adam devices (Adam's
+normalized steps are not on the scale of η; the planner's default is 0.01), ``None`` = ``eta``.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class RunSpec:
     n_clusters: int | None = None
     cluster_how: str = "hierarchy"
     eta: float = 0.02
+    adam_lr: float | None = None
     cycles: int = 100
     normalize: bool = False
     reset_state: bool = False
@@ -267,9 +269,12 @@ def planned_clusters(
         hist = np.stack([np.bincount(y[off[i] : off[i + 1]], minlength=C) for i in range(n)])
         classes = [str(c) for c in range(C)]
     counts = getattr(model, "counts", np.ones(n))
+    lr = np.full(n, np.nan)
+    if spec.adam_lr is not None:
+        lr[np.asarray(pop.kinds) == "adam"] = spec.adam_lr
     dev = DeviceTable(
         optimizer=[str(k) for k in pop.kinds], mu=pop.mu.copy(), rho=pop.rho.copy(),
-        lr=np.full(n, np.nan), n_samples=np.asarray(counts, dtype=float),
+        lr=lr, n_samples=np.asarray(counts, dtype=float),
         label_hist=None if hist is None else hist.astype(float), classes=classes,
         source=f"experiment spec seed={spec.seed}",
     )  # fmt: skip
@@ -301,9 +306,12 @@ def _simulate_spec(spec: RunSpec) -> SimulationResult:
     # the engine's metrics give accuracies for softmax regression only; for the networks the
     # models are recorded and their accuracies added here (same definitions, same test set)
     net = callable(getattr(model, "accuracies", None)) and test is not None
+    eta: float | np.ndarray = spec.eta
+    if spec.adam_lr is not None:
+        eta = np.where(np.asarray(pop.kinds) == "adam", spec.adam_lr, spec.eta)
     res = simulate(
         model, g, make_method(spec.method, **kw), optimizers=pop, tau_a=spec.tau_a,
-        tau_r=spec.tau_r, cycles=spec.cycles, eta=spec.eta, normalize=spec.normalize,
+        tau_r=spec.tau_r, cycles=spec.cycles, eta=eta, normalize=spec.normalize,
         reset_state=spec.reset_state, sigma=spec.sigma, batch_size=spec.batch_size,
         x0=x0, seed=spec.seed, mixing=spec.mixing, bytes_per_param=spec.bytes_per_param,
         eval_every=spec.eval_every, test_data=test, x_star=x_star,
