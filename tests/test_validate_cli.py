@@ -114,3 +114,22 @@ def test_link_cost_file(tmp_path: Path) -> None:
     p.write_text("0 2 1\n")
     with pytest.raises(ssdfl.SsdflError, match="not an edge"):
         read_link_cost(str(p), g)
+
+
+def test_link_cost_from_graph_weights_changes_the_budget() -> None:
+    """Expensive links (graph weight column) make a formation's cycle cost more and the byte
+    budget buys fewer cycles: costs recomputed by hand."""
+    import ssdfl
+    from ssdfl.planner.predict import Budget, budget_cycles, cycle_cost, link_costs
+
+    h = nx.path_graph(4)
+    nx.set_edge_attributes(h, {(0, 1): 1.0, (1, 2): 4.0, (2, 3): 1.0}, "weight")
+    g = ssdfl.as_graph(h)
+    w = link_costs("weight", g)
+    assert sorted(w.tolist()) == [1.0, 1.0, 4.0]
+    lab = np.array([0, 0, 1, 1])  # the costly edge (1, 2) is the inter-cluster one
+    assert cycle_cost(g, lab, 2, 1, w) == pytest.approx(2 * (2 * 2.0 + 1 * 6.0))
+    assert link_costs(None, g) is None
+    b = Budget("bytes", 10)  # 10 cycles of inter rounds alone: 10·2·1·6 = 120 units
+    assert budget_cycles(g, lab, 2, 1, b, w) == 120 // 20
+    assert budget_cycles(g, lab, 2, 1, b) == 10 * 2 * 1 * 3 // (2 * (2 * 2 + 3))
