@@ -12,7 +12,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 _UMASK_LOCK = threading.Lock()
 
@@ -36,7 +36,7 @@ def file_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: object) -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[IO]:
     """Open a temporary file in ``path``'s directory; on success rename it onto ``path``.
 
     On any exception the temporary file is removed and ``path`` is left untouched. The file
@@ -47,7 +47,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: object
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, file_mode())
-        with os.fdopen(fd, mode, **kwargs) as fh:  # type: ignore[call-overload]
+        with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

@@ -41,11 +41,13 @@ def setup_logging(quiet: bool = False, debug: bool = False, bars: bool = True) -
     for h in list(root.handlers):
         if getattr(h, "_ssdfl", False):
             root.removeHandler(h)
-    handler = RichHandler(
+    class _Handler(RichHandler):
+        _ssdfl = True  # marks the package's own handler (replaced on the next call)
+
+    handler = _Handler(
         console=console, show_path=False, show_time=True, omit_repeated_times=False,
         rich_tracebacks=debug, markup=False, log_time_format="%H:%M:%S",
     )  # fmt: skip
-    handler._ssdfl = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)

@@ -19,8 +19,9 @@ import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from ssdfl.aggregation.strategies import tree_levels
+from ssdfl.aggregation.strategies import TreeKind, tree_levels
 from ssdfl.errors import SsdflError
 
 if sys.version_info >= (3, 11):
@@ -54,7 +55,7 @@ def load_pricing(path: str | Path | None = None, **overrides: float | bool) -> P
     """Defaults from the packaged ``pricing.toml``, then ``path`` (same layout), then keyword
     overrides (e.g. ``read_mb_s=measured``)."""
     text = resources.files("ssdfl.aggregation").joinpath("pricing.toml").read_text()
-    merged: dict[str, float | bool] = {}
+    merged: dict[str, Any] = {}  # values as read from TOML; keys checked against the fields
     docs = [tomllib.loads(text)]
     if path is not None:
         try:
@@ -76,7 +77,7 @@ def load_pricing(path: str | Path | None = None, **overrides: float | bool) -> P
         if k not in valid:
             raise SsdflError(f"unknown pricing key {k!r}")
         merged[k] = v
-    return Pricing(**merged)  # type: ignore[arg-type]
+    return Pricing(**merged)
 
 
 @dataclass
@@ -146,7 +147,7 @@ def tree_cost(
     model_mb: float,
     clients: int,
     *,
-    kind: str = "lambda-fl",
+    kind: TreeKind = "lambda-fl",
     fan_in: int | None = None,
     p: Pricing | None = None,
 ) -> RoundCost:
@@ -154,7 +155,7 @@ def tree_cost(
     p = p or Pricing()
     if clients < 1 or model_mb <= 0:
         raise SsdflError("need clients >= 1 and a positive model size")
-    levels = tree_levels(clients, kind=kind, fan_in=fan_in)  # type: ignore[arg-type]
+    levels = tree_levels(clients, kind=kind, fan_in=fan_in)
     mem = _mem(model_mb, p)
     lat = gbs = 0.0
     nodes = reads = 0
@@ -193,7 +194,7 @@ def crossover_mb(
     clients: int,
     shards: int,
     *,
-    kind: str = "lambda-fl",
+    kind: TreeKind = "lambda-fl",
     p: Pricing | None = None,
     lo: float = 0.01,
     hi: float = 1e5,

@@ -16,13 +16,13 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the optional extra
     raise ImportError("ssdfl.aggregation.flower needs Flower: pip install 'ssdfl[flower]'") from exc
 
-from ssdfl.aggregation.strategies import fedavg
+from ssdfl.aggregation.strategies import Strategy, fedavg
 
 
 class ExactFedAvg(FedAvg):
     """Flower ``FedAvg`` with exact aggregation (``strategy``/``shards`` as in :func:`fedavg`)."""
 
-    def __init__(self, *args: Any, strategy: str = "sharded", shards: int = 4, **kwargs: Any):
+    def __init__(self, *args: Any, strategy: Strategy = "sharded", shards: int = 4, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.exact_strategy, self.exact_shards = strategy, shards
 
@@ -32,7 +32,7 @@ class ExactFedAvg(FedAvg):
         if not self.accept_failures and failures:
             return None, {}
         pairs = [(parameters_to_ndarrays(r.parameters), r.num_examples) for _, r in results]
-        avg = fedavg(pairs, strategy=self.exact_strategy, shards=self.exact_shards)  # type: ignore[arg-type]
+        avg = fedavg(pairs, strategy=self.exact_strategy, shards=self.exact_shards)
         metrics: dict = {}
         if self.fit_metrics_aggregation_fn:
             metrics = self.fit_metrics_aggregation_fn(

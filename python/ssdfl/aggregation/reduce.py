@@ -134,6 +134,7 @@ def _translate(exc: Exception, names: Sequence[str] | None, offset: int) -> Exce
     """Map the kernel's typed error to the package's exception classes (by ``kind``)."""
     kind = getattr(exc, "kind", "")
     if kind == "non_finite":
+        # the kind's fields are attributes set by the binding, not declared in _core.pyi
         c, e, v = int(exc.client), int(exc.element), float(exc.value)  # type: ignore[attr-defined]
         who = names[c] if names is not None and c < len(names) else f"#{c}"
         return NonFiniteUpdateError(
@@ -145,7 +146,7 @@ def _translate(exc: Exception, names: Sequence[str] | None, offset: int) -> Exce
             value=v,
         )
     if kind == "malformed_partial":
-        which, fault = int(exc.which), str(exc.fault)  # type: ignore[attr-defined]
+        which, fault = int(exc.which), str(exc.fault)  # type: ignore[attr-defined]  # as above
         return PartialSumError(str(exc), which=which, fault=fault)
     if kind in ("weight", "weight_total"):
         return WeightError(str(exc))

@@ -276,7 +276,11 @@ class _FlowerUpdates(list):
 
 
 def fedavg(
-    updates: Sequence[np.ndarray] | Sequence[Mapping[str, np.ndarray]],
+    updates: (
+        Sequence[np.ndarray]
+        | Sequence[Mapping[str, np.ndarray]]
+        | Sequence[tuple[Sequence[np.ndarray], int]]  # Flower's (NDArrays, num_examples)
+    ),
     weights: Sequence[float] | np.ndarray | None = None,
     *,
     strategy: Strategy = "sharded",
@@ -300,8 +304,8 @@ def fedavg(
     The result has the updates' dtype and shape (a dict for dict input) and is bit-identical for
     every strategy, shard count, fan-in and client order.
     """
-    updates, weights = _from_flower(updates, weights)
-    u = as_updates(updates)
+    ups, weights = _from_flower(updates, weights)
+    u = as_updates(ups)
     plan = plan_weights(weights, u.n)
     nm = _names(u.n, names)
     out = [np.empty(s.size, dtype=u.dtype) for s in u.segments]
@@ -316,7 +320,7 @@ def fedavg(
         _tree(u, plan, out, tree_levels(u.n, kind=tree, fan_in=fan_in), nm)
     else:
         raise SsdflError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
-    if isinstance(updates, _FlowerUpdates):
+    if isinstance(ups, _FlowerUpdates):
         return [o.reshape(s.shape) for s, o in zip(u.segments, out)]
     if u.is_dict:
         return {s.name: o.reshape(s.shape) for s, o in zip(u.segments, out)}
