@@ -264,11 +264,12 @@ def bound_problem(
         raise SsdflError(f"momentum must be 'perturb', 'absorb' or 'auto', got {momentum!r}")
     if momentum == "auto":
         args = (model, labels, W_intra, W_inter, optimizers, eta, tau_a, tau_r)
-        kw = dict(sigma=sigma, normalize=normalize, reset_momentum=reset_momentum)
-        P1 = bound_problem(*args, momentum="perturb", **kw)  # type: ignore[arg-type]
+        P1 = bound_problem(*args, sigma=sigma, normalize=normalize,
+                           reset_momentum=reset_momentum, momentum="perturb")  # fmt: skip
         if not np.any(optimizers.rho > 0):
             return P1
-        P2 = bound_problem(*args, momentum="absorb", **kw)  # type: ignore[arg-type]
+        P2 = bound_problem(*args, sigma=sigma, normalize=normalize,
+                           reset_momentum=reset_momentum, momentum="absorb")  # fmt: skip
         return P2 if _cycle_rate(P2) < _cycle_rate(P1) else P1
     clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
     eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -228,14 +228,14 @@ class FederatedDataset:
         return CNN1D([self.X[p] for p in self.parts], [self.y[p] for p in self.parts],
                      self.n_classes, channels, kernel, stride, l2)  # fmt: skip
 
-    def model(self, kind: str, **kwargs: float) -> LogisticRegression | MLP | CNN1D:
+    def model(self, kind: str, **kwargs: Any) -> LogisticRegression | MLP | CNN1D:
         """``kind`` ∈ {``"softmax"``, ``"mlp"``, ``"cnn"``} with default hyper-parameters."""
         if kind == "softmax":
             return self.logistic(**kwargs)
         if kind == "mlp":
-            return self.mlp(**kwargs)  # type: ignore[arg-type]
+            return self.mlp(**kwargs)
         if kind == "cnn":
-            return self.cnn(**kwargs)  # type: ignore[arg-type]
+            return self.cnn(**kwargs)
         raise SsdflError(f"model must be 'softmax', 'mlp' or 'cnn', got {kind!r}")
 
 

@@ -113,7 +113,9 @@ class EffectiveLoss:
         """Coefficients from an optimizer population (optimizers outside the ``"affine"``
         coverage, e.g. Adam, are refused: no scalar form)."""
         optimizers.require("affine", "EffectiveLoss")
-        f_mu, f_rho, _ = optimizers.fused  # type: ignore[misc]
+        if optimizers.fused is None:  # pragma: no cover - covered optimizers declare a fused form
+            raise SsdflError("EffectiveLoss needs every optimizer's fused (μ, ρ) form")
+        f_mu, f_rho, _ = optimizers.fused
         return cls(
             model, W, eta, mu=f_mu, rho=f_rho, anchor=anchor, V=V, scales=scales,
         )  # fmt: skip

@@ -25,12 +25,15 @@ decentralized training from a common seed).
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from ssdfl.errors import SsdflError
 from ssdfl.theory.models import _check_X, _DataModel
+
+_DLogits = Callable[[np.ndarray], np.ndarray]
+"""Map from logits to their loss gradient (backward pass of :meth:`_forward_backward`)."""
 
 __all__ = ["CNN1D", "MLP", "NeuralNet"]
 
@@ -88,7 +91,7 @@ class NeuralNet(_DataModel):
     # -- the network ------------------------------------------------------------------------
     @abstractmethod
     def _forward_backward(
-        self, P: dict[str, np.ndarray], Zb: np.ndarray, dlogits_fn: object | None
+        self, P: dict[str, np.ndarray], Zb: np.ndarray, dlogits_fn: _DLogits | None
     ) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
         """Logits ``(M, n, C)`` of models ``P`` (views, leading axis ``M``) on per-model
         batches ``Zb`` ``(M, n, p)``; if ``dlogits_fn`` is given it maps the logits to their
@@ -255,7 +258,7 @@ class MLP(NeuralNet):
         return {f"W{j}": float(np.sqrt(6.0 / self._sizes[j])) for j in range(len(self._sizes) - 1)}
 
     def _forward_backward(
-        self, P: dict[str, np.ndarray], Zb: np.ndarray, dlogits_fn: object | None
+        self, P: dict[str, np.ndarray], Zb: np.ndarray, dlogits_fn: _DLogits | None
     ) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
         k = len(self._sizes) - 1
         acts = [Zb]
@@ -269,7 +272,7 @@ class MLP(NeuralNet):
         logits = acts[-1]
         if dlogits_fn is None:
             return logits, None
-        delta = dlogits_fn(logits)  # type: ignore[operator]
+        delta = dlogits_fn(logits)
         grads: dict[str, np.ndarray] = {}
         for j in range(k - 1, -1, -1):
             grads[f"W{j}"] = np.matmul(np.swapaxes(acts[j], 1, 2), delta)
@@ -345,7 +348,7 @@ class CNN1D(NeuralNet):
         return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 3)).reshape(M, n * Lout, -1)
 
     def _forward_backward(
-        self, P: dict[str, np.ndarray], Zb: np.ndarray, dlogits_fn: object | None
+        self, P: dict[str, np.ndarray], Zb: np.ndarray, dlogits_fn: _DLogits | None
     ) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
         M, n = Zb.shape[0], Zb.shape[1]
         acts = [Zb[..., None]]  # (M, n, L, 1)
@@ -361,7 +364,7 @@ class CNN1D(NeuralNet):
         logits = np.matmul(flat, P["W"]) + P["b"][:, None, :]
         if dlogits_fn is None:
             return logits, None
-        delta = dlogits_fn(logits)  # type: ignore[operator]
+        delta = dlogits_fn(logits)
         grads: dict[str, np.ndarray] = {
             "W": np.matmul(np.swapaxes(flat, 1, 2), delta),
             "b": delta.sum(axis=1),
