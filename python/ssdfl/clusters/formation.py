@@ -195,7 +195,7 @@ class Formation:
             return NotImplemented
         return self._payload() == other._payload()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable: == compares contents
 
     def __repr__(self) -> str:
         return (

@@ -265,6 +265,7 @@ def planned_clusters(
     classes: list[str] = []
     C = int(getattr(model, "n_classes", 0))
     if C and hasattr(model, "offsets"):
+        # data models carry offsets and y_all together (mypy cannot narrow by the hasattr alone)
         y, off = model.y_all, model.offsets  # type: ignore[attr-defined]
         hist = np.stack([np.bincount(y[off[i] : off[i + 1]], minlength=C) for i in range(n)])
         classes = [str(c) for c in range(C)]
@@ -460,7 +461,7 @@ def load_config(path: str | Any) -> ExperimentConfig:
             try:
                 import tomllib
             except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
+                import tomli as tomllib  # type: ignore[no-redef]  # same API, other module
             raw = tomllib.loads(text)
     except ValueError as exc:
         raise SsdflError(f"{p}: cannot parse config: {exc}") from None

@@ -304,7 +304,7 @@ class Graph:
         a, b = self.edges(), other.edges()
         return all(np.array_equal(x, y) for x, y in zip(a, b))
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable: == compares contents
 
     def __getstate__(self) -> dict[str, Any]:
         s, d, w = self.edges()
