@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["SPECTRAL_LAYOUT_MIN", "layout", "plot_formation", "save_figure", "spectral_layout"]
 
 
-SPECTRAL_LAYOUT_MIN = 1000
+SPECTRAL_LAYOUT_MIN = 300
 """Graphs above this size are drawn with the spectral layout (force-directed layouts cost
 ``O(n²)`` per iteration)."""
 
