@@ -166,20 +166,28 @@ def exact_chain_conductance(w: npt.NDArray[np.float64], max_exact: int = ...) ->
 def sweep_cut(g: CoreGraph, values: _F64, normalization: str = "volume") -> SweepCut: ...
 def sweep_profile(g: CoreGraph, values: _F64) -> SweepProfile: ...
 
-# gossip.rs: fused simulator round out = W x − factor ⊙ D(x) (in place in out and v)
+# gossip.rs: fused simulator round out = W x − factor ⊙ D(x) (in place in out and v); every float
+# array has the dtype of x (float64 or float32); the gradient is given (grad) or computed in the
+# round: separable=(a, b), dense=(A, b), least_squares=(Z, y, offsets, l2)
+_Real = npt.NDArray[np.float64] | npt.NDArray[np.float32]
+
 def gossip_round(
-    x: npt.NDArray[np.float64],
-    out: npt.NDArray[np.float64],
+    x: _Real,
+    out: _Real,
     indptr: _I64 | None = None,
     indices: _I64 | None = None,
-    data: _F64 | None = None,
-    grad: npt.NDArray[np.float64] | None = None,
-    factor: _F64 | None = None,
-    mu: _F64 | None = None,
-    anchor: npt.NDArray[np.float64] | None = None,
-    rho: _F64 | None = None,
+    data: _Real | None = None,
+    grad: _Real | None = None,
+    factor: _Real | None = None,
+    mu: _Real | None = None,
+    anchor: _Real | None = None,
+    rho: _Real | None = None,
     is_momentum: _Mask | None = None,
-    v: npt.NDArray[np.float64] | None = None,
+    v: _Real | None = None,
+    *,
+    separable: tuple[_Real, _Real] | None = None,
+    dense: tuple[_Real, _Real] | None = None,
+    least_squares: tuple[_Real, _Real, _I64, float] | None = None,
 ) -> None: ...
 
 # aggregate.rs: exact weighted sums for FedAvg (ssdfl.aggregation.reduce)

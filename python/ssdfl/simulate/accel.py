@@ -8,6 +8,13 @@ computes the logits and the gradient ``Z̃_iᵀ(P_i − Y_i)/n_i + λ W_i`` with
 products (``np.matmul`` over devices), about 10× faster than the per-sample form; padded rows
 have zero weight. It is used only when padding costs at most 4× the data (balanced splits);
 otherwise, and for every other model, ``model.grad`` is returned unchanged.
+
+:func:`fused_gradient` gives the arguments with which ``ssdfl._core.gossip_round`` computes the
+gradient of a built-in model inside the round itself (no ``(N, d)`` gradient array, one pass
+over the state): :class:`~ssdfl.simulate.separable.SeparableQuadratic` (the same floats as
+``model.grad``), :class:`~ssdfl.theory.models.Quadratic` and
+:class:`~ssdfl.theory.models.LeastSquares` (equal to ``model.grad`` up to rounding: the sums run
+in another order).
 """
 
 from __future__ import annotations
@@ -16,12 +23,40 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ssdfl.theory.models import DeviceModel, LogisticRegression
+from ssdfl.simulate.separable import SeparableQuadratic
+from ssdfl.theory.models import DeviceModel, LeastSquares, LogisticRegression, Quadratic
 from ssdfl.theory.optimizers import OptimizerPopulation
 
 State = dict[str, np.ndarray]
 
-__all__ = ["direction_fn", "gradient_fn"]
+__all__ = ["EXACT_FUSED", "direction_fn", "fused_gradient", "gradient_fn"]
+
+#: Models whose in-kernel gradient is bit-identical to ``model.grad`` (elementwise formulas).
+EXACT_FUSED: tuple[type[DeviceModel], ...] = (SeparableQuadratic,)
+
+
+def fused_gradient(model: DeviceModel, dtype: np.dtype | type = np.float64) -> dict | None:
+    """Keyword arguments of ``ssdfl._core.gossip_round`` that compute ``model``'s gradient
+    inside the fused round (``separable=``, ``dense=`` or ``least_squares=``, arrays cast once to
+    ``dtype``), or ``None`` for models without an in-kernel form (exact type match: a subclass
+    may override ``grad``)."""
+    dt = np.dtype(dtype)
+
+    def c(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=dt)
+
+    kind = type(model)
+    if kind is SeparableQuadratic:
+        assert isinstance(model, SeparableQuadratic)
+        return {"separable": (c(model.a), c(model.b))}
+    if kind is Quadratic:
+        assert isinstance(model, Quadratic)
+        return {"dense": (c(model.A), c(model.b))}
+    if kind is LeastSquares:
+        assert isinstance(model, LeastSquares)
+        offsets = np.ascontiguousarray(model.offsets, dtype=np.int64)
+        return {"least_squares": (c(model.Z), c(model.y_all), offsets, float(model.l2))}
+    return None
 
 
 def _logistic_grad(model: LogisticRegression) -> Callable[[np.ndarray], np.ndarray] | None:
