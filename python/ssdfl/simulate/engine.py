@@ -220,9 +220,9 @@ def _simulate(
         raise SsdflError(f"the graph has {g.n} nodes but the model has {n} devices")
     if n > 1 and not is_connected(g):
         raise SsdflError("the D2D graph must be connected")
-    for name, v in (("tau_a", tau_a), ("tau_r", tau_r), ("cycles", cycles)):
-        if not isinstance(v, int | np.integer) or v < 0:
-            raise SsdflError(f"{name} must be an integer >= 0, got {v!r}")
+    for name, val in (("tau_a", tau_a), ("tau_r", tau_r), ("cycles", cycles)):
+        if not isinstance(val, int | np.integer) or val < 0:
+            raise SsdflError(f"{name} must be an integer >= 0, got {val!r}")
     if tau_a + tau_r < 1:
         raise SsdflError("need tau_a + tau_r >= 1")
     if eval_every < 1:
