@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias, Union
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import networkx as nx
     import rustworkx as rx
 
-__all__ = ["Graph", "GraphLike", "NodeSet", "as_graph"]
+__all__ = ["Graph", "GraphLike", "NetworkxGraph", "NodeSet", "SparseAdjacency", "as_graph"]
 
 NodeSet = Iterable[Any] | np.ndarray
 """A set of nodes: an iterable of node indices (integers) or node names (labels that are not
@@ -316,12 +316,31 @@ class Graph:
         self._labels = st["labels"]
 
 
-GraphLike: TypeAlias = Union[  # quoted: networkx and rustworkx are not imported at runtime
+class SparseAdjacency(Protocol):
+    """Structural type of a scipy sparse adjacency (array or matrix). scipy ships no type
+    information, so naming ``sp.sparray`` here would make the whole union ``Any``."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def tocsr(self) -> Any: ...
+
+
+class NetworkxGraph(Protocol):
+    """Structural type of a networkx ``Graph`` (networkx ships no type information)."""
+
+    def number_of_nodes(self) -> int: ...
+
+    def is_directed(self) -> bool: ...
+
+    def is_multigraph(self) -> bool: ...
+
+
+GraphLike: TypeAlias = Union[  # quoted: rustworkx is not imported at runtime
     Graph,
-    "nx.Graph",
+    NetworkxGraph,
     "rx.PyGraph",
-    sp.sparray,
-    sp.spmatrix,
+    SparseAdjacency,
     np.ndarray,
     str,
     "os.PathLike[str]",
