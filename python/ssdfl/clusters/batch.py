@@ -240,12 +240,17 @@ def _segment_mean(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.nd
 
 
 def jsd(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Jensen–Shannon divergence in bits between rows of ``p`` and ``q`` (the formula of
-    :func:`ssdfl.theory.heterogeneity.jsd`, a layer above this one)."""
+    """Jensen–Shannon divergence in bits between rows of ``p`` and ``q`` (normalized to sum 1;
+    broadcasting over leading axes). The one definition: ``ssdfl.theory.heterogeneity.jsd`` is
+    this function."""
     p = np.asarray(p, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
-    p = p / p.sum(-1, keepdims=True)
-    q = q / q.sum(-1, keepdims=True)
+    if np.any(p < 0) or np.any(q < 0):
+        raise SsdflError("distributions must be non-negative")
+    ps, qs = p.sum(-1, keepdims=True), q.sum(-1, keepdims=True)
+    if np.any(ps <= 0) or np.any(qs <= 0):
+        raise SsdflError("every distribution needs positive mass")
+    p, q = p / ps, q / qs
     m = 0.5 * (p + q)
 
     def kl(a: np.ndarray, b: np.ndarray) -> np.ndarray:

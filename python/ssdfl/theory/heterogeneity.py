@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ssdfl.clusters.batch import jsd
 from ssdfl.clusters.labels import check_labels
 from ssdfl.errors import SsdflError
 from ssdfl.theory.models import DeviceModel
@@ -45,25 +46,6 @@ def _labels(labels: np.ndarray | Sequence[int], n: int) -> np.ndarray:
     return check_labels(labels, n)
 
 
-def jsd(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Jensen–Shannon divergence in bits between rows of ``p`` and ``q`` (normalized to sum 1;
-    broadcasting over leading axes)."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    if np.any(p < 0) or np.any(q < 0):
-        raise SsdflError("distributions must be non-negative")
-    ps, qs = p.sum(-1, keepdims=True), q.sum(-1, keepdims=True)
-    if np.any(ps <= 0) or np.any(qs <= 0):
-        raise SsdflError("every distribution needs positive mass")
-    p, q = p / ps, q / qs
-    m = 0.5 * (p + q)
-
-    def kl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(a > 0, a * np.log2(np.where(a > 0, a, 1.0) / np.where(b > 0, b, 1.0)), 0)
-        return t.sum(-1)
-
-    return np.clip(0.5 * kl(p, m) + 0.5 * kl(q, m), 0.0, 1.0)
 
 
 def label_jsd(histograms: np.ndarray, labels: np.ndarray | Sequence[int]) -> np.ndarray:
