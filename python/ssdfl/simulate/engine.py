@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ssdfl import _core
+from ssdfl._progress import get_logger, stage
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
 from ssdfl.graphs.metrics import is_connected
@@ -86,6 +86,9 @@ def _eta(eta: float | np.ndarray, n: int) -> float | np.ndarray:
     return arr
 
 
+_log = get_logger(__name__)
+
+
 @dataclass
 class SimulationConfig:
     """Everything :func:`simulate` takes besides the model, the graph and the method (fields
@@ -112,6 +115,7 @@ class SimulationConfig:
     record_models: bool = False
     stop_at: dict[str, float] | None = None
     progress: bool | None = None
+    label: str | None = None
     method_kwargs: dict[str, Any] | None = None
     backend: str = "auto"
     dtype: str = "float64"
@@ -166,7 +170,11 @@ def simulate(
         Stop early once every given metric reaches its value (``{"accuracy": 0.9}``: ≥;
         ``loss``/``consensus_gap``/``dist_opt``: ≤).
     progress
-        tqdm bar over cycles (default: on for runs with more than ``10⁹`` parameter updates).
+        a progress bar over cycles through :mod:`ssdfl._progress` (shown once an application
+        called ``setup_logging``; default: on for runs with more than ``10⁹`` parameter
+        updates).
+    label
+        name of the run in progress messages (default: the method's name).
     backend
         ``"rust"``: fused rounds in ``ssdfl._core.gossip_round`` (one parallel pass per round;
         every device must declare a fused form, ``LocalOptimizer.fused()``); ``"numpy"``: scipy
@@ -348,8 +356,8 @@ def _simulate(
     t0 = time.perf_counter()
     record(0, 0.0)
     diverged = False
-    bar = tqdm(total=cycles, desc=meth.name, unit="cycle", disable=not show, leave=False)
-    try:
+    label = f"simulate {cfg.label or meth.name}: {cycles} cycles"
+    with stage(_log, label, total=cycles, enabled=bool(show)) as bar:
         for k in range(1, cycles + 1):
             if needs_anchor:  # the cycle's anchor, copied into one reused buffer
                 if anchor_buf is None or anchor_buf.shape != X.shape:
@@ -432,9 +440,7 @@ def _simulate(
                     break
                 if reached(row):
                     break
-            bar.update(1)
-    finally:
-        bar.close()
+            bar.advance(1)
     params = {
         "method": meth.name,
         "tau_a": int(tau_a),
