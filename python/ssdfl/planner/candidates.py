@@ -80,6 +80,10 @@ def connected_subsets(g: Graph) -> list[np.ndarray]:
     return out
 
 
+SPLIT_MAX_S = 256
+"""Largest ``S`` for which :func:`formation_candidates` runs the paper's splitting loop."""
+
+
 def formation_candidates(
     g: Graph,
     plan: Any | None = None,
@@ -93,7 +97,8 @@ def formation_candidates(
     connected partitions per ``S`` (``random_connected_partition``), and, given a
     :class:`~ssdfl.planner.plan.FormationPlan`, its MILP pick and MILP optimum per ``S``.
     ``s_values``: the ``S`` of the splitting/random formations (default: about 6 values
-    spread over ``2..N−1``). Each entry: ``id``, ``S``, ``labels`` (``(N,)``), ``source``.
+    spread over ``2..N−1``; the splitting loop only up to ``SPLIT_MAX_S``). Each entry:
+    ``id``, ``S``, ``labels`` (``(N,)``), ``source``.
     A formation found twice keeps one entry whose id and source name both (``"milp-J S=2 =
     greedy S=2"``)."""
     from ssdfl.clusters.clustering import split_hierarchy
@@ -124,7 +129,10 @@ def formation_candidates(
         if gr.get("clusters"):
             add(f"greedy S={gr['chosen_S']}", [np.asarray(c) for c in gr["clusters"]],
                 "paper's greedy pick")  # fmt: skip
-    seq = split_hierarchy(g, 0.0, measure="mixing", max_clusters=max(s_values, default=1))
+    # the splitting loop costs one Fiedler split per step: run it only up to SPLIT_MAX_S
+    # (larger S come from the MILP and from random partitions)
+    split_to = min(max(s_values, default=1), SPLIT_MAX_S)
+    seq = split_hierarchy(g, 0.0, measure="mixing", max_clusters=split_to)
     for f in seq:
         if len(f.clusters) in s_values:
             add(f"split S={len(f.clusters)}", list(f.clusters), "paper's splitting loop")

@@ -225,13 +225,15 @@ def step_factors(devices: DeviceTable, eta: float, tau_a: int) -> np.ndarray:
 
 def drift_disagreement(
     g: Graph, labels: np.ndarray, H: np.ndarray, step: np.ndarray, tau_a: int, tau_r: int,
-    cycles: int, mixing: str = "lazy-metropolis", kappa: float = 0.0,
+    cycles: int, mixing: str = "lazy-metropolis", kappa: float = 0.0, W: Any = None,
 ) -> float:  # fmt: skip
     """``D_f = (1/N)‖E_K‖²`` of the module docstring (sparse products, no dense powers); with
-    ``kappa`` every local step first contracts the deviations by ``1 − κ``."""
+    ``kappa`` every local step first contracts the deviations by ``1 − κ``. ``W``: the
+    whole graph's mixing matrix, if already built."""
     from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
 
-    W = mixing_matrix(g, mixing)
+    if W is None:
+        W = mixing_matrix(g, mixing)
     Wi = block_mixing_matrix(g, labels, mixing)
     SH = step[:, None] * H
     SH = SH - SH.mean(axis=0)
@@ -278,11 +280,14 @@ def predict_formations(
     H = heterogeneity_directions(devices)
     step = step_factors(devices, eta, tau_a)
     sbar = float(np.mean(step))
+    from ssdfl.graphs.mixing import mixing_matrix
+
+    W = mixing_matrix(g, mixing)  # one whole-graph matrix for every formation
     out = []
     for f in formations:
         lab = _labels_of(f, g.n)
         K = budget_cycles(g, lab, tau_a, tau_r, budget, link_cost)
-        D = drift_disagreement(g, lab, H, step, tau_a, tau_r, K, mixing, RESTORING)
+        D = drift_disagreement(g, lab, H, step, tau_a, tau_r, K, mixing, RESTORING, W=W)
         D /= (sbar * tau_a) ** 2
         prog = 1.0 / (1.0 + progress_rate * sbar * tau_a * K / 10.0)
         out.append({
