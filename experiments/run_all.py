@@ -231,7 +231,9 @@ def plot(table: pd.DataFrame, by: list[str], metrics: list[str], path: Path, tit
     for i, (fkey, sub) in enumerate(facets):
         fk = fkey if isinstance(fkey, tuple) else (fkey,)
         ftxt = ", ".join(map(str, fk))
-        budget = budgets_of(sub, by)[-1] * 1e6
+        # byte axis up to where every D2D run of the facet still has data
+        budget = min(_total_bytes(r)[-1] for _, r in _runs(sub, by)
+                     if r["method"].iloc[0] != "FedAvg")  # fmt: skip
         for c, metric in enumerate(metrics):
             ax_c, ax_b = axes[i][2 * c], axes[i][2 * c + 1]
             for lab in _order(list(sub[by[-1]].unique())):
