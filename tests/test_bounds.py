@@ -21,6 +21,7 @@ from _bound_helpers import expected_gaps
 from ssdfl import Graph, mixing_matrix, second_eigenvalue
 from ssdfl.errors import SsdflError
 from ssdfl.theory.bounds import (
+    BoundProblem,
     bound_problem,
     eps_S,
     generic_problem,
@@ -31,6 +32,7 @@ from ssdfl.theory.bounds import (
     intra_consensus_bound,
     phi_min,
     phi_min_rule,
+    recursion_constants,
     run_bounds,
     theorem1_rate,
 )
@@ -284,6 +286,61 @@ def test_theorem2_rate_and_radius() -> None:
                               200, 0.3)  # fmt: skip
     obs = expected_gaps(mean, cov, labels, q.optimum())["opt"][-1]
     assert obs <= cb.radius
+
+
+def _constants_per_cluster(P: BoundProblem) -> dict:
+    """The recursion constants by a plain loop over the clusters (one mask per cluster)."""
+    eta, lab, s2 = P.eta, P.labels, P.sigma2
+    cl = [np.flatnonzero(lab == s) for s in np.unique(lab)]
+    c2, N, mom, prox = P.c**2, float(P.sizes.sum()), P.rho > 0, P.mu > 0
+    sm = P.s_mom if P.s_mom is not None else np.ones(len(P.c))
+
+    def cmax(v: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        return np.array([max([0.0] + [float(v[j]) for j in i if mask is None or mask[j]])
+                         for i in cl])  # fmt: skip
+
+    rho_W = []
+    for k, e in enumerate(P.W_eigs):
+        lam = np.delete(e, np.argmax(e)) if len(e) > 1 else np.zeros(0)
+        rho_W.append(max([0.0] + [abs(x - eta * y) for x in lam for y in P.kappa_s[k]]))
+    rho_e = np.array(rho_W) + eta * P.L_gamma
+    g = P.L_gamma if P.g_cross is None else np.minimum(P.L_gamma, P.g_cross)
+    return {
+        "lam_min": np.array([max(0.0, e.min()) for e in P.W_eigs]),
+        "q_p": cmax(np.abs(1 - eta * P.c * P.mu), prox), "Lc_p": cmax(P.c * P.L_dev, prox),
+        "has_p": np.array([prox[i].any() for i in cl]),
+        "n_p": eta**2 * s2 * np.array([sum(c2[j] for j in i if prox[j]) for i in cl]),
+        "rho_e": rho_e if P.rho_e is None else np.minimum(rho_e, P.rho_e), "g": g,
+        "g_max": g.max(), "Lg_max": P.L_gamma.max(),
+        "q_b": max(abs(1 - eta * k) for k in P.kappa_b),
+        "q_m": max(abs(1 - eta * k) for k in P.kappa_m),
+        "nu": cmax(P.c * P.mu), "omega": cmax(P.c, mom), "rL_u": cmax(P.rho * P.L_dev),
+        "r_u": cmax(P.rho), "has_u": np.array([mom[i].any() for i in cl]),
+        "rsL": cmax(P.rho * sm * P.L_dev), "csL": cmax(P.c * sm * P.L_dev, mom),
+        "n_mom": np.array([mom[i].sum() for i in cl], dtype=float),
+        "n_e": eta**2 * s2 * np.array([(1 - 1 / len(i)) * c2[i].sum() for i in cl]),
+        "n_b": eta**2 * s2 * max(0.0, sum(c2[i].sum() / len(i) for i in cl) - c2.sum() / N),
+        "n_m": eta**2 * s2 * c2.sum() / N,
+        "n_u": s2 * np.array([(P.rho[i] ** 2).sum() for i in cl]),
+        "frac": np.sqrt(P.sizes / N),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("momentum", ["perturb", "absorb"])
+def test_recursion_constants_equal_a_per_cluster_loop(momentum: str) -> None:
+    rng = np.random.default_rng(11)
+    n, d = 12, 2
+    g = _connected_graph(rng, n, 0.4)
+    labels = rng.permutation(np.array([0, 0, 0, 3, 3, 5, 5, 5, 5, 7, 9, 9]))  # a singleton
+    Wa, Wr = block_mixing(g, labels), mixing_matrix(g).toarray()
+    q = Quadratic.random(n, d, rng)
+    pop = random_population(n, rng, kinds=("sgd", "prox", "momentum"), mu_range=(0.01, 1.0),
+                            rho_range=(0.05, 0.8))  # fmt: skip
+    P = bound_problem(q, labels, Wa, Wr, pop, 0.1, 3, 2, sigma=0.4, momentum=momentum)
+    K, ref = recursion_constants(P), _constants_per_cluster(P)
+    assert set(K) == set(ref)
+    for k in ref:
+        np.testing.assert_allclose(K[k], ref[k], rtol=1e-13, atol=1e-15, err_msg=k)
 
 
 @given(S=st.integers(1, 60), tau=st.integers(1, 30), eps=st.floats(1e-4, 1.0))

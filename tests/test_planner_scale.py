@@ -90,11 +90,6 @@ def test_theorem2_numbers_equal_bounds(kind: str, n: int, monkeypatch) -> None:
                 np.testing.assert_allclose(fc.inter[k], ref[k], rtol=0, atol=1e-9)
             np.testing.assert_array_equal(fc.labels, lab)
             P = T.theorem2_problem(g, cl, t, cfg, cfg.tau_a, cfg.tau_r, fc)
-            Kr = bounds._constants(type(P)(**{**P.__dict__, "_cache": {}}))
-            K = T.sgd_constants(P)
-            assert set(K) == set(Kr)
-            for k in Kr:
-                np.testing.assert_allclose(K[k], Kr[k], rtol=1e-13, atol=1e-15, err_msg=k)
             Pr = bounds.generic_problem(lab, Wa, W, cfg.eta, cfg.tau_a, cfg.tau_r, L=cfg.L,
                                         mu=cfg.mu, zeta2=P.zeta_a**2 / P.sizes,
                                         zeta_b=P.zeta_b, sigma2=cfg.sigma2)  # fmt: skip

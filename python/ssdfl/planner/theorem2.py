@@ -30,10 +30,21 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.scoring import CandidateTable
 from ssdfl.simulate.clusters import cluster_labels
+from ssdfl.theory.bounds import (
+    BoundProblem,
+    certify_fixed_point,
+    global_cycle_bound,
+    noise_free,
+    power_rate,
+    recursion_constants,
+    run_bounds,
+    sgd_problem,
+)
 
 __all__ = [
     "DENSE_CLUSTER",
@@ -214,37 +225,25 @@ def _lam_E_cluster(
 def theorem2_problem(
     g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig,
     tau_a: int, tau_r: int, constants: FormationConstants | None = None,
-) -> Any:  # fmt: skip
+) -> BoundProblem:  # fmt: skip
     """Theorem-2 constants (those of ``bounds.generic_problem``) of a formation: devices taken
     as ``μ``-strongly convex ``L``-smooth, heterogeneity ``ζ_s² = G²H_s`` and
     ``ζ_b² = G²Σ_s N_s B_s`` from the candidate table; matrices handled sparsely
     (:class:`FormationConstants`, pass it to reuse it across schedules)."""
-    from ssdfl.errors import SsdflError
-    from ssdfl.theory.bounds import BoundProblem
-
     fc = constants or FormationConstants(g, clusters, cfg)
     idx = t.index()
     js = [idx[tuple(np.asarray(c).tolist())] for c in fc.clusters]
-    if not (0 <= cfg.mu <= cfg.L):
-        raise SsdflError(f"need 0 <= mu <= L, got mu={cfg.mu}, L={cfg.L}")
-    z2 = cfg.grad_scale * t.H[js]
     zeta_b = math.sqrt(cfg.grad_scale * float(np.sum(t.size[js] * t.B[js])))
-    n, S = g.n, len(fc.clusters)
-    mid, half = 0.5 * (cfg.L + cfg.mu), 0.5 * (cfg.L - cfg.mu)
-    return BoundProblem(
-        labels=fc.labels, sizes=fc.sizes, W_eigs=fc.W_eigs, lam_inter=fc.lam_inter,
-        eta=float(cfg.eta), tau_a=int(tau_a), tau_r=int(tau_r), c=np.ones(n), mu=np.zeros(n),
-        rho=np.zeros(n), L_dev=np.full(n, float(cfg.L)), kappa_s=np.tile([mid, mid], (S, 1)),
-        kappa_b=(mid, mid), kappa_m=(float(cfg.mu), float(cfg.L)), L_gamma=np.full(S, half),
-        L_beta=half, zeta_a=np.sqrt(fc.sizes * z2), zeta_b=float(zeta_b or 0.0),
-        zeta_p=np.zeros(S), zeta_u=np.zeros(S), inter=fc.inter, sigma2=float(cfg.sigma2),
+    return sgd_problem(
+        fc.labels, fc.sizes, fc.W_eigs, fc.lam_inter, fc.inter, cfg.eta, tau_a, tau_r,
+        L=cfg.L, mu=cfg.mu, zeta2=cfg.grad_scale * t.H[js], zeta_b=zeta_b, sigma2=cfg.sigma2,
     )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the recursion
-def _groups(P: Any, K: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _groups(P: BoundProblem, K: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per-cluster coefficients of the SGD recursion, deduplicated: ``(coeffs, multiplicity)``."""
-    it = P.inter
+    it = _inter(P)
     cols = {
         "rho_e": K["rho_e"], "g": K["g"], "frac": K["frac"], "zeta_a": P.zeta_a,
         "n_e": K["n_e"], "lam_E_s": it["lam_E_s"], "beta_s": it["beta_s"],
@@ -255,48 +254,14 @@ def _groups(P: Any, K: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return {k: uniq[:, i] for i, k in enumerate(cols)}, mult.astype(np.float64)
 
 
-def sgd_constants(P: Any) -> dict[str, Any]:
-    """``bounds._constants(P)`` for SGD devices (no proximal or momentum terms) in ``O(N + S)``
-    array operations instead of one Python pass over the clusters per constant."""
-    from ssdfl.theory.bounds import _rho_W
-
-    eta, S = P.eta, P.S
-    lab = np.asarray(P.labels)
-    _, lab = np.unique(lab, return_inverse=True)
-    Ns = P.sizes.astype(float)
-    N = float(Ns.sum())
-    c2 = np.bincount(lab, weights=P.c**2, minlength=S)
-    z = np.zeros(S)
-    lam_min = np.array([max(0.0, float(e[0])) for e in P.W_eigs])
-    rho_W = np.zeros(S)
-    for k in np.flatnonzero(P.sizes > 1):
-        rho_W[k] = _rho_W(P.W_eigs[k], P.kappa_s[k], eta)
-    K: dict[str, Any] = {
-        "lam_min": lam_min, "q_p": z.copy(), "Lc_p": z.copy(), "has_p": np.zeros(S, dtype=bool),
-        "n_p": z.copy(), "rho_e": rho_W + eta * P.L_gamma,
-    }  # fmt: skip
-    if P.rho_e is not None:
-        K["rho_e"] = np.minimum(K["rho_e"], P.rho_e)
-    K["g"] = P.L_gamma.copy() if P.g_cross is None else np.minimum(P.L_gamma, P.g_cross)
-    K["g_max"] = float(K["g"].max())
-    K["q_b"] = max(abs(1 - eta * P.kappa_b[0]), abs(1 - eta * P.kappa_b[1]))
-    K["q_m"] = max(abs(1 - eta * P.kappa_m[0]), abs(1 - eta * P.kappa_m[1]))
-    K["Lg_max"] = float(P.L_gamma.max())
-    cmu = np.zeros(S)
-    np.maximum.at(cmu, lab, P.c * P.mu)
-    K["nu"] = cmu
-    for key in ("omega", "rL_u", "r_u", "rsL", "csL", "n_mom", "n_u"):
-        K[key] = z.copy()
-    K["has_u"] = np.zeros(S, dtype=bool)
-    s2 = P.sigma2
-    K["n_e"] = eta**2 * s2 * ((1 - 1 / Ns) * c2)
-    K["n_b"] = eta**2 * s2 * max(0.0, float(np.sum(c2 / Ns)) - float(c2.sum()) / N)
-    K["n_m"] = eta**2 * s2 * float(c2.sum()) / N
-    K["frac"] = np.sqrt(Ns / N)
-    return K
+def _inter(P: BoundProblem) -> dict[str, Any]:
+    """``P.inter``, which every problem of the SGD fast path has (:func:`_is_sgd`)."""
+    if P.inter is None:
+        raise SsdflError("the SGD fast path needs the gossip-coupling constants P.inter")
+    return P.inter
 
 
-def _is_sgd(P: Any) -> bool:
+def _is_sgd(P: BoundProblem) -> bool:
     return (
         P.inter is not None and not np.any(P.mu > 0) and not np.any(P.rho > 0)
         and P.momentum_mode == "perturb" and P.reset_momentum
@@ -304,7 +269,7 @@ def _is_sgd(P: Any) -> bool:
 
 
 def _run(
-    P: Any, K: dict, ta: np.ndarray, tr: np.ndarray, cycles: int,
+    P: BoundProblem, K: dict, ta: np.ndarray, tr: np.ndarray, cycles: int,
     e0: np.ndarray, b0: np.ndarray, m0: np.ndarray, record_all: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """The SGD recursion of :func:`ssdfl.theory.bounds.run_bounds` for ``B`` schedules
@@ -320,7 +285,7 @@ def _run(
     qb, qm, Lb, zb = K["q_b"], K["q_m"], P.L_beta, P.zeta_b
     n_b, n_m = K["n_b"], K["n_m"]
     lam = P.lam_inter
-    it = P.inter
+    it = _inter(P)
     e = np.array(e0, dtype=np.float64)
     b = np.array(b0, dtype=np.float64)
     m = np.array(m0, dtype=np.float64)
@@ -377,12 +342,12 @@ def _fix(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), np.inf, x)
 
 
-def bound_curves(P: Any, schedules: list[tuple[int, int]], cycles: int, m0: float) -> np.ndarray:
+def bound_curves(
+    P: BoundProblem, schedules: list[tuple[int, int]], cycles: int, m0: float
+) -> np.ndarray:
     """Theorem-2 bound on ``(1/N)E‖X − 1x*ᵀ‖²`` at cycle ends ``0..cycles`` for every schedule
     (rows), from consensus (``e = b = 0``) at ``m = m0``: equal to
     ``bounds.run_bounds(P_schedule, cycles, …).opt[::τ_a+τ_r]``."""
-    from ssdfl.theory.bounds import run_bounds
-
     if not _is_sgd(P):  # general devices: the reference recursion
         rows = []
         for ta, tr in schedules:
@@ -390,7 +355,7 @@ def bound_curves(P: Any, schedules: list[tuple[int, int]], cycles: int, m0: floa
             o = run_bounds(Q, cycles, e0=np.zeros(P.S), b0=0.0, m0=m0).opt
             rows.append(np.asarray(o)[:: ta + tr])
         return np.array(rows)
-    K = sgd_constants(P)
+    K = recursion_constants(P)
     cf, _ = _groups(P, K)
     B = len(schedules)
     tas = np.array([s[0] for s in schedules], dtype=np.int64)
@@ -404,7 +369,7 @@ class _Cycle:
     """One cycle of ``run_bounds(P, 1, e0=e, b0=b, m0=m)`` on per-group values ``e`` (finite
     values; the rate and radius loops), with the group coefficients pre-multiplied."""
 
-    def __init__(self, P: Any, K: dict) -> None:
+    def __init__(self, P: BoundProblem, K: dict) -> None:
         cf, self.mult = _groups(P, K)
         eta = P.eta
         self.rho_e, self.n_e = cf["rho_e"], cf["n_e"]
@@ -441,7 +406,7 @@ class _Cycle:
             e = np.minimum(np.sqrt(det_e * det_e + self.n_e), et_new)
             e_tot = et_new
         f = math.hypot(e_tot, b)
-        it = P.inter
+        it = _inter(P)
         for _ in range(P.tau_r):
             f *= P.lam_inter
             e_in = min(e_tot, math.sqrt(float(mult @ (e * e))))
@@ -473,122 +438,34 @@ class _Cycle:
             return float((y[G] ** 2 + y[G + 1] ** 2 + y[G + 2] ** 2) / self.N)
 
 
-def _newton(cyc: _Cycle, y: np.ndarray) -> np.ndarray | None:
-    """``bounds._newton_fixed_point`` on the reduced state."""
-    n = len(y)
-    for _ in range(40):
-        ty = cyc.map(y)
-        F = ty - y
-        if not np.all(np.isfinite(F)):
-            return None
-        if float(np.max(np.abs(F), initial=0.0)) <= 1e-15 * max(1.0, float(np.max(y))):
-            return y
-        J = np.empty((n, n))
-        for j in range(n):
-            h = 1e-7 * max(abs(float(y[j])), 1e-12)
-            z = y.copy()
-            z[j] += h
-            J[:, j] = (cyc.map(z) - ty) / h
-        try:
-            dy = np.linalg.solve(J - np.eye(n), -F)
-        except np.linalg.LinAlgError:
-            return None
-        y = np.maximum(y + dy, 0.0)
-    return y
-
-
 def certified_radius(
-    P: Any, K: dict, rtol: float = 1e-7, max_cycles: int = 200_000
+    P: BoundProblem, K: dict, rtol: float = 1e-7, max_cycles: int = 200_000
 ) -> tuple[float, float, bool]:
-    """``bounds.certified_radius`` (super/sub-solution bracket of the cycle map's fixed point)
-    on the deduplicated state — identical clusters stay identical under the map, so the fixed
-    point and the bracket tests are those of the full state; vector norms weigh each group by
-    its multiplicity. Returns ``(upper, lower, certified)``."""
+    """``bounds.certified_radius`` on the deduplicated state (the same
+    :func:`ssdfl.theory.bounds.certify_fixed_point`, on :meth:`_Cycle.map`): identical
+    clusters stay identical under the map, so the fixed point and the bracket tests are those
+    of the full state; vector norms weigh each group by its multiplicity. Returns
+    ``(upper, lower, certified)``."""
     cyc = _Cycle(P, K)
     G = len(cyc.mult)
-    wts = np.concatenate([cyc.mult, [1.0, 1.0, 1.0]])
-    y = np.zeros(G + 3)
-    for _ in range(20):
-        y = cyc.map(y)
-        if not np.all(np.isfinite(y)):
-            return math.inf, 0.0, False
-    lo = y.copy()
-    k = 20
-
-    def bracket(est: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        up = dn = None
-        for delta in (1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
-            c = est * (1.0 + delta) + 1e-300
-            if np.all(cyc.map(c) <= c):
-                up = c
-                break
-        for delta in (1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
-            c = est * (1.0 - delta)
-            if np.all(cyc.map(c) >= c):
-                dn = c
-                break
-        return up, dn
-
-    est = _newton(cyc, y.copy())
-    hi: np.ndarray | None = None
-    if est is not None:
-        hi, dn = bracket(est)
-        if dn is not None:
-            lo = np.maximum(lo, dn)
-    prev_step: np.ndarray | None = None
-    while True:
-        if hi is not None:
-            up, down = cyc.opt(hi), cyc.opt(lo)
-            if up - down <= rtol * max(up, 1e-300) or k >= max_cycles:
-                return up, down, True
-        if k >= max_cycles:
-            return math.inf, cyc.opt(lo), False
-        nxt = cyc.map(y)
-        k += 1
-        if not np.all(np.isfinite(nxt)):
-            return math.inf, cyc.opt(lo), False
-        step, y = nxt - y, nxt
-        lo = np.maximum(lo, y)
-        if hi is not None:
-            hi = np.minimum(hi, cyc.map(hi))
-        if float(np.max(np.abs(step), initial=0.0)) == 0.0:
-            hi = y.copy() if hi is None else np.minimum(hi, y)
-        elif prev_step is not None and k % 16 == 0:
-            n1 = math.sqrt(float(wts @ step**2))
-            n0 = math.sqrt(float(wts @ prev_step**2))
-            r = n1 / n0 if n0 > 0 else 1.0
-            if r < 1:
-                up_c, dn_c = bracket(y + step * (r / (1.0 - r)))
-                if up_c is not None:
-                    hi = up_c if hi is None else np.minimum(hi, up_c)
-                if dn_c is not None:
-                    lo = np.maximum(lo, dn_c)
-        prev_step = step
+    rad = certify_fixed_point(
+        cyc.map, cyc.opt, G + 3, weights=np.concatenate([cyc.mult, [1.0, 1.0, 1.0]]),
+        rtol=rtol, max_cycles=max_cycles,
+    )  # fmt: skip
+    return rad.upper, rad.lower, rad.certified
 
 
-def cycle_rate(P: Any, iters: int = 200) -> float:
-    """``bounds._cycle_rate`` (power iteration of the noise- and heterogeneity-free cycle map)
-    on the deduplicated recursion."""
-    Q = type(P)(**{**P.__dict__, "_cache": {}})
-    Q.zeta_a = np.zeros(P.S)
-    Q.zeta_b = 0.0
-    Q.zeta_p = np.zeros(P.S)
-    Q.zeta_u = np.zeros(P.S)
-    Q.sigma2 = 0.0
-    cyc = _Cycle(Q, sgd_constants(Q))
-    mult = cyc.mult
-    e = np.ones(len(mult))
-    b, m = 1.0, 1.0
-    rate = 0.0
-    base = math.sqrt(P.S + 2.0)
-    for _ in range(iters):
+def cycle_rate(P: BoundProblem, iters: int = 200) -> float:
+    """``bounds._cycle_rate`` (:func:`ssdfl.theory.bounds.power_rate` of the noise- and
+    heterogeneity-free cycle) on the deduplicated recursion."""
+    Q = noise_free(P)
+    cyc = _Cycle(Q, recursion_constants(Q))
+
+    def cycle(e: np.ndarray, b: float, m: float) -> tuple[np.ndarray, float, float]:
         _, e, b, m = cyc(e, b, m)
-        nrm = math.sqrt(float(np.sum(mult * e**2)) + b * b + m * m)
-        if nrm == 0 or not math.isfinite(nrm):
-            return 0.0 if nrm == 0 else math.inf
-        rate = nrm / base
-        e, b, m = e / nrm * base, b / nrm * base, m / nrm * base
-    return rate
+        return e, b, m
+
+    return power_rate(cycle, P.S, cyc.mult, iters)
 
 
 def theorem2_numbers(
@@ -599,8 +476,6 @@ def theorem2_numbers(
     (``(1/N)‖X_0 − 1x*ᵀ‖² = 1``, devices in consensus): the bound at every cycle end, the
     per-cycle rate and the certified asymptotic radius (as ``bounds.global_cycle_bound`` with
     ``radius_cycles``)."""
-    from ssdfl.theory.bounds import global_cycle_bound
-
     P = theorem2_problem(g, clusters, t, cfg, cfg.tau_a, cfg.tau_r, constants)
     if not _is_sgd(P):
         cb = global_cycle_bound(P, cycles, np.zeros((g.n, 1)), np.ones(1),
@@ -609,7 +484,7 @@ def theorem2_numbers(
         rate, radius = float(cb.rate), float(cb.radius)
         lower, certified = float(cb.radius_lower), bool(cb.converges)
     else:
-        K = sgd_constants(P)
+        K = recursion_constants(P)
         cf, _ = _groups(P, K)
         out, *_ = _run(
             P, K, np.array([P.tau_a]), np.array([P.tau_r]), cycles,

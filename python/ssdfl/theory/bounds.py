@@ -65,6 +65,7 @@ __all__ = [
     "StationarityBound",
     "bound_problem",
     "certified_radius",
+    "certify_fixed_point",
     "eps_S",
     "formation_bound",
     "generic_problem",
@@ -74,11 +75,15 @@ __all__ = [
     "inter_constants",
     "intra_cluster_convergence",
     "intra_consensus_bound",
+    "noise_free",
     "nonconvex_bound",
     "phi_min",
     "phi_min_rule",
+    "power_rate",
+    "recursion_constants",
     "reference_point",
     "run_bounds",
+    "sgd_problem",
     "theorem1_rate",
 ]
 
@@ -373,24 +378,38 @@ def generic_problem(
     if optimizers is not None:
         optimizers.require("generic", "generic_problem")
     lab = check_labels(labels)
-    if not (0 <= mu <= L):
-        raise SsdflError(f"need 0 <= mu <= L, got mu={mu}, L={L}")
-    n = len(lab)
     clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
     eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))
     z2 = np.asarray(zeta2, dtype=np.float64)
     if z2.shape != (len(clusters),) or np.any(z2 < 0):
         raise SsdflError(f"zeta2 must hold {len(clusters)} non-negative numbers")
-    sizes = np.array([len(i) for i in clusters])
+    return sgd_problem(
+        lab, np.array([len(i) for i in clusters]), eigs, lam, inter_constants(W_inter, lab),
+        eta, tau_a, tau_r, L=L, mu=mu, zeta2=z2, zeta_b=zeta_b, sigma2=sigma2,
+    )  # fmt: skip
+
+
+def sgd_problem(
+    labels: np.ndarray, sizes: np.ndarray, W_eigs: list[np.ndarray], lam_inter: float,
+    inter: dict[str, Any], eta: float, tau_a: int, tau_r: int, *, L: float, mu: float,
+    zeta2: np.ndarray, zeta_b: float | None = None, sigma2: float = 0.0,
+) -> BoundProblem:  # fmt: skip
+    """The :class:`BoundProblem` of SGD devices, every ``F_i`` ``μ``-strongly convex and
+    ``L``-smooth (``K`` = the midpoint of ``[μ, L]`` times ``I``, ``L_γ = L_β`` = the
+    half-width, ``ζ_a[s] = √(N_s·zeta2[s])``), from mixing constants already computed
+    (:func:`generic_problem` from dense matrices, the planner from sparse ones)."""
+    if not (0 <= mu <= L):
+        raise SsdflError(f"need 0 <= mu <= L, got mu={mu}, L={L}")
+    n, S = int(np.sum(sizes)), len(sizes)
     mid, half = 0.5 * (L + mu), 0.5 * (L - mu)
-    S = len(clusters)
     return BoundProblem(
-        labels=lab.astype(np.int64), sizes=sizes, W_eigs=eigs, lam_inter=lam, eta=float(eta),
-        tau_a=int(tau_a), tau_r=int(tau_r), c=np.ones(n), mu=np.zeros(n), rho=np.zeros(n),
-        L_dev=np.full(n, float(L)), kappa_s=np.tile([mid, mid], (S, 1)), kappa_b=(mid, mid),
-        kappa_m=(float(mu), float(L)), L_gamma=np.full(S, half), L_beta=half,
-        zeta_a=np.sqrt(sizes * z2), zeta_b=float(zeta_b or 0.0), zeta_p=np.zeros(S),
-        zeta_u=np.zeros(S), inter=inter_constants(W_inter, lab), sigma2=float(sigma2),
+        labels=np.asarray(labels).astype(np.int64), sizes=sizes, W_eigs=W_eigs,
+        lam_inter=lam_inter, eta=float(eta), tau_a=int(tau_a), tau_r=int(tau_r), c=np.ones(n),
+        mu=np.zeros(n), rho=np.zeros(n), L_dev=np.full(n, float(L)),
+        kappa_s=np.tile([mid, mid], (S, 1)), kappa_b=(mid, mid), kappa_m=(float(mu), float(L)),
+        L_gamma=np.full(S, half), L_beta=half, zeta_a=np.sqrt(sizes * np.asarray(zeta2)),
+        zeta_b=float(zeta_b or 0.0), zeta_p=np.zeros(S), zeta_u=np.zeros(S), inter=inter,
+        sigma2=float(sigma2),
     )  # fmt: skip
 
 
@@ -445,27 +464,38 @@ def _rho_W(eigs: np.ndarray, kappa: np.ndarray, eta: float) -> float:
     return float(np.max(np.abs(lam[:, None] - eta * np.asarray(kappa)[None, :])))
 
 
-def _constants(P: BoundProblem) -> dict:
+def recursion_constants(P: BoundProblem) -> dict:
+    """The per-cluster constants of the bound recursion (cached in ``P``), in ``O(N + S)``
+    array operations: per-cluster maxima (``initial = 0``) and sums over the devices of each
+    cluster, masked to the proximal (``μ_i > 0``) or momentum (``ρ_i > 0``) ones."""
     if P._cache:
         return P._cache
-    eta, lab = P.eta, P.labels
-    clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
+    eta, S = P.eta, P.S
+    _, lab = np.unique(P.labels, return_inverse=True)
+    lab = lab.reshape(-1)
     c2 = P.c**2
     Ns = P.sizes.astype(float)
     N = float(Ns.sum())
     mom = P.rho > 0
     prox = P.mu > 0
+
+    def cmax(v: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        out = np.zeros(S)
+        np.maximum.at(out, lab, v if mask is None else np.where(mask, v, 0.0))
+        return out
+
+    def csum(v: np.ndarray) -> np.ndarray:
+        return np.bincount(lab, weights=np.asarray(v, dtype=np.float64), minlength=S)
+
     K: dict = {}
     K["lam_min"] = np.array([max(0.0, float(e[0])) for e in P.W_eigs])
-    K["q_p"] = np.array(
-        [float(np.max(np.abs(1 - eta * (P.c * P.mu)[i][prox[i]]), initial=0.0)) for i in clusters]
-    )
-    K["Lc_p"] = np.array(
-        [float(np.max((P.c * P.L_dev)[i][prox[i]], initial=0.0)) for i in clusters]
-    )
-    K["has_p"] = np.array([bool(prox[i].any()) for i in clusters])
-    K["n_p"] = eta**2 * P.sigma2 * np.array([c2[i][prox[i]].sum() for i in clusters])
-    rho_W = np.array([_rho_W(P.W_eigs[k], P.kappa_s[k], eta) for k in range(P.S)])
+    K["q_p"] = cmax(np.abs(1 - eta * (P.c * P.mu)), prox)
+    K["Lc_p"] = cmax(P.c * P.L_dev, prox)
+    K["has_p"] = csum(prox) > 0
+    K["n_p"] = eta**2 * P.sigma2 * csum(np.where(prox, c2, 0.0))
+    rho_W = np.zeros(S)
+    for k in np.flatnonzero(P.sizes > 1):  # _rho_W is 0 on a singleton
+        rho_W[k] = _rho_W(P.W_eigs[k], P.kappa_s[k], eta)
     K["rho_e"] = rho_W + eta * P.L_gamma
     if P.rho_e is not None:
         K["rho_e"] = np.minimum(K["rho_e"], P.rho_e)
@@ -474,22 +504,21 @@ def _constants(P: BoundProblem) -> dict:
     K["q_b"] = max(abs(1 - eta * P.kappa_b[0]), abs(1 - eta * P.kappa_b[1]))
     K["q_m"] = max(abs(1 - eta * P.kappa_m[0]), abs(1 - eta * P.kappa_m[1]))
     K["Lg_max"] = float(P.L_gamma.max())
-    K["nu"] = np.array([float(np.max((P.c * P.mu)[i], initial=0.0)) for i in clusters])
-    K["omega"] = np.array([float(np.max(P.c[i][mom[i]], initial=0.0)) for i in clusters])
-    K["rL_u"] = np.array([float(np.max((P.rho * P.L_dev)[i], initial=0.0)) for i in clusters])
-    K["r_u"] = np.array([float(np.max(P.rho[i], initial=0.0)) for i in clusters])
-    K["has_u"] = np.array([bool(mom[i].any()) for i in clusters])
+    K["nu"] = cmax(P.c * P.mu)
+    K["omega"] = cmax(P.c, mom)
+    K["rL_u"] = cmax(P.rho * P.L_dev)
+    K["r_u"] = cmax(P.rho)
+    K["has_u"] = csum(mom) > 0
     sm = P.s_mom if P.s_mom is not None else np.ones(len(P.c))
-    K["rsL"] = np.array([float(np.max((P.rho * sm * P.L_dev)[i], initial=0.0)) for i in clusters])
-    K["csL"] = np.array(
-        [float(np.max((P.c * sm * P.L_dev)[i][mom[i]], initial=0.0)) for i in clusters]
-    )
-    K["n_mom"] = np.array([float(mom[i].sum()) for i in clusters])
+    K["rsL"] = cmax(P.rho * sm * P.L_dev)
+    K["csL"] = cmax(P.c * sm * P.L_dev, mom)
+    K["n_mom"] = csum(mom)
     s2 = P.sigma2
-    K["n_e"] = eta**2 * s2 * np.array([(1 - 1 / len(i)) * c2[i].sum() for i in clusters])
-    K["n_b"] = eta**2 * s2 * max(0.0, sum(c2[i].sum() / len(i) for i in clusters) - c2.sum() / N)
-    K["n_m"] = eta**2 * s2 * c2.sum() / N
-    K["n_u"] = s2 * np.array([(P.rho[i] ** 2).sum() for i in clusters])
+    c2s = csum(c2)
+    K["n_e"] = eta**2 * s2 * ((1 - 1 / Ns) * c2s)
+    K["n_b"] = eta**2 * s2 * max(0.0, float(np.sum(c2s / Ns)) - float(c2.sum()) / N)
+    K["n_m"] = eta**2 * s2 * float(c2.sum()) / N
+    K["n_u"] = s2 * csum(P.rho**2)
     K["frac"] = np.sqrt(Ns / N)
     P._cache.update(K)
     return K
@@ -558,7 +587,7 @@ def run_bounds(P: BoundProblem, cycles: int, *, e0: np.ndarray, b0: float, m0: f
     :func:`initial_state` to compute them from ``X0``)."""
     if cycles < 0:
         raise SsdflError("cycles must be >= 0")
-    K = _constants(P)
+    K = recursion_constants(P)
     e = np.asarray(e0, dtype=np.float64).copy()
     if e.shape != (P.S,):
         raise SsdflError(f"e0 must have {P.S} entries")
@@ -675,12 +704,15 @@ class Radius:
     certified: bool
 
 
-def _newton_fixed_point(P: BoundProblem, K: dict, y: np.ndarray) -> np.ndarray | None:
-    """Approximate fixed point of ``T`` by Newton's method on ``T(y) − y`` with a
-    finite-difference Jacobian (the state has ``2S + 3`` entries); ``None`` if it fails."""
+def _newton_fixed_point(
+    tmap: Callable[[np.ndarray], np.ndarray], y: np.ndarray
+) -> np.ndarray | None:
+    """Approximate fixed point of the cycle map ``tmap`` by Newton's method on ``T(y) − y``
+    with a finite-difference Jacobian (the state is small: ``2S + 3`` entries); ``None`` if it
+    fails."""
     n = len(y)
     for _ in range(40):
-        ty = _cycle_map(P, K, y)
+        ty = tmap(y)
         F = ty - y
         if not np.all(np.isfinite(F)):
             return None
@@ -691,7 +723,7 @@ def _newton_fixed_point(P: BoundProblem, K: dict, y: np.ndarray) -> np.ndarray |
             h = 1e-7 * max(abs(float(y[j])), 1e-12)
             z = y.copy()
             z[j] += h
-            J[:, j] = (_cycle_map(P, K, z) - ty) / h
+            J[:, j] = (tmap(z) - ty) / h
         try:
             dy = np.linalg.solve(J - np.eye(n), -F)
         except np.linalg.LinAlgError:
@@ -704,17 +736,40 @@ def certified_radius(
     P: BoundProblem, rtol: float = 1e-7, max_cycles: int = 200_000
 ) -> Radius:
     """The limit of the Theorem-2 bound at cycle ends, to a certified relative tolerance
-    ``rtol`` (see :class:`Radius`). An approximate fixed point ``ŷ`` (Newton on ``T(y) = y``
-    from a few iterates of ``T`` from 0) is bracketed: ``ŷ(1+δ)`` is accepted as upper end
-    once ``T(ȳ) ≤ ȳ`` (super-solution), ``ŷ(1−δ)`` as lower end once ``T(y) ≥ y``
-    (sub-solution, below the unique fixed point), for the smallest ``δ`` of a ladder. If that
-    fails, the iterates ``T^k(0)`` (increasing, below every fixed point) run up to
-    ``max_cycles`` while the same test is tried on their geometric extrapolation."""
-    K = _constants(P)
-    dim = 2 * P.S + 3
+    ``rtol`` (see :class:`Radius`; the bracket is :func:`certify_fixed_point` on the cycle map
+    of ``P``)."""
+    K = recursion_constants(P)
+    return certify_fixed_point(
+        lambda y: _cycle_map(P, K, y), lambda y: _opt(P, y), 2 * P.S + 3, rtol=rtol,
+        max_cycles=max_cycles,
+    )  # fmt: skip
+
+
+def certify_fixed_point(
+    tmap: Callable[[np.ndarray], np.ndarray],
+    opt: Callable[[np.ndarray], float],
+    dim: int,
+    *,
+    weights: np.ndarray | None = None,
+    rtol: float = 1e-7,
+    max_cycles: int = 200_000,
+) -> Radius:
+    """Certified bracket of ``opt`` at the fixed point of a monotone cycle map ``tmap`` on
+    states of ``dim`` entries (:func:`certified_radius`; the planner calls it on its
+    deduplicated state, ``weights`` = each entry's multiplicity in the vector norms). An
+    approximate fixed point ``ŷ`` (Newton on ``T(y) = y`` from a few iterates of ``T`` from 0)
+    is bracketed: ``ŷ(1+δ)`` is accepted as upper end once ``T(ȳ) ≤ ȳ`` (super-solution),
+    ``ŷ(1−δ)`` as lower end once ``T(y) ≥ y`` (sub-solution, below the unique fixed point),
+    for the smallest ``δ`` of a ladder. If that fails, the iterates ``T^k(0)`` (increasing,
+    below every fixed point) run up to ``max_cycles`` while the same test is tried on their
+    geometric extrapolation."""
+
+    def norm(x: np.ndarray) -> float:
+        return float(np.linalg.norm(x)) if weights is None else math.sqrt(float(weights @ x**2))
+
     y = np.zeros(dim)
     for _ in range(20):
-        y = _cycle_map(P, K, y)
+        y = tmap(y)
         if not np.all(np.isfinite(y)):
             return Radius(math.inf, 0.0, 20, False)
     lo = y.copy()
@@ -724,17 +779,17 @@ def certified_radius(
         up = dn = None
         for delta in (1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
             c = est * (1.0 + delta) + 1e-300
-            if np.all(_cycle_map(P, K, c) <= c):
+            if np.all(tmap(c) <= c):
                 up = c
                 break
         for delta in (1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
             c = est * (1.0 - delta)
-            if np.all(_cycle_map(P, K, c) >= c):
+            if np.all(tmap(c) >= c):
                 dn = c
                 break
         return up, dn
 
-    est = _newton_fixed_point(P, K, y.copy())
+    est = _newton_fixed_point(tmap, y.copy())
     hi: np.ndarray | None = None
     if est is not None:
         hi, dn = bracket(est)
@@ -743,23 +798,23 @@ def certified_radius(
     prev_step: np.ndarray | None = None
     while True:
         if hi is not None:
-            up, down = _opt(P, hi), _opt(P, lo)
+            up, down = opt(hi), opt(lo)
             if up - down <= rtol * max(up, 1e-300) or k >= max_cycles:
                 return Radius(up, down, k, True)
         if k >= max_cycles:
-            return Radius(math.inf, _opt(P, lo), k, False)
-        nxt = _cycle_map(P, K, y)
+            return Radius(math.inf, opt(lo), k, False)
+        nxt = tmap(y)
         k += 1
         if not np.all(np.isfinite(nxt)):
-            return Radius(math.inf, _opt(P, lo), k, False)
+            return Radius(math.inf, opt(lo), k, False)
         step, y = nxt - y, nxt
         lo = np.maximum(lo, y)
         if hi is not None:
-            hi = np.minimum(hi, _cycle_map(P, K, hi))  # T(ȳ) ≤ ȳ ⇒ T(T(ȳ)) ≤ T(ȳ)
+            hi = np.minimum(hi, tmap(hi))  # T(ȳ) ≤ ȳ ⇒ T(T(ȳ)) ≤ T(ȳ)
         if float(np.max(np.abs(step), initial=0.0)) == 0.0:
             hi = y.copy() if hi is None else np.minimum(hi, y)
         elif prev_step is not None and k % 16 == 0:
-            n1, n0 = float(np.linalg.norm(step)), float(np.linalg.norm(prev_step))
+            n1, n0 = norm(step), norm(prev_step)
             r = n1 / n0 if n0 > 0 else 1.0
             if r < 1:
                 up_c, dn_c = bracket(y + step * (r / (1.0 - r)))
@@ -847,25 +902,51 @@ class CycleBound:
     converges: bool = False
 
 
-def _cycle_rate(P: BoundProblem, iters: int = 200) -> float:
+def noise_free(P: BoundProblem) -> BoundProblem:
+    """A copy of ``P`` without noise and heterogeneity (``ζ = 0``, ``σ² = 0``): its cycle
+    map is the one whose contraction :func:`power_rate` measures."""
     Q = BoundProblem(**{**P.__dict__, "_cache": {}})
     Q.zeta_a = np.zeros(P.S)
     Q.zeta_b = 0.0
     Q.zeta_p = np.zeros(P.S)
     Q.zeta_u = np.zeros(P.S)
     Q.sigma2 = 0.0
-    e, b, m = np.ones(P.S), 1.0, 1.0
+    return Q
+
+
+def power_rate(
+    cycle: Callable[[np.ndarray, float, float], tuple[np.ndarray, float, float]],
+    S: int,
+    weights: np.ndarray | None = None,
+    iters: int = 200,
+) -> float:
+    """Per-cycle contraction of a (noise-free) cycle ``(e, b, m) ↦ (e, b, m)`` by power
+    iteration from ones, renormalized to the norm ``√(S + 2)`` of the all-ones state;
+    ``weights`` (default ones) is the multiplicity of each entry of ``e`` (the planner's
+    deduplicated clusters)."""
+    w = np.ones(S) if weights is None else np.asarray(weights, dtype=np.float64)
+    e, b, m = np.ones(len(w)), 1.0, 1.0
     rate = 0.0
+    base = math.sqrt(S + 2.0)
     for _ in range(iters):
-        tr = run_bounds(Q, 1, e0=e, b0=b, m0=m)
-        e, b, m = tr.e[-1], float(tr.b[-1]), float(tr.m[-1])
-        nrm = math.sqrt(float(np.sum(e**2)) + b * b + m * m)
+        e, b, m = cycle(e, b, m)
+        nrm = math.sqrt(float(np.sum(w * e**2)) + b * b + m * m)
         if nrm == 0 or not math.isfinite(nrm):
             return 0.0 if nrm == 0 else math.inf
-        base = math.sqrt(P.S + 2.0)
         rate = nrm / base
         e, b, m = e / nrm * base, b / nrm * base, m / nrm * base
     return rate
+
+
+def _cycle_rate(P: BoundProblem, iters: int = 200) -> float:
+    """:func:`power_rate` of one cycle of :func:`run_bounds` on :func:`noise_free` ``(P)``."""
+    Q = noise_free(P)
+
+    def cycle(e: np.ndarray, b: float, m: float) -> tuple[np.ndarray, float, float]:
+        tr = run_bounds(Q, 1, e0=e, b0=b, m0=m)
+        return tr.e[-1], float(tr.b[-1]), float(tr.m[-1])
+
+    return power_rate(cycle, P.S, iters=iters)
 
 
 def global_cycle_bound(
