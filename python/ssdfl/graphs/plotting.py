@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-__all__ = ["SPECTRAL_LAYOUT_MIN", "layout", "plot_formation", "save_figure", "spectral_layout"]
+__all__ = [
+    "SPECTRAL_LAYOUT_MIN",
+    "cluster_colours",
+    "layout",
+    "plot_formation",
+    "save_figure",
+    "spectral_layout",
+]
 
 
 SPECTRAL_LAYOUT_MIN = 300
@@ -76,6 +83,36 @@ def spectral_layout(g: GraphLike) -> np.ndarray:
     return pos
 
 
+def cluster_colours(labels: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """RGBA colour per cluster (row ``c`` for label ``c``) such that clusters joined by an edge
+    never share a colour: a greedy colouring of the cluster graph (largest degree first) over
+    tab10/tab20, extended by evenly spaced hues when more colours are needed. Up to 20 clusters
+    every cluster gets its own colour."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import hsv_to_rgb
+
+    k = int(labels.max(initial=-1)) + 1
+    base = plt.get_cmap("tab10" if k <= 10 else "tab20")
+    if k <= base.N:
+        return np.array([base(c) for c in range(k)])
+    a, b = labels[src], labels[dst]
+    cross = a != b
+    nbrs: list[set[int]] = [set() for _ in range(k)]
+    for u, v in zip(a[cross].tolist(), b[cross].tolist()):
+        nbrs[u].add(v)
+        nbrs[v].add(u)
+    slot = np.full(k, -1, dtype=np.int64)
+    for c in sorted(range(k), key=lambda c: -len(nbrs[c])):
+        used = {int(slot[x]) for x in nbrs[c] if slot[x] >= 0}
+        slot[c] = next(i for i in range(k) if i not in used)
+    n_col = int(slot.max()) + 1
+    palette = [base(i) for i in range(base.N)]
+    for i in range(base.N, n_col):  # golden-ratio hues, alternating lightness
+        h = (i * 0.618033988749895) % 1.0
+        palette.append((*hsv_to_rgb((h, 0.65, 0.95 if i % 2 else 0.7)), 1.0))
+    return np.array([palette[int(x)] for x in slot])
+
+
 def plot_formation(
     g: GraphLike,
     labels: Sequence[int] | np.ndarray,
@@ -109,17 +146,13 @@ def plot_formation(
     same = lab[s] == lab[d]
     segs = np.stack([pos[s], pos[d]], axis=1) if len(s) else np.zeros((0, 2, 2))
     ax.add_collection(LineCollection(segs[~same], colors="0.7", linewidths=0.8, linestyles="--"))
-    cmap = plt.get_cmap("tab20" if lab.max(initial=0) >= 10 else "tab10")
-    ax.add_collection(
-        LineCollection(
-            segs[same], colors=[cmap(int(c) % cmap.N) for c in lab[s[same]]], linewidths=1.6
-        )
-    )
+    colour = cluster_colours(lab, s, d)
+    ax.add_collection(LineCollection(segs[same], colors=colour[lab[s[same]]], linewidths=1.6))
     big = g.n > 200
     ax.scatter(
         pos[:, 0],
         pos[:, 1],
-        c=[cmap(int(c) % cmap.N) for c in lab],
+        c=colour[lab],
         s=90 if not big else max(2.0, 90.0 * 200 / g.n),
         edgecolors="k" if not big else "none",
         linewidths=0.6,
