@@ -646,15 +646,7 @@ def _one_cycle(
         # energy between the two parts: (I−J_a)WX = (I−J_a)W E + (I−J_a)(W−I)B, etc.
         f *= lam
         if P.inter is not None:
-            it = P.inter
-            e_in = min(e_tot, float(np.sqrt(np.sum(e**2))))
-            e = np.minimum(it["lam_E_s"] * e_in + it["beta_s"] * b, f)
-            e_tot, b = (
-                min(it["lam_E"] * e_in + it["beta"] * b, f),
-                min(it["beta"] * e_in + it["lam_B"] * b, f),
-            )
-            e = _fix(np.minimum(e, e_tot))
-            e_tot, b = float(_fix(e_tot)), float(_fix(b if P.S > 1 else 0.0))
+            e, e_tot, b = _gossip_round(P.inter, e, e_tot, b, f, P.S > 1)
         else:
             e = np.full(P.S, f)
             e_tot = f
@@ -662,6 +654,22 @@ def _one_cycle(
         if rows is not None:
             rows.append((e.copy(), e_tot, b, m, "inter"))
     return e, e_tot, b, m, u
+
+
+def _gossip_round(
+    it: dict[str, Any], e: np.ndarray, e_tot: float, b: float, f: float, several: bool
+) -> tuple[np.ndarray, float, float]:
+    """One global gossip round of the recursion (``it`` = :func:`inter_constants`, ``f`` the
+    contracted ``‖(I−J)X‖`` bound, ``several``: ``S > 1``, else ``b = 0``):
+    ``(I−J_a)WX = (I−J_a)W E + (I−J_a)(W−I)B`` and likewise for ``B``."""
+    e_in = min(e_tot, float(np.sqrt(np.sum(e**2))))
+    e = np.minimum(it["lam_E_s"] * e_in + it["beta_s"] * b, f)
+    e_tot, b = (
+        min(it["lam_E"] * e_in + it["beta"] * b, f),
+        min(it["beta"] * e_in + it["lam_B"] * b, f),
+    )
+    e = _fix(np.minimum(e, e_tot))
+    return e, float(_fix(e_tot)), float(_fix(b if several else 0.0))
 
 
 def _pack(e: np.ndarray, e_tot: float, b: float, m: float, u: np.ndarray) -> np.ndarray:
@@ -858,14 +866,20 @@ def initial_state(
     (:func:`reference_point`: ``P.x_ref`` when set)."""
     x_ref = reference_point(P, x_ref)
     X0 = np.asarray(X0, dtype=np.float64)
-    lab = P.labels
-    e0, b2 = [], 0.0
-    xbar = X0.mean(axis=0)
+    e0, b0 = _disagreement(X0, P.labels)
+    return e0, b0, math.sqrt(len(X0)) * float(np.linalg.norm(X0.mean(axis=0) - x_ref))
+
+
+def _disagreement(X: np.ndarray, lab: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(e, b)`` of ``X``: ``e[s] = ‖(I − J_s)X_s‖_F`` per cluster (``np.unique`` order) and
+    ``b = ‖(J_a − J)X‖_F = (Σ_s N_s‖x̄_s − x̄‖²)^{1/2}``."""
+    e, b2 = [], 0.0
+    xbar = X.mean(axis=0)
     for s in np.unique(lab):
-        Xs = X0[lab == s]
-        e0.append(float(np.linalg.norm(Xs - Xs.mean(0))))
+        Xs = X[lab == s]
+        e.append(float(np.linalg.norm(Xs - Xs.mean(0))))
         b2 += len(Xs) * float(np.sum((Xs.mean(0) - xbar) ** 2))
-    return np.array(e0), math.sqrt(b2), math.sqrt(len(X0)) * float(np.linalg.norm(xbar - x_ref))
+    return np.array(e), math.sqrt(b2)
 
 
 # --------------------------------------------------------------------------- named statements
@@ -1102,9 +1116,7 @@ def nonconvex_bound(
     lam_s = np.array([_rho_W(e, np.zeros(2), eta) for e in eigs])  # second eigenvalue modulus
     n_e = eta**2 * sigma2 * (Ns - 1)
     n_b = eta**2 * sigma2 * (S - 1)
-    e = np.array([float(np.linalg.norm(X0[i] - X0[i].mean(0))) for i in clusters])
-    xbar = X0.mean(0)
-    b = math.sqrt(sum(len(i) * float(np.sum((X0[i].mean(0) - xbar) ** 2)) for i in clusters))
+    e, b = _disagreement(X0, lab)
     e_tot = float(np.sqrt(np.sum(e**2)))
     rows = [(e.copy(), e_tot, b)]
     steps = []
@@ -1130,13 +1142,7 @@ def nonconvex_bound(
             f = math.hypot(e_tot, b)
             for _ in range(tau_r):
                 f *= lam
-                e_in = min(e_tot, float(np.sqrt(np.sum(e**2))))
-                e = np.minimum(it["lam_E_s"] * e_in + it["beta_s"] * b, f)
-                e_tot, b = (
-                    min(it["lam_E"] * e_in + it["beta"] * b, f),
-                    min(it["beta"] * e_in + it["lam_B"] * b, f) if S > 1 else 0.0,
-                )
-                e = _fix(np.minimum(e, e_tot))
+                e, e_tot, b = _gossip_round(it, e, e_tot, b, f, S > 1)
                 rows.append((e.copy(), e_tot, b))
         E = np.stack([r[0] for r in rows])
         et = np.array([r[1] for r in rows])
