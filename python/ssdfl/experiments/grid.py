@@ -54,6 +54,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ssdfl._progress import get_logger, stage
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.simulate import SimulationResult, make_method, simulate
@@ -73,6 +74,8 @@ __all__ = [
     "run_one",
     "sweep",
 ]
+
+_log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -377,7 +380,6 @@ def sweep(
     that raises stops the sweep with that error.
     """
     from dask.distributed import Client, LocalCluster, as_completed
-    from tqdm.auto import tqdm
 
     specs = list(grid) if not isinstance(grid, Mapping) else expand_grid(grid, base)
     if not specs or not all(isinstance(s, RunSpec) for s in specs):
@@ -398,13 +400,12 @@ def sweep(
         futures = client.map(run_one, specs, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         tables: list[pd.DataFrame | None] = [None] * len(specs)
-        bar = tqdm(total=len(specs), desc="sweep", unit="run", disable=not progress)
-        for fut in as_completed(futures):
-            df = fut.result()
-            df.insert(0, "run", index[fut.key])
-            tables[index[fut.key]] = df
-            bar.update(1)
-        bar.close()
+        with stage(_log, f"sweep: {len(specs)} runs", total=len(specs), enabled=progress) as bar:
+            for fut in as_completed(futures):
+                df = fut.result()
+                df.insert(0, "run", index[fut.key])
+                tables[index[fut.key]] = df
+                bar.advance(1)
     finally:
         for obj in own:
             obj.close()
@@ -595,13 +596,14 @@ def run_config(
         _safe_name(cfg.name, "config")  # output files stay inside out_dir
     specs = cfg.specs()
     if serial:
-        from tqdm.auto import tqdm
-
         tables = []
-        for i, s in enumerate(tqdm(specs, desc=cfg.name, unit="run", disable=not progress)):
-            df = run_one(s, single_thread=False)
-            df.insert(0, "run", i)
-            tables.append(df)
+        label = f"{cfg.name}: {len(specs)} runs"
+        with stage(_log, label, total=len(specs), enabled=progress) as bar:
+            for i, s in enumerate(specs):
+                df = run_one(s, single_thread=False)
+                df.insert(0, "run", i)
+                tables.append(df)
+                bar.advance(1)
         table = pd.concat(tables, ignore_index=True)
     else:
         table = sweep(
