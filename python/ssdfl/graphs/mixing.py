@@ -28,6 +28,7 @@ from ssdfl.graphs.graph import GraphLike, as_graph
 __all__ = [
     "MIXING_RULES",
     "block_mixing_matrix",
+    "dense_matrix",
     "mixing_matrix",
     "second_eigenvalue",
     "spectral_gap",
@@ -108,14 +109,26 @@ def block_mixing_matrix(
     return sp.csr_array(W)
 
 
-def _eigs_symmetric(W: sp.spmatrix | sp.sparray | np.ndarray) -> np.ndarray:
-    """All eigenvalues (ascending) for small ``W``; dense LAPACK."""
+def dense_matrix(
+    W: sp.spmatrix | sp.sparray | np.ndarray, n: int | None = None, name: str = "W"
+) -> np.ndarray:
+    """``W`` (numpy, scipy sparse or array-like) as a dense float64 array, checked square
+    (``n × n`` when ``n`` is given); ``name`` is the argument named in the error."""
     A = (
         np.asarray(W, dtype=np.float64)
         if isinstance(W, np.ndarray) or not sp.issparse(W)
-        else W.toarray()
+        else np.asarray(W.toarray(), dtype=np.float64)
     )
-    return np.linalg.eigvalsh(A)
+    if n is not None and A.shape != (n, n):
+        raise SsdflError(f"{name} must be {n}×{n}, got {A.shape}")
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise SsdflError(f"{name} must be square, got shape {A.shape}")
+    return A
+
+
+def _eigs_symmetric(W: sp.spmatrix | sp.sparray | np.ndarray) -> np.ndarray:
+    """All eigenvalues (ascending) for small ``W``; dense LAPACK."""
+    return np.linalg.eigvalsh(dense_matrix(W))
 
 
 def second_eigenvalue(W: sp.spmatrix | sp.sparray | np.ndarray) -> float:

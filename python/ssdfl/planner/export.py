@@ -32,12 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ssdfl._atomic import atomic_write
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
-from ssdfl.graphs.mixing import mixing_matrix
+from ssdfl.graphs.mixing import dense_matrix, mixing_matrix
 
 FORMATS = ("decentralizepy", "networkx", "json")
 EXPORT_SCHEMA = "ssdfl.export/1"
@@ -57,10 +56,6 @@ class Topology:
         """Undirected edges ``(i, j, W[i, j])`` with ``i < j`` (local indices)."""
         iu, ju = np.nonzero(np.triu(self.W, 1))
         return [(int(i), int(j), float(self.W[i, j])) for i, j in zip(iu, ju)]
-
-
-def _dense(W: Any) -> np.ndarray:
-    return W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
 
 
 def formation_topologies(plan: Any, g: Graph) -> list[Topology]:
@@ -87,9 +82,10 @@ def formation_topologies(plan: Any, g: Graph) -> list[Topology]:
                 W[i, j] = W[j, i] = float(w)
             np.fill_diagonal(W, 1.0 - W.sum(axis=1))
         else:
-            W = _dense(mixing_matrix(Graph.from_scipy(sub), rule=rule))
+            W = dense_matrix(mixing_matrix(Graph.from_scipy(sub), rule=rule))
         tops.append(Topology(f"cluster_{k}", nodes, [labels[i] for i in nodes], W))
-    tops.append(Topology("inter", np.arange(g.n), labels, _dense(mixing_matrix(g, rule=rule))))
+    W = dense_matrix(mixing_matrix(g, rule=rule))
+    tops.append(Topology("inter", np.arange(g.n), labels, W))
     return tops
 
 

@@ -51,6 +51,7 @@ import scipy.sparse as sp
 
 from ssdfl.clusters.labels import check_labels
 from ssdfl.errors import SsdflError
+from ssdfl.graphs.mixing import dense_matrix
 from ssdfl.theory.models import DeviceModel, Quadratic
 from ssdfl.theory.optimizers import OptimizerPopulation
 
@@ -164,14 +165,6 @@ class BoundProblem:
         return int(self.sizes.sum())
 
 
-def _dense(W: np.ndarray | sp.sparray | sp.spmatrix) -> np.ndarray:
-    return (
-        np.asarray(W, dtype=np.float64)
-        if isinstance(W, np.ndarray) or not sp.issparse(W)
-        else W.toarray()
-    )
-
-
 def _check_common(eta: float, tau_a: int, tau_r: int) -> None:
     if not (eta > 0 and math.isfinite(eta)):
         raise SsdflError(f"eta must be positive and finite, got {eta}")
@@ -183,7 +176,7 @@ def _cluster_spectra(
     W_intra: np.ndarray, lab: np.ndarray, W_inter: np.ndarray
 ) -> tuple[list[np.ndarray], float]:
     n = len(lab)
-    Wa, Wr = _dense(W_intra), _dense(W_inter)
+    Wa, Wr = dense_matrix(W_intra), dense_matrix(W_inter)
     if Wa.shape != (n, n) or Wr.shape != (n, n):
         raise SsdflError(f"mixing matrices must be {n}×{n}")
     for name, W in (("W_intra", Wa), ("W_inter", Wr)):
@@ -212,7 +205,7 @@ def _cluster_spectra(
 
 def inter_constants(W_inter: np.ndarray | sp.sparray, labels: np.ndarray) -> dict[str, Any]:
     """Gossip-coupling constants of :class:`BoundProblem` ``inter`` (dense ``N × N`` norms)."""
-    W = _dense(W_inter)
+    W = dense_matrix(W_inter)
     lab = np.asarray(labels)
     n = len(lab)
     Ja = np.zeros((n, n))
@@ -277,7 +270,7 @@ def bound_problem(
                            reset_momentum=reset_momentum, momentum="absorb")  # fmt: skip
         return P2 if _cycle_rate(P2) < _cycle_rate(P1) else P1
     clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
-    eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))
+    eigs, lam = _cluster_spectra(dense_matrix(W_intra), lab, dense_matrix(W_inter))
     # the optimizers' own normalization: α(τ_a) with a reset, the steady state without one
     c_step = optimizers.scales(max(tau_a, 1), eta, normalize, reset_momentum)
     mu, rho = optimizers.mu, optimizers.rho
@@ -321,7 +314,7 @@ def bound_problem(
     if quad is not None and max(len(i) for i in clusters) * d <= REFINE_LIMIT:
         rho_e = np.zeros(S)
         g_cross = np.zeros(S)
-        Wa = _dense(W_intra)
+        Wa = dense_matrix(W_intra)
         for k, idx in enumerate(clusters):
             ns = len(idx)
             if ns == 1:
@@ -379,7 +372,7 @@ def generic_problem(
         optimizers.require("generic", "generic_problem")
     lab = check_labels(labels)
     clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
-    eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))
+    eigs, lam = _cluster_spectra(dense_matrix(W_intra), lab, dense_matrix(W_inter))
     z2 = np.asarray(zeta2, dtype=np.float64)
     if z2.shape != (len(clusters),) or np.any(z2 < 0):
         raise SsdflError(f"zeta2 must hold {len(clusters)} non-negative numbers")
@@ -1031,7 +1024,7 @@ def theorem1_rate(
     ``"theorem1"`` (SGD / prox)."""
     if optimizers is not None:
         optimizers.require("theorem1", "theorem1_rate")
-    lam_min = float(np.linalg.eigvalsh(_dense(W))[0])
+    lam_min = float(np.linalg.eigvalsh(dense_matrix(W))[0])
     return max(abs(1 - eta * h_min), abs(lam_min - eta * h_max))
 
 
@@ -1103,7 +1096,7 @@ def nonconvex_bound(
     X0 = np.asarray(X0, dtype=np.float64)
     if X0.ndim != 2 or X0.shape[0] != n:
         raise SsdflError(f"X0 must have shape ({n}, d)")
-    eigs, lam = _cluster_spectra(_dense(W_intra), lab, _dense(W_inter))
+    eigs, lam = _cluster_spectra(dense_matrix(W_intra), lab, dense_matrix(W_inter))
     it = inter_constants(W_inter, lab)
     clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
     S = len(clusters)

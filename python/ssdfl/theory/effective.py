@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssdfl.errors import SsdflError
+from ssdfl.graphs.mixing import dense_matrix
 from ssdfl.theory.models import DeviceModel, Quadratic
 from ssdfl.theory.optimizers import OptimizerPopulation
 from ssdfl.theory.reference import affine_schedule
@@ -45,17 +46,6 @@ __all__ = [
     "step_size_limit",
     "surrogate_weights",
 ]
-
-
-def _dense(W: np.ndarray | sp.sparray | sp.spmatrix) -> np.ndarray:
-    A = (
-        np.asarray(W, dtype=np.float64)
-        if isinstance(W, np.ndarray) or not sp.issparse(W)
-        else W.toarray()
-    )
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise SsdflError(f"W must be square, got shape {A.shape}")
-    return A
 
 
 class EffectiveLoss:
@@ -78,7 +68,7 @@ class EffectiveLoss:
     ):
         n, d = model.n_devices, model.dim
         self.model = model
-        self.W = _dense(W)
+        self.W = dense_matrix(W)
         if self.W.shape != (n, n):
             raise SsdflError(f"W must be {n}×{n} for a cluster of {n} devices")
         if not (eta > 0):
@@ -174,7 +164,7 @@ def smoothness_bound(
     scales: float | np.ndarray = 1.0,
 ) -> float:
     """``L̃ = max_i c_i(L_i + μ_i) + (1 − λ_min(W))/η`` ≥ the smoothness constant of ``F̃``."""
-    lam_min = float(np.linalg.eigvalsh(_dense(W))[0])
+    lam_min = float(np.linalg.eigvalsh(dense_matrix(W))[0])
     loc = np.max(np.asarray(scales) * (np.asarray(L) + np.asarray(mu)))
     return float(loc + (1.0 - lam_min) / eta)
 
@@ -187,7 +177,7 @@ def step_size_limit(
 ) -> float:
     """Largest ``η`` with ``η L̃ < 2`` given the smoothness bound: ``(1 + λ_min(W)) /
     max_i c_i(L_i + μ_i)`` (a gradient step on ``F̃`` is then a contraction)."""
-    lam_min = float(np.linalg.eigvalsh(_dense(W))[0])
+    lam_min = float(np.linalg.eigvalsh(dense_matrix(W))[0])
     loc = float(np.max(np.asarray(scales) * (np.asarray(L) + np.asarray(mu))))
     if loc <= 0:
         return float("inf")

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from ssdfl.clusters.labels import check_labels
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
-from ssdfl.graphs.mixing import block_mixing_matrix
+from ssdfl.graphs.mixing import block_mixing_matrix, dense_matrix
 from ssdfl.theory.models import DeviceModel, Quadratic
 from ssdfl.theory.optimizers import OptimizerPopulation
 
@@ -58,17 +58,6 @@ def block_mixing(
     g = as_graph(g)
     lab = _labels(labels, g.n)
     return block_mixing_matrix(g, lab, rule, check_connected=False).toarray()
-
-
-def _dense(W: np.ndarray | sp.sparray | sp.spmatrix, n: int, name: str) -> np.ndarray:
-    A = (
-        np.asarray(W, dtype=np.float64)
-        if isinstance(W, np.ndarray) or not sp.issparse(W)
-        else W.toarray()
-    )
-    if A.shape != (n, n):
-        raise SsdflError(f"{name} must be {n}×{n}, got {A.shape}")
-    return A
 
 
 @dataclass
@@ -106,8 +95,8 @@ def simulate(
         raise SsdflError("need tau_a, tau_r, cycles >= 0 and tau_a + tau_r >= 1")
     if not (eta > 0):
         raise SsdflError(f"eta must be > 0, got {eta}")
-    Wa = _dense(W_intra, n, "W_intra")
-    Wr = _dense(W_inter, n, "W_inter")
+    Wa = dense_matrix(W_intra, n, "W_intra")
+    Wr = dense_matrix(W_inter, n, "W_inter")
     r = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     c = optimizers.scales(max(tau_a, 1), eta, normalize, reset_momentum)[:, None]
     X = np.array(X0, dtype=np.float64)
@@ -217,8 +206,8 @@ def affine_schedule(
     f_mu, f_rho, f_v = optimizers.fused
     n, d = model.n_devices, model.dim
     nd = n * d
-    Wa = _dense(W_intra, n, "W_intra")
-    Wr = _dense(W_inter, n, "W_inter")
+    Wa = dense_matrix(W_intra, n, "W_intra")
+    Wr = dense_matrix(W_inter, n, "W_inter")
     c = optimizers.scales(max(tau_a, 1), eta, normalize, reset_momentum)
     Id = np.eye(d)
     Ab = np.zeros((nd, nd))
