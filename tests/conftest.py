@@ -62,3 +62,20 @@ def set_partitions(items: list[int]):
         for i in range(len(part)):
             yield [*part[:i], [first, *part[i]], *part[i + 1 :]]
         yield [[first], *part]
+
+
+def fd_grad(model, X: np.ndarray) -> np.ndarray:
+    """Per-device gradients of ``model.loss`` by forward finite differences
+    (``scipy.optimize.approx_fprime``, step 1e-7): an independent check of ``model.grad``."""
+    from scipy.optimize import approx_fprime
+
+    out = np.empty_like(X)
+    for i in range(X.shape[0]):
+
+        def f(x: np.ndarray, i: int = i) -> float:
+            Y = X.copy()
+            Y[i] = x
+            return float(model.loss(Y)[i])
+
+        out[i] = approx_fprime(X[i], f, 1e-7)
+    return out

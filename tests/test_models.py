@@ -7,23 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.optimize import approx_fprime
 
+from conftest import fd_grad
 from ssdfl.errors import SsdflError
 from ssdfl.theory.models import LeastSquares, LogisticRegression, Quadratic
-
-
-def _fd_grad(model, X: np.ndarray) -> np.ndarray:
-    out = np.empty_like(X)
-    for i in range(X.shape[0]):
-
-        def f(x: np.ndarray, i: int = i) -> float:
-            Y = X.copy()
-            Y[i] = x
-            return float(model.loss(Y)[i])
-
-        out[i] = approx_fprime(X[i], f, 1e-7)
-    return out
 
 
 def _data(rng: np.random.Generator, n: int, p: int, classes: int = 0, size: int | None = None):
@@ -40,14 +27,14 @@ def test_gradients_match_finite_differences(seed: int, n: int, d: int) -> None:
     rng = np.random.default_rng(seed)
     q = Quadratic.random(n, d, rng)
     X = rng.normal(size=(n, d))
-    np.testing.assert_allclose(q.grad(X), _fd_grad(q, X), atol=2e-5)
+    np.testing.assert_allclose(q.grad(X), fd_grad(q, X), atol=2e-5)
     Z, y = _data(rng, n, d)
     ls = LeastSquares(Z, y, l2=0.1)
-    np.testing.assert_allclose(ls.grad(X), _fd_grad(ls, X), atol=2e-5)
+    np.testing.assert_allclose(ls.grad(X), fd_grad(ls, X), atol=2e-5)
     Zc, yc = _data(rng, n, d, classes=3)
     lr = LogisticRegression(Zc, yc, 3, l2=0.05)
     W = rng.normal(size=(n, lr.dim))
-    np.testing.assert_allclose(lr.grad(W), _fd_grad(lr, W), atol=2e-5)
+    np.testing.assert_allclose(lr.grad(W), fd_grad(lr, W), atol=2e-5)
 
 
 @given(seed=st.integers(0, 2**31))

@@ -9,24 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import approx_fprime
 
+from conftest import fd_grad
 from ssdfl.theory.data import load_digits_federated, load_mnist1d_federated
 from ssdfl.theory.nn import CNN1D, MLP
 from ssdfl.theory.optimizers import SGD, Adam, MomentumSGD, OptimizerPopulation, ProxSGD
-
-
-def _fd_grad(model, X: np.ndarray) -> np.ndarray:
-    out = np.empty_like(X)
-    for i in range(X.shape[0]):
-
-        def f(x: np.ndarray, i: int = i) -> float:
-            Y = X.copy()
-            Y[i] = x
-            return float(model.loss(Y)[i])
-
-        out[i] = approx_fprime(X[i], f, 1e-7)
-    return out
 
 
 def _data(rng: np.random.Generator, n: int, p: int, classes: int):
@@ -43,7 +30,7 @@ def test_mlp_gradient_matches_finite_differences(seed: int, n: int, act: str, de
     Z, y = _data(rng, n, 6, 3)
     m = MLP(Z, y, 3, hidden=(5, 4)[:depth], activation=act, l2=0.03)
     X = rng.normal(scale=0.7, size=(n, m.dim))
-    np.testing.assert_allclose(m.grad(X), _fd_grad(m, X), atol=2e-5)
+    np.testing.assert_allclose(m.grad(X), fd_grad(m, X), atol=2e-5)
 
 
 @settings(max_examples=25, deadline=None)
@@ -56,7 +43,7 @@ def test_cnn_gradient_matches_finite_differences(
     Z, y = _data(rng, n, 13, 3)
     m = CNN1D(Z, y, 3, channels=(3, 2)[:layers], kernel=k, stride=stride, l2=0.02)
     X = rng.normal(scale=0.7, size=(n, m.dim))
-    np.testing.assert_allclose(m.grad(X), _fd_grad(m, X), atol=2e-5)
+    np.testing.assert_allclose(m.grad(X), fd_grad(m, X), atol=2e-5)
 
 
 def test_cnn_matches_a_plain_convolution() -> None:

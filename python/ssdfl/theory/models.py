@@ -49,6 +49,22 @@ def _check_X(X: np.ndarray, n: int, d: int) -> np.ndarray:
     return X
 
 
+def _class_labels(y: np.ndarray, n_classes: int | None) -> tuple[np.ndarray, int]:
+    """Class labels of a classification model as ``int64`` in ``0..C−1`` and the number of
+    classes ``C ≥ 2`` (``n_classes``, default ``max + 1``); integer, boolean or integral
+    float labels are accepted."""
+    yy = np.asarray(y)
+    if yy.dtype.kind == "f" and np.all(yy == np.round(yy)):
+        yy = yy.astype(np.int64)
+    if yy.dtype.kind not in "iub":
+        raise SsdflError("classification labels must be integers")
+    yy = yy.astype(np.int64)
+    C = int(yy.max()) + 1 if n_classes is None else int(n_classes)
+    if C < 2 or yy.min() < 0 or yy.max() >= C:
+        raise SsdflError(f"labels must lie in 0..C-1 with C >= 2 (C={C})")
+    return yy, C
+
+
 def _weights(weights: np.ndarray | Sequence[float] | None, n: int) -> np.ndarray:
     if weights is None:
         return np.full(n, 1.0 / n)
@@ -380,16 +396,7 @@ class LogisticRegression(_DataModel):
         l2: float = 1e-2,
     ):
         super().__init__(Z, y, l2)
-        yy = self.y_all
-        if yy.dtype.kind not in "iub":
-            if yy.dtype.kind == "f" and np.all(yy == np.round(yy)):
-                yy = yy.astype(np.int64)
-            else:
-                raise SsdflError("logistic regression labels must be integers")
-        yy = yy.astype(np.int64)
-        C = int(yy.max()) + 1 if n_classes is None else int(n_classes)
-        if C < 2 or yy.min() < 0 or yy.max() >= C:
-            raise SsdflError(f"labels must lie in 0..C-1 with C >= 2 (C={C})")
+        yy, C = _class_labels(self.y_all, n_classes)
         self.y_all = yy
         self.n_classes = C
         self.Zt = np.concatenate([self.Z, np.ones((self.Z.shape[0], 1))], axis=1)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ssdfl.errors import SsdflError
-from ssdfl.theory.models import _check_X, _DataModel
+from ssdfl.theory.models import _check_X, _class_labels, _DataModel
 
 _DLogits = Callable[[np.ndarray], np.ndarray]
 """Map from logits to their loss gradient (backward pass of :meth:`_forward_backward`)."""
@@ -67,15 +67,7 @@ class NeuralNet(_DataModel):
         self, Z: Sequence[np.ndarray], y: Sequence[np.ndarray], n_classes: int | None, l2: float
     ):
         super().__init__(Z, y, l2)
-        yy = self.y_all
-        if yy.dtype.kind == "f" and np.all(yy == np.round(yy)):
-            yy = yy.astype(np.int64)
-        if yy.dtype.kind not in "iu":
-            raise SsdflError("classification labels must be integers")
-        yy = yy.astype(np.int64)
-        C = int(yy.max()) + 1 if n_classes is None else int(n_classes)
-        if C < 2 or yy.min() < 0 or yy.max() >= C:
-            raise SsdflError(f"labels must lie in 0..C-1 with C >= 2 (C={C})")
+        yy, C = _class_labels(self.y_all, n_classes)
         self.y_all = yy
         self.n_classes = C
         N = self.n_devices
