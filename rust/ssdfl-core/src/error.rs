@@ -38,6 +38,9 @@ pub enum CoreError {
     /// A graph that must be connected but is not.
     #[error("graph is disconnected ({components} components): {context}")]
     Disconnected { components: usize, context: String },
+    /// An allocation that failed (the input would need more memory than the machine gives).
+    #[error("not enough memory to {what} ({mb:.1} MB requested)")]
+    OutOfMemory { what: String, mb: f64 },
     /// Any other invalid argument.
     #[error("{0}")]
     InvalidArgument(String),

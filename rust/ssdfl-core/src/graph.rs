@@ -531,8 +531,12 @@ fn check_finite_degrees(degrees: &[f64]) -> Result<()> {
 fn probe_memory(n: usize) -> Result<()> {
     let mut v: Vec<usize> = Vec::new();
     v.try_reserve_exact(n.saturating_add(1).saturating_mul(4))
-        .map_err(|_| {
-            CoreError::InvalidArgument(format!("not enough memory for a graph with {n} nodes"))
+        .map_err(|_| CoreError::OutOfMemory {
+            what: format!("build a graph with {n} nodes"),
+            mb: n
+                .saturating_add(1)
+                .saturating_mul(4 * std::mem::size_of::<usize>()) as f64
+                / 1e6,
         })
 }
 
@@ -682,7 +686,7 @@ mod tests {
     fn impossible_sizes_are_errors_not_aborts() {
         assert!(matches!(
             probe_memory(usize::MAX / 2),
-            Err(CoreError::InvalidArgument(m)) if m.starts_with("not enough memory")
+            Err(CoreError::OutOfMemory { ref what, .. }) if what.contains("graph with")
         ));
         assert!(probe_memory(1000).is_ok());
         assert!(matches!(

@@ -287,10 +287,10 @@ fn line_count(chunk: &[u8]) -> usize {
 
 /// The error for an allocation that failed (`bytes` requested).
 pub(crate) fn out_of_memory(what: &str, bytes: usize) -> CoreError {
-    CoreError::InvalidArgument(format!(
-        "not enough memory to {what} ({:.1} MB requested)",
-        bytes as f64 / 1e6
-    ))
+    CoreError::OutOfMemory {
+        what: what.to_string(),
+        mb: bytes as f64 / 1e6,
+    }
 }
 
 /// An empty vector with room for exactly `n` items, or the out-of-memory error.
@@ -749,10 +749,13 @@ mod tests {
 
     #[test]
     fn impossible_allocations_are_errors() {
-        let Err(CoreError::InvalidArgument(msg)) = try_vec::<u64>(usize::MAX / 4, "test") else {
+        let Err(e @ CoreError::OutOfMemory { .. }) = try_vec::<u64>(usize::MAX / 4, "test") else {
             panic!("expected an out-of-memory error")
         };
-        assert!(msg.starts_with("not enough memory to test"), "{msg}");
+        assert!(
+            e.to_string().starts_with("not enough memory to test"),
+            "{e}"
+        );
         assert_eq!(try_vec::<u64>(10, "x").unwrap().capacity(), 10);
     }
 

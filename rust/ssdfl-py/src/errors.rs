@@ -37,7 +37,7 @@ pub fn to_py(err: CoreError) -> PyErr {
     match err {
         CoreError::Parse { .. } => GraphFormatError::new_err(msg),
         CoreError::Disconnected { .. } => DisconnectedGraphError::new_err(msg),
-        CoreError::TooLarge { .. } => TooLargeError::new_err(msg),
+        CoreError::TooLarge { .. } | CoreError::OutOfMemory { .. } => TooLargeError::new_err(msg),
         CoreError::Interrupted => PyKeyboardInterrupt::new_err(msg),
         _ => SsdflError::new_err(msg),
     }

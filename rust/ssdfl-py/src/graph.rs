@@ -13,14 +13,9 @@ use ssdfl_core::parse::{parse_edge_list_bytes as core_parse, Labels};
 use ssdfl_core::CoreError;
 use std::sync::Arc;
 
-/// Core result to Python; a failed allocation ("not enough memory …") becomes `TooLargeError`.
+/// Core result to Python (a failed allocation, `CoreError::OutOfMemory`, is a `TooLargeError`).
 fn conv<T>(r: ssdfl_core::Result<T>) -> PyResult<T> {
-    r.map_err(|e| match e {
-        CoreError::InvalidArgument(m) if m.starts_with("not enough memory") => {
-            crate::errors::TooLargeError::new_err(m)
-        }
-        e => crate::errors::to_py(e),
-    })
+    r.map_err(crate::errors::to_py)
 }
 
 result_class! {
