@@ -35,7 +35,7 @@ import scipy.sparse as sp
 
 from ssdfl import _core
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import Graph, GraphLike, NodeSet, as_graph, as_mask
+from ssdfl.graphs.graph import Graph, GraphLike, NodeSet, as_graph, as_mask, square_csr
 from ssdfl.graphs.spectral import _check, _norm_name, fiedler_pair, laplacian, sweep_cut
 
 __all__ = [
@@ -170,16 +170,8 @@ def internal_conductance(
 
 
 def _mixing_graph(W: object, atol: float) -> Graph:
-    if sp.issparse(W):
-        M = sp.csr_array(W, dtype=np.float64)
-    else:
-        arr = np.asarray(W, dtype=np.float64)
-        if arr.ndim != 2:
-            raise SsdflError(f"W must be a 2-D matrix, got shape {arr.shape}")
-        M = sp.csr_array(arr)
+    M = square_csr(W, "W")
     n = M.shape[0]
-    if M.shape != (n, n):
-        raise SsdflError(f"W must be square, got shape {M.shape}")
     if n < 2:
         raise SsdflError(f"the conductance needs at least 2 nodes, W is {n}×{n}")
     M.sum_duplicates()

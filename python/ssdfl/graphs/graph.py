@@ -29,6 +29,21 @@ NodeSet = Iterable[Any] | np.ndarray
 integers, e.g. ``["Myriel", "Napoleon"]``), or a boolean mask of length ``n``."""
 
 
+def square_csr(matrix: Any, name: str) -> sp.csr_array:
+    """A square matrix (scipy sparse or dense array-like) as a float64 CSR array; ``name`` is
+    the argument named in the error (not 2-D, not square)."""
+    if sp.issparse(matrix):
+        a = sp.csr_array(matrix, dtype=np.float64)
+    else:
+        dense = np.asarray(matrix, dtype=np.float64)
+        if dense.ndim != 2:
+            raise SsdflError(f"{name} must be 2-D, got shape {dense.shape}")
+        a = sp.csr_array(dense)
+    if a.shape[0] != a.shape[1]:
+        raise SsdflError(f"{name} must be square, got shape {a.shape}")
+    return a
+
+
 class Graph:
     """Undirected weighted graph on nodes ``0..n-1``.
 
@@ -99,15 +114,7 @@ class Graph:
         Entry ``(i, j)`` is the weight of edge ``{i, j}``; zeros mean no edge; the diagonal is
         ignored (with a warning). An asymmetric matrix is an error.
         """
-        if sp.issparse(matrix):
-            a = sp.csr_array(matrix, dtype=np.float64)
-        else:
-            dense = np.asarray(matrix, dtype=np.float64)
-            if dense.ndim != 2:
-                raise SsdflError(f"adjacency must be 2-D, got shape {dense.shape}")
-            a = sp.csr_array(dense)
-        if a.shape[0] != a.shape[1]:
-            raise SsdflError(f"adjacency must be square, got shape {a.shape}")
+        a = square_csr(matrix, "adjacency")
         a.sum_duplicates()
         built = _core.CoreGraph.from_csr(
             int(a.shape[0]),
