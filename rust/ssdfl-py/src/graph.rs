@@ -10,7 +10,6 @@ use pyo3::types::{PyBytes, PyList, PyString};
 use ssdfl_core::graph::{BuildReport, Graph};
 use ssdfl_core::metrics;
 use ssdfl_core::parse::{parse_edge_list_bytes as core_parse, Labels};
-use ssdfl_core::CoreError;
 use std::sync::Arc;
 
 /// Core result to Python (a failed allocation, `CoreError::OutOfMemory`, is a `TooLargeError`).
