@@ -112,6 +112,7 @@ from ssdfl.theory.models import (
     Quadratic,
     SmoothNonconvex,
 )
+from ssdfl.theory.nn import CNN1D, MLP, NeuralNet
 from ssdfl.theory.optimizers import (
     SGD,
     Adam,
@@ -124,8 +125,10 @@ from ssdfl.theory.optimizers import (
 from ssdfl.theory.verify import Verification, verify
 
 __all__ = [
+    "CNN1D",
     "CSTC",
     "MIXING_RULES",
+    "MLP",
     "PDFL",
     "SDFL",
     "SGD",
@@ -150,6 +153,7 @@ __all__ = [
     "LocalOptimizer",
     "LogisticRegression",
     "MomentumSGD",
+    "NeuralNet",
     "OptimizerPopulation",
     "Partition",
     "PlanConfig",
