@@ -110,15 +110,18 @@ def simulate_plan(
     )  # fmt: skip
     runs: list[tuple[str, int, float | None, Any]] = []
     chosen = plan.assignment
-    res = simulate(model, g, "ssdfl", method_kwargs={"clusters": chosen}, **common)
+    res = simulate(model, g, "ssdfl", method_kwargs={"clusters": chosen},
+                   label=f"SSD-FL chosen S={plan.S}", **common)  # fmt: skip
     runs.append(("SSD-FL (chosen)", plan.S, plan.objective, res))
     feas = [r for r in plan.by_S if r["feasible"] and r["S"] != plan.S]
     pick = [feas[int(k)] for k in np.unique(np.linspace(0, len(feas) - 1, extra_S).round())] if (
         feas) else []  # fmt: skip
     for r in pick:
-        res = simulate(model, g, "ssdfl", method_kwargs={"clusters": r["clusters"]}, **common)
+        res = simulate(model, g, "ssdfl", method_kwargs={"clusters": r["clusters"]},
+                       label=f"SSD-FL S={r['S']}", **common)  # fmt: skip
         runs.append((f"SSD-FL (S={r['S']})", r["S"], r["objective"], res))
-    res = simulate(model, g, "cstc", method_kwargs={"clusters": chosen}, **common)
+    res = simulate(model, g, "cstc", method_kwargs={"clusters": chosen},
+                   label=f"cSTC random S={plan.S}", **common)  # fmt: skip
     runs.append(("cSTC (random clusters)", plan.S, None, res))
     runs.append(("sDFL", 1, None, simulate(model, g, "sdfl", **{**common, "tau_r": 1})))
     frames = []
@@ -131,17 +134,27 @@ def simulate_plan(
     table = pd.concat(frames, ignore_index=True)
     with atomic_write(outdir / "simulation.csv") as fh:
         table.to_csv(fh, index=False)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name, _S, _J, res in runs:
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    styles = ["-", "--", ":", "-."]
+    for k, (name, _S, _J, res) in enumerate(runs):
         df = res.table()
-        axes[0].plot(df["cycle"], df["accuracy"], label=name)
-        axes[1].plot(df["cycle"], df["consensus_gap"], label=name)
+        kw = {"label": name, "ls": styles[k % len(styles)], "lw": 1.4}
+        axes[0].plot(df["cycle"], df["accuracy"], **kw)
+        gap = df["consensus_gap"].to_numpy(dtype=float)
+        gap = np.where(gap > 0, gap, np.nan)  # exact consensus (0) has no place on a log axis
+        axes[1].plot(df["cycle"], gap, **kw)
+        axes[2].plot(df["d2d_bytes"] / 1e6, df["accuracy"], **kw)
     axes[0].set_xlabel("global cycle")
     axes[0].set_ylabel("accuracy of the average model")
     axes[1].set_xlabel("global cycle")
-    axes[1].set_ylabel("consensus gap (1/N)Σ‖x_i − x̄‖²")
+    axes[1].set_ylabel("consensus gap (1/N) Σᵢ ‖xᵢ − x̄‖²")
     axes[1].set_yscale("log")
-    axes[0].legend(fontsize=7)
+    axes[2].set_xlabel("D2D traffic (MB)")
+    axes[2].set_ylabel("accuracy of the average model")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(len(names), 4), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, -0.02))  # fmt: skip
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     save_figure(fig, outdir / "simulation.png")
     # predicted (J) vs observed late-cycle consensus gap for the SSD-FL formations
     pv = [(J, float(res.table()["consensus_gap"].tail(max(1, cycles // 4)).mean()), S)
