@@ -122,6 +122,7 @@ def _root(
 
 
 def _register() -> None:
+    from ssdfl.cli import churn as _churn  # noqa: F401
     from ssdfl.cli import export as _export  # noqa: F401  (registers commands on import)
     from ssdfl.cli import form as _form  # noqa: F401
     from ssdfl.cli import info as _info  # noqa: F401
