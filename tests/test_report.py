@@ -108,3 +108,19 @@ def test_extra_sections_join_the_verdict(planned) -> None:
     assert ctx["verdict"][-1] == "sDFL beat the pick."
     md = render_report(ctx, "md")
     assert "## Training" in md and "a paragraph" in md
+
+
+def test_recommendation_leads_the_verdict_and_round_trips(planned) -> None:
+    _g, plan = planned
+    p = copy.deepcopy(plan)
+    p.recommendation = {"id": "S=1", "S": 1, "clusters": [list(range(plan.n))],
+                        "budget": {"kind": "bytes", "cycles": 20, "units": 1.0},
+                        "model": "softmax", "verdict": "Do not cluster: because."}  # fmt: skip
+    v = report_context(p)["verdict"]
+    assert v[0].startswith("**Recommended: do not cluster (S = 1)**") and "because" in v[0]
+    assert any(s.startswith("**J's optimum: S =") for s in v)
+    from ssdfl.planner.plan import FormationPlan
+
+    back = FormationPlan.from_json(p.to_json())
+    assert back.recommendation == p.recommendation
+    assert FormationPlan.from_json(plan.to_json()).recommendation is None

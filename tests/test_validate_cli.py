@@ -81,7 +81,8 @@ def test_plot_report_sentence_and_choice(validated: Path) -> None:
     assert ch["pick"] == next(x["id"] for x in v["formations"] if x["chosen"])
     assert ch["verdict"] in report
     plan = json.loads((validated / "formation.json").read_text())
-    assert any(ch["verdict"] in n for n in plan["notes"])
+    assert plan["recommendation"]["verdict"] == ch["verdict"]  # the formation to run
+    assert plan["recommendation"]["S"] == ch["S"]
 
 
 def test_sentence_names_a_baseline_that_beats_the_pick() -> None:

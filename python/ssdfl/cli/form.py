@@ -129,7 +129,10 @@ def form(
     plan = plan_formation(g, dev, cfg, progress=not quiet())
     choice = choose_formation(g, dev or homogeneous_devices(g.n), eta, tau_a, tau_r, b, lc, plan,
                               cfg.mixing_rule, model=model)  # fmt: skip
-    plan.notes.insert(0, f"user objective ({budget} budget): {choice['verdict']}")
+    plan.recommendation = {
+        "id": choice["pick"], "S": choice["S"], "clusters": choice["clusters"],
+        "budget": choice["budget"], "model": model, "verdict": choice["verdict"],
+    }  # fmt: skip
     with atomic_dir(out) as tmp:
         report = write_report(plan, g, tmp, graph_name=graph.name)
         from ssdfl.planner.validate import write_choice

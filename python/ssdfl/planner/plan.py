@@ -88,6 +88,11 @@ class FormationPlan:
     schedule: dict[str, Any] | None
     traffic: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    recommendation: dict[str, Any] | None = None
+    """The formation to run under the user objective (predicted device loss at a byte or cycle
+    budget, ``planner/predict.py``): ``id``, ``S``, ``clusters``, ``budget``, ``verdict``;
+    ``None`` when only the consensus objective ``J`` was planned. ``clusters`` above is J's
+    optimum."""
 
     @property
     def S(self) -> int:

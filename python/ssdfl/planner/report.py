@@ -130,6 +130,15 @@ def _verdict(plan: FormationPlan, sections: list[ReportSection]) -> list[str]:
     out: list[str] = []
     sizes = sorted((len(c) for c in plan.clusters), reverse=True)
     one = next((r for r in plan.by_S if r["S"] == 1), None)
+    rec = plan.recommendation
+    if rec is not None:
+        b = rec.get("budget") or {}
+        what = "do not cluster (S = 1)" if rec["S"] == 1 else f"S = {rec['S']} clusters"
+        out.append(f"**Recommended: {what}** — the formation with the lowest predicted device "
+                   f"loss at a {b.get('kind', '')} budget ({rec.get('model', '')} model; "
+                   f"candidates and predictions in choice.json). {rec['verdict']}")  # fmt: skip
+        out.append("The rest of this report is about the formation that minimizes the consensus "
+                   "objective J (steady-state disagreement, no budget):")  # fmt: skip
     if plan.S == 1:
         why = "no split lowers the objective J"
         if one is not None and not one.get("feasible", True):
@@ -143,7 +152,8 @@ def _verdict(plan: FormationPlan, sections: list[ReportSection]) -> list[str]:
             base = f", against J = {_fmt(one['objective'], 5)} without clustering (S = 1)"
         elif one is not None and not one.get("feasible"):
             base = "; S = 1 is not admissible under the consensus budget ε"
-        out.append(f"**Chosen: S = {plan.S} clusters** (sizes {size_txt}): the lowest objective "
+        head = "J's optimum" if rec is not None else "Chosen"
+        out.append(f"**{head}: S = {plan.S} clusters** (sizes {size_txt}): the lowest objective "
                    f"J = {_fmt(plan.objective, 5)} among admissible formations{base}.")  # fmt: skip
     gr = plan.greedy
     if gr.get("chosen_S") is not None:
