@@ -462,7 +462,7 @@ def load_config(path: str | Any) -> ExperimentConfig:
             try:
                 import tomllib
             except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]  # same API, other module
+                import tomli as tomllib  # type: ignore[no-redef,unused-ignore]  # same API
             raw = tomllib.loads(text)
     except ValueError as exc:
         raise SsdflError(f"{p}: cannot parse config: {exc}") from None
