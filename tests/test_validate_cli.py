@@ -134,3 +134,11 @@ def test_link_cost_from_graph_weights_changes_the_budget() -> None:
     b = Budget("bytes", 10)  # 10 cycles of inter rounds alone: 10·2·1·6 = 120 units
     assert budget_cycles(g, lab, 2, 1, b, w) == 120 // 20
     assert budget_cycles(g, lab, 2, 1, b) == 10 * 2 * 1 * 3 // (2 * (2 * 2 + 3))
+
+
+def test_rank_sentence_says_when_there_are_too_few_points() -> None:
+    from ssdfl.planner.validate import _rank_sentence
+
+    assert "too few" in _rank_sentence(float("nan"), 2)
+    assert "weak evidence" in _rank_sentence(1.0, 4)
+    assert _rank_sentence(-0.5, 8) == "Spearman ρ = -0.50 over 8 formations"

@@ -78,6 +78,15 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
+def _rank_sentence(rho: float, n: int) -> str:
+    """Spearman's ρ of ``n`` points, said with the weight it deserves."""
+    if n < 3 or not np.isfinite(rho):
+        return f"too few formations ({n}) for a rank correlation"
+    if n < 5:
+        return f"Spearman ρ = {rho:.2f} over only {n} formations (weak evidence)"
+    return f"Spearman ρ = {rho:.2f} over {n} formations"
+
+
 def simulate_plan(
     plan: FormationPlan,
     g: Graph,
@@ -170,7 +179,8 @@ def simulate_plan(
     ax.set_yscale("log")
     ax.set_xlabel("predicted objective J")
     ax.set_ylabel("observed consensus gap (last quarter of cycles)")
-    ax.set_title(f"Spearman ρ = {rho:.2f}", fontsize=9)
+    rho_txt = _rank_sentence(rho, len(pv))
+    ax.set_title(rho_txt, fontsize=9)
     save_figure(fig, outdir / "predicted_vs_observed.png")
     summary: dict[str, Any] = {
         "runs": [
@@ -195,7 +205,7 @@ def simulate_plan(
             lines.append(f"| {r['run']} | {r['S']} | {J_txt} | {r['final_accuracy']:.3f} | "
                          f"{r['final_consensus_gap']:.3g} | {r['d2d_bytes']:.3g} |")  # fmt: skip
         lines += ["", "![simulation](simulation.png)", "",
-                  f"Predicted J vs observed consensus gap: Spearman ρ = {rho:.2f}.", "",
+                  f"Predicted J vs observed consensus gap: {rho_txt}.", "",
                   "![predicted vs observed](predicted_vs_observed.png)", ""]  # fmt: skip
         text = report.read_text() + "\n".join(lines)
         with atomic_write(report) as fh:
