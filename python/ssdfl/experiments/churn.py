@@ -93,18 +93,6 @@ def devices_of(model: Any, idx: np.ndarray) -> DeviceTable:
                        classes=[str(k) for k in range(10)], source="digits split")  # fmt: skip
 
 
-def _subset(dev: DeviceTable, idx: np.ndarray) -> DeviceTable:
-    from dataclasses import replace
-
-    return replace(
-        dev, optimizer=[dev.optimizer[i] for i in idx], mu=dev.mu[idx], rho=dev.rho[idx],
-        lr=dev.lr[idx], n_samples=dev.n_samples[idx],
-        label_hist=None if dev.label_hist is None else dev.label_hist[idx],
-        grads=None if dev.grads is None else dev.grads[idx],
-        params={k: v[idx] for k, v in dev.params.items()},
-    )  # fmt: skip
-
-
 def churn_problem(
     g: Graph, devices: DeviceTable | None = None, seed: int = 0
 ) -> tuple[Any, tuple[np.ndarray, np.ndarray] | None, DevicesFn]:
@@ -122,7 +110,7 @@ def churn_problem(
     from ssdfl.planner.validate import digits_for_devices
 
     model = digits_for_devices(devices, g.n, seed).logistic()
-    return model, None, lambda idx: _subset(devices, idx)
+    return model, None, devices.subset
 
 
 def make_trace(

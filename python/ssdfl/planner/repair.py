@@ -229,21 +229,9 @@ def full_reformation(
             out.append(comp)
             continue
         sub = g.subgraph(comp)
-        p = plan_formation(sub, _subset_devices(dev, comp), cfg)
+        p = plan_formation(sub, dev.subset(comp), cfg)
         out.extend(comp[c] for c in p.clusters)
     return _sorted_clusters(out)
-
-
-def _subset_devices(dev: DeviceTable, idx: np.ndarray) -> DeviceTable:
-    from dataclasses import replace
-
-    return replace(
-        dev, optimizer=[dev.optimizer[i] for i in idx], mu=dev.mu[idx], rho=dev.rho[idx],
-        lr=dev.lr[idx], n_samples=dev.n_samples[idx],
-        label_hist=None if dev.label_hist is None else dev.label_hist[idx],
-        grads=None if dev.grads is None else dev.grads[idx],
-        params={k: v[idx] for k, v in dev.params.items()},
-    )  # fmt: skip
 
 
 def repair_formation(

@@ -149,6 +149,18 @@ class DeviceTable:
         """Per-device step size: its own ``lr`` or the global ``eta``."""
         return np.where(np.isnan(self.lr), eta, self.lr)
 
+    def subset(self, idx: np.ndarray) -> DeviceTable:
+        """The rows ``idx`` (in that order), e.g. the devices of one connected component."""
+        from dataclasses import replace
+
+        return replace(
+            self, optimizer=[self.optimizer[i] for i in idx], mu=self.mu[idx],
+            rho=self.rho[idx], lr=self.lr[idx], n_samples=self.n_samples[idx],
+            label_hist=None if self.label_hist is None else self.label_hist[idx],
+            grads=None if self.grads is None else self.grads[idx],
+            params={k: v[idx] for k, v in self.params.items()},
+        )  # fmt: skip
+
     def to_records(self) -> list[dict[str, Any]]:
         out = []
         for i in range(self.n):
