@@ -38,16 +38,17 @@ __all__ = [
 ]
 
 
-def digits_for_devices(devices: DeviceTable | None, n: int, seed: int = 0) -> FederatedDataset:
-    """Digits split so that device ``i``'s labels follow ``devices.label_hist[i]`` (module doc);
-    a 3-label split when there are no histograms."""
-    if devices is None or devices.label_hist is None:
-        return load_digits_federated(n, "k-label", k=3, seed=seed)
-    base = load_digits_federated(1, "iid", seed=seed)
-    X, y = base.X, base.y
+def split_by_histogram(
+    y: np.ndarray, devices: DeviceTable, n: int, seed: int, name: str
+) -> list[np.ndarray]:
+    """Sample indices of a 10-class pool ``y`` per device, following ``devices.label_hist``:
+    every class drawn without replacement (shuffled by ``seed``), all counts scaled down
+    together when the pool is too small, and at least one sample of each device's main class."""
     hist = devices.label_hist
+    if hist is None:
+        raise SsdflError("the devices file has no label histograms to split by")
     if hist.shape[1] > 10:
-        raise SsdflError(f"digits has 10 classes; the devices file has {hist.shape[1]}")
+        raise SsdflError(f"{name} has 10 classes; the devices file has {hist.shape[1]}")
     classes = [int(c) if str(c).isdigit() else k for k, c in enumerate(devices.classes)]
     rng = np.random.default_rng(seed)
     pools = {c: list(rng.permutation(np.flatnonzero(y == c))) for c in range(10)}
@@ -57,16 +58,26 @@ def digits_for_devices(devices: DeviceTable | None, n: int, seed: int = 0) -> Fe
     scale = min(1.0, min(len(pools[c]) / demand[c] for c in range(10) if demand[c] > 0))
     parts = []
     for i in range(n):
-        want = np.floor(hist[i] * scale).astype(int)
+        want = np.maximum(np.floor(hist[i] * scale).astype(int), 0)
         if want.sum() == 0:
             want[int(np.argmax(hist[i]))] = 1
         idx: list[int] = []
         for k, c in enumerate(classes):
-            take = min(want[k], len(pools[c]))
-            idx += [pools[c].pop() for _ in range(take)]
+            idx += [pools[c].pop() for _ in range(min(want[k], len(pools[c])))]
         if not idx:
-            raise SsdflError(f"device {i}: no digits samples left for its classes")
+            raise SsdflError(f"device {i}: no {name} samples left for its classes")
         parts.append(np.sort(np.asarray(idx, dtype=np.int64)))
+    return parts
+
+
+def digits_for_devices(devices: DeviceTable | None, n: int, seed: int = 0) -> FederatedDataset:
+    """Digits split so that device ``i``'s labels follow ``devices.label_hist[i]`` (module doc);
+    a 3-label split when there are no histograms."""
+    if devices is None or devices.label_hist is None:
+        return load_digits_federated(n, "k-label", k=3, seed=seed)
+    base = load_digits_federated(1, "iid", seed=seed)
+    X, y = base.X, base.y
+    parts = split_by_histogram(y, devices, n, seed, "digits")
     return FederatedDataset(X, y, parts, 10, "digits-by-histogram")
 
 
@@ -236,27 +247,7 @@ def data_for_devices(
     if devices is None or devices.label_hist is None:
         return load_mnist1d_federated(n, "k-label", k=2, seed=seed, num_samples=num_samples)
     base = load_mnist1d_federated(1, "iid", seed=seed, num_samples=num_samples)
-    hist = devices.label_hist
-    if hist.shape[1] > 10:
-        raise SsdflError(f"MNIST-1D has 10 classes; the devices file has {hist.shape[1]}")
-    rng = np.random.default_rng(seed)
-    pools = {c: list(rng.permutation(np.flatnonzero(base.y == c))) for c in range(10)}
-    classes = [int(c) if str(c).isdigit() else k for k, c in enumerate(devices.classes)]
-    demand = np.zeros(10)
-    for k, c in enumerate(classes):
-        demand[c] += hist[:, k].sum()
-    scale = min(1.0, min(len(pools[c]) / demand[c] for c in range(10) if demand[c] > 0))
-    parts = []
-    for i in range(n):
-        want = np.maximum(np.floor(hist[i] * scale).astype(int), 0)
-        if want.sum() == 0:
-            want[int(np.argmax(hist[i]))] = 1
-        idx: list[int] = []
-        for k, c in enumerate(classes):
-            idx += [pools[c].pop() for _ in range(min(want[k], len(pools[c])))]
-        if not idx:
-            raise SsdflError(f"device {i}: no MNIST-1D samples left for its classes")
-        parts.append(np.sort(np.asarray(idx, dtype=np.int64)))
+    parts = split_by_histogram(base.y, devices, n, seed, "MNIST-1D")
     return FederatedDataset(base.X, base.y, parts, 10, "mnist1d-by-histogram", base.X_test,
                             base.y_test)  # fmt: skip
 
