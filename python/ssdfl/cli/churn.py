@@ -20,16 +20,11 @@ PLAN_MAX_DEVICES = 30
 
 
 def _read(graph: Path, devices: Path | None, fmt: str | None = None) -> tuple[Any, Any]:
-    from ssdfl.errors import SsdflError
     from ssdfl.graphs.graph_io import read_graph
     from ssdfl.theory.devices import read_devices
 
     g = read_graph(graph, format=fmt)
-    try:
-        dev = read_devices(devices, g) if devices is not None else None
-    except UnicodeDecodeError as exc:
-        raise SsdflError(f"devices file {devices} is not UTF-8 text: {exc.reason} at byte "
-                         f"{exc.start}") from None  # fmt: skip
+    dev = read_devices(devices, g) if devices is not None else None  # clear error if not UTF-8
     return g, dev
 
 

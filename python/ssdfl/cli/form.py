@@ -90,7 +90,6 @@ def form(
     """Compute the optimal SSD-FL cluster formation of GRAPH and write formation.json and a
     report (markdown + pictures) into --out (a new directory, or one ssdfl wrote before)."""
     from ssdfl._atomic import atomic_dir, check_output_dir
-    from ssdfl.errors import SsdflError
     from ssdfl.graphs.graph_io import read_graph
     from ssdfl.planner.plan import PlanConfig, plan_formation
     from ssdfl.planner.report import console_table, write_report
@@ -98,11 +97,7 @@ def form(
 
     check_output_dir(out)  # fail before the long work
     g = read_graph(graph, format=fmt)
-    try:
-        dev = read_devices(devices, g) if devices is not None else None
-    except UnicodeDecodeError as exc:
-        raise SsdflError(f"devices file {devices} is not UTF-8 text: {exc.reason} at byte "
-                         f"{exc.start}") from None  # fmt: skip
+    dev = read_devices(devices, g) if devices is not None else None  # clear error if not UTF-8
     cfg = PlanConfig(
         eta=eta, tau_a=tau_a, tau_r=tau_r, eps=eps, gamma=gamma, sigma2=sigma2,
         admissibility=admissibility, max_clusters=max_clusters, model_params=model_params,
