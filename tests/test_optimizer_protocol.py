@@ -195,3 +195,43 @@ def test_registry_reads_test_optimizer_from_devices_file(tmp_path: Path) -> None
         assert pop.optimizers == (SGD(), Nesterov(0.25), MomentumSGD(0.5))
     finally:
         OPTIMIZERS.pop("nesterov-test")
+
+
+def test_recipe_optimizer_gets_coverage_note_and_default_lr(tmp_path: Path) -> None:
+    """An optimizer defined only here: the planner's notes name it as not covered by the bounds,
+    and a declared ``default_lr`` fills empty ``lr`` cells (asked of the object, not its name)."""
+    from ssdfl.planner.plan import PlanConfig, plan_formation
+    from ssdfl.planner.predict import with_default_lr
+
+    @dataclass(frozen=True)
+    class OwnStep(Nesterov):
+        kind: ClassVar[str] = "ownstep-test"
+        default_lr: ClassVar[float | None] = 0.123
+
+    g = Graph.from_networkx(nx.cycle_graph(6))
+    p = tmp_path / "d.csv"
+    p.write_text(
+        "id,optimizer,rho,lr\n0,sgd,,\n1,nesterov-test,0.25,\n2,ownstep-test,0.5,\n"
+        "3,ownstep-test,0.5,0.7\n4,sgd,,\n5,momentum,0.5,\n"
+    )
+    register_optimizer(Nesterov)
+    register_optimizer(OwnStep)
+    try:
+        dev = read_devices(p, g)
+        notes = dev.population().coverage_note("recursion")
+        assert notes is not None
+        assert "nesterov-test" in notes and "ownstep-test" in notes and "3 of 6" in notes
+        lr = with_default_lr(dev).lr
+        assert lr[2] == 0.123 and lr[3] == 0.7  # own value kept
+        assert np.isnan(lr[[0, 1, 4, 5]]).all()
+        plan = plan_formation(
+            g, dev, PlanConfig(fastest_mixing=False, schedule=False), progress=False
+        )
+        assert any("nesterov-test" in n for n in plan.notes)
+    finally:
+        OPTIMIZERS.pop("nesterov-test")
+        OPTIMIZERS.pop("ownstep-test")
+    sgd_only = OptimizerPopulation(SGD(), 4)
+    assert sgd_only.coverage_note("recursion") is None
+    assert np.isnan(sgd_only.default_lrs()).all()
+    assert Adam.default_lr is not None and SGD.default_lr is None

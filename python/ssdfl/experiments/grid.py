@@ -36,8 +36,10 @@ splitting loop stopped at ``n_clusters`` = ``round(N/10)`` unless given), ``"par
 ``"plan"`` (the formation of :func:`ssdfl.planner.plan.plan_formation`; cSTC then uses its ``S``).
 ``optimizers``: ``"sgd"``, ``"mixed"`` (each device draws SGD, prox or
 momentum, as in the paper; μ ∈ [0.01, 1], ρ ∈ [0.1, 0.9]) or any ``+``-joined subset of
-``sgd``/``prox``/``momentum``/``adam``. ``adam_lr``: step size of the Adam devices (Adam's
-normalized steps are not on the scale of η; the planner's default is 0.01), ``None`` = ``eta``.
+``sgd``/``prox``/``momentum``/``adam``. ``adam_lr``: step size of the devices whose
+optimizer keeps its own step scale (``LocalOptimizer.default_lr`` is set: Adam, whose
+normalized steps are not on the scale of η; the planner's default is that ``default_lr``),
+``None`` = ``eta``.
 """
 
 from __future__ import annotations
@@ -275,7 +277,7 @@ def planned_clusters(
     counts = getattr(model, "counts", np.ones(n))
     lr = np.full(n, np.nan)
     if spec.adam_lr is not None:
-        lr[np.asarray(pop.kinds) == "adam"] = spec.adam_lr
+        lr[~np.isnan(pop.default_lrs())] = spec.adam_lr
     dev = DeviceTable(
         optimizer=[str(k) for k in pop.kinds], mu=pop.mu.copy(), rho=pop.rho.copy(),
         lr=lr, n_samples=np.asarray(counts, dtype=float),
@@ -312,7 +314,7 @@ def _simulate_spec(spec: RunSpec) -> SimulationResult:
     net = callable(getattr(model, "accuracies", None)) and test is not None
     eta: float | np.ndarray = spec.eta
     if spec.adam_lr is not None:
-        eta = np.where(np.asarray(pop.kinds) == "adam", spec.adam_lr, spec.eta)
+        eta = np.where(np.isnan(pop.default_lrs()), spec.eta, spec.adam_lr)
     res = simulate(
         model, g, make_method(spec.method, **kw), optimizers=pop, tau_a=spec.tau_a,
         tau_r=spec.tau_r, cycles=spec.cycles, eta=eta, normalize=spec.normalize,

@@ -195,31 +195,24 @@ RESTORING = 0.03
 curvature; one constant for every model, fitted with ``PREDICTOR_CONSTANTS``)."""
 
 
-ADAM_DEFAULT_LR = 0.01
-
-
 def with_default_lr(devices: DeviceTable) -> DeviceTable:
-    """A copy in which Adam devices without their own ``lr`` get ``ADAM_DEFAULT_LR`` (Adam's
-    normalized steps are not on the scale of the SGD step size η)."""
+    """A copy in which devices without their own ``lr`` whose optimizer declares a
+    :attr:`~ssdfl.theory.optimizers.LocalOptimizer.default_lr` get it (Adam: its normalized
+    steps are not on the scale of the SGD step size η)."""
     import dataclasses
 
     lr = devices.lr.copy()
-    adam = np.array([o == "adam" for o in devices.optimizer]) & np.isnan(lr)
-    lr[adam] = ADAM_DEFAULT_LR
+    own = devices.population().default_lrs()  # the optimizer's own step size, or NaN
+    fill = np.isnan(lr) & ~np.isnan(own)
+    lr[fill] = own[fill]
     return dataclasses.replace(devices, lr=lr)
 
 
 def step_factors(devices: DeviceTable, eta: float, tau_a: int) -> np.ndarray:
     """``(N,)`` ``η_i α_i``: each device's step size times its FedNova step factor (momentum:
-    steady state ``1/(1 − ρ)``, the buffers are kept across cycles)."""
-    import math
-
-    from ssdfl.simulate.devices import population_from_devices
-
-    pop = population_from_devices(devices)
-    alpha = np.array(
-        [o.alpha(math.inf if o.kind == "momentum" else tau_a, eta) for o in pop.optimizers]
-    )
+    steady state ``1/(1 − ρ)``: an optimizer that carries state keeps it across cycles)."""
+    pop = devices.population()
+    alpha = np.array([o.cycle_alpha(tau_a, eta, reset_state=False) for o in pop.optimizers])
     return devices.step_sizes(eta) * alpha
 
 

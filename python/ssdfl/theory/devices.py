@@ -39,7 +39,6 @@ from ssdfl.theory.optimizers import (
 
 __all__ = [
     "BASE_COLUMNS",
-    "OPTIMIZER_KINDS",
     "DeviceFileError",
     "DeviceTable",
     "column_default",
@@ -47,10 +46,6 @@ __all__ = [
     "optimizer_columns",
     "read_devices",
 ]
-
-OPTIMIZER_KINDS = tuple(OPTIMIZERS)
-"""Optimizer names known when the package was imported (the registry is
-:data:`ssdfl.theory.optimizers.OPTIMIZERS`)."""
 
 BASE_COLUMNS = ("id", "optimizer", "lr", "n_samples", "label_<k>", "grad_<j>")
 """Columns every device may have, whatever its optimizer (the others come from the registry)."""

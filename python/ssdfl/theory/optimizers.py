@@ -41,7 +41,12 @@ readable from a devices file):
   runs :meth:`~LocalOptimizer.direction` for the whole population;
 - :attr:`~LocalOptimizer.bound_coverage` — the analyses of :mod:`ssdfl.theory` that cover it
   (:data:`BOUNDS`); a bound asked about an optimizer outside its coverage raises
-  :class:`~ssdfl.errors.SsdflError` naming it (:meth:`OptimizerPopulation.require`).
+  :class:`~ssdfl.errors.SsdflError` naming it (:meth:`OptimizerPopulation.require`), and a
+  report that shows a bound says which devices it leaves out
+  (:meth:`OptimizerPopulation.coverage_note`);
+- :attr:`~LocalOptimizer.default_lr` — its own step size when a devices file leaves ``lr``
+  empty, or ``None`` (the plan's SGD step size ``η`` applies); Adam's normalized steps are not
+  on the scale of ``η``.
 
 A heterogeneous population is an :class:`OptimizerPopulation` (one optimizer per device). Its
 :meth:`~OptimizerPopulation.direction` groups devices that share an optimizer and updates each
@@ -123,6 +128,8 @@ class LocalOptimizer(ABC):
     """Devices-file columns holding this optimizer's constructor arguments (same names)."""
     optional_columns: ClassVar[tuple[str, ...]] = ()
     """Those of :attr:`columns` a devices file may leave empty (the constructor's default)."""
+    default_lr: ClassVar[float | None] = None
+    """Step size used when a device gives no ``lr`` of its own; ``None``: the plan's ``η``."""
 
     @property
     def mu(self) -> float:
@@ -301,6 +308,7 @@ class Adam(LocalOptimizer):
     beta2: float = 0.999
     eps: float = 1e-8
     kind: ClassVar[str] = "adam"
+    default_lr: ClassVar[float | None] = 0.01
     uses_anchor: ClassVar[bool] = False
     columns: ClassVar[tuple[str, ...]] = ("beta1", "beta2", "eps")
     optional_columns: ClassVar[tuple[str, ...]] = ("beta1", "beta2", "eps")
@@ -390,11 +398,6 @@ class OptimizerPopulation:
             counts[k] = counts.get(k, 0) + 1
         return f"OptimizerPopulation(n={self.n}, {counts})"
 
-    @property
-    def has_adam(self) -> bool:
-        """Whether some device has no fused-kernel form (kept for old callers)."""
-        return self.fused is None
-
     def uncovered(self, bound: str) -> list[LocalOptimizer]:
         """The distinct optimizers of the population that ``bound`` does not cover."""
         seen: list[LocalOptimizer] = []
@@ -405,6 +408,26 @@ class OptimizerPopulation:
 
     def covered_by(self, bound: str) -> bool:
         return not self.uncovered(bound)
+
+    def coverage_note(self, bound: str) -> str | None:
+        """One sentence naming the devices' optimizers that ``bound`` (a key of :data:`BOUNDS`)
+        does not cover and how many devices use them, or ``None`` if it covers all."""
+        bad = self.uncovered(bound)
+        if not bad:
+            return None
+        kinds = sorted({o.kind for o in bad})
+        count = int(sum(np.sum(self.kinds == k) for k in kinds))
+        return (
+            f"{count} of {self.n} devices use {', '.join(kinds)}, which {BOUNDS[bound]} does "
+            f"not cover: the bounds shown leave them out"
+        )
+
+    def default_lrs(self) -> np.ndarray:
+        """``(N,)`` each device's optimizer's :attr:`~LocalOptimizer.default_lr` (NaN where
+        ``None``: the plan's ``η`` applies)."""
+        return np.array(
+            [np.nan if o.default_lr is None else o.default_lr for o in self.optimizers]
+        )
 
     def require(self, bound: str, where: str = "") -> None:
         """Raise :class:`SsdflError` unless every device is covered by ``bound`` (a key of
