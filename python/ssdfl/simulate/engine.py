@@ -120,6 +120,7 @@ class SimulationConfig:
     backend: str = "auto"
     dtype: str = "float64"
     fused_gradient: bool | None = None
+    own_test: DeviceModel | None = None
 
 
 def simulate(
@@ -166,6 +167,11 @@ def simulate(
         distance to ``x_star`` if given (:func:`~ssdfl.simulate.metrics.evaluate`).
     record_models
         Keep a copy of ``X`` at every evaluation (``result.models``).
+    own_test
+        A model of the same kind whose device ``i`` holds held-out samples of device ``i``'s
+        own label distribution (:func:`~ssdfl.simulate.metrics.own_distribution_sets`): adds
+        the ``own_*`` columns (device ``i``'s model on its own distribution: mean, worst, 10th
+        percentile; :mod:`ssdfl.simulate.metrics`).
     stop_at
         Stop early once every given metric reaches its value (``{"accuracy": 0.9}``: ≥;
         ``loss``/``consensus_gap``/``dist_opt``: ≤).
@@ -324,7 +330,8 @@ def _simulate(
         if np.all(np.isfinite(X)):
             row.update(
                 evaluate(model, X.astype(np.float64, copy=False), test_data=test_data,
-                         x_star=x_star_v, device_metrics=device_metrics)
+                         x_star=x_star_v, device_metrics=device_metrics,
+                         own_test=cfg.own_test)
             )  # fmt: skip
         else:
             row["loss"] = math.nan
@@ -370,6 +377,8 @@ def _simulate(
                 pop.reset(state)
                 step = 0
             for ph in plan.phases:
+                if ph.every != 1 and (ph.every == 0 or k % ph.every != 0):
+                    continue  # a periodic phase (e.g. inter-cluster rounds every k cycles)
                 fused = use_rust and ph.random_edges is None and not ph.average
                 for _ in range(ph.rounds):
                     if ph.local_step and not (fused and model_kw is not None):

@@ -74,7 +74,9 @@ class Phase:
     takes one optimizer step in the round; ``random_edges``: ``(src, dst)`` candidate edges of
     randomized gossip (``W`` is then drawn per round, see :func:`random_matching`);
     ``average``: server averaging; ``traffic``: the counter charged (``"intra"``, ``"inter"``,
-    ``"server"`` or ``"none"``); ``messages``: messages per round (deterministic phases).
+    ``"server"`` or ``"none"``); ``messages``: messages per round (deterministic phases);
+    ``every``: the phase runs in cycles ``k`` with ``k mod every = 0`` (1: every cycle, the
+    default; 0: never).
     """
 
     name: str
@@ -86,6 +88,7 @@ class Phase:
     random_edges: tuple[np.ndarray, np.ndarray] | None = None
     edge_prob: float = 1.0
     average: bool = False
+    every: int = 1
 
 
 @dataclass
@@ -153,13 +156,18 @@ class SSDFL(Method):
     """SSD-FL with a given formation (``clusters``: labels / list of node arrays / Formation)
     or ``n_clusters`` clusters from the cluster search (``how``: ``"hierarchy"`` — the
     paper's splitting loop stopped at ``S`` — or ``"partition"``, see
-    :func:`~ssdfl.simulate.clusters.form_clusters`); ``S`` defaults to ``round(N/10)``."""
+    :func:`~ssdfl.simulate.clusters.form_clusters`); ``S`` defaults to ``round(N/10)``.
+
+    ``inter_every``: the inter-cluster rounds run every ``inter_every`` cycles (1: every cycle,
+    the paper's schedule; ``k``: cycles ``k, 2k, …``; 0: never — each cluster trains its own
+    model, a *specialised* formation, ``docs/specialised.md``)."""
 
     clusters: Any = None
     n_clusters: int | None = None
     how: str = "hierarchy"
     inter_local_steps: bool = False
     name: str = "SSD-FL"
+    inter_every: int = 1
 
     def _labels(self, g: Graph, ctx: PlanContext, rng: np.random.Generator) -> np.ndarray:
         if self.clusters is not None:
@@ -168,11 +176,14 @@ class SSDFL(Method):
         return form_clusters(g, S, self.how)
 
     def plan(self, g: Graph, ctx: PlanContext, rng: np.random.Generator) -> Plan:
+        if not isinstance(self.inter_every, int | np.integer) or self.inter_every < 0:
+            raise SsdflError(f"inter_every must be an integer >= 0, got {self.inter_every!r}")
         lab = self._labels(g, ctx, rng)
         m_in = intra_cluster_edges(g, lab)
         phases = [
             Phase("intra", ctx.tau_a, cluster_mixing(g, lab, ctx.mixing), True, "intra", 2 * m_in),
-            Phase("inter", ctx.tau_r, _gossip(g, ctx), self.inter_local_steps, "inter", 2 * g.m),
+            Phase("inter", ctx.tau_r, _gossip(g, ctx), self.inter_local_steps, "inter", 2 * g.m,
+                  every=int(self.inter_every)),
         ]
         steps = ctx.tau_a + (ctx.tau_r if self.inter_local_steps else 0)
         init = flooding_traffic(g, record_bytes(g, ctx.record_extra_bytes))
@@ -180,7 +191,7 @@ class SSDFL(Method):
         return Plan(phases, steps, init, lab, {"n_clusters": S, "intra_edges": m_in})
 
     def params(self) -> dict[str, Any]:
-        return {"inter_local_steps": self.inter_local_steps}
+        return {"inter_local_steps": self.inter_local_steps, "inter_every": int(self.inter_every)}
 
 
 @dataclass

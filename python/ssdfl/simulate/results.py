@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["SimulationResult", "plot_curves", "save_figure", "threshold_table"]
 
-_LOWER_IS_BETTER = ("loss", "consensus_gap", "dist_opt", "device_loss_mean", "device_loss_max")
+_LOWER_IS_BETTER = (
+    "loss", "consensus_gap", "dist_opt", "device_loss_mean", "device_loss_max",
+    "own_loss_mean", "own_loss_max", "own_loss_p90",
+)  # fmt: skip
 
 
 @dataclass
