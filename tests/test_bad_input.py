@@ -256,12 +256,10 @@ def _valid_samples() -> dict[str, bytes]:
     G = ssdfl.Graph.from_edges([(0, 1), (1, 2), (2, 0), (2, 3)], n=5, weights=[1.0, 2.0, 3.0, 4.0])
     L = ssdfl.Graph.from_edges([(0, 1), (1, 2)], labels=["a", "b", "c"])
     out = {}
-    from ssdfl.graphs.graph_io import _WRITERS
-
     for fmt in FORMATS:
-        out[fmt] = _WRITERS[fmt](G)
+        out[fmt] = FORMATS[fmt].write(G)
         if fmt in ("edgelist", "json", "graphml"):
-            out[fmt + "-labels"] = _WRITERS[fmt](L)
+            out[fmt + "-labels"] = FORMATS[fmt].write(L)
     return out
 
 

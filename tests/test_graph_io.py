@@ -438,3 +438,39 @@ def test_unwritable_labels_are_refused(tmp_path: Path) -> None:
     T = ssdfl.Graph.from_networkx(nx.Graph([((0, 1), (1, 2))]))  # tuple node keys
     with pytest.raises(ssdfl.SsdflError, match="node-link JSON id"):
         ssdfl.write_graph(T, tmp_path / "x.json")
+
+
+def test_format_registry_drives_detection_reading_and_cli_help(tmp_path) -> None:
+    """One registry shape: a format registered here is detected, read and written through the
+    public functions, and the CLI's help texts list exactly the registered extensions."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from ssdfl.cli import app
+    from ssdfl.graphs import graph_io
+    from ssdfl.graphs.graph_io import FORMATS, GraphFormat, format_help, register_format
+
+    def read_pairs(p, limits=None):
+        edges = [tuple(int(t) for t in ln.split("-")) for ln in p.read_text().split()]
+        return ssdfl.Graph.from_edges(edges)
+
+    def write_pairs(g):
+        u, v, _ = g.edges()
+        return "".join(f"{a}-{b}\n" for a, b in zip(u, v)).encode()
+
+    register_format(GraphFormat("pairs", (".pairs",), read_pairs, write_pairs, "u-v per line"))
+    try:
+        path = tmp_path / "g.pairs"
+        g = ssdfl.Graph.from_edges([(0, 1), (1, 2), (2, 3)])
+        ssdfl.write_graph(g, path)
+        assert graph_io.detect_format(path) == "pairs"
+        assert ssdfl.read_graph(path) == g
+        assert ".pairs" in format_help()
+        with pytest.raises(ssdfl.SsdflError, match="already"):
+            register_format(GraphFormat("pairs", (".pp",), read_pairs, write_pairs, ""))
+    finally:
+        FORMATS.pop("pairs")
+    out = CliRunner().invoke(app, ["info", "--help"], env={"COLUMNS": "400"}).output
+    listed = set(re.findall(r"\.[a-z]+(?=[,/;)])", out.split("docs/graphs.md")[0]))
+    assert {e for f in FORMATS.values() for e in f.extensions} <= listed

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from ssdfl.cli.app import app, console, quiet, table_console
+from ssdfl.graphs.graph_io import format_help, format_option_help
 
 #: ``init --plan`` runs the planner once per device: refused above this many devices.
 PLAN_MAX_DEVICES = 30
@@ -29,7 +30,7 @@ def _read(graph: Path, devices: Path | None, fmt: str | None = None) -> tuple[An
 
 
 _GRAPH = typer.Argument(
-    ..., help="D2D graph file (.edgelist, .mtx, .graph, .json, .graphml).", dir_okay=False
+    ..., help=format_help("D2D graph file"), dir_okay=False
 )
 _DEVICES_HELP = "DEVICES.csv (see docs/formation.md). Absent: homogeneous SGD devices."
 
@@ -47,7 +48,7 @@ def init_cmd(
         help=f"Every device runs the planner on its view (at most {PLAN_MAX_DEVICES} devices); "
         "default: the cluster search partition(g, round(N/10)).",
     ),
-    fmt: str | None = typer.Option(None, "--format", help="Override the graph format."),
+    fmt: str | None = typer.Option(None, "--format", help=format_option_help()),
     as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
 ) -> None:
     """Simulate the one-time initialization message by message: every device floods its record
@@ -183,7 +184,7 @@ def churn_cmd(
     max_clusters: int = typer.Option(
         12, "--max-clusters", help="Largest S the planner tries (initial and full formations)."
     ),
-    fmt: str | None = typer.Option(None, "--format", help="Override the graph format."),
+    fmt: str | None = typer.Option(None, "--format", help=format_option_help()),
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output directory (written whole, replaced whole)."
     ),

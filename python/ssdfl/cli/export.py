@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ssdfl.cli.app import app, console
+from ssdfl.graphs.graph_io import format_option_help
 
 
 @app.command()
@@ -25,7 +26,7 @@ def export(
         "-o",
         help="Output directory (written whole, replaced whole).",
     ),
-    fmt: str | None = typer.Option(None, "--format", help="Override the graph format."),
+    fmt: str | None = typer.Option(None, "--format", help=format_option_help()),
 ) -> None:
     """Write the topology of every cluster and of the inter-cluster stage, with mixing weights,
     in the format of --to (see docs/formation.md, Export)."""

@@ -7,13 +7,14 @@ from pathlib import Path
 import typer
 
 from ssdfl.cli.app import app, console, quiet, table_console
+from ssdfl.graphs.graph_io import format_help, format_option_help
 
 
 @app.command()
 def form(
     graph: Path = typer.Argument(
         ...,
-        help="D2D graph file (.edgelist, .mtx, .graph, .json, .graphml).",
+        help=format_help("D2D graph file"),
         dir_okay=False,
     ),
     devices: Path | None = typer.Option(
@@ -37,7 +38,7 @@ def form(
         None, "--max-clusters", min=1, help="Largest S tried (default: no limit)."
     ),
     model_params: int = typer.Option(100_000, "--model-params", help="Parameters per model."),
-    fmt: str | None = typer.Option(None, "--format", help="Override the graph format."),
+    fmt: str | None = typer.Option(None, "--format", help=format_option_help()),
     out: Path = typer.Option(
         Path("ssdfl-out"), "--out", "-o", help="Output directory (written whole, replaced whole)."
     ),

@@ -13,7 +13,7 @@ from rich.table import Table
 from ssdfl.cli.app import app, console
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, NodeSet
-from ssdfl.graphs.graph_io import read_graph
+from ssdfl.graphs.graph_io import format_help, read_graph
 from ssdfl.graphs.metrics import conductance, connected_components, cut_size, volume
 
 
@@ -103,7 +103,7 @@ def _fmt(x: float) -> str:
 @app.command()
 def info(
     graph: Path = typer.Argument(
-        ..., help="Graph file (.edgelist/.txt/.csv [.gz], .mtx, .graph/.metis, .json, .graphml)."
+        ..., help=format_help("Graph file")
     ),
     fmt: str | None = typer.Option(None, "--format", help="Override the format detection."),
     nodes: str | None = typer.Option(

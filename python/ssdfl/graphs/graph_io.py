@@ -37,6 +37,8 @@ import os
 import re
 import warnings
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +49,72 @@ from ssdfl._atomic import atomic_write
 from ssdfl.errors import GraphFormatError, SsdflError, SsdflWarning, TooLargeError
 from ssdfl.graphs.graph import Graph, _labels_array, _warn_loops, as_graph
 
-__all__ = ["DIRECTED_MODES", "FORMATS", "ReadLimits", "detect_format", "read_graph", "write_graph"]
+__all__ = [
+    "DIRECTED_MODES",
+    "FORMATS",
+    "GraphFormat",
+    "ReadLimits",
+    "detect_format",
+    "format_help",
+    "format_option_help",
+    "read_graph",
+    "register_format",
+    "write_graph",
+]
 
-FORMATS = ("edgelist", "mtx", "metis", "json", "graphml")
 
-_EXT = {
-    ".edgelist": "edgelist",
-    ".edges": "edgelist",
-    ".el": "edgelist",
-    ".txt": "edgelist",
-    ".csv": "edgelist",
-    ".tsv": "edgelist",
-    ".mtx": "mtx",
-    ".graph": "metis",
-    ".metis": "metis",
-    ".json": "json",
-    ".graphml": "graphml",
-}
+
+@dataclass(frozen=True)
+class GraphFormat:
+    """One graph file format: its ``name`` (``format=``), the file ``extensions`` that select it
+    (lower case, with the dot), ``read(path, limits) -> Graph``, ``write(graph) -> bytes`` and a
+    one-line ``help``. :func:`register_format` adds one; everything else (``read_graph``,
+    ``write_graph``, ``detect_format``, the CLI's help texts) asks :data:`FORMATS`."""
+
+    name: str
+    extensions: tuple[str, ...]
+    read: Callable[..., Graph]
+    write: Callable[[Graph], bytes]
+    help: str
+
+
+FORMATS: dict[str, GraphFormat] = {}
+"""The registered formats by name, in registration order."""
+
+
+def register_format(fmt: GraphFormat) -> GraphFormat:
+    """Add ``fmt`` to :data:`FORMATS` (refusing a name or an extension already taken)."""
+    if fmt.name in FORMATS:
+        raise SsdflError(f"graph format {fmt.name!r} is already registered")
+    taken = {e for f in FORMATS.values() for e in f.extensions}
+    clash = sorted(set(fmt.extensions) & taken)
+    if clash:
+        raise SsdflError(f"extension(s) {clash} already belong to another graph format")
+    if not fmt.extensions or any(not e.startswith(".") or e != e.lower() for e in fmt.extensions):
+        raise SsdflError(f"extensions must be lower-case and start with '.', got {fmt.extensions}")
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def format_help(what: str = "Graph file") -> str:
+    """``what`` followed by the registered extensions, e.g. for a command's help text."""
+    exts = ", ".join("/".join(f.extensions) for f in FORMATS.values())
+    return f"{what} ({exts}; a trailing .gz is read through) — docs/graphs.md"
+
+
+def format_option_help() -> str:
+    """Help text of a ``--format`` option: the registered format names."""
+    return f"Override the graph format ({', '.join(FORMATS)})."
+
+
+def _format_of(fmt: str) -> GraphFormat:
+    try:
+        return FORMATS[fmt]
+    except KeyError:
+        raise SsdflError(
+            f"unknown graph format {fmt!r}; expected one of {tuple(FORMATS)}"
+        ) from None
+
 
 _MAX_NODES = 2**32 - 1  # node indices are u32 in the Rust CSR
 
@@ -142,10 +193,12 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     suffixes = [s.lower() for s in p.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in _EXT:
-        return _EXT[suffixes[-1]]
+    for f in FORMATS.values():
+        if suffixes and suffixes[-1] in f.extensions:
+            return f.name
     raise SsdflError(
-        f"cannot tell the format of {str(path)!r} from its extension; pass format= one of {FORMATS}"
+        f"cannot tell the format of {str(path)!r} from its extension; pass format= one of "
+        f"{tuple(FORMATS)}"
     )
 
 
@@ -222,8 +275,7 @@ def read_graph(
     """
     p = Path(path)
     fmt = (format or detect_format(p)).lower()
-    if fmt not in FORMATS:
-        raise SsdflError(f"unknown graph format {fmt!r}; expected one of {FORMATS}")
+    reader = _format_of(fmt).read
     if directed is not None and directed not in DIRECTED_MODES:
         raise SsdflError(f"directed must be one of {DIRECTED_MODES} or None, got {directed!r}")
     if directed is not None and fmt != "edgelist":
@@ -232,9 +284,9 @@ def read_graph(
         )
     limits = ReadLimits(max_bytes, max_nodes)
     try:
-        if fmt == "edgelist":
-            return _read_edgelist(p, limits, directed)
-        return _READERS[fmt](p, limits)
+        if directed is not None:  # edge lists only (checked above)
+            return reader(p, limits, directed=directed)
+        return reader(p, limits)
     except (GraphFormatError, FileNotFoundError, TooLargeError):
         raise
     except SsdflError as exc:
@@ -253,9 +305,7 @@ def write_graph(g: Any, path: str | os.PathLike[str], format: str | None = None)
     g = as_graph(g)
     p = Path(path)
     fmt = (format or detect_format(p)).lower()
-    if fmt not in FORMATS:
-        raise SsdflError(f"unknown graph format {fmt!r}; expected one of {FORMATS}")
-    data = _WRITERS[fmt](g)
+    data = _format_of(fmt).write(g)
     if p.suffix.lower() == ".gz":
         data = gzip.compress(data, mtime=0)
     with atomic_write(p, "wb") as fh:
@@ -872,17 +922,14 @@ def _write_graphml(g: Graph) -> bytes:
     return buf.getvalue()
 
 
-_READERS: dict[str, Any] = {
-    "edgelist": _read_edgelist,
-    "mtx": _read_mtx,
-    "metis": _read_metis,
-    "json": _read_json,
-    "graphml": _read_graphml,
-}
-_WRITERS = {
-    "edgelist": _write_edgelist,
-    "mtx": _write_mtx,
-    "metis": _write_metis,
-    "json": _write_json,
-    "graphml": _write_graphml,
-}
+for _fmt in (
+    GraphFormat("edgelist", (".edgelist", ".edges", ".el", ".txt", ".csv", ".tsv"),
+                _read_edgelist, _write_edgelist, "u v [w] per line, # or % comments"),
+    GraphFormat("mtx", (".mtx",), _read_mtx, _write_mtx, "Matrix Market, symmetric or general"),
+    GraphFormat("metis", (".graph", ".metis"), _read_metis, _write_metis,
+                "METIS, 1-based, fmt flags for weights"),
+    GraphFormat("json", (".json",), _read_json, _write_json, "node-link JSON (networkx)"),
+    GraphFormat("graphml", (".graphml",), _read_graphml, _write_graphml,
+                "GraphML (networkx), edge attribute weight"),
+):  # fmt: skip
+    register_format(_fmt)
