@@ -46,7 +46,7 @@ from ssdfl.aggregation.store import (
     put_array,
     read_verified,
 )
-from ssdfl.errors import SsdflError
+from ssdfl.errors import MemoryCapError, SsdflError
 
 MAGIC = b"SSDFLXP3"
 #: Magic of the previous partial-sum format (BLAKE2b digests), refused.
@@ -54,10 +54,6 @@ OLD_MAGICS = (b"SSDFLXP2",)
 #: Largest JSON header of a partial sum accepted (a header is ~40 bytes per block).
 MAX_PARTIAL_HEADER = 64 << 20
 MiB = 1 << 20
-
-
-class MemoryCapError(SsdflError):
-    """The function exceeded (or could not even start under) its memory cap."""
 
 
 @dataclass(frozen=True)

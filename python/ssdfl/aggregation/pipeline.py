@@ -46,7 +46,7 @@ from ssdfl.aggregation.strategies import (
     shard_bounds,
     tree_levels,
 )
-from ssdfl.errors import SsdflError
+from ssdfl.errors import AggregationError, SsdflError
 
 _log = get_logger(__name__)
 
@@ -59,10 +59,6 @@ class _JobCommon(TypedDict):
     k: int
     w_prime: float
     block: int
-
-
-class AggregationError(SsdflError):
-    """One or more aggregation functions failed; nothing was published."""
 
 
 @dataclass

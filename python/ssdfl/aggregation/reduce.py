@@ -33,7 +33,7 @@ from fractions import Fraction
 import numpy as np
 
 from ssdfl import _core
-from ssdfl.errors import SsdflError
+from ssdfl.errors import NonFiniteUpdateError, PartialSumError, SsdflError, WeightError
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 GROUP: int = int(_core.EXACT_GROUP)
@@ -43,28 +43,6 @@ LIMBS: dict[np.dtype, int] = {
 }
 #: The kernel's typed error (``kind`` plus the kind's fields as attributes).
 ExactSumError = _core.ExactSumError
-
-
-class NonFiniteUpdateError(SsdflError):
-    """A client update contains NaN or ±inf (FedAvg of it would be meaningless).
-
-    Attributes: ``client`` (name or ``#index``), ``element`` (flat index), ``value``."""
-
-    def __init__(self, message: str, client: str = "", element: int = -1, value: float = 0.0):
-        super().__init__(message)
-        self.client, self.element, self.value = client, element, value
-
-
-class WeightError(SsdflError):
-    """Weights that are negative, non-finite, all zero, or spread over more than 2^64."""
-
-
-class PartialSumError(SsdflError):
-    """An exact partial sum is not a valid encoding (attributes ``which`` and ``fault``)."""
-
-    def __init__(self, message: str, which: int = -1, fault: str = ""):
-        super().__init__(message)
-        self.which, self.fault = which, fault
 
 
 @dataclass(frozen=True)

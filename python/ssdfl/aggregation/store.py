@@ -40,24 +40,13 @@ import numpy as np
 
 from ssdfl import _core
 from ssdfl._atomic import atomic_write
-from ssdfl.errors import SsdflError
-
-
-class MissingObjectError(SsdflError, FileNotFoundError):
-    """A required object does not exist in the store."""
-
-
-class TruncatedObjectError(SsdflError):
-    """An object is shorter (or longer) than its header says, or its header is unreadable."""
-
-
-class IntegrityError(SsdflError):
-    """An object's bytes do not match its checksum (corrupted), or it has no checksum."""
-
-
-class ObjectExistsError(SsdflError, FileExistsError):
-    """An exclusive PUT found its key already taken (another writer used the same name)."""
-
+from ssdfl.errors import (
+    IntegrityError,
+    MissingObjectError,
+    ObjectExistsError,
+    SsdflError,
+    TruncatedObjectError,
+)
 
 Chunk = bytes | bytearray | memoryview
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ssdfl.errors import SsdflError
+from ssdfl.errors import DeviceFileError, SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.theory.optimizers import (
     OPTIMIZERS,
@@ -58,11 +58,6 @@ DeviceSource = (
 )
 """What :func:`read_devices` accepts: a path, a pandas DataFrame, a mapping column → sequence
 or a sequence of row mappings."""
-
-
-class DeviceFileError(SsdflError):
-    """A malformed devices description (the message names the row and the column; for a file
-    it starts with the file's path and line)."""
 
 
 def optimizer_columns() -> dict[str, list[str]]:
