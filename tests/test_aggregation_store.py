@@ -236,3 +236,31 @@ def test_measure_bandwidth_and_feed_the_model(tmp_path) -> None:
     fast = sharded_cost(512.0, 20, 4, load_pricing(read_mb_s=bw))
     # latency scales inversely with the read rate (plus the fixed write term)
     assert fast.latency_s - 128 / 60 == pytest.approx((slow.latency_s - 128 / 60) * 45.0 / bw)
+
+
+def test_store_and_executor_registries(tmp_path) -> None:
+    """Stores by URL scheme and executors by name come from one registry each: a store or
+    executor registered here is what open_store / get_executor return, and the built-in
+    names stay taken."""
+    from ssdfl.aggregation import executors, store
+    from ssdfl.errors import SsdflError
+
+    made: list[str] = []
+
+    def mem_store(rest: str, **kw):
+        made.append(rest)
+        return store.LocalStore(tmp_path / rest)
+
+    store.register_store("memtest", mem_store)
+    try:
+        st = store.open_store("memtest://abc")
+        assert isinstance(st, store.LocalStore) and made == ["abc"]
+        assert isinstance(store.open_store(tmp_path / "plain"), store.LocalStore)
+        with pytest.raises(SsdflError, match="already registered"):
+            store.register_store("s3", mem_store)
+    finally:
+        store.STORES.pop("memtest")
+    assert set(executors.EXECUTORS) >= {"local", "inline", "dask"}
+    assert isinstance(executors.get_executor("inline"), executors.InlineExecutor)
+    with pytest.raises(SsdflError, match="'local', 'inline', 'dask'"):
+        executors.get_executor("nope")

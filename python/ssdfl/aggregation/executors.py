@@ -7,10 +7,11 @@ import multiprocessing as mp
 import os
 import signal
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ssdfl.aggregation.functions import FunctionJob, FunctionReport, run_function
+from ssdfl.errors import SsdflError
 
 
 class Executor(ABC):
@@ -207,6 +208,20 @@ class DaskExecutor(Executor):
             self._cluster.close()
 
 
+ExecutorFactory = Callable[..., Executor]
+"""``factory(max_workers=, memory_limit_mb=, address=) -> Executor``."""
+
+EXECUTORS: dict[str, ExecutorFactory] = {}
+"""The executors by name (``get_executor``, ``ssdfl shard run --executor``)."""
+
+
+def register_executor(name: str, factory: ExecutorFactory) -> None:
+    """Make ``factory`` available as ``get_executor(name, ...)`` (refuses a taken name)."""
+    if name in EXECUTORS:
+        raise SsdflError(f"executor {name!r} is already registered")
+    EXECUTORS[name] = factory
+
+
 def get_executor(
     kind: str = "local",
     *,
@@ -214,13 +229,25 @@ def get_executor(
     memory_limit_mb: float | None = None,
     address: str | None = None,
 ) -> Executor:
-    """``"local"`` (processes), ``"inline"`` or ``"dask"`` (``address`` or a LocalCluster)."""
-    if kind == "local":
-        return LocalProcessExecutor(max_workers=max_workers, memory_limit_mb=memory_limit_mb)
-    if kind == "inline":
-        return InlineExecutor()
-    if kind == "dask":
-        return DaskExecutor(address, n_workers=max_workers or 2)
-    from ssdfl.errors import SsdflError
+    """The executor registered as ``kind`` (:data:`EXECUTORS`): ``"local"`` (processes),
+    ``"inline"`` or ``"dask"`` (``address`` or a LocalCluster)."""
+    factory = EXECUTORS.get(kind)
+    if factory is None:
+        names = ", ".join(map(repr, EXECUTORS))
+        raise SsdflError(f"unknown executor {kind!r}; use one of {names}")
+    return factory(max_workers=max_workers, memory_limit_mb=memory_limit_mb, address=address)
 
-    raise SsdflError(f"unknown executor {kind!r}; use 'local', 'inline' or 'dask'")
+
+register_executor(
+    "local",
+    lambda max_workers=None, memory_limit_mb=None, address=None: LocalProcessExecutor(
+        max_workers=max_workers, memory_limit_mb=memory_limit_mb
+    ),
+)
+register_executor("inline", lambda **_: InlineExecutor())
+register_executor(
+    "dask",
+    lambda max_workers=None, memory_limit_mb=None, address=None: DaskExecutor(
+        address, n_workers=max_workers or 2
+    ),
+)

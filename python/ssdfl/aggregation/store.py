@@ -31,7 +31,7 @@ import shutil
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -351,15 +351,41 @@ class S3Store(ObjectStore):
         self.delete(src)
 
 
-def open_store(spec: str | os.PathLike[str] | ObjectStore, **s3_kwargs: Any) -> ObjectStore:
-    """A store from a spec: an existing store, ``s3://bucket/prefix`` or a local directory."""
+StoreFactory = Callable[..., ObjectStore]
+"""``factory(rest_of_spec, **kwargs) -> ObjectStore`` for a spec ``scheme://rest``."""
+
+STORES: dict[str, StoreFactory] = {}
+"""Object stores by URL scheme (``open_store``); a spec without a registered scheme is a local
+directory (:class:`LocalStore`)."""
+
+
+def register_store(scheme: str, factory: StoreFactory) -> None:
+    """Make ``open_store("<scheme>://...")`` build its store with ``factory`` (refuses a taken
+    scheme)."""
+    if scheme in STORES:
+        raise SsdflError(f"store scheme {scheme!r} is already registered")
+    STORES[scheme] = factory
+
+
+def open_store(spec: str | os.PathLike[str] | ObjectStore, **kwargs: Any) -> ObjectStore:
+    """A store from a spec: an existing store, ``<scheme>://…`` of a registered scheme
+    (:data:`STORES`: ``s3://bucket/prefix``) or a local directory; ``kwargs`` go to the
+    scheme's factory."""
     if isinstance(spec, ObjectStore):
         return spec
     s = str(spec)
-    if s.startswith("s3://"):
-        bucket, _, prefix = s[5:].partition("/")
-        return S3Store(bucket, prefix, **s3_kwargs)
+    scheme, sep, rest = s.partition("://")
+    if sep and scheme in STORES:
+        return STORES[scheme](rest, **kwargs)
     return LocalStore(s)
+
+
+def _s3_store(rest: str, **kwargs: Any) -> ObjectStore:
+    bucket, _, prefix = rest.partition("/")
+    return S3Store(bucket, prefix, **kwargs)
+
+
+register_store("s3", _s3_store)
 
 
 # ---------------------------------------------------------------------------------------------

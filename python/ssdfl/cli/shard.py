@@ -21,6 +21,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from ssdfl.aggregation.executors import EXECUTORS
 from ssdfl.cli.app import app, console, table_console
 from ssdfl.errors import SsdflError
 
@@ -273,7 +274,7 @@ def run(
     store: str | None = typer.Option(
         None, "--store", help="Object store: a directory or s3://bucket/prefix (default: temp dir)."
     ),
-    executor: str = typer.Option("local", "--executor", help="local | inline | dask"),
+    executor: str = typer.Option("local", "--executor", help=" | ".join(EXECUTORS)),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address."),
     workers: int | None = typer.Option(None, "--workers", min=1),
     memory_mb: float | None = typer.Option(
