@@ -1,4 +1,4 @@
-"""The MoDeST-style baseline: traffic closed form, committee averaging, registration."""
+"""The MoDeST-style baseline: traffic closed form, committee averaging, its own driver."""
 
 from __future__ import annotations
 
@@ -9,14 +9,9 @@ import pytest
 import ssdfl
 from ssdfl.errors import SsdflError
 from ssdfl.simulate import simulate
+from ssdfl.simulate.churn import simulate_modest
 from ssdfl.simulate.methods import make_method
-from ssdfl.simulate.modest import (
-    MoDeST,
-    ModestState,
-    modest_messages,
-    modest_round,
-    simulate_modest,
-)
+from ssdfl.simulate.modest import ModestState, modest_messages, modest_round
 from ssdfl.theory.models import Quadratic
 
 
@@ -56,9 +51,11 @@ def test_one_round_by_hand() -> None:
     np.testing.assert_array_equal(Y[others], X[others])  # stale
 
 
-def test_registered_with_a_clear_engine_error() -> None:
-    m = make_method("modest", sample_size=4)
-    assert isinstance(m, MoDeST) and m.params() == {"sample_size": 4, "aggregators": 3}
+def test_engine_points_at_its_own_driver() -> None:
+    """MoDeST is not an engine Method (its committee changes every round): asking the engine
+    for it names the driver that runs it."""
+    with pytest.raises(SsdflError, match="simulate_modest"):
+        make_method("modest", sample_size=4)
     model = Quadratic.random(4, 2, np.random.default_rng(0))
     with pytest.raises(SsdflError, match="simulate_modest"):
         simulate(model, nx.path_graph(4), "modest")

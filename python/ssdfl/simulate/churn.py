@@ -46,6 +46,7 @@ from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, as_graph
 from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
 from ssdfl.simulate.metrics import device_accuracies, global_losses
+from ssdfl.simulate.modest import ModestState, modest_round
 from ssdfl.theory.models import DeviceModel, LogisticRegression
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "random_churn",
     "regional_failure",
     "simulate_churn",
+    "simulate_modest",
 ]
 
 Reform = Callable[[Graph, np.ndarray, str], tuple[np.ndarray, int]]
@@ -299,7 +301,6 @@ def simulate_churn(
     if strategy != "modest":
         rebuild()
     else:
-        from ssdfl.simulate.modest import ModestState
 
         state["modest"] = ModestState.start(X, present)
     record(0)
@@ -324,7 +325,6 @@ def simulate_churn(
             if strategy != "modest":
                 rebuild()
         if strategy == "modest":
-            from ssdfl.simulate.modest import modest_round
 
             X, sent = modest_round(
                 model, X, present, state["modest"], rng, tau_a=tau_a, eta=eta, **(modest or {})
@@ -354,3 +354,29 @@ def _embed(W: Any, idx: np.ndarray, n: int) -> sp.csr_array:
     cols = np.concatenate([idx[W.col], np.setdiff1d(np.arange(n), idx)])
     data = np.concatenate([W.data, np.ones(n - len(idx))])
     return sp.csr_array((data, (rows, cols)), shape=(n, n))
+
+
+def simulate_modest(
+    model: DeviceModel,
+    graph: Any,
+    *,
+    cycles: int = 50,
+    tau_a: int = 5,
+    eta: float = 0.05,
+    sample_size: int = 10,
+    aggregators: int = 3,
+    seed: int = 0,
+    x0: np.ndarray | None = None,
+    bytes_per_param: int = 4,
+    test_data: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Any:
+    """MoDeST without churn (every device present): a
+    :class:`ChurnResult` with per-cycle metrics and ``bytes_train`` (MoDeST's rounds change
+    every cycle, which the engine's fixed per-cycle plans cannot express)."""
+    n = model.n_devices
+    trace = MembershipTrace(np.ones(n, dtype=bool), np.ones((cycles, n), dtype=bool), "static")
+    return simulate_churn(
+        model, graph, trace, strategy="modest", tau_a=tau_a, eta=eta, seed=seed, x0=x0,
+        bytes_per_param=bytes_per_param, test_data=test_data,
+        modest={"sample_size": sample_size, "aggregators": aggregators},
+    )  # fmt: skip

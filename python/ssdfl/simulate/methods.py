@@ -299,12 +299,12 @@ def make_method(method: Method | str, **kwargs: Any) -> Method:
         raise TypeError(f"method must be a Method or a name, got {type(method).__name__}")
     key = method.lower().replace("-", "").replace("_", "")
     if key not in METHODS:
-        raise SsdflError(f"unknown method {method!r}; expected one of {sorted(METHODS)}")
+        raise SsdflError(
+            f"unknown method {method!r}; expected one of {sorted(METHODS)} (the MoDeST-style "
+            "baseline samples a new committee every round and has its own driver, "
+            "ssdfl.simulate.churn.simulate_modest)"
+        )
     try:
         return METHODS[key](**kwargs)
     except TypeError as exc:
         raise SsdflError(f"bad parameters for method {method!r}: {exc}") from None
-
-from ssdfl.simulate.modest import MoDeST as _MoDeST  # noqa: E402  (MoDeST subclasses Method)
-
-METHODS["modest"] = _MoDeST

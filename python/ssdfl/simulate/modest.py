@@ -23,16 +23,13 @@ include. Without churn the traffic after ``K`` rounds is ``s·a·(2K − 1)`` me
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import Graph
-from ssdfl.simulate.methods import Method, Plan, PlanContext
 from ssdfl.theory.models import DeviceModel
 
-__all__ = ["MoDeST", "ModestState", "modest_messages", "modest_round", "simulate_modest"]
+__all__ = ["ModestState", "modest_messages", "modest_round"]
 
 
 def modest_messages(rounds: int, sample_size: int, aggregators: int) -> int:
@@ -90,52 +87,3 @@ def modest_round(
     st.model = agg
     st.holders = aggs
     return X, msgs
-
-
-@dataclass
-class MoDeST(Method):
-    """MoDeST-style committee sampling (``sample_size`` trainers, ``aggregators`` aggregators
-    per round). Its rounds change every cycle, which the engine's fixed per-cycle plans cannot
-    express: run it with :func:`simulate_modest` or
-    :func:`ssdfl.simulate.churn.simulate_churn` (``strategy="modest"``)."""
-
-    sample_size: int = 10
-    aggregators: int = 3
-    name: str = "MoDeST"
-
-    def plan(self, g: Graph, ctx: PlanContext, rng: np.random.Generator) -> Plan:
-        raise SsdflError(
-            "MoDeST samples a new committee every round; run it with "
-            "ssdfl.simulate.modest.simulate_modest(...) or "
-            "ssdfl.simulate.churn.simulate_churn(..., strategy='modest')"
-        )
-
-    def params(self) -> dict[str, Any]:
-        return {"sample_size": self.sample_size, "aggregators": self.aggregators}
-
-
-def simulate_modest(
-    model: DeviceModel,
-    graph: Any,
-    *,
-    cycles: int = 50,
-    tau_a: int = 5,
-    eta: float = 0.05,
-    sample_size: int = 10,
-    aggregators: int = 3,
-    seed: int = 0,
-    x0: np.ndarray | None = None,
-    bytes_per_param: int = 4,
-    test_data: tuple[np.ndarray, np.ndarray] | None = None,
-) -> Any:
-    """MoDeST without churn (every device present): a
-    :class:`~ssdfl.simulate.churn.ChurnResult` with per-cycle metrics and ``bytes_train``."""
-    from ssdfl.simulate.churn import MembershipTrace, simulate_churn
-
-    n = model.n_devices
-    trace = MembershipTrace(np.ones(n, dtype=bool), np.ones((cycles, n), dtype=bool), "static")
-    return simulate_churn(
-        model, graph, trace, strategy="modest", tau_a=tau_a, eta=eta, seed=seed, x0=x0,
-        bytes_per_param=bytes_per_param, test_data=test_data,
-        modest={"sample_size": sample_size, "aggregators": aggregators},
-    )  # fmt: skip
