@@ -57,11 +57,15 @@ from ssdfl.theory.devices import DeviceTable
 from ssdfl.theory.models import DeviceModel
 
 __all__ = [
+    "SpecialisedGoal",
     "SpecialisedOption",
     "SpecialisedPlan",
     "affinity_clusters",
+    "check_goal",
     "cluster_dissimilarity",
     "edge_affinity",
+    "export_model_groups",
+    "goal_specialised",
     "model_groups",
     "plan_specialised",
     "specialised_section",
@@ -533,3 +537,102 @@ def write_model_groups(section: dict[str, Any], out_dir: str | os.PathLike[str])
     with atomic_write(out / "model_groups.json") as fh:
         fh.write(json.dumps(doc, indent=1))
     return out / "model_groups.json"
+
+
+SPECIALISED_FILE = "specialised.json"
+
+
+@dataclass
+class SpecialisedGoal:
+    """What ``ssdfl form --goal specialised`` adds to a plan's output: the planner result,
+    its formation.json section (:func:`specialised_section`, also stored under
+    ``recommendation["specialised"]``), the report section and the one-line verdict."""
+
+    plan: SpecialisedPlan
+    section: dict[str, Any]
+
+    @property
+    def verdict(self) -> str:
+        return self.plan.verdict
+
+    def report_sections(self) -> list[Any]:
+        """One :class:`ssdfl.planner.report.ReportSection` ("Specialised models")."""
+        from ssdfl.planner.report import ReportSection
+
+        title = "Specialised models (--goal specialised)"
+        return [ReportSection(title, section_paragraphs(self.section), verdict=[self.verdict])]
+
+    def write(self, out_dir: str | os.PathLike[str]) -> Path:
+        """Write ``specialised.json`` (the section) into ``out_dir``; ``ssdfl export`` reads it
+        next to formation.json and writes the model groups."""
+        out = Path(out_dir) / SPECIALISED_FILE
+        with atomic_write(out) as fh:
+            fh.write(json.dumps(_jsonable(self.section), indent=1, allow_nan=False))
+        return out
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+def goal_specialised(
+    plan: Any,
+    g: Graph,
+    devices: DeviceTable | None,
+    *,
+    tau_a: int,
+    tau_r: int,
+    eta: float,
+    cycles: int,
+    max_clusters: int | None = None,
+) -> SpecialisedGoal:
+    """Run :func:`plan_specialised` for ``ssdfl form --goal specialised`` (label histograms
+    of the devices file; without them a clear error) and record its section in the plan's
+    recommendation (``recommendation["goal"] = "specialised"``, ``["specialised"]``)."""
+    check_goal("specialised", devices)
+    sp_plan = plan_specialised(g, devices, tau_a=tau_a, tau_r=tau_r, eta=eta, cycles=cycles,
+                               max_clusters=max_clusters)  # fmt: skip
+    section = _jsonable(specialised_section(sp_plan, getattr(plan, "labels", None) or None))
+    rec = getattr(plan, "recommendation", None)
+    if isinstance(rec, dict):
+        rec["goal"] = "specialised"
+        rec["specialised"] = section
+    return SpecialisedGoal(sp_plan, section)
+
+
+def export_model_groups(formation: str | os.PathLike[str], out_dir: str | os.PathLike[str]
+                        ) -> list[Path]:  # fmt: skip
+    """For ``ssdfl export``: when ``specialised.json`` lies next to ``formation``, write the
+    per-cluster model groups (``model_groups.json``) into ``out_dir``; otherwise nothing."""
+    src = Path(formation).parent / SPECIALISED_FILE
+    if not src.is_file():
+        return []
+    try:
+        section = json.loads(src.read_text(encoding="utf-8"))
+        return [write_model_groups(section, out_dir)]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise SsdflError(f"{src}: not a specialised.json written by ssdfl form ({exc})") from None
+
+
+GOALS = ("global", "specialised")
+
+
+def check_goal(goal: str, devices: DeviceTable | None) -> None:
+    """Refuse an unknown ``--goal`` or ``specialised`` without label histograms, before the
+    long work starts."""
+    if goal not in GOALS:
+        raise SsdflError(f"--goal must be one of {', '.join(GOALS)}, got {goal!r}")
+    if goal == "specialised" and (devices is None or devices.label_hist is None):
+        raise SsdflError(
+            "--goal specialised needs label histograms: give --devices with label_<k> columns "
+            "(without histograms, clusters from update similarity need training data: use "
+            "ssdfl.planner.specialise.plan_specialised(graph, model=..., own_test=...))"
+        )
