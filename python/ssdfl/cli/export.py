@@ -48,4 +48,7 @@ def export(
     g = read_graph(graph, format=fmt)
     with atomic_dir(out) as tmp:
         files = export_formation(plan, g, to, tmp)
+        from ssdfl.planner.specialise import export_model_groups
+
+        files += export_model_groups(formation, tmp)  # model_groups.json of --goal specialised
     console.print(f"wrote {len(files)} file(s) for {to} into {out}")

@@ -87,6 +87,12 @@ def form(
     as_json: bool = typer.Option(
         False, "--json", help="Print formation.json instead of the table."
     ),
+    goal: str = typer.Option(
+        "global",
+        "--goal",
+        help="'global' (one model; default) or 'specialised' (clusters may keep their own "
+        "models when the label histograms say so; docs/specialised.md).",
+    ),
 ) -> None:
     """Compute the optimal SSD-FL cluster formation of GRAPH and write formation.json and a
     report (markdown + pictures) into --out (a new directory, or one ssdfl wrote before)."""
@@ -99,6 +105,9 @@ def form(
     check_output_dir(out)  # fail before the long work
     g = read_graph(graph, format=fmt)
     dev = read_devices(devices, g) if devices is not None else None  # clear error if not UTF-8
+    from ssdfl.planner.specialise import check_goal, goal_specialised
+
+    check_goal(goal, dev)  # before the long work
     cfg = PlanConfig(
         eta=eta, tau_a=tau_a, tau_r=tau_r, eps=eps, gamma=gamma, sigma2=sigma2,
         admissibility=admissibility, max_clusters=max_clusters, model_params=model_params,
@@ -130,7 +139,14 @@ def form(
         "budget": choice["budget"], "model": model, "verdict": choice["verdict"],
     }  # fmt: skip
     with atomic_dir(out) as tmp:
-        report = write_report(plan, g, tmp, graph_name=graph.name)
+        spec = None  # --goal specialised: its section, report part and specialised.json
+        if goal == "specialised":
+            spec = goal_specialised(plan, g, dev, tau_a=tau_a, tau_r=tau_r, eta=eta,
+                                    cycles=cycles, max_clusters=max_clusters)  # fmt: skip
+        report = write_report(plan, g, tmp, graph_name=graph.name,
+                              sections=spec.report_sections() if spec is not None else None)
+        if spec is not None:
+            spec.write(tmp)
         from ssdfl.planner.validate import write_choice
 
         write_choice(choice, tmp)
@@ -157,6 +173,8 @@ def form(
     if gr.get("chosen_S") is not None:
         console.print(f"paper's greedy choice: S = {gr['chosen_S']}, J = {gr['objective']:.5g}")
     console.print(f"[bold]{choice['verdict']}[/]")
+    if spec is not None:
+        console.print(f"[bold]{spec.verdict}[/]")
     if validate:
         console.print(val["sentence"])
     console.print(f"wrote {out / 'formation.json'} and {report}")
