@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import ssdfl.planner.report as report_mod
-from ssdfl._atomic import OUTPUT_MARKER, current_umask
+from ssdfl._atomic import OUTPUT_MARKER, current_umask, write_manifest
 from ssdfl.cli.app import _register, app
 
 _register()
@@ -66,7 +66,7 @@ def test_update_replaces_the_directory_whole(graphs, tmp_path) -> None:
     for name, data in _tree(old_src).items():
         (old / name).write_bytes(data)
     (old / "stale-note.txt").write_text("from an earlier run")
-    (old / OUTPUT_MARKER).write_text("written by ssdfl\n")
+    write_manifest(old)  # as if an earlier run had written stale-note.txt too
     args = ["form", str(new), "--update", str(old / "formation.json"), *FAST]  # itself
     r = runner.invoke(app, [*args, "--out", str(fresh)])
     assert r.exit_code == 0, r.output

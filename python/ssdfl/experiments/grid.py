@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from ssdfl._progress import get_logger, stage
-from ssdfl.errors import SsdflError
+from ssdfl.errors import ConfigError, SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.simulate import SimulationResult, make_method, simulate
 from ssdfl.theory.data import FederatedDataset, label_skew_split, synthetic_classification
@@ -456,7 +456,17 @@ def load_config(path: str | Any) -> ExperimentConfig:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"config file not found: {p}")
-    text = p.read_text()
+    if p.is_dir():
+        raise ConfigError(f"{p} is a directory, not a config file")
+    data = p.read_bytes()
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{p}: {len(data):,} bytes; a config is at most {MAX_CONFIG_BYTES:,}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{p}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start}); save the config as UTF-8") from None  # fmt: skip
     try:
         if p.suffix.lower() == ".json":
             raw = json.loads(text)
@@ -466,11 +476,11 @@ def load_config(path: str | Any) -> ExperimentConfig:
             except ModuleNotFoundError:  # Python 3.10
                 import tomli as tomllib  # type: ignore[no-redef,unused-ignore]  # same API
             raw = tomllib.loads(text)
-    except ValueError as exc:
-        raise SsdflError(f"{p}: cannot parse config: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"{p}: cannot parse config: {exc}") from None
     if not isinstance(raw, dict):
         raise SsdflError(f"{p}: the config must be a table/object")
-    unknown = set(raw) - {"name", "base", "grid", "thresholds", "by", "dask"}
+    unknown = set(raw) - {"name", "base", "grid", "thresholds", "by", "dask", "limits"}
     if unknown:
         raise SsdflError(f"{p}: unknown config keys {sorted(unknown)}")
     dask_opts = raw.get("dask", {})
@@ -513,12 +523,20 @@ def load_config(path: str | Any) -> ExperimentConfig:
         for k, v in g.items():
             if not isinstance(v, list):
                 raise SsdflError(f"{p}: grid field {k!r} must be a list of values, got {v!r}")
+    limits = _limits(raw.get("limits", {}), p)
+    _check_top(cfg, raw, p)
     try:
         specs = cfg.specs()  # validate field names early
     except TypeError as exc:
         raise SsdflError(f"{p}: {exc}") from None
+    if not specs:
+        raise ConfigError(f"{p}: the grid expands to no runs (grid = [] has no tables)")
+    if len(specs) > limits["max_runs"]:
+        raise ConfigError(f"{p}: {len(specs):,} runs exceed the limit {limits['max_runs']:,}; "
+                          "raise it with [limits] max_runs = N")  # fmt: skip
     for spec in specs:
         _validate_spec(spec, p)
+        _check_values(spec, p, limits)
     return cfg
 
 
@@ -527,6 +545,11 @@ def _safe_name(name: Any, path: Any) -> str:
     ``..``, not absolute, not hidden): output paths can never leave ``--out``."""
     if not isinstance(name, str) or not name.strip():
         raise SsdflError(f"{path}: name must be a non-empty string, got {name!r}")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise ConfigError(f"{path}: name is {len(name.encode('utf-8'))} bytes long; at most "
+                          f"{MAX_NAME_BYTES} (it becomes file names inside --out)")  # fmt: skip
+    if any(not ch.isprintable() for ch in name):
+        raise ConfigError(f"{path}: name {name!r} holds control characters")
     if (
         "/" in name or "\\" in name or name in (".", "..") or name.startswith(".")
         or "\x00" in name
@@ -575,6 +598,190 @@ def _validate_spec(spec: RunSpec, path: Any) -> None:
 
     if spec.method.lower().replace("-", "").replace("_", "") not in METHODS:
         raise SsdflError(f"{path}: unknown method {spec.method!r} ({', '.join(METHODS)})")
+
+
+
+# ------------------------------------------------------------------------ config value rules
+#: Largest config file read (bytes).
+MAX_CONFIG_BYTES = 1 << 20
+#: Longest ``name`` in UTF-8 bytes: it becomes ``<name>_thresholds.csv`` and temporaries
+#: inside ``--out``, and file names are at most 255 bytes.
+MAX_NAME_BYTES = 100
+#: Defaults of the ``[limits]`` table; a config raises them there (docs/simulator.md).
+CONFIG_LIMITS: dict[str, float] = {
+    "max_devices": 10_000,  # n_devices of one run
+    "max_runs": 10_000,  # runs of the whole grid
+    "max_cycles": 1_000_000,  # cycles of one run
+    "max_memory_gb": 4.0,  # estimated memory of one run (resource_estimate)
+}
+#: Training samples of the bundled data sets (every device needs at least one).
+DATASET_SAMPLES = {"digits": 1437, "mnist1d": 4000}
+#: Input features per data set (for the memory estimate; quadratic: its dimension).
+DATASET_FEATURES = {"digits": 64, "mnist1d": 40, "synthetic": 20, "quadratic": 10}
+CLUSTER_HOW = ("hierarchy", "partition", "plan")
+#: Table columns ``by`` may name besides the run fields (:func:`run_one`).
+BY_COLUMNS = ("label", "run")
+
+
+def _limits(raw: Any, path: Any) -> dict[str, float]:
+    """The ``[limits]`` table over :data:`CONFIG_LIMITS` (positive finite numbers only)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [limits] must be a table such as max_devices = 20000")
+    bad = sorted(set(raw) - set(CONFIG_LIMITS))
+    if bad:
+        raise ConfigError(f"{path}: unknown [limits] keys {bad}; known: {sorted(CONFIG_LIMITS)}")
+    out = dict(CONFIG_LIMITS)
+    for k, v in raw.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise ConfigError(f"{path}: [limits] {k} must be a finite number > 0, got {v!r}")
+        out[k] = float(v)
+    return out
+
+
+def _check_top(cfg: ExperimentConfig, raw: dict[str, Any], path: Any) -> None:
+    """Rules of the top-level keys: non-empty grid lists, ``by`` fields once each, thresholds
+    non-empty lists of finite numbers (accuracies in [0, 1])."""
+    fields = {f.name for f in dataclasses.fields(RunSpec)} | set(BY_COLUMNS)
+    if not cfg.by:
+        raise ConfigError(f"{path}: by must name at least one run field")
+    seen: set[str] = set()
+    for b in cfg.by:
+        if b in seen:
+            raise ConfigError(f"{path}: by lists {b!r} twice")
+        seen.add(b)
+        if b not in fields:
+            raise ConfigError(f"{path}: by {b!r} is not a run field ({', '.join(sorted(fields))})")
+    for metric, vals in cfg.thresholds.items():
+        if not metric.strip():
+            raise ConfigError(f"{path}: a thresholds metric name is empty")
+        if not vals:
+            raise ConfigError(f"{path}: thresholds.{metric} is empty; give at least one value "
+                              "or leave the metric out")  # fmt: skip
+        for t in vals:
+            if not math.isfinite(t):
+                raise ConfigError(f"{path}: thresholds.{metric} holds {t}; values must be finite")
+            if "acc" in metric and not 0.0 <= t <= 1.0:
+                raise ConfigError(f"{path}: thresholds.{metric} = {t} is not an accuracy in [0, 1]")
+        if len(set(vals)) != len(vals):
+            raise ConfigError(f"{path}: thresholds.{metric} lists a value twice: {vals}")
+    grids = cfg.grid if isinstance(cfg.grid, list) else [cfg.grid]
+    for g in grids:
+        for k, v in g.items():
+            if isinstance(v, list) and not v:
+                raise ConfigError(f"{path}: grid field {k!r} is an empty list; give at least one "
+                                  "value (or remove the field)")  # fmt: skip
+    addr = raw.get("dask", {}).get("address")
+    if addr is not None and (not isinstance(addr, str) or not addr.strip()):
+        raise ConfigError(f"{path}: dask address must be a non-empty string, got {addr!r}")
+
+
+def resource_estimate(spec: RunSpec) -> float:
+    """Estimated peak bytes of one run: the per-device state (about 16 vectors of the model
+    dimension d per device) and, with ``batch_size`` B, the mini-batch arrays (sample indices,
+    gathered rows, activations: ``N · B · (features + 44) · 8`` bytes). An order of magnitude
+    for refusing a run before allocation, not a measurement."""
+    n = spec.n_devices
+    p = DATASET_FEATURES.get(spec.dataset, 64)
+    hidden = 32 if spec.model in ("mlp", "cnn") else 0
+    d = (p + 1) * 10 + hidden * (p + 11)
+    state = 16.0 * n * d * 8
+    batch = 0.0 if spec.batch_size is None else float(n) * spec.batch_size * (p + 44) * 8
+    return state + batch
+
+
+def _finite(spec: RunSpec, path: Any, name: str, lo: float, lo_open: bool = False,
+            hi: float = math.inf, none_ok: bool = False) -> None:  # fmt: skip
+    v = getattr(spec, name)
+    if v is None and none_ok:
+        return
+    ok = v is not None and math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
+    if not ok:
+        rng = f"{'>' if lo_open else '>='} {lo:g}" + (f" and <= {hi:g}" if hi < math.inf else "")
+        raise ConfigError(f"{path}: {name} = {v!r} must be a finite number {rng}")
+
+
+def _check_values(spec: RunSpec, path: Any, limits: dict[str, float]) -> None:
+    """Value rules of one run (ranges, finiteness, graph family vs ``n_devices``, data set
+    sizes, the memory estimate); the message names the field, the value and the rule."""
+    from ssdfl.graphs.mixing import MIXING_RULES
+    from ssdfl.theory.optimizers import OPTIMIZERS
+
+    n = spec.n_devices
+    if n < 2:
+        raise ConfigError(f"{path}: n_devices = {n}; a run needs at least 2 devices")
+    if n > limits["max_devices"]:
+        lim = limits["max_devices"]
+        raise ConfigError(f"{path}: n_devices = {n:,} exceeds the limit {lim:,.0f}; raise it "
+                          "with [limits] max_devices = N")  # fmt: skip
+    fam, param = spec.graph.lower(), spec.graph_param
+    if param is not None and not math.isfinite(param):
+        raise ConfigError(f"{path}: graph_param = {param} must be finite")
+    if fam == "er" and param is not None and not 0.0 < param <= 1.0:
+        raise ConfigError(f"{path}: graph_param = {param} is an edge probability of 'er': (0, 1]")
+    if fam == "rgg" and param is not None and not param > 0:
+        raise ConfigError(f"{path}: graph_param = {param} is the radius of 'rgg': > 0")
+    if fam in ("ba", "ws"):
+        k = (2 if fam == "ba" else 4) if param is None else param
+        lo, what = (1, "edges per new node m") if fam == "ba" else (2, "ring neighbours k")
+        if k != int(k) or not lo <= k < n:
+            raise ConfigError(f"{path}: '{fam}' with n_devices = {n} needs {what} an integer "
+                              f"in [{lo}, {n - 1}], got {k:g} (set graph_param or "
+                              "n_devices)")  # fmt: skip
+    if fam not in ("er", "rgg", "ba", "ws", "complete"):
+        from pathlib import Path
+
+        if not Path(spec.graph).is_file():
+            raise ConfigError(f"{path}: graph {spec.graph!r} is neither a family (er, rgg, ba, "
+                              "ws, complete) nor a graph file")  # fmt: skip
+    for name in ("seed", "graph_seed"):
+        v = getattr(spec, name)
+        if v is not None and not 0 <= v < 2**63:
+            raise ConfigError(f"{path}: {name} = {v} must be in [0, 2^63)")
+    cap = DATASET_SAMPLES.get(spec.dataset)
+    if cap is not None and n > cap:
+        raise ConfigError(f"{path}: n_devices = {n} exceeds the {cap} training samples of "
+                          f"{spec.dataset!r} (every device needs data)")  # fmt: skip
+    scheme, k_lab, alpha = _split(spec)
+    if scheme == "k-label" and not 1 <= k_lab <= 10:
+        raise ConfigError(f"{path}: split {spec.split!r}: k must be in [1, 10] (10 classes)")
+    if scheme == "dirichlet" and not (math.isfinite(alpha) and alpha > 0):
+        raise ConfigError(f"{path}: split {spec.split!r}: α must be a finite number > 0")
+    if spec.tau_a < 0 or spec.tau_r < 0 or spec.tau_a + spec.tau_r < 1:
+        raise ConfigError(f"{path}: tau_a = {spec.tau_a}, tau_r = {spec.tau_r}: both >= 0 and "
+                          "at least one round per cycle")  # fmt: skip
+    if not 1 <= spec.cycles <= limits["max_cycles"]:
+        lim = limits["max_cycles"]
+        raise ConfigError(f"{path}: cycles = {spec.cycles} must be in [1, {lim:,.0f}] (raise "
+                          "with [limits] max_cycles)")  # fmt: skip
+    _finite(spec, path, "eta", 0.0, lo_open=True)
+    _finite(spec, path, "adam_lr", 0.0, lo_open=True, none_ok=True)
+    _finite(spec, path, "sigma", 0.0)
+    _finite(spec, path, "l2", 0.0)
+    _finite(spec, path, "stop_accuracy", 0.0, lo_open=True, hi=1.0, none_ok=True)
+    if spec.n_clusters is not None and not 1 <= spec.n_clusters <= n:
+        raise ConfigError(f"{path}: n_clusters = {spec.n_clusters} must be in [1, n_devices = {n}]")
+    if spec.cluster_how not in CLUSTER_HOW:
+        raise ConfigError(f"{path}: cluster_how {spec.cluster_how!r} is not one of "
+                          f"{', '.join(CLUSTER_HOW)}")  # fmt: skip
+    kinds = spec.optimizers.split("+") if spec.optimizers != "mixed" else []
+    if spec.optimizers != "mixed" and (not kinds or any(k not in OPTIMIZERS for k in kinds)):
+        raise ConfigError(f"{path}: optimizers {spec.optimizers!r} is not 'mixed' or a "
+                          f"'+'-joined subset of {', '.join(sorted(OPTIMIZERS))}")  # fmt: skip
+    if spec.mixing not in MIXING_RULES:
+        raise ConfigError(f"{path}: mixing {spec.mixing!r} is not one of {', '.join(MIXING_RULES)}")
+    if spec.batch_size is not None and spec.batch_size < 1:
+        raise ConfigError(f"{path}: batch_size = {spec.batch_size} must be >= 1 (or left out)")
+    if not 1 <= spec.bytes_per_param <= 16:
+        raise ConfigError(f"{path}: bytes_per_param = {spec.bytes_per_param} must be in [1, 16]")
+    if spec.eval_every < 1:
+        raise ConfigError(f"{path}: eval_every = {spec.eval_every} must be >= 1")
+    est = resource_estimate(spec)
+    if est > limits["max_memory_gb"] * 2**30:
+        raise ConfigError(
+            f"{path}: a run with n_devices = {n}, batch_size = {spec.batch_size} needs about "
+            f"{est / 2**30:,.1f} GiB (limit {limits['max_memory_gb']:g} GiB); lower them or "
+            "raise [limits] max_memory_gb"
+        )
 
 
 def run_config(
