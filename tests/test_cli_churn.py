@@ -14,11 +14,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from ssdfl.cli.app import _register, app
+from ssdfl.cli.app import app
 from ssdfl.graphs.graph import Graph
 from ssdfl.graphs.graph_io import read_graph
 
-_register()
 runner = CliRunner()
 
 

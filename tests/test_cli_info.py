@@ -13,9 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import EXAMPLES
-from ssdfl.cli.app import _register, app, main
+from ssdfl.cli.app import app, main
 
-_register()
 runner = CliRunner()
 
 

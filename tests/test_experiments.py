@@ -51,9 +51,8 @@ def test_sweep_one_worker_matches_serial() -> None:
 def test_cli_simulate_serial(tmp_path) -> None:
     from typer.testing import CliRunner
 
-    from ssdfl.cli.app import _register, app
+    from ssdfl.cli.app import app
 
-    _register()
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(
         'name = "tiny"\n[thresholds]\nloss = [0.0]\n[base]\ndataset = "quadratic"\nn_devices = 8\n'

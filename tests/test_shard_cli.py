@@ -7,9 +7,8 @@ from typer.testing import CliRunner
 
 from ssdfl.aggregation import fedavg
 from ssdfl.aggregation.cost import VGG16_PARAMS, sharded_cost, tree_cost
-from ssdfl.cli.app import _register, app
+from ssdfl.cli.app import app
 
-_register()
 runner = CliRunner()
 
 

@@ -100,7 +100,7 @@ def quiet() -> bool:
 
 def _version(value: bool) -> None:
     if value:
-        from ssdfl import __version__
+        from ssdfl._core import __version__
 
         console.print(f"ssdfl {__version__}")
         raise typer.Exit()
@@ -121,20 +121,16 @@ def _root(
     setup_logging(quiet=quiet_, debug=debug)
 
 
-def _register() -> None:
-    from ssdfl.cli import churn as _churn  # noqa: F401
-    from ssdfl.cli import export as _export  # noqa: F401  (registers commands on import)
-    from ssdfl.cli import form as _form  # noqa: F401
-    from ssdfl.cli import info as _info  # noqa: F401
-    from ssdfl.cli import shard as _shard  # noqa: F401
-    from ssdfl.cli import simulate as _simulate  # noqa: F401
-
-
 def main() -> None:
     """Console-script entry point (the error boundary lives in the root group)."""
-    _register()
     try:
         app()
     except KeyboardInterrupt:  # outside a command (e.g. while parsing)
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)
+
+
+# The subcommands register themselves on ``app`` when their modules are imported; importing them
+# here makes ``ssdfl.cli.app`` complete on import. They import only typer/rich and the names
+# their options need at module level; each command imports its heavy layers when it runs.
+from ssdfl.cli import churn, export, form, info, shard, simulate  # noqa: E402, F401

@@ -8,38 +8,86 @@ helpers (:func:`random_connected_partition`, :func:`cluster_mixing`). See ``docs
 
 from __future__ import annotations
 
-from ssdfl.simulate.clusters import (
-    cluster_labels,
-    cluster_mixing,
-    form_clusters,
-    random_connected_partition,
+from typing import TYPE_CHECKING
+
+from ssdfl._lazy import attach, exports
+
+if TYPE_CHECKING:
+    from ssdfl.simulate.clusters import (
+        cluster_labels,
+        cluster_mixing,
+        form_clusters,
+        random_connected_partition,
+    )
+    from ssdfl.simulate.comm import (
+        InitTraffic,
+        degree_exchange_traffic,
+        flooding_traffic,
+        gossip_bytes,
+        gossip_messages,
+        intra_cluster_edges,
+        record_bytes,
+    )
+    from ssdfl.simulate.devices import population_from_devices
+    from ssdfl.simulate.engine import SimulationConfig, direction_scales, simulate
+    from ssdfl.simulate.methods import (
+        CSTC,
+        METHODS,
+        PDFL,
+        SDFL,
+        SSDFL,
+        STC,
+        FedAvg,
+        Method,
+        make_method,
+        random_matching,
+    )
+    from ssdfl.simulate.metrics import consensus_gap, evaluate, global_losses
+    from ssdfl.simulate.results import SimulationResult, plot_curves, save_figure, threshold_table
+    from ssdfl.simulate.separable import SeparableQuadratic
+
+#: Public names by defining module, loaded at first use (PEP 562).
+_LAZY = exports(
+    {
+        "ssdfl.simulate.clusters": (
+            "cluster_labels",
+            "cluster_mixing",
+            "form_clusters",
+            "random_connected_partition",
+        ),
+        "ssdfl.simulate.comm": (
+            "InitTraffic",
+            "degree_exchange_traffic",
+            "flooding_traffic",
+            "gossip_bytes",
+            "gossip_messages",
+            "intra_cluster_edges",
+            "record_bytes",
+        ),
+        "ssdfl.simulate.devices": ("population_from_devices",),
+        "ssdfl.simulate.engine": ("SimulationConfig", "direction_scales", "simulate"),
+        "ssdfl.simulate.methods": (
+            "CSTC",
+            "METHODS",
+            "PDFL",
+            "SDFL",
+            "SSDFL",
+            "STC",
+            "FedAvg",
+            "Method",
+            "make_method",
+            "random_matching",
+        ),
+        "ssdfl.simulate.metrics": ("consensus_gap", "evaluate", "global_losses"),
+        "ssdfl.simulate.results": (
+            "SimulationResult",
+            "plot_curves",
+            "save_figure",
+            "threshold_table",
+        ),
+        "ssdfl.simulate.separable": ("SeparableQuadratic",),
+    }
 )
-from ssdfl.simulate.comm import (
-    InitTraffic,
-    degree_exchange_traffic,
-    flooding_traffic,
-    gossip_bytes,
-    gossip_messages,
-    intra_cluster_edges,
-    record_bytes,
-)
-from ssdfl.simulate.devices import population_from_devices
-from ssdfl.simulate.engine import SimulationConfig, direction_scales, simulate
-from ssdfl.simulate.methods import (
-    CSTC,
-    METHODS,
-    PDFL,
-    SDFL,
-    SSDFL,
-    STC,
-    FedAvg,
-    Method,
-    make_method,
-    random_matching,
-)
-from ssdfl.simulate.metrics import consensus_gap, evaluate, global_losses
-from ssdfl.simulate.results import SimulationResult, plot_curves, save_figure, threshold_table
-from ssdfl.simulate.separable import SeparableQuadratic
 
 __all__ = [
     "CSTC",
@@ -76,3 +124,5 @@ __all__ = [
     "simulate",
     "threshold_table",
 ]
+
+__getattr__, __dir__ = attach(__name__, _LAZY)
