@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 
 import ssdfl.planner.report as report_mod
 from ssdfl._atomic import OUTPUT_MARKER, current_umask, write_manifest
-from ssdfl.cli.app import _register, app
+from ssdfl.cli.app import app
 
-_register()
 runner = CliRunner()
 KARATE = Path(__file__).resolve().parents[1] / "examples" / "karate.edgelist"
 FAST = ["--no-fmmc", "--no-schedule", "--quiet"]
