@@ -18,6 +18,9 @@ from ssdfl.graphs.graph_io import format_help, format_option_help
 
 #: ``init --plan`` runs the planner once per device: refused above this many devices.
 PLAN_MAX_DEVICES = 30
+#: ``init`` holds every device's view of every record (≈ N² entries): refused above this many
+#: devices unless ``--max-devices`` raises it.
+INIT_MAX_DEVICES = 2_000
 
 
 def _read(graph: Path, devices: Path | None, fmt: str | None = None) -> tuple[Any, Any]:
@@ -49,6 +52,12 @@ def init_cmd(
         "default: the cluster search partition(g, round(N/10)).",
     ),
     fmt: str | None = typer.Option(None, "--format", help=format_option_help()),
+    max_devices: int = typer.Option(
+        INIT_MAX_DEVICES,
+        "--max-devices",
+        help="Refuse larger graphs: every device learns every record (about N² entries, and "
+        "an N×N hop-distance matrix for the closed form); raise it for a larger run.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
 ) -> None:
     """Simulate the one-time initialization message by message: every device floods its record
@@ -72,6 +81,17 @@ def init_cmd(
     if delay < 0:
         raise SsdflError(f"--delay must be >= 0, got {delay}")
     g, dev = _read(graph, devices, fmt)
+    from ssdfl.errors import DisconnectedGraphError, TooLargeError
+    from ssdfl.graphs.metrics import connected_components
+
+    n_comp = len(connected_components(g)) if g.n else 0
+    if n_comp > 1:  # before any N×N structure is built
+        raise DisconnectedGraphError(f"{graph} has {n_comp:,} connected components; the "
+                                     "initialization flooding needs a connected graph")  # fmt: skip
+    if g.n > max_devices:
+        raise TooLargeError(f"{graph} has {g.n:,} devices; init simulates every message (about "
+                            f"N² = {g.n**2:,.0f} record copies) and is refused above "
+                            f"{max_devices:,}: raise --max-devices to run it")  # fmt: skip
     if plan and g.n > PLAN_MAX_DEVICES:
         raise SsdflError(
             f"--plan runs the planner on each of the {g.n} devices; refused above "

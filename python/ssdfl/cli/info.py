@@ -100,6 +100,44 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _is_number(tok: str) -> bool:
+    try:
+        float(tok)
+    except ValueError:
+        return False
+    return True
+
+
+def _refuse_table_header(path: Path) -> None:
+    """Refuse a plain-text edge list whose first data line is a table header (``u,v`` or a
+    devices file's ``id,optimizer,…``) while the next line is numeric: an edge list has no
+    header, so the header would be read as an edge between nodes named after the columns."""
+    if path.suffix.lower() not in (".csv", ".txt", ".edgelist", ".tsv") or not path.is_file():
+        return
+    lines: list[str] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for raw in fh:
+                line = raw.strip()
+                if line and not line.startswith(("#", "%")):
+                    lines.append(line)
+                if len(lines) == 2:
+                    break
+    except OSError:
+        return  # the reader reports it
+    if len(lines) < 2:
+        return
+    head, nxt = (line.replace(",", " ").split() for line in lines)
+    devices = len(head) >= 2 and head[0].lower() == "id" and not any(map(_is_number, head))
+    plain = head and nxt and not any(map(_is_number, head)) and all(map(_is_number, nxt[:2]))
+    if devices or plain:
+        what = "a devices table (give it to --devices)" if devices else "a header"
+        raise SsdflError(
+            f"{path}: the first line {lines[0][:60]!r} looks like {what}, not an edge; an edge "
+            "list has no header: remove the line or comment it out with '#'"
+        )
+
+
 @app.command()
 def info(
     graph: Path = typer.Argument(
@@ -128,6 +166,8 @@ def info(
     weights (networkx: ``nx.conductance(G, S, weight="weight")``).
     """
     S = _parse_set(nodes) if nodes is not None else None
+    if fmt in (None, "edgelist"):
+        _refuse_table_header(graph)
     g = read_graph(graph, format=fmt, directed=directed)
     summary = graph_summary(g, S, strict=S is not None)
     if as_json:

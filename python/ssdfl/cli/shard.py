@@ -258,6 +258,31 @@ def _locked_dir(parent: Path, prefix: str) -> Iterator[Path]:
             os.close(fd)
 
 
+def _distinct_files(files: list[Path]) -> None:
+    """Refuse a client file listed twice (also under another spelling or through a link):
+    it would be counted twice in the average."""
+    seen: dict[tuple[int, int] | str, Path] = {}
+    for f in files:
+        try:
+            st = f.stat()
+            key: tuple[int, int] | str = (st.st_dev, st.st_ino)
+        except OSError:
+            key = os.path.abspath(f)  # a missing file is reported by the loader
+        if key in seen:
+            raise SsdflError(f"client file {f} is listed twice (also as {seen[key]}); each "
+                             "client counts once in the average")  # fmt: skip
+        seen[key] = f
+
+
+def _existing_store_dir(path: Path) -> None:
+    """A local ``--store`` must be an existing directory: a typo must not create directories."""
+    if not path.exists():
+        raise SsdflError(f"--store {path} does not exist; create the directory first (or leave "
+                         "--store out for a temporary one)")  # fmt: skip
+    if not path.is_dir():
+        raise SsdflError(f"--store {path} is not a directory")
+
+
 @shard_app.command("run")
 def run(
     client_files: list[Path] = typer.Argument(..., help="Client updates (.npy or .npz each)."),
@@ -287,7 +312,7 @@ def run(
     Each run uses its own prefix in the store and removes everything it uploaded, also on
     errors and Ctrl-C.
     """
-    from ssdfl._atomic import atomic_path
+    from ssdfl._atomic import atomic_path, check_out
     from ssdfl.aggregation.executors import get_executor
     from ssdfl.aggregation.memory import predict_job_mb
     from ssdfl.aggregation.pipeline import aggregate_store, plan_jobs, upload_clients
@@ -300,8 +325,19 @@ def run(
     _positive("--memory-mb", memory_mb)
     if out.is_dir():
         raise SsdflError(f"--out {out} is a directory; give a file name such as avg.npy")
+    check_out(out, kind="file")
+    _distinct_files(client_files)
+    if store is not None and "://" not in store:
+        _existing_store_dir(Path(store))
     ups = _check_clients(client_files, [_load_client(p) for p in client_files])
     w = _parse_weights(weights, len(ups))
+    elems = sum(a.size for a in (ups[0].values() if isinstance(ups[0], dict) else [ups[0]]))
+    if strategy == "sharded" and shards > max(elems, 1):
+        raise typer.BadParameter(
+            f"{shards:,} shards for clients of {elems:,} elements: at most one shard per "
+            f"element (--shards <= {elems:,})",
+            param_hint="--shards",
+        )
     labels = [str(p) for p in client_files]
     run_id = f"{RUN_PREFIX}{uuid.uuid4().hex[:12]}"
     with contextlib.ExitStack() as stack:

@@ -32,11 +32,12 @@ def simulate(
 ) -> None:
     """Run every run of CONFIG (a grid of RunSpec fields) on dask and write NAME.csv,
     NAME_thresholds.csv and NAME.png into --out."""
-    from ssdfl._atomic import atomic_dir, check_output_dir
+    from ssdfl._atomic import atomic_dir, check_out
+
+    check_out(out)  # before the imports and the work: --out named, nothing computed
     from ssdfl.experiments.grid import load_config, run_config
 
     cfg = load_config(config)
-    check_output_dir(out)
     n = len(cfg.specs())
     if not as_json:
         console.print(f"[bold]{cfg.name}[/]: {n} run(s) → {out}")
