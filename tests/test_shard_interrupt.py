@@ -158,12 +158,48 @@ def test_sigint_to_one_function_process_is_left_to_the_caller(
     assert _files(store) == []
 
 
+def _long_dir(base: Path) -> Path:
+    """A new directory under ``base`` whose path is longer than any AF_UNIX socket path."""
+    d = base / ("t" * max(8, 120 - len(os.fsencode(str(base)))))
+    d.mkdir()
+    assert len(os.fsencode(str(d))) > 108
+    return d
+
+
+def test_shard_run_with_a_long_tmpdir_uses_a_short_socket_dir(tmp_path: Path) -> None:
+    """``shard run`` with a TMPDIR too long for the forkserver's socket (AF_UNIX: 108 bytes)
+    succeeds with the exact average, its socket directory under a short temporary directory
+    (removed at exit), and its temporary store still under TMPDIR (swept: nothing left)."""
+    from ssdfl.aggregation._forkserver import SHORT_TEMP_DIRS
+
+    tmp = _long_dir(tmp_path)
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    files, want = _clients(tmp_path / "c", 4, 3000, seed=6)
+    out = tmp_path / "avg.npy"
+    short = next(Path(d) for d in SHORT_TEMP_DIRS if os.access(d, os.W_OK | os.X_OK))
+    r = _run_ok(["shard", "run", *map(str, files), "--out", str(out), "--executor", "local",
+                 "--workers", "1", "--quiet"], env=env)  # fmt: skip
+    assert "AF_UNIX" not in r.stderr
+    assert np.load(out).tobytes() == want.tobytes()
+    assert list(tmp.iterdir()) == []  # the temporary store was removed
+    code = ("import os, tempfile; from ssdfl.aggregation._forkserver import use_short_socket_dir;"
+            "d = use_short_socket_dir(); print(d);"
+            "from multiprocessing import util; assert util.get_temp_dir() == d")  # fmt: skip
+    probe = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert probe.returncode == 0, probe.stderr
+    chosen = Path(probe.stdout.strip())
+    assert chosen.parent == short and len(os.fsencode(str(chosen))) + 18 <= 100
+    assert not chosen.exists()  # removed at exit, as multiprocessing removes its own
+
+
 def test_kill9_temp_store_is_swept_by_the_next_run(tmp_path: Path) -> None:
     """The default store is a temporary directory; after kill -9 it is left behind (the kernel
     runs no cleanup), the function processes die with the run (PR_SET_PDEATHSIG after the
-    forkserver exits), and the next run removes the dead run's directory."""
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+    forkserver exits), and the next run removes the dead run's directory. TMPDIR is made longer
+    than an AF_UNIX socket path may be, whatever the outer TMPDIR: the run picks a short
+    directory for the forkserver's socket itself."""
+    tmp = _long_dir(tmp_path)
     env = {**os.environ, "TMPDIR": str(tmp)}
     res = tmp_path / "res"
     res.mkdir()

@@ -88,6 +88,9 @@ class LocalProcessExecutor(Executor):
         self.rayon_threads = rayon_threads
 
     def run(self, jobs: Sequence[FunctionJob]) -> list[FunctionReport]:
+        from ssdfl.aggregation._forkserver import use_short_socket_dir
+
+        use_short_socket_dir()  # the forkserver's socket path must fit AF_UNIX's limit
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["ssdfl.aggregation._forkserver"])
         reports: list[FunctionReport | None] = [None] * len(jobs)
