@@ -279,7 +279,8 @@ def test_result_set_is_the_lighter_side(g: nx.Graph) -> None:
 def test_ctrl_c_interrupts_the_enumeration() -> None:
     # SIGINT 0.2 s into an enumeration of 2^35 cuts (minutes): the binding polls for signals
     # from the calling thread every 10 ms, so KeyboardInterrupt arrives long before the end.
-    # (A functional check with a wide margin, not a performance claim.)
+    # (A functional check with a wide margin, not a performance claim: CPU time of the process,
+    # all threads, so a loaded machine does not break it; the whole enumeration costs ~20 CPU-s.)
     import os
     import signal
     import threading
@@ -287,9 +288,9 @@ def test_ctrl_c_interrupts_the_enumeration() -> None:
 
     g = nx.circulant_graph(36, [1, 2, 5])
     timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
-    t0 = time.monotonic()
+    c0 = time.process_time()
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         ssdfl.cheeger_constant(g, method="exact", max_exact=36)
     timer.join()
-    assert time.monotonic() - t0 < 20
+    assert time.process_time() - c0 < 5
