@@ -37,10 +37,11 @@ from ssdfl.planner.scoring import CandidateTable
 from ssdfl.simulate.clusters import cluster_labels
 from ssdfl.theory.bounds import (
     BoundProblem,
-    certify_fixed_point,
+    Rate,
+    certified_limit,
+    certified_rate,
     global_cycle_bound,
     noise_free,
-    power_rate,
     recursion_constants,
     run_bounds,
     sgd_problem,
@@ -438,34 +439,34 @@ class _Cycle:
             return float((y[G] ** 2 + y[G + 1] ** 2 + y[G + 2] ** 2) / self.N)
 
 
+def cycle_rate(P: BoundProblem) -> Rate:
+    """:func:`ssdfl.theory.bounds.cycle_rate` on the deduplicated state: the certified growth
+    factor (:func:`ssdfl.theory.bounds.certified_rate`) of :meth:`_Cycle.map` — the same
+    steady-state cycle map the radius iterates — on :func:`~ssdfl.theory.bounds.noise_free`
+    ``(P)``; identical clusters stay identical under the map, so the Collatz–Wielandt ratios
+    are those of the full state."""
+    Q = noise_free(P)
+    cyc = _Cycle(Q, recursion_constants(Q))
+    G = len(cyc.mult)
+    return certified_rate(cyc.map, G + 3, weights=np.concatenate([cyc.mult, [1.0, 1.0, 1.0]]))
+
+
 def certified_radius(
-    P: BoundProblem, K: dict, rtol: float = 1e-7, max_cycles: int = 200_000
-) -> tuple[float, float, bool]:
+    P: BoundProblem, K: dict, rtol: float = 1e-7, max_cycles: int = 200_000,
+    rate: Rate | None = None,
+) -> tuple[float, float, bool]:  # fmt: skip
     """``bounds.certified_radius`` on the deduplicated state (the same
-    :func:`ssdfl.theory.bounds.certify_fixed_point`, on :meth:`_Cycle.map`): identical
-    clusters stay identical under the map, so the fixed point and the bracket tests are those
-    of the full state; vector norms weigh each group by its multiplicity. Returns
-    ``(upper, lower, certified)``."""
+    :func:`ssdfl.theory.bounds.certified_limit`, on :meth:`_Cycle.map`; vector norms weigh each
+    group by its multiplicity). Returns ``(upper, lower, certified)``; ``upper = inf`` exactly
+    when the rate (:func:`cycle_rate`) is ``≥ 1``."""
     cyc = _Cycle(P, K)
     G = len(cyc.mult)
-    rad = certify_fixed_point(
-        cyc.map, cyc.opt, G + 3, weights=np.concatenate([cyc.mult, [1.0, 1.0, 1.0]]),
+    r = cycle_rate(P) if rate is None else rate
+    rad = certified_limit(
+        cyc.map, cyc.opt, r, G + 3, weights=np.concatenate([cyc.mult, [1.0, 1.0, 1.0]]),
         rtol=rtol, max_cycles=max_cycles,
     )  # fmt: skip
     return rad.upper, rad.lower, rad.certified
-
-
-def cycle_rate(P: BoundProblem, iters: int = 200) -> float:
-    """``bounds._cycle_rate`` (:func:`ssdfl.theory.bounds.power_rate` of the noise- and
-    heterogeneity-free cycle) on the deduplicated recursion."""
-    Q = noise_free(P)
-    cyc = _Cycle(Q, recursion_constants(Q))
-
-    def cycle(e: np.ndarray, b: float, m: float) -> tuple[np.ndarray, float, float]:
-        _, e, b, m = cyc(e, b, m)
-        return e, b, m
-
-    return power_rate(cycle, P.S, cyc.mult, iters)
 
 
 def theorem2_numbers(
@@ -483,6 +484,7 @@ def theorem2_numbers(
         ends = np.asarray(cb.trace.opt, dtype=np.float64)[:: P.tau_a + P.tau_r]
         rate, radius = float(cb.rate), float(cb.radius)
         lower, certified = float(cb.radius_lower), bool(cb.converges)
+        rate_lower = float(cb.rate_lower)
     else:
         K = recursion_constants(P)
         cf, _ = _groups(P, K)
@@ -491,17 +493,22 @@ def theorem2_numbers(
             np.zeros((1, len(cf["g"]))), np.zeros(1), np.full(1, math.sqrt(g.n)),
         )  # fmt: skip
         ends = out[0]
-        rate = cycle_rate(P)
-        radius, lower, certified = certified_radius(P, K, max_cycles=radius_cycles)
+        r = cycle_rate(P)
+        rate, rate_lower = float(r.upper), float(r.lower)
+        radius, lower, certified = certified_radius(P, K, max_cycles=radius_cycles, rate=r)
+    converges = bool(rate < 1 and certified)
     return {
         "cycles": cycles,
         "bound_after_cycles": float(ends[-1]),
         "bound_by_cycle": ends.tolist(),
         "rate": float(rate),
-        "radius": float(radius),
+        "rate_lower": rate_lower,
+        "radius": float(radius) if converges else math.inf,
         "radius_lower": float(lower),
         "radius_certified": bool(certified),
-        "converges": bool(rate < 1),
+        "converges": converges,
+        "start": float(ends[0]),
+        "proves_convergence": bool(converges and radius < float(ends[0])),
     }
 
 

@@ -63,10 +63,14 @@ __all__ = [
     "BoundTrace",
     "CycleBound",
     "Radius",
+    "Rate",
     "StationarityBound",
     "bound_problem",
+    "certified_limit",
     "certified_radius",
+    "certified_rate",
     "certify_fixed_point",
+    "cycle_rate",
     "eps_S",
     "formation_bound",
     "generic_problem",
@@ -80,11 +84,11 @@ __all__ = [
     "nonconvex_bound",
     "phi_min",
     "phi_min_rule",
-    "power_rate",
     "recursion_constants",
     "reference_point",
     "run_bounds",
     "sgd_problem",
+    "super_solution",
     "theorem1_rate",
 ]
 
@@ -268,7 +272,7 @@ def bound_problem(
             return P1
         P2 = bound_problem(*args, sigma=sigma, normalize=normalize,
                            reset_momentum=reset_momentum, momentum="absorb")  # fmt: skip
-        return P2 if _cycle_rate(P2) < _cycle_rate(P1) else P1
+        return P2 if cycle_rate(P2).upper < cycle_rate(P1).upper else P1
     clusters = [np.flatnonzero(lab == s) for s in np.unique(lab)]
     eigs, lam = _cluster_spectra(dense_matrix(W_intra), lab, dense_matrix(W_inter))
     # the optimizers' own normalization: α(τ_a) with a reset, the steady state without one
@@ -531,16 +535,17 @@ def _intra_round(
     det_e = K["rho_e"] * e + eta * (K["g"] * (b + K["frac"] * m) + P.zeta_a + r + K["omega"] * u)
     e_new = np.sqrt(det_e**2 + K["n_e"])
     # the same on the whole block-diagonal system
-    det_t = K["rho_e"].max() * e_use + eta * (
+    det_t = np.float64(K["rho_e"].max()) * e_use + eta * (
         K["g_max"] * math.hypot(b, m) + float(np.linalg.norm(P.zeta_a)) + rt + ut
     )
     et_new = math.sqrt(det_t**2 + K["n_e"].sum())
     # between-cluster disagreement and network average
-    det_b = (K["q_b"] + eta * P.L_beta) * b + eta * (
+    # numpy scalars: a diverged bound overflows to inf instead of raising (Python floats)
+    det_b = np.float64(K["q_b"] + eta * P.L_beta) * b + eta * (
         K["g_max"] * e_use + P.L_beta * m + P.zeta_b + rt + ut
     )
     b_new = math.sqrt(det_b**2 + K["n_b"]) if P.S > 1 else 0.0  # J_a = J when S = 1
-    det_m = K["q_m"] * m + eta * (K["g_max"] * e_use + P.L_beta * b + rt + ut)
+    det_m = np.float64(K["q_m"]) * m + eta * (K["g_max"] * e_use + P.L_beta * b + rt + ut)
     m_new = math.sqrt(det_m**2 + K["n_m"])
     if P.momentum_mode == "absorb":
         # deviation μ⁺ = ρ∘(μ + Ξ) + ρ∘S∘(G(X) − G(X⁺)), ‖G(X) − G(X⁺)‖ ≤ L‖X⁺ − X‖ (mom rows)
@@ -734,16 +739,64 @@ def _newton_fixed_point(
 
 
 def certified_radius(
-    P: BoundProblem, rtol: float = 1e-7, max_cycles: int = 200_000
+    P: BoundProblem, rtol: float = 1e-7, max_cycles: int = 200_000, rate: Rate | None = None
 ) -> Radius:
     """The limit of the Theorem-2 bound at cycle ends, to a certified relative tolerance
     ``rtol`` (see :class:`Radius`; the bracket is :func:`certify_fixed_point` on the cycle map
-    of ``P``)."""
+    of ``P``). Finite exactly when the rate (:func:`cycle_rate`, or ``rate``) is ``< 1``:
+    then ``t·v`` (``v`` the rate's Collatz–Wielandt vector) is a super-solution for ``t`` large
+    (:func:`super_solution`); ``rate ≥ 1`` gives ``upper = inf``."""
     K = recursion_constants(P)
-    return certify_fixed_point(
-        lambda y: _cycle_map(P, K, y), lambda y: _opt(P, y), 2 * P.S + 3, rtol=rtol,
-        max_cycles=max_cycles,
-    )  # fmt: skip
+    r = cycle_rate(P) if rate is None else rate
+
+    def tmap(y: np.ndarray) -> np.ndarray:
+        return _cycle_map(P, K, y)
+
+    def opt(y: np.ndarray) -> float:
+        return _opt(P, y)
+
+    return certified_limit(tmap, opt, r, 2 * P.S + 3, rtol=rtol, max_cycles=max_cycles)
+
+
+def super_solution(
+    tmap: Callable[[np.ndarray], np.ndarray], v: np.ndarray, rate: float
+) -> np.ndarray | None:
+    """``t·v`` with ``T(t·v) ≤ t·v`` (checked), for the smallest ``t = 4^k ≥ 1`` found, or
+    ``None``. For a monotone ``T`` whose homogeneous part satisfies ``T₀(v) ≤ rate·v`` with
+    ``rate < 1`` and ``T(y) − T₀(y)`` growing slower than ``y``, such a ``t`` exists."""
+    if not rate < 1:
+        return None
+    t = 1.0
+    top = float(np.max(v, initial=0.0))
+    for _ in range(400):
+        y = t * v
+        if not np.all(np.isfinite(y)) or t * top > 1e290:
+            return None
+        if np.all(tmap(y) <= y):
+            return y
+        t *= 4.0
+    return None
+
+
+def certified_limit(
+    tmap: Callable[[np.ndarray], np.ndarray],
+    opt: Callable[[np.ndarray], float],
+    rate: Rate,
+    dim: int,
+    *,
+    weights: np.ndarray | None = None,
+    rtol: float = 1e-7,
+    max_cycles: int = 200_000,
+) -> Radius:
+    """The one rule tying rate and radius together (used by :func:`certified_radius` and the
+    planner): ``rate.upper ≥ 1`` → ``Radius(inf, …, certified=False)``; otherwise
+    :func:`certify_fixed_point` started from the super-solution :func:`super_solution`
+    ``(tmap, rate.vector, rate.upper)``."""
+    if not rate.upper < 1:
+        return Radius(math.inf, 0.0, 0, False)
+    up0 = super_solution(tmap, rate.vector, rate.upper)
+    return certify_fixed_point(tmap, opt, dim, weights=weights, rtol=rtol,
+                               max_cycles=max_cycles, upper0=up0)  # fmt: skip
 
 
 def certify_fixed_point(
@@ -754,6 +807,7 @@ def certify_fixed_point(
     weights: np.ndarray | None = None,
     rtol: float = 1e-7,
     max_cycles: int = 200_000,
+    upper0: np.ndarray | None = None,
 ) -> Radius:
     """Certified bracket of ``opt`` at the fixed point of a monotone cycle map ``tmap`` on
     states of ``dim`` entries (:func:`certified_radius`; the planner calls it on its
@@ -763,7 +817,8 @@ def certify_fixed_point(
     ``ŷ(1−δ)`` as lower end once ``T(y) ≥ y`` (sub-solution, below the unique fixed point),
     for the smallest ``δ`` of a ladder. If that fails, the iterates ``T^k(0)`` (increasing,
     below every fixed point) run up to ``max_cycles`` while the same test is tried on their
-    geometric extrapolation."""
+    geometric extrapolation. ``upper0``: a known super-solution (``T(ȳ) ≤ ȳ``), the upper end
+    until a tighter one is found."""
 
     def norm(x: np.ndarray) -> float:
         return float(np.linalg.norm(x)) if weights is None else math.sqrt(float(weights @ x**2))
@@ -791,9 +846,11 @@ def certify_fixed_point(
         return up, dn
 
     est = _newton_fixed_point(tmap, y.copy())
-    hi: np.ndarray | None = None
+    hi: np.ndarray | None = None if upper0 is None else np.asarray(upper0, dtype=np.float64)
     if est is not None:
-        hi, dn = bracket(est)
+        up_n, dn = bracket(est)
+        if up_n is not None:
+            hi = up_n if hi is None else np.minimum(hi, up_n)
         if dn is not None:
             lo = np.maximum(lo, dn)
     prev_step: np.ndarray | None = None
@@ -894,12 +951,14 @@ def inter_consensus_bound(
 
 @dataclass
 class CycleBound:
-    """**Theorem 2** summary: ``trace`` (every round), ``rate`` (per-cycle contraction of the
-    noise- and heterogeneity-free recursion, estimated by power iteration; < 1 means the bound
-    converges), ``radius`` (limit of the bound on ``(1/N)E‖X − 1x_cᵀ‖²`` at cycle ends,
-    certified by :func:`certified_radius`; ``inf`` if the recursion has no bounded limit),
-    ``bias = ‖x_c − x*‖``; ``radius_lower`` the lower end of the certified bracket;
-    ``converges`` whether a finite radius was certified."""
+    """**Theorem 2** summary: ``trace`` (every round); ``rate`` the certified per-cycle growth
+    factor of the cycle map the bound iterates (:class:`Rate` ``upper``; ``rate_lower`` its
+    lower end); ``radius`` the limit of the bound on ``(1/N)E‖X − 1x_cᵀ‖²`` at cycle ends,
+    certified by :func:`certified_radius` — finite exactly when ``rate < 1``, ``inf``
+    otherwise; ``bias = ‖x_c − x*‖``; ``radius_lower`` the lower end of the certified bracket;
+    ``converges`` = ``rate < 1`` (a finite radius is certified); ``proves_convergence`` =
+    ``converges`` and ``radius`` below the bound's starting value ``trace.opt[0]`` (the
+    bound ends below where it starts)."""
 
     trace: BoundTrace
     rate: float
@@ -907,11 +966,13 @@ class CycleBound:
     bias: float
     radius_lower: float = 0.0
     converges: bool = False
+    rate_lower: float = 0.0
+    proves_convergence: bool = False
 
 
 def noise_free(P: BoundProblem) -> BoundProblem:
     """A copy of ``P`` without noise and heterogeneity (``ζ = 0``, ``σ² = 0``): its cycle
-    map is the one whose contraction :func:`power_rate` measures."""
+    map is the one whose growth :func:`cycle_rate` measures."""
     Q = BoundProblem(**{**P.__dict__, "_cache": {}})
     Q.zeta_a = np.zeros(P.S)
     Q.zeta_b = 0.0
@@ -921,39 +982,104 @@ def noise_free(P: BoundProblem) -> BoundProblem:
     return Q
 
 
-def power_rate(
-    cycle: Callable[[np.ndarray, float, float], tuple[np.ndarray, float, float]],
-    S: int,
+@dataclass
+class Rate:
+    """The per-cycle growth factor of the bound: the cone spectral radius ``r`` of the
+    noise- and heterogeneity-free cycle map ``T₀`` (:func:`noise_free`), the same map
+    :func:`certified_radius` iterates with the constants set to 0. ``T₀`` is monotone and
+    positively homogeneous, so ``r`` is bracketed by Collatz–Wielandt ratios
+    (``docs/theory.md`` §7e):
+
+    - ``upper = max_i T₀(v)_i / v_i`` for a strictly positive ``v`` (``vector``):
+      ``T₀(v) ≤ upper·v``, hence ``T₀^k(y) ≤ upper^k·max_i(y_i/v_i)·v`` from every start — this
+      is *the* rate reported everywhere;
+    - ``lower = min_{x_i > 0} T₀(x)_i / x_i`` for a non-zero ``x ≥ 0``: ``T₀^k(x) ≥ lower^k·x``.
+
+    ``upper < 1`` certifies a finite radius (``t·v`` is a super-solution of the full map for
+    ``t`` large); ``lower ≥ 1`` proves the bound does not converge."""
+
+    upper: float
+    lower: float
+    vector: np.ndarray = field(repr=False)
+
+
+def certified_rate(
+    tmap0: Callable[[np.ndarray], np.ndarray],
+    dim: int,
+    *,
     weights: np.ndarray | None = None,
-    iters: int = 200,
-) -> float:
-    """Per-cycle contraction of a (noise-free) cycle ``(e, b, m) ↦ (e, b, m)`` by power
-    iteration from ones, renormalized to the norm ``√(S + 2)`` of the all-ones state;
-    ``weights`` (default ones) is the multiplicity of each entry of ``e`` (the planner's
-    deduplicated clusters)."""
-    w = np.ones(S) if weights is None else np.asarray(weights, dtype=np.float64)
-    e, b, m = np.ones(len(w)), 1.0, 1.0
-    rate = 0.0
-    base = math.sqrt(S + 2.0)
-    for _ in range(iters):
-        e, b, m = cycle(e, b, m)
-        nrm = math.sqrt(float(np.sum(w * e**2)) + b * b + m * m)
-        if nrm == 0 or not math.isfinite(nrm):
-            return 0.0 if nrm == 0 else math.inf
-        rate = nrm / base
-        e, b, m = e / nrm * base, b / nrm * base, m / nrm * base
-    return rate
+    iters: int = 400,
+    rtol: float = 1e-9,
+) -> Rate:
+    """:class:`Rate` of a monotone, positively homogeneous map ``tmap0`` on states of ``dim``
+    entries: power iteration from the all-ones state (norm weighted by ``weights``, each
+    entry's multiplicity), with the Collatz–Wielandt bracket evaluated every few steps until
+    its relative width is ``≤ rtol`` or ``iters`` steps ran. The upper ratio is taken at
+    ``y + δ·max(y)`` for a ladder of ``δ`` (``v`` must be strictly positive; entries the map
+    keeps at 0 give ratio 0)."""
+    w = np.ones(dim) if weights is None else np.asarray(weights, dtype=np.float64)
+
+    def norm(x: np.ndarray) -> float:
+        return math.sqrt(float(w @ (x * x)))
+
+    y = np.ones(dim)
+    best = Rate(math.inf, 0.0, y.copy())
+
+    def bracket(y: np.ndarray, best: Rate) -> Rate:
+        up, vec = best.upper, best.vector
+        top = float(y.max(initial=0.0))
+        for delta in (0.0, 1e-12, 1e-9, 1e-6, 1e-3):
+            v = y + delta * top
+            if not np.all(v > 0):
+                continue
+            with np.errstate(over="ignore", invalid="ignore"):
+                tv = tmap0(v)
+            if not np.all(np.isfinite(tv)):
+                continue
+            r = float(np.max(tv / v))
+            if r < up:
+                up, vec = r, v
+        lo = best.lower
+        x = np.where(y > 1e-9 * top, y, 0.0)
+        if top > 0:
+            with np.errstate(over="ignore", invalid="ignore"):
+                tx = tmap0(x)
+            pos = x > 0
+            ratio = tx[pos] / x[pos]
+            r = float(np.min(np.where(np.isnan(ratio), np.inf, ratio)))
+            lo = max(lo, r)
+        return Rate(up, lo, vec)
+
+    for k in range(1, iters + 1):
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = tmap0(y)
+        nz = norm(z)
+        if nz == 0.0:  # nilpotent: every state is mapped to 0
+            return Rate(0.0, 0.0, np.ones(dim))
+        if not math.isfinite(nz):
+            return Rate(math.inf, math.inf, np.ones(dim))
+        y = z / nz
+        if k % 8 == 0 or k == iters:
+            best = bracket(y, best)
+            if best.upper - best.lower <= rtol * max(best.upper, 1e-300):
+                break
+    return best
 
 
-def _cycle_rate(P: BoundProblem, iters: int = 200) -> float:
-    """:func:`power_rate` of one cycle of :func:`run_bounds` on :func:`noise_free` ``(P)``."""
+def _cycle_rate(P: BoundProblem, iters: int = 400) -> Rate:
+    """:func:`certified_rate` of the steady-state cycle map :func:`_cycle_map` (the map the
+    bound iterates after its first cycle) of :func:`noise_free` ``(P)``."""
     Q = noise_free(P)
+    KQ = recursion_constants(Q)
+    return certified_rate(lambda y: _cycle_map(Q, KQ, y), 2 * P.S + 3, iters=iters)
 
-    def cycle(e: np.ndarray, b: float, m: float) -> tuple[np.ndarray, float, float]:
-        tr = run_bounds(Q, 1, e0=e, b0=b, m0=m)
-        return tr.e[-1], float(tr.b[-1]), float(tr.m[-1])
 
-    return power_rate(cycle, P.S, iters=iters)
+def cycle_rate(P: BoundProblem) -> Rate:
+    """The per-cycle rate of the Theorem-2 bound of ``P`` (:class:`Rate`; cached in ``P``)."""
+    K = recursion_constants(P)
+    if "_rate" not in K:
+        K["_rate"] = _cycle_rate(P)
+    return K["_rate"]
 
 
 def global_cycle_bound(
@@ -969,9 +1095,13 @@ def global_cycle_bound(
     bracket ``rtol``). ``x_ref`` is validated against ``P.x_ref`` (:func:`reference_point`)."""
     e0, b0, m0 = initial_state(P, X0, x_ref)
     tr = run_bounds(P, cycles, e0=e0, b0=b0, m0=m0)
-    rate = _cycle_rate(P)
-    rad = certified_radius(P, rtol=rtol, max_cycles=radius_cycles)
-    return CycleBound(tr, rate, rad.upper, P.bias, rad.lower, rad.certified)
+    rate = cycle_rate(P)
+    rad = certified_radius(P, rtol=rtol, max_cycles=radius_cycles, rate=rate)
+    conv = bool(rate.upper < 1 and rad.certified)
+    return CycleBound(
+        tr, float(rate.upper), rad.upper if conv else math.inf, P.bias, rad.lower, conv,
+        float(rate.lower), conv and rad.upper < float(tr.opt[0]),
+    )  # fmt: skip
 
 
 def formation_bound(
