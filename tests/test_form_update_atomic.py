@@ -17,7 +17,7 @@ from ssdfl.cli.app import app
 
 runner = CliRunner()
 KARATE = Path(__file__).resolve().parents[1] / "examples" / "karate.edgelist"
-FAST = ["--no-fmmc", "--no-schedule", "--quiet"]
+FAST = ["--no-fmmc", "--no-schedule", "--quiet", "--pilot-budget", "0"]
 
 
 def _tree(d: Path) -> dict[str, bytes]:
@@ -72,7 +72,7 @@ def test_update_replaces_the_directory_whole(graphs, tmp_path) -> None:
     r = runner.invoke(app, [*args, "--out", str(old), "--json"])
     assert r.exit_code == 0, r.output
     plan = json.loads(r.stdout)
-    assert plan["n"] == 35 and "34" in [str(x) for x in plan["labels"]]
+    assert plan["n"] == 35 and "34" in [str(x) for x in plan["nodes"]]
     # the same files as a run into a fresh directory: nothing of the old run is left
     assert sorted(_tree(old)) == sorted(_tree(fresh))
     assert not (old / "stale-note.txt").exists() and (old / OUTPUT_MARKER).exists()

@@ -18,12 +18,15 @@ from ssdfl.errors import SsdflError
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.repair import (
     OldFormation,
+    RepairRule,
     read_old_formation,
     repair_formation,
 )
 from ssdfl.simulate.comm import flooding_traffic, record_bytes
+from ssdfl.theory.devices import homogeneous_devices
 
-CFG = PlanConfig(fastest_mixing=False, schedule=False, theorem2=False, k_max=3, all_subsets_n=0)
+CFG = PlanConfig(fastest_mixing=False, schedule=False, theorem2=False, k_max=3, all_subsets_n=0,
+                 pilot_budget=0)
 
 
 def _old_from(G: nx.Graph, parts: list[list]) -> OldFormation:
@@ -142,6 +145,26 @@ def test_bad_update_inputs(tmp_path: Path) -> None:
         read_old_formation(tmp_path / "missing.json")
 
 
+def test_reformation_rule_compares_predicted_loss_not_J() -> None:
+    rule = RepairRule(max_degradation=0.05)
+    assert not rule.degraded(1.04, 1.0) and rule.degraded(1.06, 1.0)
+    assert not rule.degraded(5.0, None) and not rule.degraded(5.0, float("nan"))
+
+
+def test_predicted_losses_match_the_predictor() -> None:
+    from ssdfl.planner.plan import make_budget
+    from ssdfl.planner.predict import predict_formations
+    from ssdfl.planner.repair import predicted_losses
+
+    g = ssdfl.Graph.from_networkx(nx.convert_node_labels_to_integers(nx.grid_2d_graph(4, 4)))
+    clusters = [np.arange(8), np.arange(8, 16)]
+    p = predicted_losses(g, clusters, None, CFG)
+    ref = predict_formations(g, [np.repeat([0, 1], 8)], homogeneous_devices(16), CFG.eta,
+                             CFG.tau_a, CFG.tau_r, make_budget(CFG))[0]  # fmt: skip
+    assert p["formation"] == pytest.approx(ref["predicted"], rel=1e-12)
+    assert p["cycles"] == ref["cycles"]
+
+
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "from ssdfl.cli import main; main()", *args],
@@ -164,15 +187,24 @@ def test_cli_update(tmp_path: Path) -> None:
     r = _run("form", str(tmp_path / "new.edgelist"), "--update",
              str(olddir / "formation.json"), "--out", str(out))  # fmt: skip
     assert r.returncode == 0, r.stderr
-    plan = json.loads((out / "formation.json").read_text())
-    assert plan["schema"] == "ssdfl.plan/1" and plan["n"] == H.number_of_nodes()
-    names = plan["labels"]
-    got = [[names[u] for u in c] for c in plan["clusters"]]
+    plan = json.loads((out / "formation.json").read_text())  # an old ssdfl.plan/1 file was read
+    assert plan["schema"] == "ssdfl.plan/2" and plan["n"] == H.number_of_nodes()
+    got = plan["formation"]["clusters"]  # by node name
     assert sorted(u for c in got for u in c) == sorted(H)
     for c in got:
         assert nx.is_connected(H.subgraph(c))
     rep = (out / "report.md").read_text()
     assert "Update from the old formation" in rep and "joined (1): 77" in rep
+    assert "predicted device loss" in plan["formation"]["verdict"]
+    # the new file is itself a valid old formation for the next update (ssdfl.plan/2)
+    H2 = H.copy()
+    H2.add_edges_from([(78, 77), (78, 35)])
+    nx.write_edgelist(H2, tmp_path / "new2.edgelist", data=False)
+    r = _run("form", str(tmp_path / "new2.edgelist"), "--update", str(out / "formation.json"),
+             "--out", str(tmp_path / "out2"))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    plan2 = json.loads((tmp_path / "out2" / "formation.json").read_text())
+    assert sorted(u for c in plan2["formation"]["clusters"] for u in c) == sorted(H2)
     # unknown device ids in the devices file and a formation of another graph: clear errors
     (tmp_path / "dev.csv").write_text("id,optimizer,n_samples\n9999,sgd,10\n")
     r = _run("form", str(tmp_path / "new.edgelist"), "--devices", str(tmp_path / "dev.csv"),

@@ -29,25 +29,21 @@ def export(
     fmt: str | None = typer.Option(None, "--format", help=format_option_help()),
 ) -> None:
     """Write the topology of every cluster and of the inter-cluster stage, with mixing weights,
-    in the format of --to (see docs/formation.md, Export)."""
+    in the format of --to. FORMATION is validated first (nodes are the graph's, clusters a
+    partition into connected sets, FMMC weights finite in [0, 1] on cluster edges). Formats
+    and what each tool reads: docs/formation.md, section "Export (ssdfl export)"."""
     from ssdfl._atomic import atomic_dir, check_output_dir
     from ssdfl.graphs.graph_io import read_graph
     from ssdfl.planner.export import FORMATS, export_formation
-    from ssdfl.planner.plan import FormationPlan
+    from ssdfl.planner.formation_io import read_formation
 
     if to not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--to")
     check_output_dir(out)
-    try:
-        text = formation.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        from ssdfl.errors import SsdflError
-
-        raise SsdflError(f"{formation} is not UTF-8 text (not a formation.json)") from None
-    plan = FormationPlan.from_json(text)
     g = read_graph(graph, format=fmt)
+    rec = read_formation(formation, g)  # the one validator of formation.json
     with atomic_dir(out) as tmp:
-        files = export_formation(plan, g, to, tmp)
+        files = export_formation(rec, g, to, tmp)
         from ssdfl.planner.specialise import export_model_groups
 
         files += export_model_groups(formation, tmp)  # model_groups.json of --goal specialised

@@ -62,15 +62,32 @@ def form(
     model: str = typer.Option(
         "softmax",
         "--model",
-        help="Model the devices train: softmax|mlp|cnn (prediction constants; --validate "
-        "trains it: softmax/mlp on digits, cnn on MNIST-1D).",
+        help="Model the devices train: softmax|mlp|cnn, or your own as "
+        "package.module:factory (docs/formation.md); the pilot trains it.",
     ),
     seeds: int = typer.Option(3, "--seeds", min=1, help="--validate seeds per formation."),
     budget: str = typer.Option(
         "bytes",
         "--budget",
-        help="What the pick optimizes: 'bytes' (the spend of S = N in --cycles cycles) or "
-        "'cycles' (--cycles cycles each).",
+        help="What the recommendation optimizes: 'bytes' (the spend of S = N in --cycles "
+        "cycles), 'cycles' (--cycles cycles each) or 'time' (the wall-clock of S = N in "
+        "--cycles cycles; --bandwidth, --latency, --step-time).",
+    ),
+    seed: int = typer.Option(
+        0, "--seed", min=0, help="Seed of the candidate search (yardsticks, pilot data)."
+    ),
+    pilot_budget: float | None = typer.Option(
+        None, "--pilot-budget", min=0,
+        help="Most device-steps the pilot training may spend (0: no pilot, analytic only).",
+    ),
+    bandwidth: float | None = typer.Option(
+        None, "--bandwidth", help="Time budget: link bandwidth in bytes/s (every link)."
+    ),
+    latency: float | None = typer.Option(
+        None, "--latency", help="Time budget: per-message link latency in seconds."
+    ),
+    step_time: float | None = typer.Option(
+        None, "--step-time", help="Time budget: seconds per local step on a device."
     ),
     link_cost: str | None = typer.Option(
         None,
@@ -94,8 +111,9 @@ def form(
         "models when the label histograms say so; docs/specialised.md).",
     ),
 ) -> None:
-    """Compute the optimal SSD-FL cluster formation of GRAPH and write formation.json and a
-    report (markdown + pictures) into --out (a new directory, or one ssdfl wrote before)."""
+    """Recommend ONE SSD-FL cluster formation of GRAPH (the lowest predicted device loss at the
+    --budget, with ranked alternatives) and write formation.json, choice.json and a report
+    (markdown + pictures) into --out (a new directory, or one ssdfl wrote before)."""
     from ssdfl._atomic import atomic_dir, check_output_dir
     from ssdfl.graphs.graph_io import read_graph
     from ssdfl.planner.plan import PlanConfig, plan_formation
@@ -111,7 +129,9 @@ def form(
     cfg = PlanConfig(
         eta=eta, tau_a=tau_a, tau_r=tau_r, eps=eps, gamma=gamma, sigma2=sigma2,
         admissibility=admissibility, max_clusters=max_clusters, model_params=model_params,
-        fastest_mixing=not no_fmmc, schedule=not no_schedule,
+        fastest_mixing=not no_fmmc, schedule=not no_schedule, budget=budget, cycles=cycles,
+        model=model, seed=seed, pilot_budget=pilot_budget, bandwidth=bandwidth,
+        latency=latency, step_time=step_time,
     )  # fmt: skip
     if update is not None:
         from ssdfl.planner.repair import update_formation
@@ -125,19 +145,13 @@ def form(
         n_cl = res.changes["clusters_after"]
         console.print(f"{res.mode}: {n_cl} clusters, {kb:.1f} kB D2D; wrote {out / rep.name}")
         return
-    from ssdfl.planner.predict import Budget, choose_formation, link_costs
-    from ssdfl.theory.devices import homogeneous_devices
+    from ssdfl.planner.predict import link_costs
 
-    b = Budget(budget, cycles)
-    b.validate()
+    cfg.validate()
     lc = link_costs(link_cost, g)
-    plan = plan_formation(g, dev, cfg, progress=not quiet())
-    choice = choose_formation(g, dev or homogeneous_devices(g.n), eta, tau_a, tau_r, b, lc, plan,
-                              cfg.mixing_rule, model=model)  # fmt: skip
-    plan.recommendation = {
-        "id": choice["pick"], "S": choice["S"], "clusters": choice["clusters"],
-        "budget": choice["budget"], "model": model, "verdict": choice["verdict"],
-    }  # fmt: skip
+    plan = plan_formation(g, dev, cfg, progress=not quiet(), link_cost=lc)
+    choice = plan.choice
+    assert choice is not None  # objective "predicted"
     with atomic_dir(out) as tmp:
         spec = None  # --goal specialised: its section, report part and specialised.json
         if goal == "specialised":
@@ -169,9 +183,12 @@ def form(
     table_console().print(console_table(plan))
     for note in plan.notes:
         console.print(f"[yellow]note:[/] {note}")
-    gr = plan.greedy
-    if gr.get("chosen_S") is not None:
-        console.print(f"paper's greedy choice: S = {gr['chosen_S']}, J = {gr['objective']:.5g}")
+    jo = plan.j_optimum
+    if plan.j_uninformative:
+        console.print("the paper's objective J is 0 for every formation here: uninformative")
+    elif jo is not None:
+        console.print(f"the paper's objective J (an alternative): its optimum is S = {jo['S']}, "
+                      f"J = {jo['objective']:.5g}")  # fmt: skip
     console.print(f"[bold]{choice['verdict']}[/]")
     if spec is not None:
         console.print(f"[bold]{spec.verdict}[/]")

@@ -29,6 +29,15 @@ class PlanConfig:
     ``target`` accuracy band on the Theorem-2 bound of ``(1/N)E‖X − 1x*ᵀ‖²`` (from 1 at the
     start) for the schedule search (default: 1.1 × the best bound any grid schedule reaches
     after ``max_cycles`` cycles).
+
+    The formation's user objective (:mod:`ssdfl.planner.predict`): ``objective``
+    ``"predicted"`` (default: the formation with the lowest predicted device loss at the budget
+    is THE plan) or ``"J"`` (the paper's consensus objective only, no budget); ``budget``
+    ``"bytes"``, ``"cycles"`` or ``"time"``; ``cycles`` the cycle budget ``C`` (a byte budget is
+    what ``S = N`` spends in ``C`` cycles); ``model`` a built-in model name or
+    ``package.module:factory``; ``seed`` the seed of the candidate search (the recommendation
+    must not depend on it); ``pilot_budget``, ``bandwidth``, ``latency``, ``step_time``:
+    passed to the choice and its :class:`~ssdfl.planner.predict.Budget` when given.
     """
 
     eta: float = 0.05
@@ -53,6 +62,15 @@ class PlanConfig:
     target: float | None = None
     max_cycles: int = 40
     model_params: int = 100_000
+    objective: str = "predicted"
+    budget: str = "bytes"
+    cycles: int = 40
+    model: str = "softmax"
+    seed: int = 0
+    pilot_budget: float | None = None
+    bandwidth: float | None = None
+    latency: float | None = None
+    step_time: float | None = None
 
     def validate(self) -> None:
         if not (self.eta > 0 and math.isfinite(self.eta)):
@@ -72,5 +90,13 @@ class PlanConfig:
             raise SsdflError(
                 f"admissibility must be 'spectral' or 'cheeger', got {self.admissibility!r}"
             )
+        if self.objective not in ("predicted", "J"):
+            raise SsdflError(f"objective must be 'predicted' or 'J', got {self.objective!r}")
+        if not isinstance(self.cycles, (int, np.integer)) or self.cycles < 1:
+            raise SsdflError(f"cycles must be an integer >= 1, got {self.cycles!r}")
+        for name in ("pilot_budget", "bandwidth", "latency", "step_time"):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and v >= 0):
+                raise SsdflError(f"{name} must be a finite number >= 0, got {v}")
         if self.target is not None and not self.target > 0:
             raise SsdflError(f"target must be > 0, got {self.target}")

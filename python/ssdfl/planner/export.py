@@ -1,6 +1,8 @@
 """Export a formation's topologies with their mixing weights to what users run.
 
-A formation has one topology per cluster (the cluster's induced D2D subgraph, gossiped with the
+The formation is the plan's one formation (the recommendation of ``ssdfl form``), read and
+validated by :func:`ssdfl.planner.formation_io.read_formation` (``ssdfl.plan/2`` or ``/1``). A
+formation has one topology per cluster (the cluster's induced D2D subgraph, gossiped with the
 cluster's mixing matrix ``W_C``: the FMMC weights stored in formation.json when they were
 computed, otherwise the plan's ``mixing_rule``) and the inter-cluster topology (the SSD-FL
 inter-cluster stage gossips over the whole D2D graph with ``W`` of the plan's ``mixing_rule``).
@@ -12,12 +14,12 @@ Formats (:func:`export_formation`):
   line the number of processes, then one ``u v`` edge per line, 0-based local ranks; read by
   ``decentralizepy.graphs.Graph.read_graph_from_file(path, "edges")``), ``<name>.mixing.csv``
   (``i,j,weight`` including ``i == j``) and ``<name>.nodes.csv`` (local rank → global index →
-  node name). decentralizepy's stock sharing uses Metropolis–Hastings weights
-  ``1/(max(d_i, d_j) + 1)`` computed from the graph itself; ``mixing.csv`` is for a sharing
-  class that takes given weights.
+  node name). Stock decentralizepy ignores ``mixing.csv``: its sharing uses Metropolis–Hastings
+  weights ``1/(max(d_i, d_j) + 1)`` computed from the graph itself; ``mixing.csv`` is for a
+  sharing class that takes given weights.
 * ``networkx`` — per topology ``<name>.json``: node-link JSON (``networkx.node_link_graph(d,
-  edges="edges")``), nodes are global indices with ``label`` and ``self_weight``, edges carry
-  the mixing ``weight``.
+  edges="edges")``) keyed by node NAME as in the graph file (like ``Graph.to_networkx()``);
+  nodes carry ``index`` (global position) and ``self_weight``, edges the mixing ``weight``.
 * ``json`` — one ``topologies.json`` with every topology (nodes, labels, edges ``[i, j, w]`` in
   local indices, self weights).
 """
@@ -62,6 +64,8 @@ def formation_topologies(plan: Any, g: Graph) -> list[Topology]:
     """The per-cluster topologies (``cluster_<k>``) and the inter-cluster one (``inter``)."""
     if plan.n != g.n:
         raise SsdflError(f"the formation has {plan.n} nodes but the graph has {g.n}")
+    if not plan.clusters:
+        raise SsdflError("the formation has no clusters")
     rule = str(plan.config.get("mixing_rule", "lazy-metropolis"))
     labels = list(plan.labels) if plan.labels else list(range(g.n))
     A = g.to_scipy().tocsr()
@@ -123,10 +127,10 @@ def export_formation(plan: Any, g: Graph, fmt: str, out_dir: str | Path) -> list
         if fmt == "networkx":
             d = {
                 "directed": False, "multigraph": False, "graph": {"name": t.name},
-                "nodes": [{"id": int(u), "label": _label(lab), "self_weight": float(t.W[i, i])}
+                "nodes": [{"id": _label(lab), "index": int(u), "self_weight": float(t.W[i, i])}
                           for i, (u, lab) in enumerate(zip(t.nodes, t.labels))],
-                "edges": [{"source": int(t.nodes[i]), "target": int(t.nodes[j]), "weight": w}
-                          for i, j, w in t.edges()],
+                "edges": [{"source": _label(t.labels[i]), "target": _label(t.labels[j]),
+                           "weight": w} for i, j, w in t.edges()],
             }  # fmt: skip
             put(f"{t.name}.json", json.dumps(d))
             continue

@@ -29,14 +29,19 @@ edge). A full re-formation floods every record over the whole graph (per connect
 
 **Rule** (:class:`RepairRule`): re-form from scratch when more than ``max_changed`` of the old
 devices left or joined, or (off by default) when more than ``max_affected`` of the new graph's
-devices are in changed clusters; otherwise repair; and (when the old objective is known)
-re-form when the repaired objective ``J`` is more than ``max_degradation`` above the old one.
-Measured in ``docs/churn.md``.
+devices are in changed clusters; otherwise repair; and (``--update``) re-form when the repaired
+formation's predicted device loss at the plan's budget (:mod:`ssdfl.planner.predict`, the
+analytic predictor) is more than ``max_degradation`` above that of the better simple formation
+on the new graph (``S = 1`` or ``S = N``): a repair must not be predicted to train worse than
+not clustering at all. The paper's objective ``J`` is not compared. Measured in
+``docs/churn.md``.
+
+The old ``formation.json`` is read by :func:`ssdfl.planner.formation_io.read_formation` (the
+same validator as ``ssdfl export``; schema ``ssdfl.plan/2`` or the older ``ssdfl.plan/1``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -51,6 +56,7 @@ import scipy.sparse.csgraph as csg
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, as_graph
 from ssdfl.planner.config import PlanConfig
+from ssdfl.planner.formation_io import FormationFileError, read_formation
 from ssdfl.simulate.comm import flooding_traffic, record_bytes
 from ssdfl.theory.devices import DeviceTable, homogeneous_devices
 
@@ -68,7 +74,7 @@ __all__ = [
 ID_BYTES = 8  # a cluster-id notification or answer: node id + cluster id
 
 
-class FormationUpdateError(SsdflError):
+class FormationUpdateError(FormationFileError):
     """A bad ``--update`` input (old formation file, node names)."""
 
 
@@ -80,28 +86,35 @@ class OldFormation:
     names: list[Any]
     clusters: list[np.ndarray]
     objective: float | None = None
+    """Unused (the re-formation rule no longer compares ``J``); kept for old callers."""
 
 
 @dataclass(frozen=True)
 class RepairRule:
     """Repair when at most ``max_changed`` of the old devices left or joined and at most
     ``max_affected`` of the new devices are in changed clusters; else re-form from scratch.
-    When the old objective ``J`` is known (``--update``), a repair whose ``J`` exceeds it by
-    more than ``max_degradation`` is replaced by a full re-formation."""
+    With ``--update``, a repair whose predicted device loss exceeds the better of ``S = 1`` and
+    ``S = N`` on the new graph by more than ``max_degradation`` (relative) is replaced by a
+    full re-formation."""
 
     max_changed: float = 0.3
     max_affected: float = 1.0
-    max_degradation: float = 0.25
+    max_degradation: float = 0.05
 
     def decide(self, changed_fraction: float, affected_fraction: float) -> str:
         if changed_fraction > self.max_changed or affected_fraction > self.max_affected:
             return "full"
         return "repair"
 
-    def degraded(self, J_repair: float, J_old: float | None) -> bool:
-        """The repaired objective exceeds the old formation's by more than
-        ``max_degradation`` (relative)."""
-        return J_old is not None and J_old > 0 and J_repair > (1 + self.max_degradation) * J_old
+    def degraded(self, predicted_repair: float, predicted_reference: float | None) -> bool:
+        """The repaired formation's predicted device loss exceeds the reference's (the better
+        of ``S = 1`` and ``S = N`` on the new graph) by more than ``max_degradation``."""
+        return (
+            predicted_reference is not None
+            and math.isfinite(predicted_reference)
+            and predicted_reference > 0
+            and predicted_repair > (1 + self.max_degradation) * predicted_reference
+        )
 
 
 @dataclass
@@ -431,52 +444,38 @@ def repair_formation(
 
 
 def read_old_formation(path: str | os.PathLike[str]) -> OldFormation:
-    """Read an old ``formation.json`` (schema ``ssdfl.plan/1``); every problem is a
+    """Read an old ``formation.json`` (``ssdfl.plan/2`` or ``ssdfl.plan/1``) with
+    :func:`~ssdfl.planner.formation_io.read_formation`; every problem is a
     :class:`FormationUpdateError` naming the file."""
-    p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FormationUpdateError(f"{p}: no such old formation file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormationUpdateError(f"{p}: cannot read the old formation: {exc}") from None
+        rec = read_formation(path)
+    except FormationFileError as exc:
+        raise FormationUpdateError(str(exc)) from None
+    return OldFormation(list(rec.names), list(rec.clusters))
+
+
+def predicted_losses(
+    g: Graph, res_clusters: list[np.ndarray], devices: DeviceTable | None, cfg: PlanConfig
+) -> dict[str, float] | None:
+    """Analytic predicted device loss (:func:`ssdfl.planner.predict.predict_formations`) of the
+    repaired formation, ``S = 1`` and ``S = N`` on ``g`` at ``cfg``'s budget; ``None`` when the
+    predictor does not know ``cfg.model``."""
+    from ssdfl.planner.plan import make_budget
+    from ssdfl.planner.predict import predict_formations
+
+    dev = devices or homogeneous_devices(g.n)
+    lab = np.empty(g.n, dtype=np.int64)
+    for i, c in enumerate(res_clusters):
+        lab[c] = i
+    forms = [lab, np.zeros(g.n, dtype=np.int64), np.arange(g.n, dtype=np.int64)]
     try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormationUpdateError(f"{p}: not valid JSON ({exc})") from None
-    if not isinstance(d, dict) or d.get("schema") != "ssdfl.plan/1":
-        got = d.get("schema") if isinstance(d, dict) else type(d).__name__
-        raise FormationUpdateError(
-            f"{p}: not a formation.json of `ssdfl form` (schema 'ssdfl.plan/1' expected, got "
-            f"{got!r})"
-        )
-    names, cl = d.get("labels"), d.get("clusters")
-    if not isinstance(names, list) or not isinstance(cl, list) or not names:
-        raise FormationUpdateError(f"{p}: 'labels' and 'clusters' must be non-empty lists")
-    n = len(names)
-    if len({_key(x) for x in names}) != n:
-        raise FormationUpdateError(f"{p}: duplicate node names in 'labels'")
-    seen = np.zeros(n, dtype=np.int64)
-    clusters = []
-    for i, c in enumerate(cl):
-        if (
-            not isinstance(c, list)
-            or not c
-            or not all(isinstance(u, int) and not isinstance(u, bool) for u in c)
-        ):
-            raise FormationUpdateError(f"{p}: cluster {i} must be a non-empty list of node indices")
-        a = np.asarray(c, dtype=np.int64)
-        if a.min() < 0 or a.max() >= n:
-            raise FormationUpdateError(f"{p}: cluster {i} has a node index outside 0..{n - 1}")
-        np.add.at(seen, a, 1)
-        clusters.append(a)
-    if np.any(seen != 1):
-        u = int(np.flatnonzero(seen != 1)[0])
-        raise FormationUpdateError(
-            f"{p}: node {names[u]!r} is in {int(seen[u])} clusters (exactly one expected)"
-        )
-    J = d.get("objective")
-    return OldFormation(list(names), clusters, float(J) if isinstance(J, int | float) else None)
+        p = predict_formations(g, forms, dev, cfg.eta, cfg.tau_a, cfg.tau_r, make_budget(cfg),
+                               None, cfg.mixing_rule, cfg.model)  # fmt: skip
+    except SsdflError:
+        return None
+    return {"formation": float(p[0]["predicted"]), "S=1": float(p[1]["predicted"]),
+            "S=N": float(p[2]["predicted"]), "cycles": int(p[0]["cycles"]),
+            "cycles S=1": int(p[1]["cycles"]), "cycles S=N": int(p[2]["cycles"])}  # fmt: skip
 
 
 def repaired_plan(
@@ -485,9 +484,12 @@ def repaired_plan(
     devices: DeviceTable | None,
     cfg: PlanConfig,
     notes: list[str] | None = None,
+    predicted: dict[str, float] | None = None,
 ) -> Any:
-    """A :class:`~ssdfl.planner.plan.FormationPlan` (same ``formation.json`` schema) for the
-    repaired clusters, with the planner's per-cluster numbers and objective."""
+    """A :class:`~ssdfl.planner.plan.FormationPlan` (same ``formation.json`` schema) whose one
+    formation is the repaired (or re-formed) clusters, with the planner's per-cluster numbers,
+    its ``J`` (for information), and — given ``predicted`` (:func:`predicted_losses`) — its
+    predicted device loss next to ``S = 1`` and ``S = N`` as alternatives."""
     from dataclasses import asdict
 
     from ssdfl.planner.plan import FormationPlan
@@ -508,13 +510,42 @@ def repaired_plan(
     ]  # fmt: skip
     traffic = traffic_summary(g, res.clusters, dev, cfg)
     traffic["update"] = res.traffic
+    S = len(res.clusters)
+    what = "repair of the old formation" if res.mode == "repair" else (
+        "full re-formation (the planner's recommendation for the new graph)")  # fmt: skip
+    rec: dict[str, Any] = {
+        "id": "repair" if res.mode == "repair" else "full re-formation", "S": S,
+        "source": what, "budget": {"kind": cfg.budget, "cycles": cfg.cycles},
+        "model": cfg.model, "ties": [], "baselines": None, "cluster": S > 1,
+    }  # fmt: skip
+    alts: list[dict[str, Any]] = []
+    if predicted is not None:
+        rec.update(predicted=predicted["formation"], cycles=predicted["cycles"])
+        rec["verdict"] = (
+            f"Updated formation ({what}): S = {S}, predicted device loss "
+            f"{predicted['formation']:.4g} at this {cfg.budget} budget (analytic predictor) vs "
+            f"{predicted['S=1']:.4g} for S = 1 and {predicted['S=N']:.4g} for S = N; "
+            f"rule: {res.rule}."
+        )
+        alts = [
+            {"id": "S=1", "S": 1, "source": "no clustering", "role": "alternative",
+             "predicted": predicted["S=1"], "cycles": predicted["cycles S=1"],
+             "clusters": [list(range(g.n))], "rank": 2},
+            {"id": "S=N", "S": g.n, "source": "every device alone", "role": "alternative",
+             "predicted": predicted["S=N"], "cycles": predicted["cycles S=N"],
+             "clusters": [[u] for u in range(g.n)], "rank": 3},
+        ]  # fmt: skip
+    else:
+        rec["verdict"] = f"Updated formation ({what}): S = {S}; rule: {res.rule}."
     return FormationPlan(
         n=g.n, labels=g.node_names(), clusters=res.clusters, objective=J, config=asdict(cfg),
         devices_source=dev.source, per_cluster=per,
-        by_S=[{"S": len(res.clusters), "objective": J, "feasible": True}],
+        by_S=[{"S": S, "objective": J, "feasible": True,
+               "clusters": [c.tolist() for c in res.clusters]}],
         greedy={"sequence": [], "chosen_S": None, "objective": None}, exhaustive=None,
         bounds={}, fastest_mixing=None, schedule=None, traffic=traffic,
         notes=[*(notes or []), f"updated formation ({res.mode}) from an old formation.json"],
+        recommendation=rec, alternatives=alts, j_optimum=None,
     )  # fmt: skip
 
 
@@ -527,8 +558,9 @@ def update_formation(
     graph_name: str = "graph",
 ) -> tuple[Any, RepairResult, Path]:
     """``ssdfl form NEW_GRAPH --update OLD/formation.json``: read, repair (or re-form by the
-    rule, including the objective check against the old ``J``), write ``formation.json`` and
-    ``report.md`` (with a section on what changed and what it cost) into ``out``."""
+    rule, including the predicted-loss check against ``S = 1`` / ``S = N``), write
+    ``formation.json`` and ``report.md`` (with a section on what changed and what it cost)
+    into ``out``."""
     from ssdfl._atomic import atomic_write
     from ssdfl.errors import DisconnectedGraphError
     from ssdfl.graphs.metrics import is_connected
@@ -543,15 +575,18 @@ def update_formation(
                              "theorem2": False})  # fmt: skip
     rule = RepairRule()
     res = repair_formation(old, g, devices, cfg_fast, rule)
-    plan = repaired_plan(g, res, devices, cfg)
-    if res.mode == "repair" and rule.degraded(plan.objective, old.objective):
-        J_rep = plan.objective
-        res = repair_formation(old, g, devices, cfg_fast, rule, force="full")
-        res.rule += (
-            f"; the repaired J = {J_rep:.4g} was > {1 + rule.max_degradation:.2f} × the old "
-            f"J = {old.objective:.4g}"
-        )
-        plan = repaired_plan(g, res, devices, cfg)
+    pred = predicted_losses(g, res.clusters, devices, cfg)
+    if res.mode == "repair" and pred is not None:
+        ref = min(pred["S=1"], pred["S=N"])
+        if rule.degraded(pred["formation"], ref):
+            p_rep = pred["formation"]
+            res = repair_formation(old, g, devices, cfg_fast, rule, force="full")
+            res.rule += (
+                f"; the repair's predicted device loss {p_rep:.4g} was > "
+                f"{1 + rule.max_degradation:.2f} × {ref:.4g}, the better of S = 1 and S = N"
+            )
+            pred = predicted_losses(g, res.clusters, devices, cfg)
+    plan = repaired_plan(g, res, devices, cfg, predicted=pred)
     report = write_report(plan, g, out, graph_name=graph_name)
     ch, tr = res.changes, res.traffic
 

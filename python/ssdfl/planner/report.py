@@ -1,12 +1,12 @@
 """Human-readable outputs of a :class:`~ssdfl.planner.plan.FormationPlan`.
 
 ``report.md`` and ``report.html`` come from one jinja2 template (``templates/report.j2``) and
-open with the verdict: the chosen number of clusters and why, whether the Theorem-2 bound proves
-convergence (said loudly when its rate is ≥ 1), whether the recommended schedule differs from
-the one the clusters were planned for, and — when training results are attached — whether a
-baseline beat the pick. A glossary defines every symbol. Figures: the graph coloured by cluster,
-the objective vs ``S``, the Theorem-2 bound by cycle, the schedule grid. Every file is written
-atomically.
+open with the verdict: the recommended formation (the plan's one formation) and why, where the
+paper's objective J stands, whether the Theorem-2 bound proves convergence (only when its rate is
+< 1 and it ends below its start; said loudly otherwise), whether another schedule is predicted
+to train better, and — when training results are attached — whether a baseline beat the pick.
+Every table and figure is about the recommended formation, except the ranked alternatives and
+J-vs-``S``. A glossary defines every symbol. Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from ssdfl._atomic import atomic_write
 from ssdfl.graphs.graph import Graph
 from ssdfl.graphs.plotting import plot_formation, save_figure
-from ssdfl.planner.plan import FormationPlan
+from ssdfl.planner.plan import J_LABEL, FormationPlan
 
 __all__ = [
     "GLOSSARY",
@@ -37,9 +37,15 @@ __all__ = [
 
 GLOSSARY: list[tuple[str, str]] = [
     ("S", "number of clusters of a formation (S = 1: no clustering, one cluster of all devices)."),
-    ("J", "the planner's objective for a formation, lower is better: predicted steady-state "
-          "disagreement of the devices' models (per-device average plus the worst cluster), "
-          "built from the decoupled fixed points of Lemmas 1–2 (docs/formation.md)."),
+    ("predicted", "the user objective: mean over devices of the training loss at each "
+                  "device's own model at the end of the budget, predicted (pilot training on "
+                  "proxy data, or the analytic predictor), ± its own uncertainty; lower is "
+                  "better. Formations within that uncertainty of the best are a tie, which "
+                  "goes to the simplest formation."),
+    ("J", "the paper's consensus objective for a formation, lower is better: predicted "
+          "steady-state disagreement of the devices' models (per-device average plus the "
+          "worst cluster), from the decoupled fixed points of Lemmas 1–2 (docs/formation.md). "
+          "It has no budget and does not predict training; its optimum is an alternative."),
     ("λ₂(W_s)", "second-largest eigenvalue modulus of cluster s's (lazy) mixing matrix: "
                 "disagreement inside the cluster shrinks by about λ₂ per gossip round."),
     ("Φ(W_s)", "conductance of cluster s's mixing matrix (Markov-chain form); Cheeger's "
@@ -120,91 +126,116 @@ def _names(plan: FormationPlan, nodes: list[int], limit: int = 12) -> str:
 
 
 def _converges(b: dict[str, Any]) -> bool:
+    """The bound proves convergence: covered, rate < 1 (finite radius) and the bound after the
+    horizon below its start (1)."""
+    if b.get("covered") is False:
+        return False
     r = b.get("rate")
-    return r is not None and math.isfinite(r) and r < 1
+    end = b.get("bound_after_cycles")
+    return (r is not None and math.isfinite(r) and r < 1 and end is not None
+            and math.isfinite(end) and end < 1.0)  # fmt: skip
+
+
+def _radius(b: dict[str, Any]) -> float:
+    """Rate ≥ 1 always means radius ∞."""
+    r = b.get("rate")
+    if r is None or not math.isfinite(r) or r >= 1:
+        return math.inf
+    return float(b.get("radius", math.inf))
+
+
+def _sizes(clusters: list[Any]) -> str:
+    sizes = sorted((len(c) for c in clusters), reverse=True)
+    return ", ".join(map(str, sizes[:8])) + (", …" if len(sizes) > 8 else "")
+
+
+def _kind(budget: Any) -> str:
+    """``"byte"``, ``"cycle"`` or ``"time"`` (as in "at a byte budget")."""
+    k = budget.get("kind", "") if isinstance(budget, dict) else str(budget or "")
+    return {"bytes": "byte", "cycles": "cycle"}.get(k, k)
+
+
+def _what(S: int, n: int) -> str:
+    if S == 1:
+        return "do not cluster (S = 1)"
+    if S == n:
+        return f"every device alone (S = {n} = N)"
+    return f"S = {S} clusters"
 
 
 # ------------------------------------------------------------------------------ verdict
 def _verdict(plan: FormationPlan, sections: list[ReportSection]) -> list[str]:
     cfg = plan.config
     out: list[str] = []
-    sizes = sorted((len(c) for c in plan.clusters), reverse=True)
-    one = next((r for r in plan.by_S if r["S"] == 1), None)
     rec = plan.recommendation
+    jo = plan.j_optimum
     if rec is not None:
         b = rec.get("budget") or {}
-        what = "do not cluster (S = 1)" if rec["S"] == 1 else f"S = {rec['S']} clusters"
-        out.append(f"**Recommended: {what}** — the formation with the lowest predicted device "
-                   f"loss at a {b.get('kind', '')} budget ({rec.get('model', '')} model; "
-                   f"candidates and predictions in choice.json). {rec['verdict']}")  # fmt: skip
-        out.append("The rest of this report is about the formation that minimizes the consensus "
-                   "objective J (steady-state disagreement, no budget):")  # fmt: skip
-    if plan.S == 1:
-        why = "no split lowers the objective J"
-        if one is not None and not one.get("feasible", True):
-            why = "S = 1 is the only admissible formation"
-        out.append(f"**Do not cluster (S = 1)**: {why}; train with plain decentralized gossip "
-                   f"over the whole graph (J = {_fmt(plan.objective, 5)}).")  # fmt: skip
+        out.append(f"**Recommended: {_what(rec['S'], plan.n)}** (sizes {_sizes(plan.clusters)}) "
+                   f"— the formation with the lowest predicted device loss at a "
+                   f"{_kind(b)} budget ({rec.get('model', '')} model). {rec['verdict']} "
+                   f"Everything below is about this formation.")  # fmt: skip
     else:
-        size_txt = ", ".join(map(str, sizes[:8])) + (", …" if len(sizes) > 8 else "")
-        base = ""
-        if one is not None and one.get("feasible") and one.get("objective") is not None:
-            base = f", against J = {_fmt(one['objective'], 5)} without clustering (S = 1)"
-        elif one is not None and not one.get("feasible"):
-            base = "; S = 1 is not admissible under the consensus budget ε"
-        head = "J's optimum" if rec is not None else "Chosen"
-        out.append(f"**{head}: S = {plan.S} clusters** (sizes {size_txt}): the lowest objective "
-                   f"J = {_fmt(plan.objective, 5)} among admissible formations{base}.")  # fmt: skip
-    gr = plan.greedy
-    if gr.get("chosen_S") is not None:
-        gain = gr.get("milp_gain") or 0.0
-        same = abs(gain) <= 1e-12 * max(1.0, abs(plan.objective))
-        out.append(
-            "The paper's greedy splitting loop picks the same formation."
-            if same and gr["chosen_S"] == plan.S
-            else f"The paper's greedy splitting loop picks S = {gr['chosen_S']} "
-            f"(J = {_fmt(gr['objective'], 5)}, {_fmt(gain, 3)} worse)."
-        )
+        out.append(f"**Planned for the paper's objective J alone: {_what(plan.S, plan.n)}** "
+                   f"(sizes {_sizes(plan.clusters)}, J = {_fmt(plan.objective, 5)}); no budget "
+                   f"or training outcome was predicted.")  # fmt: skip
+    if plan.j_uninformative:
+        out.append("The paper's consensus objective J is 0 for every formation here (no device "
+                   "heterogeneity and σ² = 0), so it cannot rank formations; its MILP optimum "
+                   "is not a recommendation.")  # fmt: skip
+    elif jo is not None and rec is not None:
+        same = [sorted(map(int, c)) for c in jo["clusters"]] == [c.tolist() for c in plan.clusters]
+        if same:
+            out.append(f"The paper's objective J (steady-state disagreement, no budget) has "
+                       f"the same formation as its optimum (J = "
+                       f"{_fmt(jo['objective'], 5)}).")  # fmt: skip
+        else:
+            out.append(f"The paper's objective J (steady-state disagreement, no budget) would "
+                       f"pick S = {jo['S']} (J = {_fmt(jo['objective'], 5)}; the recommendation "
+                       f"has J = {_fmt(plan.objective, 5)}); J does not predict training, so "
+                       f"it is listed as an alternative.")  # fmt: skip
     b = plan.bounds.get("chosen") if plan.bounds else None
     if b is not None:
-        if _converges(b):
+        if b.get("covered") is False:
+            out.append(f"Theorem-2 bound: not covered for this formation "
+                       f"({b.get('reason', 'outside the theorem')}).")  # fmt: skip
+        elif _converges(b):
             weak = ""
-            if b["radius"] >= 1.0:
+            if _radius(b) >= 1.0:
                 weak = (" That radius exceeds the initial distance (1), so the bound guarantees "
                         "boundedness, not progress.")  # fmt: skip
-            out.append(f"The Theorem-2 bound proves convergence for the chosen formation: it "
-                       f"shrinks by {_fmt(b['rate'], 3)} per cycle towards a radius of "
-                       f"{_fmt(b['radius'], 3)} (μ = {cfg['mu']}, L = {cfg['L']})."
+            mu, L = b.get("mu", cfg.get("mu")), b.get("L", cfg.get("L"))
+            out.append(f"The Theorem-2 bound proves convergence for the recommended formation: "
+                       f"it falls from 1 to {_fmt(b['bound_after_cycles'], 3)} after "
+                       f"{b['cycles']} cycles, shrinking by {_fmt(b['rate'], 3)} per cycle "
+                       f"towards a radius of {_fmt(_radius(b), 3)} (μ = {mu}, L = {L})."
                        f"{weak}")  # fmt: skip
         else:
-            alt = ""
-            gb = plan.bounds.get("greedy")
-            if gb is not None and _converges(gb):
-                alt = (f" The greedy formation's bound does converge (rate "
-                       f"{_fmt(gb['rate'], 3)}).")  # fmt: skip
-            out.append(f"⚠ **The Theorem-2 bound proves nothing for the chosen formation**: its "
-                       f"rate per cycle is {_fmt(b['rate'], 4)} ≥ 1, so the radius is ∞ and the "
-                       f"plotted bound grows or stalls; convergence is not guaranteed by the "
-                       f"theory for these parameters (step size, μ/L, schedule).{alt}")  # fmt: skip
+            why = (f"its rate per cycle is {_fmt(b['rate'], 4)} ≥ 1, so the radius is ∞"
+                   if _radius(b) == math.inf else
+                   f"it ends at {_fmt(b['bound_after_cycles'], 3)} after {b['cycles']} cycles, "
+                   f"above its start (1)")  # fmt: skip
+            out.append(f"⚠ **The Theorem-2 bound proves nothing for the recommended formation**: "
+                       f"{why}; convergence is not guaranteed by the theory for these parameters "
+                       f"(step size, μ/L, schedule).")  # fmt: skip
     sch = plan.schedule
     if sch is not None and sch.get("best"):
-        best = sch["best"]
+        best, planned = sch["best"], sch.get("planned")
         if (best["tau_a"], best["tau_r"]) != (cfg["tau_a"], cfg["tau_r"]):
-            replanned = any("re-planned" in n for n in plan.notes)
+            gain = ""
+            if planned:
+                gain = (f" (predicted device loss {_fmt(best['predicted'])} vs "
+                        f"{_fmt(planned['predicted'])} for the planned schedule)")  # fmt: skip
             out.append(
-                f"Schedule: the clusters were planned for (τ_a, τ_r) = ({cfg['tau_a']}, "
-                f"{cfg['tau_r']}); for these clusters the schedule search prefers "
-                f"({best['tau_a']}, {best['tau_r']}) (fewest messages to settle)."
-                + (
-                    ""
-                    if replanned
-                    else f" Re-run with --tau-a {best['tau_a']} --tau-r {best['tau_r']} to "
-                    "plan the clusters for that schedule."
-                )
+                f"Schedule: for the recommended formation the analytic predictor prefers "
+                f"(τ_a, τ_r) = ({best['tau_a']}, {best['tau_r']}) over the planned "
+                f"({cfg['tau_a']}, {cfg['tau_r']}) at the same {_kind(cfg.get('budget'))} budget"
+                f"{gain}; re-run with --tau-a {best['tau_a']} --tau-r {best['tau_r']} to choose "
+                f"the formation for that schedule."
             )
         else:
-            out.append(f"Schedule: (τ_a, τ_r) = ({cfg['tau_a']}, {cfg['tau_r']}), the one the "
-                       f"clusters were planned for, is also the best of the grid.")  # fmt: skip
+            out.append(f"Schedule: (τ_a, τ_r) = ({cfg['tau_a']}, {cfg['tau_r']}), the planned "
+                       f"one, has the lowest predicted device loss of the grid.")  # fmt: skip
     for sec in sections:
         out.extend(sec.verdict)
     return out
@@ -220,13 +251,19 @@ def _plot_by_S(plan: FormationPlan, path: Path) -> None:
     J = np.array([r["objective"] if r["feasible"] else np.nan for r in rows], dtype=float)
     # a line only between consecutive admissible S; gaps where nothing is admissible
     ax.plot(S, J, "o-", ms=4, lw=1.2, label="best formation for each S (MILP)", zorder=3)
-    gs = [r for r in plan.greedy["sequence"] if r["admissible"]]
+    gs = [r for r in plan.greedy.get("sequence", []) if r["admissible"]]
     if gs:
         ax.plot([r["S"] for r in gs], [r["objective"] for r in gs], "s", ms=9, mfc="none",
                 mew=1.2, color="C1", label="paper's splitting loop (admissible steps)",
                 zorder=4)  # fmt: skip
-    ax.plot([plan.S], [plan.objective], "*", ms=14, color="C3", label=f"chosen (S = {plan.S})",
-            zorder=5)  # fmt: skip
+    jo = plan.j_optimum
+    if jo is not None:
+        ax.plot([jo["S"]], [jo["objective"]], "*", ms=14, color="C2",
+                label=f"J's optimum (S = {jo['S']})", zorder=5)  # fmt: skip
+    if plan.objective is not None:
+        tag = "recommended" if plan.recommendation is not None else "chosen"
+        ax.plot([plan.S], [plan.objective], "D", ms=9, mfc="none", mew=1.6, color="C3",
+                label=f"{tag} (S = {plan.S})", zorder=6)  # fmt: skip
     infeasible = [int(s) for s, j in zip(S, J) if not np.isfinite(j)]
     for s in infeasible:
         ax.axvspan(s - 0.5, s + 0.5, color="0.9", lw=0, zorder=0)
@@ -234,12 +271,16 @@ def _plot_by_S(plan: FormationPlan, path: Path) -> None:
         ax.text(0.02, 0.95, f"grey: no admissible formation (S ∈ {_ranges(infeasible)})",
                 transform=ax.transAxes, fontsize=8, va="top")  # fmt: skip
     ax.set_xlabel("number of clusters S")
-    ax.set_ylabel("objective J (lower is better)")
+    ax.set_ylabel("paper's objective J (lower is better)")
     fin = J[np.isfinite(J)]
     if fin.size and fin.min() > 0 and fin.max() / fin.min() > 20:
         ax.set_yscale("log")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     save_figure(fig, path)
+
+
+def _plottable(b: dict[str, Any]) -> bool:
+    return b.get("covered") is not False and bool(b.get("bound_by_cycle"))
 
 
 def _plot_bounds(plan: FormationPlan, path: Path) -> None:
@@ -247,13 +288,15 @@ def _plot_bounds(plan: FormationPlan, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     styles = [("-", "o"), ("--", "s"), (":", "^")]
-    for k, (name, b) in enumerate(plan.bounds.items()):
+    for k, (name, b) in enumerate(x for x in plan.bounds.items() if _plottable(x[1])):
         y = np.asarray([np.nan if v is None else v for v in b["bound_by_cycle"]], dtype=float)
         y[~np.isfinite(y)] = np.nan
         ls, mk = styles[k % len(styles)]
-        tag = f"rate {_fmt(b['rate'], 3)}" if _converges(b) else "rate ≥ 1: proves nothing"
+        tag = f"rate {_fmt(b['rate'], 3)}" if _converges(b) else "proves nothing"
+        label = "recommended" if name == "chosen" else name
         ax.plot(np.arange(len(y)), y, ls=ls, marker=mk, markevery=max(1, len(y) // 10), ms=5,
-                mfc="none", lw=1.4, label=f"{name} ({tag})")  # fmt: skip
+                mfc="none", lw=1.4, label=f"{label} ({tag})")  # fmt: skip
+    ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
     ax.set_xlabel("global cycle")
     ax.set_ylabel("Theorem-2 bound on (1/N)E‖X − 1x*ᵀ‖²")
     ax.set_yscale("log")
@@ -263,7 +306,6 @@ def _plot_bounds(plan: FormationPlan, path: Path) -> None:
 
 def _plot_schedule(plan: FormationPlan, path: Path) -> None:
     import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
 
     sch = plan.schedule
     assert sch is not None
@@ -271,53 +313,85 @@ def _plot_schedule(plan: FormationPlan, path: Path) -> None:
     tr = sorted({r["tau_r"] for r in sch["grid"]})
     Z = np.full((len(ta), len(tr)), np.nan)
     for r in sch["grid"]:
-        v = r["final_bound"]
-        Z[ta.index(r["tau_a"]), tr.index(r["tau_r"])] = v if v is not None else np.nan
+        Z[ta.index(r["tau_a"]), tr.index(r["tau_r"])] = r["predicted"]
     Z[~np.isfinite(Z)] = np.nan
-    fin = Z[np.isfinite(Z) & (Z > 0)]
     fig, ax = plt.subplots(figsize=(5.8, 4.2))
-    norm = LogNorm(vmin=fin.min(), vmax=max(fin.max(), fin.min() * 1.0001)) if fin.size else None
     cmap = plt.get_cmap("viridis_r")
-    im = ax.imshow(np.ma.masked_invalid(Z), origin="lower", cmap=cmap, norm=norm, aspect="auto")
+    im = ax.imshow(np.ma.masked_invalid(Z), origin="lower", cmap=cmap, aspect="auto")
     ax.set_xticks(range(len(tr)), [str(x) for x in tr])
     ax.set_yticks(range(len(ta)), [str(x) for x in ta])
     ax.set_xlabel("τ_r (inter-cluster rounds per cycle)")
     ax.set_ylabel("τ_a (intra-cluster rounds per cycle)")
     best = sch.get("best")
+    lo, hi = (np.nanmin(Z), np.nanmax(Z)) if np.isfinite(Z).any() else (0.0, 1.0)
     for r in sch["grid"]:
         i, j = ta.index(r["tau_a"]), tr.index(r["tau_r"])
         v = Z[i, j]
         star = best is not None and (r["tau_a"], r["tau_r"]) == (best["tau_a"], best["tau_r"])
-        text = ("∞" if not np.isfinite(v) else f"{v:.3g}") + (" ★" if star else "")
+        text = ("—" if not np.isfinite(v) else f"{v:.3g}") + (" ★" if star else "")
         colour = "black"
-        if np.isfinite(v) and norm is not None:  # dark text on light cells, light on dark
-            rgb = np.asarray(cmap(norm(v)))[:3]
+        if np.isfinite(v) and hi > lo:  # dark text on light cells, light on dark
+            rgb = np.asarray(cmap((v - lo) / (hi - lo)))[:3]
             colour = "black" if float(rgb @ [0.299, 0.587, 0.114]) > 0.5 else "white"
         ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
-    fig.colorbar(im, label=f"bound after {sch['max_cycles']} cycles (log scale)")
-    ax.set_title("schedule grid (★ = fewest messages to settle)", fontsize=9)
+    fig.colorbar(im, label="predicted device loss (analytic, lower is better)")
+    ax.set_title(f"schedules of the recommended formation at a {_kind(sch.get('budget'))} budget "
+                 "(★ = lowest)", fontsize=9)  # fmt: skip
     save_figure(fig, path)
 
 
 # ------------------------------------------------------------------------------ context
+def _pm(x: Any, spread: Any) -> str:
+    if x is None:
+        return "—"
+    if spread is None or not isinstance(spread, (int, float)) or not math.isfinite(spread):
+        return _fmt(x)
+    return f"{_fmt(x)} ± {_fmt(spread, 2)}"
+
+
+def _by_S_text(plan: FormationPlan) -> str:
+    Ss = sorted(r["S"] for r in plan.by_S)
+    if not Ss:
+        return ""
+    consecutive = Ss == list(range(Ss[0], Ss[-1] + 1))
+    which = (f"for each S from {Ss[0]} to {Ss[-1]}" if consecutive
+             else f"for S ∈ {{{', '.join(map(str, Ss))}}}")  # fmt: skip
+    text = (f"The paper's consensus objective J (steady-state disagreement, no budget): the "
+            f"planner solved a set-partitioning MILP {which}.")  # fmt: skip
+    infeasible = [r["S"] for r in plan.by_S if not r["feasible"]]
+    if infeasible:
+        text += (f" No formation is admissible for S ∈ {_ranges(infeasible)} (shaded): some "
+                 "cluster would mix too slowly for the consensus budget ε.")  # fmt: skip
+    if plan.j_uninformative:
+        text += (" J is 0 for every formation (homogeneous devices, σ² = 0): it is "
+                 "uninformative here and names no optimum.")  # fmt: skip
+    elif plan.j_optimum is not None:
+        text += (f" Its optimum is S = {plan.j_optimum['S']} (J = "
+                 f"{_fmt(plan.j_optimum['objective'], 5)}), listed among the alternatives as "
+                 f"{J_LABEL}.")  # fmt: skip
+    return text
+
+
 def report_context(
     plan: FormationPlan, graph_name: str = "graph", sections: list[ReportSection] | None = None
 ) -> dict[str, Any]:
     """Everything the report template shows, as plain values (markdown inline markup)."""
     sections = sections or []
     cfg = plan.config
+    rec = plan.recommendation
     inputs = [
         f"devices: {plan.n} ({plan.devices_source})",
-        f"planned for (τ_a, τ_r) = ({cfg['tau_a']}, {cfg['tau_r']}), step size η = "
-        f"{cfg['eta']}, consensus budget ε = {cfg['eps']}, admissibility: {cfg['admissibility']}, "
-        f"mixing: {cfg['mixing_rule']}",
+        f"schedule (τ_a, τ_r) = ({cfg['tau_a']}, {cfg['tau_r']}), step size η = "
+        f"{cfg['eta']}, mixing: {cfg['mixing_rule']}",
     ]
-    ct = plan.greedy.get("cheeger_threshold_loop")
-    if ct:
-        inputs.append(
-            f"the paper's loop under the Cheeger threshold Φ_min^S stopped at S = {ct['S']} "
-            f"({'admissible' if ct['admissible'] else 'not admissible'})"
-        )
+    if rec is not None:
+        b = rec.get("budget") or {}
+        inputs.append(f"user objective: predicted mean device loss at a {_kind(b)} budget "
+                      f"(C = {cfg.get('cycles', b.get('cycles'))} cycles; a byte or time budget "
+                      f"is what S = N spends in C cycles), model {rec.get('model')}, seed "
+                      f"{cfg.get('seed', 0)}")  # fmt: skip
+    inputs.append(f"the paper's objective J: consensus budget ε = {cfg['eps']}, admissibility: "
+                  f"{cfg['admissibility']}")  # fmt: skip
     if plan.exhaustive is not None:
         inputs.append(
             f"exhaustive search over the same candidates: J = "
@@ -334,22 +408,44 @@ def report_context(
         ])  # fmt: skip
     more = (f"… and {len(plan.per_cluster) - limit} more clusters (all in formation.json)."
             if len(plan.per_cluster) > limit else "")  # fmt: skip
-    infeasible = [r["S"] for r in plan.by_S if not r["feasible"]]
-    by_S_text = (f"The planner solved a set-partitioning MILP for each S from 1 to "
-                 f"{max(r['S'] for r in plan.by_S)}.")  # fmt: skip
-    if infeasible:
-        by_S_text += (f" No formation is admissible for S ∈ {_ranges(infeasible)} (shaded): some "
-                      "cluster would mix too slowly for the consensus budget ε.")  # fmt: skip
+    alt_rows = []
+    if rec is not None:
+        alt_rows.append(["1", f"**{rec['id']}**", str(rec["S"]), "**recommended**",
+                         _pm(rec.get("predicted"), rec.get("spread")),
+                         _fmt(rec.get("cycles"))])  # fmt: skip
+    for a in plan.alternatives[:30]:
+        role = a.get("role", "alternative")
+        if a.get("tie"):
+            role += " (within noise)"
+        pred = _pm(a.get("predicted"), a.get("spread")) if "predicted" in a else (
+            f"J = {_fmt(a.get('objective_J'))}")  # fmt: skip
+        alt_rows.append([str(a.get("rank", "")), a["id"], str(a["S"]), role, pred,
+                         _fmt(a.get("cycles"))])  # fmt: skip
+    alt_text = ""
+    if plan.alternatives:
+        alt_text = ("Ranked by predicted device loss at the budget (± the prediction's own "
+                    "uncertainty); random partitions are yardsticks, never recommended. All "
+                    "alternatives with their clusters are in formation.json and "
+                    "choice.json.")  # fmt: skip
     bounds_rows, bounds_text, bounds_cycles = [], "", None
     if plan.bounds:
-        bounds_cycles = plan.bounds.get("chosen", next(iter(plan.bounds.values())))["cycles"]
+        first = plan.bounds.get("chosen", next(iter(plan.bounds.values())))
+        bounds_cycles = first.get("cycles")
         for name, b in plan.bounds.items():
-            bounds_rows.append([name, _fmt(b["rate"]), _fmt(b["radius"]),
+            label = "recommended" if name == "chosen" else name
+            if b.get("covered") is False:
+                bounds_rows.append([label, "—", "—", "—",
+                                    f"not covered ({b.get('reason', '')})"])  # fmt: skip
+                continue
+            bounds_rows.append([label, _fmt(b["rate"]), _fmt(_radius(b)),
                                 _fmt(b["bound_after_cycles"]),
-                                "yes" if _converges(b) else "**no** (rate ≥ 1)"])  # fmt: skip
+                                "yes" if _converges(b) else "**no**"])  # fmt: skip
+        mu, L = first.get("mu", cfg["mu"]), first.get("L", cfg["L"])
         bounds_text = (f"Bound on the mean squared distance of the devices' models to the "
                        f"optimum, (1/N)E‖X − 1x*ᵀ‖², from 1 at the start, devices taken as "
-                       f"μ = {cfg['mu']} strongly convex and L = {cfg['L']} smooth.")  # fmt: skip
+                       f"μ = {mu} strongly convex and L = {L} smooth. It proves convergence "
+                       f"only when its rate is < 1 and it ends below its start; a rate ≥ 1 "
+                       f"means radius ∞.")  # fmt: skip
     fmm_text = ""
     fm = plan.fastest_mixing
     if fm:
@@ -357,9 +453,10 @@ def report_context(
         cl = [c for c in fm.get("clusters", []) if c]
         if cl:
             ratios = [c["gap_ratio"] for c in cl]
-            parts.append(f"Per cluster, FMMC weights widen the spectral gap by × "
-                         f"{_fmt(min(ratios), 3)}–{_fmt(max(ratios), 3)} over lazy "
-                         f"Metropolis (weights in formation.json).")  # fmt: skip
+            parts.append(f"Per cluster of the recommended formation, FMMC weights widen the "
+                         f"spectral gap by × {_fmt(min(ratios), 3)}–{_fmt(max(ratios), 3)} over "
+                         f"lazy Metropolis (weights in formation.json; `ssdfl export` writes "
+                         f"them).")  # fmt: skip
         if fm.get("graph"):
             fg = fm["graph"]
             parts.append(f"Whole graph: λ₂ {_fmt(fg['baseline_slem'])} (lazy Metropolis) → "
@@ -368,13 +465,17 @@ def report_context(
         fmm_text = " ".join(parts)
     schedule_text = ""
     if plan.schedule is not None:
-        b = plan.schedule["best"]
-        if b:
-            schedule_text = (f"Best (τ_a, τ_r) = ({b['tau_a']}, {b['tau_r']}): its bound settles "
-                             f"in {b['settling_cycles']} cycles, {b['messages_to_settle']:,} "
-                             f"messages (bound {_fmt(b['final_bound'])}).")  # fmt: skip
+        b = plan.schedule.get("best")
+        if plan.schedule.get("error"):
+            schedule_text = f"No schedule search: {plan.schedule['error']}"
+        elif b:
+            schedule_text = (f"Schedules of the recommended formation ranked by the analytic "
+                             f"predictor at the same budget: best (τ_a, τ_r) = ({b['tau_a']}, "
+                             f"{b['tau_r']}), predicted device loss {_fmt(b['predicted'])} in "
+                             f"{b['cycles']} cycles, {b['messages_per_cycle']:,} messages per "
+                             f"cycle.")  # fmt: skip
         else:
-            schedule_text = "No schedule of the grid reaches the target accuracy band."
+            schedule_text = "No schedule of the grid has a finite prediction."
     tf = plan.traffic
     traffic = [
         f"per cycle: {tf['intra_messages_per_cycle']:,} intra-cluster + "
@@ -388,15 +489,26 @@ def report_context(
         "title": f"SSD-FL formation for {graph_name}",
         "verdict": _verdict(plan, sections),
         "inputs": inputs,
+        "formation_caption": (
+            f"the recommended formation, S = {plan.S}, coloured by cluster"
+            if rec is not None
+            else f"the formation (S = {plan.S}) coloured by cluster"
+        ),
         "clusters_head": ["#", "size", "λ₂(W_s)", "Φ(W_s)", "Φ is", "H", "B", "λ₂ FMMC", "devices"],
         "clusters_rows": rows,
         "clusters_more": more,
-        "by_S_text": by_S_text,
+        "alternatives_head": ["rank", "formation", "S", "role", "predicted", "cycles"],
+        "alternatives_rows": alt_rows,
+        "alternatives_text": alt_text,
+        "by_S_text": _by_S_text(plan),
+        "by_S_figure": bool(plan.by_S) and not plan.j_uninformative,
         "bounds_rows": bounds_rows,
         "bounds_text": bounds_text,
         "bounds_cycles": bounds_cycles,
+        "bounds_figure": any(_plottable(b) for b in plan.bounds.values()),
         "fmm_text": fmm_text,
         "schedule_text": schedule_text,
+        "schedule_figure": bool(plan.schedule and plan.schedule.get("grid")),
         "traffic": traffic,
         "extra_sections": sections,
         "notes": list(plan.notes),
@@ -439,12 +551,14 @@ def write_report(
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
     plan.save(outdir / "formation.json")
+    tag = "recommended" if plan.recommendation is not None else "formation"
     plot_formation(g, plan.assignment, outdir / "formation.png",
-                   title=f"{graph_name}: S = {plan.S} clusters")  # fmt: skip
-    _plot_by_S(plan, outdir / "objective_vs_S.png")
-    if plan.bounds:
+                   title=f"{graph_name}: {tag}, S = {plan.S} clusters")  # fmt: skip
+    if plan.by_S and not plan.j_uninformative:
+        _plot_by_S(plan, outdir / "objective_vs_S.png")
+    if any(_plottable(b) for b in plan.bounds.values()):
         _plot_bounds(plan, outdir / "bounds.png")
-    if plan.schedule is not None:
+    if plan.schedule is not None and plan.schedule.get("grid"):
         _plot_schedule(plan, outdir / "schedule.png")
     ctx = report_context(plan, graph_name, sections)
     report = outdir / "report.md"
@@ -459,7 +573,8 @@ def console_table(plan: FormationPlan) -> Any:
     """A rich table summarising the plan's clusters (node names, at most 10 per cluster)."""
     from rich.table import Table
 
-    t = Table(title=f"SSD-FL formation: S = {plan.S}, J = {_fmt(plan.objective, 5)}")
+    head = "recommended formation" if plan.recommendation is not None else "formation (J)"
+    t = Table(title=f"SSD-FL {head}: S = {plan.S}")
     for col in ("cluster", "size", "λ₂(W_s)", "Φ(W_s)", "H", "B", "devices"):
         t.add_column(col)
     for i, c in enumerate(plan.per_cluster[:50]):

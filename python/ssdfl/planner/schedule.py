@@ -1,9 +1,8 @@
-"""The ``(τ_a, τ_r)`` schedule search on the Theorem-2 bound, and traffic per cycle and for
+"""The ``(τ_a, τ_r)`` schedule search by predicted device loss, and traffic per cycle and for
 the one-time initialization."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -13,8 +12,6 @@ from ssdfl._progress import get_logger, stage
 from ssdfl.clusters.labels import cluster_labels, intra_cluster_edges
 from ssdfl.graphs.graph import Graph
 from ssdfl.planner.config import PlanConfig
-from ssdfl.planner.scoring import CandidateTable
-from ssdfl.planner.theorem2 import FormationConstants, bound_curves, theorem2_problem
 from ssdfl.theory.devices import DeviceTable
 
 __all__ = ["flooding_traffic_sparse", "search_schedule", "traffic_summary"]
@@ -23,40 +20,49 @@ log = get_logger(__name__)
 
 
 def search_schedule(
-    g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig,
-    constants: FormationConstants | None = None,
+    g: Graph, clusters: list[np.ndarray], dev: DeviceTable, cfg: PlanConfig,
+    link_cost: np.ndarray | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Grid search over ``(τ_a, τ_r)`` with the Theorem-2 bound at every cycle end over
-    ``max_cycles`` cycles. Accuracy band: ``cfg.target`` or 1.1 × the best final bound on the
-    grid. A schedule qualifies if its final bound is in the band; its cost is the messages
-    sent until its bound stays within 10 % of its final value (settling time); the best
-    schedule is the qualifying one with the fewest messages. The formation's constants are
-    computed once and every schedule's recursion runs in one batch
-    (:func:`ssdfl.planner.theorem2.bound_curves`)."""
+    """The ``(τ_a, τ_r)`` grid for the chosen formation, ranked by predicted device loss at the
+    plan's budget (:func:`ssdfl.planner.predict.predict_formations`, the same predictor that
+    chose the formation). A byte budget stays the one of the planned schedule (the same bytes
+    for every grid point); a cycle budget gives every schedule ``cfg.cycles`` cycles. The best
+    schedule has the lowest prediction (ties: fewer messages per cycle). Returns ``grid`` rows
+    (``tau_a``, ``tau_r``, ``predicted``, ``cycles``, ``messages_per_cycle``), ``best`` and
+    ``planned`` (the row of ``(cfg.tau_a, cfg.tau_r)``, ``None`` if off the grid), or
+    ``{"error": message}`` when the predictor cannot rank schedules for this model."""
+    import dataclasses
+
+    from ssdfl.errors import SsdflError
+    from ssdfl.planner.plan import make_budget
+    from ssdfl.planner.predict import budget_units, predict_formations
+
     grid = [(ta, tr) for ta in cfg.tau_a_grid for tr in cfg.tau_r_grid]
-    with stage(log, f"schedule search over {len(grid)} (τ_a, τ_r)"):
-        fc = constants or FormationConstants(g, clusters, cfg)
-        m_intra = intra_cluster_edges(g, fc.labels)
-        P = theorem2_problem(g, clusters, t, cfg, cfg.tau_a, cfg.tau_r, fc)
-        allc = bound_curves(P, grid, cfg.max_cycles, math.sqrt(g.n))[:, 1:]
-        curves = dict(zip(grid, allc))
-    finals = [float(c[-1]) for c in curves.values() if np.isfinite(c[-1])]
-    target = cfg.target if cfg.target is not None else (1.1 * min(finals) if finals else None)
+    if (cfg.tau_a, cfg.tau_r) not in grid:
+        grid.append((cfg.tau_a, cfg.tau_r))
+    labels = cluster_labels(clusters, g.n)
+    m_intra = intra_cluster_edges(g, labels)
     rows = []
-    for (ta, tr), c in curves.items():
-        fin = float(c[-1])
-        settled = None
-        if np.isfinite(fin) and target is not None and fin <= target:
-            off = np.flatnonzero(np.abs(c - fin) > 0.1 * fin)
-            settled = int(off[-1]) + 2 if off.size else 1
-            settled = min(settled, len(c))
-        msgs = 2 * (ta * m_intra + tr * g.m)
-        rows.append({"tau_a": ta, "tau_r": tr, "final_bound": fin, "settling_cycles": settled,
-                     "messages_per_cycle": msgs,
-                     "messages_to_settle": settled and settled * msgs})  # fmt: skip
-    ok = [r for r in rows if r["messages_to_settle"] is not None]
-    best = min(ok, key=lambda r: (r["messages_to_settle"], r["final_bound"])) if ok else None
-    return {"target": target, "max_cycles": cfg.max_cycles, "grid": rows, "best": best}
+    with stage(log, f"schedule search over {len(grid)} (τ_a, τ_r) by predicted device loss"):
+        try:
+            b = make_budget(cfg)
+            if b.kind == "bytes":
+                b = dataclasses.replace(b, units=budget_units(g, b, cfg.tau_r, link_cost))
+            for ta, tr in grid:
+                p = predict_formations(g, [labels], dev, cfg.eta, ta, tr, b, link_cost,
+                                       cfg.mixing_rule, cfg.model)[0]  # fmt: skip
+                rows.append({"tau_a": ta, "tau_r": tr, "predicted": float(p["predicted"]),
+                             "cycles": int(p["cycles"]),
+                             "messages_per_cycle": 2 * (ta * m_intra + tr * g.m)})  # fmt: skip
+        except SsdflError as exc:
+            return {"error": str(exc), "grid": [], "best": None, "planned": None}
+    ok = [r for r in rows if np.isfinite(r["predicted"])]
+    best = (
+        min(ok, key=lambda r: (round(r["predicted"], 12), r["messages_per_cycle"])) if ok else None
+    )
+    planned = next((r for r in rows if (r["tau_a"], r["tau_r"]) == (cfg.tau_a, cfg.tau_r)), None)
+    return {"criterion": "predicted device loss", "budget": cfg.budget, "grid": rows,
+            "best": best, "planned": planned}  # fmt: skip
 
 
 def _bfs_dist(A: sp.csr_array, src: int) -> np.ndarray:
