@@ -129,7 +129,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_form_goal_specialised_and_export(tmp_path: Path) -> None:
-    g, blocks, H = _sbm(True)
+    g, _, H = _sbm(True)
     nx.write_edgelist(g, tmp_path / "g.edgelist", data=False)
     lines = ["id,optimizer,n_samples," + ",".join(f"label_{k}" for k in range(10))]
     lines += [f"{i},sgd,," + ",".join(str(int(x)) for x in H[i]) for i in range(18)]
