@@ -111,20 +111,26 @@ def formation_candidates(
     out: list[dict[str, Any]] = []
     seen: dict[tuple[int, ...], dict[str, Any]] = {}
 
-    def add(ident: str, labels: Any, source: str) -> None:
+    def add(ident: str, labels: Any, source: str, yardstick: bool = False) -> None:
         lab = cluster_labels(labels, n)
         key = tuple(lab.tolist())
         if key in seen:
             seen[key]["id"] += f" = {ident}"
             seen[key]["source"] += f"; {source}"
             return
-        seen[key] = {"id": ident, "S": int(lab.max()) + 1, "labels": lab, "source": source}
+        seen[key] = {"id": ident, "S": int(lab.max()) + 1, "labels": lab, "source": source,
+                     "yardstick": yardstick}  # fmt: skip
         out.append(seen[key])
 
     add("S=1", np.zeros(n, dtype=np.int64), "no clustering")
     add("S=N", np.arange(n, dtype=np.int64), "every device alone")
     if plan is not None:
-        add(f"milp-J S={plan.S}", plan.assignment, "MILP pick of the Lemma-1/2 objective J")
+        jo = getattr(plan, "j_optimum", None)  # a final plan: J's optimum is not its pick
+        if jo is not None and jo.get("clusters"):
+            add(f"milp-J S={jo['S']}", [np.asarray(c) for c in jo["clusters"]],
+                "MILP pick of the Lemma-1/2 objective J")  # fmt: skip
+        else:
+            add(f"milp-J S={plan.S}", plan.assignment, "MILP pick of the Lemma-1/2 objective J")
         gr = plan.greedy
         if gr.get("clusters"):
             add(f"greedy S={gr['chosen_S']}", [np.asarray(c) for c in gr["clusters"]],
@@ -144,5 +150,5 @@ def formation_candidates(
     for S in s_values:
         for j in range(n_random):
             add(f"random S={S} #{j + 1}", random_connected_partition(g, S, r),
-                "random connected clusters")  # fmt: skip
+                "random connected clusters (yardstick, never the pick)", yardstick=True)
     return out

@@ -64,20 +64,78 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Budget:
-    """``kind`` ``"bytes"`` or ``"cycles"``; ``cycles`` C; ``units`` the byte budget in
-    message units (``None``: ``C`` cycles of inter rounds alone, see module docstring)."""
+    """What every formation may spend. ``kind``: ``"bytes"``, ``"cycles"`` or ``"time"``;
+    ``cycles`` C; ``units`` the byte budget in message units (``None``: ``C`` cycles of inter
+    rounds alone, see module docstring); ``seconds`` the wall-clock budget (``None``: what
+    ``S = N`` takes for ``C`` cycles). Time budgets use ``bandwidth`` (bytes/s), ``latency``
+    (s) — each a number or one value per edge of ``g.edges()`` — ``compute`` (seconds per
+    local step, a number or one per device) and ``model_bytes`` (bytes of one model message;
+    ``None``: ``4·d`` of the model the planner trains, :func:`cycle_time`)."""
 
     kind: str = "bytes"
     cycles: int = 40
     units: float | None = None
+    seconds: float | None = None
+    bandwidth: Any = 1.25e6
+    latency: Any = 0.01
+    compute: Any = 0.005
+    model_bytes: float | None = None
 
     def validate(self) -> None:
-        if self.kind not in ("bytes", "cycles"):
-            raise SsdflError(f"budget must be 'bytes' or 'cycles', got {self.kind!r}")
+        if self.kind not in ("bytes", "cycles", "time"):
+            raise SsdflError(f"budget must be 'bytes', 'cycles' or 'time', got {self.kind!r}")
         if self.cycles < 1:
             raise SsdflError(f"the cycle budget must be >= 1, got {self.cycles}")
         if self.units is not None and not self.units > 0:
             raise SsdflError(f"the byte budget must be > 0, got {self.units}")
+        if self.seconds is not None and not (self.seconds > 0 and np.isfinite(self.seconds)):
+            raise SsdflError(f"the time budget must be > 0 seconds, got {self.seconds}")
+        for name, v, pos in (("bandwidth", self.bandwidth, True), ("latency", self.latency, False),
+                             ("compute", self.compute, False)):  # fmt: skip
+            a = np.asarray(v, dtype=float)
+            if not np.all(np.isfinite(a)) or (np.any(a <= 0) if pos else np.any(a < 0)):
+                raise SsdflError(f"{name} must be finite and {'> 0' if pos else '>= 0'}")
+        if self.model_bytes is not None and not self.model_bytes > 0:
+            raise SsdflError(f"model_bytes must be > 0, got {self.model_bytes}")
+
+
+DEFAULT_MODEL_BYTES = 4.0 * 650
+"""Bytes of one model message when neither the budget nor a model says (softmax on digits)."""
+
+
+def _per(v: Any, n: int, what: str) -> np.ndarray:
+    a = np.asarray(v, dtype=float)
+    if a.ndim == 0:
+        return np.full(n, float(a))
+    if a.shape != (n,):
+        raise SsdflError(f"{what}: expected one number or {n} values, got shape {a.shape}")
+    return a
+
+
+def link_seconds(g: Graph, budget: Budget) -> np.ndarray:
+    """Seconds to send one model over each edge of ``g.edges()``: latency + bytes/bandwidth."""
+    mb = budget.model_bytes or DEFAULT_MODEL_BYTES
+    return _per(budget.latency, g.m, "latency") + mb / _per(budget.bandwidth, g.m, "bandwidth")
+
+
+def cycle_time(g: Graph, labels: np.ndarray, tau_a: int, tau_r: int, budget: Budget) -> float:
+    """Seconds of one synchronous SSD-FL cycle: ``τ_a`` intra rounds, each the slowest
+    device's step plus the slowest intra-cluster link (clusters run in parallel), then
+    ``τ_r`` inter rounds over the slowest link of the graph."""
+    s, t, _ = g.edges()
+    link = link_seconds(g, budget)
+    comp = float(np.max(_per(budget.compute, g.n, "compute")))
+    intra = labels[s] == labels[t]
+    t_in = float(link[intra].max()) if intra.any() else 0.0
+    t_all = float(link.max()) if len(link) else 0.0
+    return tau_a * (comp + t_in) + tau_r * t_all
+
+
+def budget_seconds(g: Graph, budget: Budget, tau_a: int, tau_r: int) -> float:
+    """The time budget in seconds (default: ``C`` cycles of ``S = N``)."""
+    if budget.seconds is not None:
+        return float(budget.seconds)
+    return budget.cycles * cycle_time(g, np.arange(g.n), tau_a, tau_r, budget)
 
 
 def _labels_of(clusters: Any, n: int) -> np.ndarray:
@@ -108,11 +166,77 @@ def budget_cycles(
     g: Graph, labels: np.ndarray, tau_a: int, tau_r: int, budget: Budget,
     link_cost: np.ndarray | None = None,
 ) -> int:  # fmt: skip
-    """Cycles formation ``labels`` gets within ``budget``."""
+    """Cycles formation ``labels`` gets within ``budget`` (at least 1)."""
     if budget.kind == "cycles":
         return int(budget.cycles)
+    if budget.kind == "time":
+        T = budget_seconds(g, budget, tau_a, tau_r)
+        return max(1, int(T // cycle_time(g, labels, tau_a, tau_r, budget)))
     c = cycle_cost(g, labels, tau_a, tau_r, link_cost)
     return max(1, int(budget_units(g, budget, tau_r, link_cost) // c))
+
+
+def baseline_cycles(
+    g: Graph, method: str, tau_a: int, tau_r: int, budget: Budget,
+    link_cost: np.ndarray | None = None,
+) -> int:  # fmt: skip
+    """Cycles (``τ_a`` local steps each) baseline ``method`` gets within ``budget``:
+    ``sdfl`` gossips over every edge in each of its ``τ_a`` iterations (``2τ_a Σ_e w_e``
+    message units per cycle); ``stc`` over a random matching (the expected ``Σ_{e∈M} w_e`` of
+    64 matchings of a fixed stream); ``modest`` sends ``s·a(2K − 1)`` messages in ``K`` rounds
+    (:func:`ssdfl.simulate.modest.modest_messages`, each at the mean link cost; the overlay's
+    multi-hop relays are not counted). At a time budget: sDFL/STC rounds take the slowest
+    device step plus the slowest link; a MoDeST round ``τ_a`` steps plus two hops of mean
+    latency and ``s`` models over the mean bandwidth."""
+    from ssdfl.planner.pilot import modest_sizes
+
+    if method not in ("sdfl", "stc", "modest"):
+        raise SsdflError(f"baseline must be sdfl, stc or modest, got {method!r}")
+    if budget.kind == "cycles":
+        return int(budget.cycles)
+    s_, t_, _ = g.edges()
+    w = np.ones(len(s_)) if link_cost is None else np.asarray(link_cost, dtype=float)
+    sz, ag = modest_sizes(g.n)
+    if budget.kind == "time":
+        T = budget_seconds(g, budget, tau_a, tau_r)
+        link = link_seconds(g, budget)
+        comp = float(np.max(_per(budget.compute, g.n, "compute")))
+        if method == "modest":
+            mb = budget.model_bytes or DEFAULT_MODEL_BYTES
+            lat = float(np.mean(_per(budget.latency, g.m, "latency")))
+            bw = float(np.mean(_per(budget.bandwidth, g.m, "bandwidth")))
+            per = tau_a * comp + 2.0 * mean_hops(g) * (lat + sz * mb / bw)
+        else:
+            per = tau_a * (comp + (float(link.max()) if len(link) else 0.0))
+        return max(1, int(T // per))
+    B = budget_units(g, budget, tau_r, link_cost)
+    if method == "sdfl":
+        return max(1, int(B // (2.0 * tau_a * float(w.sum()))))
+    if method == "stc":
+        from ssdfl.simulate.methods import random_matching
+
+        rng = np.random.default_rng(0)
+        key = {(int(x), int(y)): k for k, (x, y) in enumerate(zip(s_, t_))}
+        per_round = []
+        for _ in range(64):
+            a, b = random_matching(s_, t_, g.n, rng)  # a subset of the edges (s_, t_)
+            per_round.append(float(sum(w[key[(int(x), int(y))]] for x, y in zip(a, b))))
+        return max(1, int(B // (2.0 * tau_a * max(float(np.mean(per_round)), 1e-12))))
+    wbar = float(w.mean()) if len(w) else 1.0
+    return max(1, int((B / (sz * ag * wbar * mean_hops(g)) + 1.0) // 2.0))
+
+
+def mean_hops(g: Graph, sources: int = 64) -> float:
+    """Mean shortest-path length (hops) from up to ``sources`` evenly spaced nodes to all
+    others (exact for ``N ≤ sources``); 1 for a single node."""
+    from scipy.sparse.csgraph import shortest_path
+
+    if g.n < 2:
+        return 1.0
+    idx = np.unique(np.linspace(0, g.n - 1, min(sources, g.n)).round().astype(np.int64))
+    D = shortest_path(g.to_scipy(), unweighted=True, indices=idx)
+    D = D[np.isfinite(D) & (D > 0)]
+    return float(D.mean()) if D.size else 1.0
 
 
 def read_link_cost(path: str, g: Graph) -> np.ndarray:
@@ -290,6 +414,30 @@ def predict_formations(
     return out
 
 
+BASELINE_NAMES = {
+    "sdfl": "sDFL (D-SGD: a local step and a gossip round over every edge)",
+    "stc": "STC (pairwise averaging over random matchings)",
+    "modest": "MoDeST-style sampling (10 trainers, 3 aggregators per round)",
+}
+ANALYTIC_TOL = 0.05
+"""Relative tie width of analytic-only predictions (no pilot ran): the analytic predictor's
+constants are not fitted to the task, so differences below 5 % are not taken as real."""
+
+
+def _fmt(v: float | None, sp: float | None) -> str:
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return f"{v:.4g}" if sp is None else f"{v:.4g} ± {sp:.2g}"
+
+
+def _name(r: dict[str, Any], n: int) -> str:
+    if r["S"] == 1:
+        return "S = 1 (no clustering)"
+    if r["S"] == n:
+        return "S = N (every device alone)"
+    return f"S = {r['S']} ({r['id']})"
+
+
 def choose_formation(
     g: Graph,
     devices: DeviceTable,
@@ -302,53 +450,199 @@ def choose_formation(
     mixing: str = "lazy-metropolis",
     seed: int = 0,
     model: str = "softmax",
+    pilot: Any | None = None,
+    pilot_budget: float | None = None,
 ) -> dict[str, Any]:
-    """The formation a user should run: the candidate of
-    :func:`~ssdfl.planner.candidates.formation_candidates` (always with ``S = 1``, ``S = N``,
-    the greedy pick and random clusters) with the lowest predicted device loss at ``budget``.
-    Returns ``{"budget", "candidates": [...], "pick": id, "S", "clusters", "cluster":
-    bool, "verdict": sentence}``; ``cluster`` is False when the pick is ``S = 1`` ("do not
-    cluster")."""
-    from ssdfl.planner.candidates import formation_candidates
+    """The formation a user should run (``docs/formation.md``, "Choice").
 
+    1. Candidates (:func:`~ssdfl.planner.candidates.formation_candidates`): ``S = 1``,
+       ``S = N``, the greedy pick, the splitting loop, the MILP picks, and random connected
+       partitions drawn from ``seed`` — the latter are *yardsticks* (shown, never picked).
+    2. The analytic predictor (:func:`predict_formations`) shortlists: ``S = 1``, ``S = N`` and
+       the ``pilot.shortlist`` best other non-random candidates.
+    3. The pilot (:mod:`ssdfl.planner.pilot`) trains the shortlist and the baselines sDFL, STC
+       and MoDeST-style at ``budget`` on proxy data (successive halving, common random
+       numbers, at most ``pilot.budget`` device-steps; ``pilot_budget`` overrides it, 0 = no
+       pilot). A candidate's ``predicted`` value is its mean pilot loss (``spread``: its
+       standard error), or, if not piloted, its analytic value calibrated on the piloted ones
+       by least squares (``spread``: the fit's residual RMS).
+    4. The best piloted formation and every formation within noise of it (paired difference
+       ≤ ``max(tol·best, 2·SE)``) are ``ties``; the pick is the simplest of them: fewest
+       clusters (``S = 1`` first), then least traffic per cycle. A baseline whose pilot loss
+       is lower than the pick's by more than the noise is named first in the verdict.
+
+    Returns ``{"budget", "model", "candidates", "pick", "S", "clusters", "cluster",
+    "verdict", "ties", "baselines", "pilot"}``; ``clusters`` lists node positions."""
+    import dataclasses
+
+    from ssdfl.planner.candidates import formation_candidates
+    from ssdfl.planner.pilot import (
+        Arm,
+        PilotConfig,
+        noise,
+        paired_gap,
+        resolve_model,
+        run_pilot,
+        spread,
+    )
+
+    cfg = pilot if pilot is not None else PilotConfig()
+    if pilot_budget is not None:
+        cfg = dataclasses.replace(cfg, budget=float(pilot_budget))
+    cfg.validate()
+    budget.validate()
+    spec = resolve_model(model, cfg.subsample)
     devices = with_default_lr(devices)
+    if budget.kind == "time" and budget.model_bytes is None:
+        dim = int(spec.factory(devices, 0).dim)  # the message is one model of d floats
+        budget = dataclasses.replace(budget, model_bytes=4.0 * dim)
     cands = formation_candidates(g, plan, rng=seed)
     preds = predict_formations(g, [c["labels"] for c in cands], devices, eta, tau_a, tau_r,
-                               budget, link_cost, mixing, model)  # fmt: skip
-    rows = [
-        {"id": c["id"], "S": c["S"], "source": c["source"], **p,
-         "clusters": [np.flatnonzero(c["labels"] == s).tolist() for s in range(c["S"])]}
-        for c, p in zip(cands, preds)
-    ]  # fmt: skip
-    best = min(rows, key=lambda r: (r["predicted"], r["S"]))
-    one = next(r for r in rows if r["S"] == 1)
-    alone = next(r for r in rows if r["S"] == g.n)
-    what = "bytes" if budget.kind == "bytes" else "cycles"
-    if best["S"] == 1:
-        runner = min((r for r in rows if r["S"] > 1), key=lambda r: r["predicted"])
-        why = (
-            "every split removes intra-cluster mixing at no saving in local steps"
-            if budget.kind == "cycles"
-            else f"S = 1's drift {one['drift']:.3g} is lower and its {one['cycles']} cycles "
-            f"of progress outweigh what cheaper formations gain"
-        )
-        verdict = (
-            f"Do not cluster: at this {what} budget no clustered formation is predicted to "
-            f"beat S = 1 (predicted {one['predicted']:.4g} vs {runner['predicted']:.4g} for the "
-            f"best clustered candidate, {runner['id']}); {why}."
-        )
+                               budget, link_cost, mixing, spec.constants)  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    for c, p in zip(cands, preds):
+        rows.append({
+            "id": c["id"], "S": c["S"], "source": c["source"],
+            "yardstick": bool(c.get("yardstick", False)), "analytic": p["predicted"],
+            "progress": p["progress"], "drift": p["drift"], "cycles": p["cycles"],
+            "cost_per_cycle": p["cost_per_cycle"],
+            "clusters": [np.flatnonzero(c["labels"] == s).tolist() for s in range(c["S"])],
+            "labels": c["labels"],
+        })  # fmt: skip
+    eligible = [r for r in rows if not r["yardstick"]]
+    n = g.n
+    ends = [r for r in eligible if r["S"] in (1, n)]
+    others = sorted((r for r in eligible if r["S"] not in (1, n)),
+                    key=lambda r: (r["analytic"], r["S"], r["id"]))  # fmt: skip
+    short = [r for r in ends if r["S"] == 1] + others[: cfg.shortlist] + [
+        r for r in ends if r["S"] == n and n > 1]  # fmt: skip
+    arms = [Arm(r["id"], "ssdfl", r["cycles"], r["labels"]) for r in short]
+    if cfg.baselines:
+        arms += [Arm(b, b, baseline_cycles(g, b, tau_a, tau_r, budget, link_cost))
+                 for b in ("sdfl", "stc", "modest")]  # fmt: skip
+    info: dict[str, Any] = {"budget": cfg.budget, "device_steps": 0.0, "seconds": 0.0,
+                            "replicates": 0, "runs": 0, "skipped": []}  # fmt: skip
+    if cfg.budget > 0:
+        info = run_pilot(g, arms, devices, eta, tau_a, tau_r, spec, cfg, mixing)
+    by_id = {a.id: a for a in arms}
+    piloted = [r for r in rows if r["id"] in by_id and by_id[r["id"]].losses]
+    for r in rows:
+        a = by_id.get(r["id"])
+        if a is not None and a.losses:
+            r["predicted"], r["spread"], r["predicted_by"] = a.mean(), spread(a), "pilot"
+            r["pilot"] = [a.losses[k] for k in sorted(a.losses)]
+        else:
+            r["pilot"] = None
+    _calibrate(rows, piloted)
+    tol = cfg.tol
+    if piloted:
+        depth = max(len(by_id[r["id"]].losses) for r in piloted)
+        deep = [r for r in piloted if len(by_id[r["id"]].losses) == depth]
+        best = min(deep, key=lambda r: (r["predicted"], r["S"], r["id"]))
+        b_arm = by_id[best["id"]]
+        ties = [r for r in piloted if r is not best
+                and paired_gap(by_id[r["id"]], b_arm)[0] <= noise(by_id[r["id"]], b_arm, tol)]
+        how = (f"pilot: {depth} proxy replicate{'s' if depth > 1 else ''} of {spec.name}"
+               + (f" on {spec.data} drawn from the devices' label histograms, "
+                  f"{100 * cfg.subsample:.0f} % of the samples" if spec.data else "")
+               + f"; {info['runs']} runs, {info['device_steps']:.3g} device-steps"
+               + (f"; not piloted within the pilot budget: {', '.join(info['skipped'])}"
+                  if info["skipped"] else ""))  # fmt: skip
     else:
-        verdict = (
-            f"Cluster into S = {best['S']} ({best['id']}): predicted device loss "
-            f"{best['predicted']:.4g} at this {what} budget vs {one['predicted']:.4g} for no "
-            f"clustering (S = 1) and {alone['predicted']:.4g} for S = N; it trains "
-            f"{best['cycles']} cycles (S = 1: {one['cycles']}) with drift {best['drift']:.3g} "
-            f"(S = 1: {one['drift']:.3g})."
+        best = min(eligible, key=lambda r: (r["analytic"], r["S"], r["id"]))
+        ties = [r for r in eligible if r is not best
+                and r["analytic"] <= best["analytic"] * (1 + ANALYTIC_TOL)]
+        why_not = ("--pilot-budget 0" if cfg.budget <= 0 else
+                   f"the pilot budget ({cfg.budget:.3g} device-steps) pays for no run")
+        how = (f"analytic prediction only, no pilot ({why_not}); differences below "
+               f"{100 * ANALYTIC_TOL:.0f} % are ties")  # fmt: skip
+    group = [best, *ties]
+    pick = min(group, key=lambda r: (r["S"], r["cost_per_cycle"], r["id"]))
+    tie_rows = sorted((r for r in group if r is not pick), key=lambda r: (r["S"], r["id"]))
+    # baselines: predicted at the same budget
+    baselines: dict[str, Any] = {}
+    lead = ""
+    p_arm = by_id.get(pick["id"])
+    winners = []
+    for b in ("sdfl", "stc", "modest"):
+        a = by_id.get(b)
+        if a is None:
+            continue
+        baselines[b] = {"name": BASELINE_NAMES[b], "cycles": a.cycles,
+                        "predicted": a.mean() if a.losses else None, "spread": spread(a),
+                        "pilot": [a.losses[k] for k in sorted(a.losses)] or None}  # fmt: skip
+        if a.losses and p_arm is not None and p_arm.losses:
+            gap = paired_gap(a, p_arm)[0]
+            if gap < -noise(a, p_arm, tol):
+                baselines[b]["beats_pick"] = True
+                winners.append((a.mean(), b))
+            else:
+                baselines[b]["beats_pick"] = False
+    what = {"bytes": "byte", "cycles": "cycle", "time": "time"}[budget.kind]
+    if winners:
+        wm, wb = min(winners)
+        lead = (f"{BASELINE_NAMES[wb]} is predicted to beat every SSD-FL formation at this "
+                f"{what} budget: device loss {_fmt(wm, baselines[wb]['spread'])} vs "
+                f"{_fmt(pick.get('predicted'), pick.get('spread'))} for the best formation. "
+                f"Among SSD-FL formations: ")  # fmt: skip
+    pv = _fmt(pick.get("predicted", pick["analytic"]), pick.get("spread"))
+    if tie_rows:
+        within = "; ".join(
+            f"{_name(r, n)} within noise ({_fmt(r.get('predicted'), r.get('spread'))})"
+            for r in tie_rows
         )
+        tail = f"; {within} — the simplest formation within noise is recommended"
+    else:
+        rest = [r for r in rows if r is not pick and r.get("predicted") is not None
+                and not r["yardstick"]]
+        nxt = min(rest, key=lambda r: r["predicted"]) if rest else None
+        tail = ("; no other formation within noise" + (
+            f" (next: {_name(nxt, n)}, {_fmt(nxt['predicted'], nxt.get('spread'))})"
+            if nxt is not None else ""))  # fmt: skip
+    if pick["S"] == 1:
+        why = ("; every split removes intra-cluster mixing at no saving in local steps"
+               if budget.kind == "cycles" else "")
+        head = (f"Do not cluster (S = 1): predicted device loss {pv} at this {what} budget"
+                f"{tail}{why}")  # fmt: skip
+    else:
+        head = (f"Cluster into {_name(pick, n)}: predicted device loss {pv} at this {what} "
+                f"budget, {pick['cycles']} cycles{tail}")  # fmt: skip
+    verdict = lead + (head[0].lower() + head[1:] if lead else head) + f" ({how})."
+    for r in rows:
+        r.pop("labels")
+        r.setdefault("predicted", r["analytic"])
+        r.setdefault("spread", None)
+        r.setdefault("predicted_by", "analytic")
+    bud: dict[str, Any] = {"kind": budget.kind, "cycles": budget.cycles,
+                           "units": budget_units(g, budget, tau_r, link_cost)}  # fmt: skip
+    if budget.kind == "time":
+        bud["seconds"] = budget_seconds(g, budget, tau_a, tau_r)
+        bud["model_bytes"] = budget.model_bytes
     return {
-        "budget": {"kind": budget.kind, "cycles": budget.cycles,
-                   "units": budget_units(g, budget, tau_r, link_cost)},
-        "link_cost": link_cost is not None, "model": model,
-        "candidates": rows, "pick": best["id"], "S": best["S"], "clusters": best["clusters"],
-        "cluster": best["S"] > 1, "verdict": verdict,
+        "budget": bud, "link_cost": link_cost is not None, "model": spec.name,
+        "candidates": rows, "pick": pick["id"], "S": pick["S"], "clusters": pick["clusters"],
+        "cluster": pick["S"] > 1, "verdict": verdict, "ties": [r["id"] for r in tie_rows],
+        "baselines": baselines, "baseline_wins": bool(winners),
+        "pilot": {**info, "seeds": cfg.seeds, "subsample": cfg.subsample, "tol": tol,
+                  "shortlist": [r["id"] for r in short], "data": spec.data},
     }  # fmt: skip
+
+
+def _calibrate(rows: list[dict[str, Any]], piloted: list[dict[str, Any]]) -> None:
+    """Rows without a pilot value get ``a + b·analytic`` fitted by least squares on the
+    piloted rows (≥ 3 with finite values and distinct analytic values; ``spread`` = residual
+    RMS), else keep the analytic value."""
+    pts = [(r["analytic"], r["predicted"]) for r in piloted if np.isfinite(r["predicted"])]
+    x = np.array([p[0] for p in pts])
+    y = np.array([p[1] for p in pts])
+    if len(pts) < 3 or np.ptp(x) == 0:
+        return
+    A = np.vstack([np.ones_like(x), x]).T
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    rms = float(np.sqrt(np.mean((A @ coef - y) ** 2)))
+    for r in rows:
+        if r.get("predicted_by") == "pilot":
+            continue
+        r["predicted"] = float(coef[0] + coef[1] * r["analytic"])
+        r["spread"] = rms
+        r["predicted_by"] = "analytic, calibrated on the pilot"

@@ -115,7 +115,6 @@ def simulate_plan(
     import pandas as pd
 
     from ssdfl.simulate import simulate
-    from ssdfl.simulate.devices import population_from_devices
     from ssdfl.theory.devices import homogeneous_devices
 
     outdir = Path(out)
@@ -123,7 +122,7 @@ def simulate_plan(
     dev = devices or homogeneous_devices(g.n)
     data = digits_for_devices(devices, g.n, seed)
     model = data.logistic()
-    pop = population_from_devices(dev)
+    pop = dev.population()
     common = dict(
         optimizers=pop, tau_a=cfg["tau_a"], tau_r=cfg["tau_r"], cycles=cycles, eta=cfg["eta"],
         seed=seed, mixing=cfg["mixing_rule"], progress=progress, device_metrics=False,
@@ -307,10 +306,12 @@ def validate_formations(
     data: str | None = None,
     seeds: int = 3,
     cycles: int = 20,
-    budget: str = "bytes",
+    budget: Any = "bytes",
     link_cost: np.ndarray | None = None,
     plan: FormationPlan | None = None,
     n_formations: int = 12,
+    pilot: Any | None = None,
+    baselines: bool = False,
     mixing: str = "lazy-metropolis",
     seed0: int = 0,
     progress: bool = False,
@@ -322,8 +323,13 @@ def validate_formations(
     ``validation.png`` into ``out`` (if given). ``model``: ``softmax`` | ``mlp`` | ``cnn``;
     ``data``: ``digits`` (default for softmax/mlp) or ``mnist1d`` (default for cnn). The metric
     is the mean over devices of the global training loss at each device's own model at the
-    end of the formation's budget (``budget``: ``bytes`` or ``cycles``; see
-    :mod:`ssdfl.planner.predict`), lower is better."""
+    end of the formation's budget (``budget``: ``bytes``, ``cycles``, ``time`` or a
+    :class:`~ssdfl.planner.predict.Budget`; see :mod:`ssdfl.planner.predict`), lower is better.
+    A formation's ``predicted`` value is its mean loss over the pilot's proxy replicates
+    (:func:`ssdfl.planner.pilot.pilot_losses`, the replicates the choice used; its analytic
+    value is kept as ``analytic``). ``pilot``: the :class:`~ssdfl.planner.pilot.PilotConfig`
+    of the choice. ``baselines``: also train sDFL, STC and MoDeST-style at the same budget and
+    report them under ``baselines``."""
     import json
 
     from scipy.stats import spearmanr
@@ -331,7 +337,6 @@ def validate_formations(
 
     from ssdfl.planner.predict import Budget, budget_cycles, choose_formation, with_default_lr
     from ssdfl.simulate import simulate
-    from ssdfl.simulate.devices import population_from_devices
     from ssdfl.theory.devices import homogeneous_devices
 
     if seeds < 1:
@@ -339,17 +344,28 @@ def validate_formations(
     if model not in ("softmax", "mlp", "cnn"):
         raise SsdflError(f"--model must be softmax, mlp or cnn, got {model!r}")
     data = data or ("mnist1d" if model == "cnn" else "digits")
+    import dataclasses
+
+    from ssdfl.planner.pilot import PilotConfig, pilot_losses, resolve_model
+
     dev = with_default_lr(devices or homogeneous_devices(g.n))
-    b = Budget(budget, cycles)
+    b = budget if isinstance(budget, Budget) else Budget(budget, cycles)
+    pcfg = pilot if pilot is not None else PilotConfig()
     if choice is None:
         choice = choose_formation(g, dev, eta, tau_a, tau_r, b, link_cost, plan, mixing, seed0,
-                                  model)  # fmt: skip
+                                  model, pilot=pcfg)  # fmt: skip
+    if b.kind == "time" and b.model_bytes is None:
+        b = dataclasses.replace(b, model_bytes=choice["budget"]["model_bytes"])
     forms = _pick_formations(choice, g, n_formations, seed0)
     from ssdfl.planner.predict import predict_formations
 
     preds = predict_formations(g, [f["labels"] for f in forms], dev, eta, tau_a, tau_r, b,
                                link_cost, mixing, model)  # fmt: skip
-    pop = population_from_devices(dev)
+    n_rep = max(1, int(choice["pilot"].get("replicates", 0) or pcfg.seeds))
+    spec = resolve_model(model, pcfg.subsample)
+    pil = pilot_losses(g, [f["labels"] for f in forms], dev, eta, tau_a, tau_r,
+                       [p["cycles"] for p in preds], spec, n_rep, pcfg.subsample, mixing)
+    pop = dev.population()
     etas = dev.step_sizes(eta)
     obs = np.full((len(forms), seeds), np.nan)
     for s in range(seeds):
@@ -365,9 +381,15 @@ def validate_formations(
                              device_metrics=True, progress=False)  # fmt: skip
             v = r.table()[VALIDATION_METRIC].iloc[-1]
             obs[j, s] = float(v) if np.isfinite(v) else np.inf
+    base_obs: dict[str, Any] = {}
+    if baselines:
+        base_obs = _train_baselines(g, devices, dev, data, model, eta, tau_a, tau_r, b,
+                                    link_cost, mixing, seed0, seeds)  # fmt: skip
     med = np.median(obs, axis=1)
     q1, q3 = np.percentile(obs, [25, 75], axis=1)
-    pred = np.array([p["predicted"] for p in preds])
+    pred = np.mean(pil, axis=1)
+    pred_sd = np.std(pil, axis=1, ddof=1) / np.sqrt(pil.shape[1]) if pil.shape[1] > 1 else (
+        np.full(len(forms), np.nan))  # fmt: skip
     rho = float(spearmanr(pred, med).statistic) if len(forms) >= 3 else float("nan")
     pick_j = 0
     best_j = int(np.argmin(med))
@@ -383,10 +405,17 @@ def validate_formations(
         "regret": regret,
         "best_observed": forms[best_j]["id"],
         "verdict": choice["verdict"],
+        "pilot": {k: v for k, v in choice["pilot"].items() if k != "shortlist"},
+        "ties": choice.get("ties", []),
+        "baselines_predicted": {k: {kk: vv for kk, vv in v.items() if kk != "name"}
+                                for k, v in choice.get("baselines", {}).items()},
+        "baselines_observed": base_obs,
         "formations": [
             {"id": f["id"], "S": f["S"],
              "clusters": [np.flatnonzero(f["labels"] == c).tolist() for c in range(f["S"])],
-             "predicted": float(pred[j]), "observed_median": float(med[j]),
+             "predicted": float(pred[j]),
+             "spread": None if not np.isfinite(pred_sd[j]) else float(pred_sd[j]),
+             "analytic": float(preds[j]["predicted"]), "observed_median": float(med[j]),
              "observed_iqr": [float(q1[j]), float(q3[j])], "observed": obs[j].tolist(),
              "cycles": int(preds[j]["cycles"]), "chosen": j == pick_j}
             for j, f in enumerate(forms)
@@ -404,6 +433,31 @@ def validate_formations(
 
         append_validation(report, result)
     return result
+
+
+def _train_baselines(
+    g: Graph, devices: DeviceTable | None, dev: DeviceTable, data: str, model: str, eta: float,
+    tau_a: int, tau_r: int, b: Any, link_cost: np.ndarray | None, mixing: str, seed0: int,
+    seeds: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Observed device loss of sDFL, STC and MoDeST-style at budget ``b`` on the judged data
+    (the runs of :func:`validate_formations`, same seeds): ``{name: {"cycles", "observed",
+    "observed_median"}}``."""
+    from ssdfl.planner.pilot import Arm, _train
+    from ssdfl.planner.predict import baseline_cycles
+
+    out: dict[str, Any] = {}
+    for name in ("sdfl", "stc", "modest"):
+        K = baseline_cycles(g, name, tau_a, tau_r, b, link_cost)
+        vals = []
+        for s in range(seeds):
+            ds = data_for_devices(devices, g.n, data, seed0 + s)
+            m = ds.model(model)
+            x0 = None if isinstance(m, LogisticRegression) else m.init(seed0 + s)
+            vals.append(_train(Arm(name, name, K), g, m, x0, dev, eta, tau_a, tau_r, mixing,
+                               seed0 + s))  # fmt: skip
+        out[name] = {"cycles": K, "observed": vals, "observed_median": float(np.median(vals))}
+    return out
 
 
 def write_choice(choice: dict[str, Any], out: str | os.PathLike[str]) -> Path:
