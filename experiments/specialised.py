@@ -268,5 +268,42 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
                  MB=("bytes", lambda x: f"{np.median(x) / 1e6:.1f}"))  # fmt: skip
 
 
+def markdown(df: pd.DataFrame) -> str:
+    """The tables of docs/results.md ("Specialised models"): per model, median [IQR] of the
+    mean own-distribution loss per instance and method, the planner's picks, and whether the
+    specialised plan's IQR lies below those of the global model and global + fine-tuning."""
+    meths = [m for m in ("specialised", "global", "global+ft", "local", "ifca",
+                         "specialised-upd") if m in set(df.method)]  # fmt: skip
+    out = []
+    for model, dm in df.groupby("model", sort=False):
+        out.append(f"**{model}** — mean own-distribution loss, median [IQR] over "
+                   f"{dm.seed.nunique()} seeds (MB: median D2D or server bytes)\n")  # fmt: skip
+        out.append("| graph | labels | " + " | ".join(meths) + " | picks | beats global & +ft |")
+        out.append("|---" * (len(meths) + 4) + "|")
+        for (gname, lab), d in dm.groupby(["graph", "labels"], sort=False):
+            cells = []
+            q: dict[str, tuple[float, float, float]] = {}
+            for m in meths:
+                x = d[d.method == m]
+                if x.empty:
+                    cells.append("—")
+                    continue
+                q1, md, q3 = np.percentile(x.own_loss_mean, [25, 50, 75])
+                q[m] = (q1, md, q3)
+                cells.append(f"{md:.3f} [{q1:.3f}, {q3:.3f}] ({np.median(x.bytes) / 1e6:.0f} MB)")
+            picks = d[d.method == "specialised"].pick.value_counts()
+            pk = ", ".join(f"{k} ×{v}" for k, v in picks.items())
+            ok = all(q["specialised"][2] < q[m][0] for m in ("global", "global+ft"))
+            out.append(f"| {gname} | {lab} | " + " | ".join(cells) + f" | {pk} | "
+                       f"{'yes' if ok else 'no'} |")  # fmt: skip
+        out.append("")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":
+        print(markdown(pd.read_csv(sys.argv[2])))
+    else:
+        main()
