@@ -123,6 +123,9 @@ def _root(
 
 def main() -> None:
     """Console-script entry point (the error boundary lives in the root group)."""
+    from ssdfl.cli._signals import handle_sigterm
+
+    handle_sigterm()  # SIGTERM (kill, timeout) cleans up like Ctrl-C
     try:
         app()
     except KeyboardInterrupt:  # outside a command (e.g. while parsing)

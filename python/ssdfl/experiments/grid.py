@@ -44,11 +44,12 @@ normalized steps are not on the scale of η; the planner's default is that ``def
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -363,6 +364,29 @@ def expand_grid(
     return [RunSpec(**{**b, **dict(zip(keys, combo))}) for combo in itertools.product(*vals)]
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Start a dask cluster with SIGINT ignored and SIGTERM blocked in this thread. A Ctrl-C in
+    the middle of its start-up left a half-built cluster whose atexit close printed a
+    traceback, and the worker processes (spawned from dask's event-loop thread) printed theirs.
+    Processes started meanwhile inherit the ignored SIGINT (it survives ``exec``), so a
+    terminal's Ctrl-C reaches only this process, which then closes the cluster. A Ctrl-C during
+    the start-up itself (a second or two) is dropped; a SIGTERM is delivered on exit."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
 def sweep(
     grid: Mapping[str, Sequence[Any] | Any] | Iterable[RunSpec],
     base: Mapping[str, Any] | RunSpec | None = None,
@@ -387,18 +411,20 @@ def sweep(
     if not specs or not all(isinstance(s, RunSpec) for s in specs):
         raise SsdflError("the grid must expand to at least one RunSpec")
     own: list[Any] = []
-    if client is None:
-        if address is not None:
-            client = Client(address)
-        else:
-            cluster = LocalCluster(
-                n_workers=n_workers, threads_per_worker=threads_per_worker,
-                processes=processes, dashboard_address=":0",
-            )  # fmt: skip
-            own.append(cluster)
-            client = Client(cluster)
-        own.insert(0, client)
     try:
+        if client is None:
+            if address is not None:
+                client = Client(address)
+            else:
+                with _signals_deferred():  # workers inherit the mask: Ctrl-C is ours to handle
+                    cluster = LocalCluster(
+                        n_workers=n_workers, threads_per_worker=threads_per_worker,
+                        processes=processes, dashboard_address=":0",
+                    )  # fmt: skip
+                    own.append(cluster)
+                    client = Client(cluster)
+            own.insert(0, client)
+        assert client is not None
         futures = client.map(run_one, specs, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         tables: list[pd.DataFrame | None] = [None] * len(specs)
@@ -408,6 +434,11 @@ def sweep(
                 df.insert(0, "run", index[fut.key])
                 tables[index[fut.key]] = df
                 bar.advance(1)
+    except KeyboardInterrupt:  # closing busy workers is expected now: no warnings about it
+        import logging
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        raise
     finally:
         for obj in own:
             obj.close()
