@@ -27,7 +27,9 @@ def form(
     ),
     tau_a: int = typer.Option(20, "--tau-a", help="Intra-cluster rounds per cycle."),
     tau_r: int = typer.Option(5, "--tau-r", help="Inter-cluster rounds per cycle."),
-    eps: float = typer.Option(0.5, "--eps", help="Global consensus budget ε (ε_S = ε/√S)."),
+    eps: float = typer.Option(
+        0.5, "--eps", help="Consensus budget ε (per cluster ε_S = ε: λ₂^τa ≤ ε)."
+    ),
     eta: float = typer.Option(0.05, "--eta", help="Step size η."),
     gamma: float = typer.Option(1.0, "--gamma", help="Weight γ of optimizer heterogeneity."),
     sigma2: float = typer.Option(0.0, "--sigma2", help="Gradient-noise variance σ²."),

@@ -17,7 +17,8 @@ class PlanConfig:
     """Parameters of :func:`plan_formation` (all documented in ``docs/formation.md``).
 
     ``eta`` step size; ``tau_a``/``tau_r`` intra/inter rounds per cycle; ``eps`` global
-    consensus budget (``ε_S = ε/√S``); ``gamma`` weight of the optimizer term; ``grad_scale``
+    consensus budget (per cluster ``ε_S = ε``, ``theory.bounds.eps_S``); ``gamma`` weight of
+    the optimizer term; ``grad_scale``
     ``G²`` converting label scores into squared-gradient units; ``sigma2`` gradient-noise
     variance; ``L``/``mu`` smoothness and strong convexity for the Theorem-2 bound;
     ``admissibility`` ``"spectral"`` or ``"cheeger"``; ``max_clusters`` largest ``S`` tried

@@ -22,7 +22,8 @@ The paper's objective ``J`` (still computed: its optimum is one alternative) com
    ``‖ḡ_C − ḡ_V‖²/G²`` from gradients), and the Markov-chain conductance ``Φ(W_C)``.
 3. **Admissibility** for a formation of ``S`` clusters: ``λ_C^{τ_a} ≤ ε_S`` (``"spectral"``,
    default: the exact contraction that Cheeger's inequality certifies) or
-   ``Φ(W_C) ≥ Φ_min^S`` (``"cheeger"``, the paper's sufficient test), ``ε_S = ε/√S``.
+   ``Φ(W_C) ≥ Φ_min^S`` (``"cheeger"``, the paper's sufficient test), ``ε_S = ε``
+   (:func:`~ssdfl.theory.bounds.eps_S`).
 4. **Objective** (per-device steady-state disagreement, decoupled Lemma 1 / Lemma 2 fixed
    points; every term is a sum over clusters or a max over clusters):
 
