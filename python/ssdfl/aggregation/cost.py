@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ssdfl.aggregation.strategies import TreeKind, tree_levels
-from ssdfl.errors import SsdflError
+from ssdfl.errors import ConfigError, SsdflError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,32 +51,95 @@ class Pricing:
     include_client_traffic: bool = True
 
 
+#: Tables of a pricing file.
+PRICING_SECTIONS = ("function", "store", "round")
+#: Value rules of the pricing keys: (lower bound, bound excluded?) for numbers; docs/reliability.md.
+PRICING_RULES: dict[str, tuple[float, bool]] = {
+    "gb_second_usd": (0.0, False),
+    "request_usd": (0.0, False),
+    "put_usd": (0.0, False),
+    "get_usd": (0.0, False),
+    "memory_ceiling_mb": (0.0, True),
+    "min_memory_mb": (0.0, True),
+    "runtime_overhead_mb": (0.0, False),
+    "memory_copies": (1.0, False),
+    "read_mb_s": (0.0, True),
+    "write_mb_s": (0.0, True),
+}
+#: Largest pricing file read (bytes).
+MAX_PRICING_BYTES = 1 << 20
+
+
+def validate_pricing(values: dict[str, Any], where: str) -> None:
+    """Check pricing values, raising :class:`~ssdfl.errors.ConfigError` that starts with
+    ``where`` and names the key: known keys only; numbers (not booleans) that are finite and
+    within :data:`PRICING_RULES` (prices ≥ 0, rates and memory sizes > 0, ``memory_copies`` ≥ 1,
+    ``min_memory_mb`` ≤ ``memory_ceiling_mb``); ``include_client_traffic`` a boolean."""
+    valid = set(Pricing.__dataclass_fields__)
+    for k, v in values.items():
+        if k not in valid:
+            raise ConfigError(f"{where}: unknown pricing key {k!r}; known: {sorted(valid)}")
+        if k == "include_client_traffic":
+            if not isinstance(v, bool):
+                raise ConfigError(f"{where}: {k} must be true or false, got {v!r}")
+            continue
+        lo, strict = PRICING_RULES[k]
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ConfigError(f"{where}: {k} must be a number, got {v!r}")
+        if not math.isfinite(v) or v < lo or (strict and v == lo):
+            rel = ">" if strict else ">="
+            raise ConfigError(f"{where}: {k} = {v!r} must be a finite number {rel} {lo:g}")
+    lo_mb = values.get("min_memory_mb", Pricing.min_memory_mb)
+    hi_mb = values.get("memory_ceiling_mb", Pricing.memory_ceiling_mb)
+    if lo_mb > hi_mb:
+        raise ConfigError(f"{where}: min_memory_mb = {lo_mb:g} exceeds memory_ceiling_mb = "
+                          f"{hi_mb:g}")  # fmt: skip
+
+
+def _read_pricing_file(path: Path) -> dict[str, Any]:
+    """A pricing file's values (tables of :data:`PRICING_SECTIONS`), errors naming the file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"pricing file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"pricing file {path} is a directory") from None
+    if len(data) > MAX_PRICING_BYTES:
+        raise ConfigError(f"pricing file {path}: {len(data):,} bytes; at most "
+                          f"{MAX_PRICING_BYTES:,}")  # fmt: skip
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"pricing file {path}:{line}: not UTF-8 text (offset {exc.start})"
+        ) from None
+    try:
+        doc = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise ConfigError(f"pricing file {path}: {exc}") from None
+    out: dict[str, Any] = {}
+    for name, section in doc.items():
+        if name not in PRICING_SECTIONS or not isinstance(section, dict):
+            raise ConfigError(f"pricing file {path}: {name!r} is not one of the tables "
+                              f"{', '.join(f'[{s}]' for s in PRICING_SECTIONS)}")  # fmt: skip
+        out.update(section)
+    validate_pricing(out, f"pricing file {path}")
+    return out
+
+
 def load_pricing(path: str | Path | None = None, **overrides: float | bool) -> Pricing:
     """Defaults from the packaged ``pricing.toml``, then ``path`` (same layout), then keyword
-    overrides (e.g. ``read_mb_s=measured``)."""
+    overrides (e.g. ``read_mb_s=measured``); every value checked (:func:`validate_pricing`)."""
     text = resources.files("ssdfl.aggregation").joinpath("pricing.toml").read_text()
     merged: dict[str, Any] = {}  # values as read from TOML; keys checked against the fields
-    docs = [tomllib.loads(text)]
+    for section in tomllib.loads(text).values():
+        merged.update(section)
     if path is not None:
-        try:
-            docs.append(tomllib.loads(Path(path).read_text()))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"pricing file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SsdflError(f"pricing file {path}: {exc}") from None
-    valid = set(Pricing.__dataclass_fields__)
-    for doc in docs:
-        for section in doc.values():
-            if not isinstance(section, dict):
-                raise SsdflError("pricing TOML must have [function], [store], [round] tables")
-            for k, v in section.items():
-                if k not in valid:
-                    raise SsdflError(f"unknown pricing key {k!r}; known: {sorted(valid)}")
-                merged[k] = v
-    for k, v in overrides.items():
-        if k not in valid:
-            raise SsdflError(f"unknown pricing key {k!r}")
-        merged[k] = v
+        merged.update(_read_pricing_file(Path(path)))
+    validate_pricing(dict(overrides), "pricing override")
+    merged.update(overrides)
+    validate_pricing(merged, f"pricing file {path}" if path is not None else "pricing")
     return Pricing(**merged)
 
 
