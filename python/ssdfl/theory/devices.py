@@ -296,8 +296,13 @@ def _num(
     hi_open: float | None = None,
     whole: bool = False,
 ) -> float:
-    if isinstance(raw, bool | np.bool_):
-        raise DeviceFileError(f"{loc}: column {col!r}: {raw!r} is not a number")
+    if isinstance(raw, bool | np.bool_ | complex | np.complexfloating):
+        raise DeviceFileError(f"{loc}: column {col!r}: {raw!r} is not a real number")
+    if isinstance(raw, str) and not _NUMBER.fullmatch(raw):
+        raise DeviceFileError(
+            f"{loc}: column {col!r}: {raw!r} is not a number (plain decimal notation such as "
+            "12, 0.5 or 1e-3)"
+        )
     try:
         v = float(raw)
     except (TypeError, ValueError, OverflowError):
@@ -313,7 +318,36 @@ def _num(
         raise DeviceFileError(
             f"{loc}: column {col!r}: {v:g} is not a whole number (label columns count samples)"
         )
+    if whole and v > MAX_COUNT:
+        raise DeviceFileError(
+            f"{loc}: column {col!r}: {v:g} samples exceed 2^53 (not exact as a float64 count)"
+        )
     return v
+
+
+#: A number as text: optional sign, ASCII digits with an optional fraction and exponent, or
+#: inf / nan (refused later as not finite). ``float()`` alone also takes ``1_0`` (= 10) and
+#: non-ASCII digits.
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)",
+                     re.IGNORECASE | re.ASCII)  # fmt: skip
+#: Largest sample count (label column, or a label-count sum): exact in float64.
+MAX_COUNT = 2.0**53
+
+
+def _check_id(loc: str, rid: Any) -> None:
+    """An id from memory must be a node name's type: ``str`` or an integer (numpy integers and
+    integral floats included). Booleans, complex numbers, containers and other objects are
+    refused: ``True == 1`` and ``1+0j == 1`` would otherwise match node 1."""
+    ok = (
+        isinstance(rid, str)
+        or (isinstance(rid, int | np.integer) and not isinstance(rid, bool | np.bool_))
+        or (isinstance(rid, float | np.floating) and float(rid).is_integer())
+    )
+    if not ok:
+        raise DeviceFileError(
+            f"{loc}: column 'id': {rid!r} ({type(rid).__name__}) is not a device id; ids are "
+            "node names: text or whole numbers"
+        )
 
 
 def _id_key(v: Any) -> Any:
@@ -388,6 +422,8 @@ def read_devices(source: DeviceSource, g: Graph) -> DeviceTable:
         rid = row[col["id"]]
         if rid is None:
             raise DeviceFileError(f"{loc}: column 'id' is empty")
+        if not src.from_file:
+            _check_id(loc, rid)
         key = rid if src.from_file else _id_key(rid)
         found = index.get(key) if not src.from_file else None
         if found is None:
@@ -408,7 +444,13 @@ def read_devices(source: DeviceSource, g: Graph) -> DeviceTable:
         def get(c: str, row: list[Any] = row) -> Any:
             return row[col[c]] if c in col else None
 
-        kind = str(get("optimizer") or "sgd").lower()
+        opt = get("optimizer")
+        if opt is not None and not isinstance(opt, str):
+            raise DeviceFileError(
+                f"{loc}: column 'optimizer': {opt!r} is not an optimizer name (text such as "
+                f"{', '.join(repr(k) for k in OPTIMIZERS)}; empty means sgd)"
+            )
+        kind = (opt or "sgd").lower()
         if kind not in OPTIMIZERS:
             raise DeviceFileError(
                 f"{loc}: column 'optimizer': {kind!r} is not one of {tuple(OPTIMIZERS)}"
@@ -444,6 +486,11 @@ def read_devices(source: DeviceSource, g: Graph) -> DeviceTable:
                 raw = row[j] if row[j] is not None else 0
                 hist[i, k] = _num(loc, src.header[j], raw, lo=0.0, whole=True)
             total = float(hist[i].sum())
+            if not total <= MAX_COUNT:
+                raise DeviceFileError(
+                    f"{loc}: the label counts sum to {total:g} samples, above 2^53 (not exact "
+                    "as a float64 count)"
+                )
             if total <= 0:
                 raise DeviceFileError(f"{loc}: the label histogram is all zero")
             if not n_given:
