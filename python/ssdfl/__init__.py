@@ -405,10 +405,23 @@ class _OldPathAlias:
 if not any(isinstance(f, _OldPathAlias) for f in sys.meta_path):
     sys.meta_path.append(_OldPathAlias())
 
+class _Root(ModuleType):
+    """The package's module type: ``fastest_mixing`` is both a public function and an old
+    module path, and ``import ssdfl.fastest_mixing`` must not replace the function by the
+    module on the package (as before the names were lazy)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, ModuleType) and name in _LAZY and name in _OLD_MODULE_PATHS:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Root
+
 _getattr, __dir__ = attach(__name__, _LAZY)
 
 
 def __getattr__(name: str) -> object:
-    if name in _OLD_MODULE_PATHS:
+    if name in _OLD_MODULE_PATHS and name not in _LAZY:
         return importlib.import_module(f"{__name__}.{name}")
     return _getattr(name)
