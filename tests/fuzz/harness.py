@@ -34,7 +34,7 @@ import numpy as np
 import ssdfl
 from ssdfl import _core
 from ssdfl.errors import GraphFormatError, TooLargeError
-from ssdfl.graphs.graph_io import _WRITERS
+from ssdfl.graphs.graph_io import FORMATS
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 TIME_LIMIT = 10.0
@@ -84,7 +84,7 @@ def seeds(target: str) -> list[bytes]:
     out: list[bytes] = []
     for g in _seed_graphs():
         try:
-            out.append(_WRITERS[fmt](g))
+            out.append(FORMATS[fmt].write(g))
         except ssdfl.SsdflError:  # e.g. METIS cannot hold fractional weights
             pass
     extra = {

@@ -66,6 +66,8 @@ PRICING_RULES: dict[str, tuple[float, bool]] = {
     "read_mb_s": (0.0, True),
     "write_mb_s": (0.0, True),
 }
+#: Largest value of any pricing number: products with counts and sizes stay finite.
+PRICING_MAX = 1e12
 #: Largest pricing file read (bytes).
 MAX_PRICING_BYTES = 1 << 20
 
@@ -74,7 +76,8 @@ def validate_pricing(values: dict[str, Any], where: str) -> None:
     """Check pricing values, raising :class:`~ssdfl.errors.ConfigError` that starts with
     ``where`` and names the key: known keys only; numbers (not booleans) that are finite and
     within :data:`PRICING_RULES` (prices ≥ 0, rates and memory sizes > 0, ``memory_copies`` ≥ 1,
-    ``min_memory_mb`` ≤ ``memory_ceiling_mb``); ``include_client_traffic`` a boolean."""
+    all ≤ :data:`PRICING_MAX`, ``min_memory_mb`` ≤ ``memory_ceiling_mb``);
+    ``include_client_traffic`` a boolean."""
     valid = set(Pricing.__dataclass_fields__)
     for k, v in values.items():
         if k not in valid:
@@ -86,9 +89,10 @@ def validate_pricing(values: dict[str, Any], where: str) -> None:
         lo, strict = PRICING_RULES[k]
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ConfigError(f"{where}: {k} must be a number, got {v!r}")
-        if not math.isfinite(v) or v < lo or (strict and v == lo):
+        if not math.isfinite(v) or v < lo or (strict and v == lo) or v > PRICING_MAX:
             rel = ">" if strict else ">="
-            raise ConfigError(f"{where}: {k} = {v!r} must be a finite number {rel} {lo:g}")
+            raise ConfigError(f"{where}: {k} = {v!r} must be a finite number {rel} {lo:g} and "
+                              f"<= {PRICING_MAX:g}")  # fmt: skip
     lo_mb = values.get("min_memory_mb", Pricing.min_memory_mb)
     hi_mb = values.get("memory_ceiling_mb", Pricing.memory_ceiling_mb)
     if lo_mb > hi_mb:

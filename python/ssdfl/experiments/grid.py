@@ -558,8 +558,8 @@ def load_config(path: str | Any) -> ExperimentConfig:
     _check_top(cfg, raw, p)
     try:
         specs = cfg.specs()  # validate field names early
-    except TypeError as exc:
-        raise SsdflError(f"{p}: {exc}") from None
+    except (TypeError, SsdflError) as exc:
+        raise ConfigError(f"{p}: {exc}") from None
     if not specs:
         raise ConfigError(f"{p}: the grid expands to no runs (grid = [] has no tables)")
     if len(specs) > limits["max_runs"]:
@@ -761,7 +761,11 @@ def _check_values(spec: RunSpec, path: Any, limits: dict[str, float]) -> None:
     if fam not in ("er", "rgg", "ba", "ws", "complete"):
         from pathlib import Path
 
-        if not Path(spec.graph).is_file():
+        try:
+            is_file = Path(spec.graph).is_file()
+        except (OSError, ValueError):  # a name too long for the OS, a NUL byte
+            is_file = False
+        if not is_file:
             raise ConfigError(f"{path}: graph {spec.graph!r} is neither a family (er, rgg, ba, "
                               "ws, complete) nor a graph file")  # fmt: skip
     for name in ("seed", "graph_seed"):

@@ -471,6 +471,9 @@ def read_devices(source: DeviceSource, g: Graph) -> DeviceTable:
                 getattr(t, c)[i] = v
             else:
                 t.params.setdefault(c, np.zeros(n))[i] = v
+        for c in opt_cols:  # a coefficient of another optimizer: unused, but still a number
+            if c not in cls.columns and get(c) is not None:
+                _num(loc, c, get(c))
         try:  # the optimizer validates its own coefficients
             make_optimizer(kind, **vals)
         except SsdflError as e:
