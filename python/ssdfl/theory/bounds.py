@@ -126,6 +126,11 @@ class BoundProblem:
     scale ``s_i = 1/(1−ρ_i)`` folded into ``H_i = c_is_i∇²F_i`` and ``x_c = argmin Σ c_is_iF_i``;
     ``u_s`` bounds the deviation ``d_i − s_i∇F_i(x_i) − ξ_i``; ``zeta_cs_mom[s] =
     ‖(C S G*)_{mom ∩ s}‖``, ``zeta_u[s] = ‖(ρ S G*)_{mom ∩ s}‖``), see ``docs/theory.md`` §7c.
+
+    Floating-point floor (``docs/theory.md`` §7f; :func:`float_floor`, set by
+    :func:`bound_problem`, 0 for scalar-constant problems): every float64 round adds at most
+    ``δ = fp_gamma·(fp_a·‖X̂‖_F + fp_c)`` to the state (``‖X̂‖_F ≤ ‖X̂ − 1x_refᵀ‖ + √N‖x_ref‖``),
+    and evaluating a reported quantity adds ``fp_eval·‖X̂‖_F`` to its norm.
     """
 
     labels: np.ndarray
@@ -158,7 +163,45 @@ class BoundProblem:
     x_ref: np.ndarray | None = None
     zeta_cs_mom: np.ndarray | None = None
     s_mom: np.ndarray | None = None
+    reference: str = "model"
+    fp_gamma: float = 0.0
+    fp_a: float = 0.0
+    fp_c: float = 0.0
+    fp_eval: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        """The one construction check (every path — :func:`bound_problem`,
+        :func:`generic_problem` / :func:`sgd_problem`, copies, a hand-built problem — runs it):
+        ``reference="model"`` (constants measured at a known point) needs ``x_ref``, which the
+        bound functions then enforce (:func:`reference_point`); ``reference="caller"`` (scalar
+        constants with no model: :func:`sgd_problem`) needs ``x_ref = None``, and the caller
+        names the optimum at every call. Shapes and signs of the constants are checked."""
+        if self.reference not in ("model", "caller"):
+            raise SsdflError(f"reference must be 'model' or 'caller', got {self.reference!r}")
+        if self.reference == "model" and self.x_ref is None:
+            raise SsdflError(
+                "a BoundProblem whose constants come from a model needs x_ref (the point its "
+                "ζ were measured at: x_c = argmin Σ c_i F_i); build it with bound_problem(), "
+                "or use generic_problem() / reference='caller' for scalar constants"
+            )
+        if self.reference == "caller" and self.x_ref is not None:
+            raise SsdflError("reference='caller' problems take x_ref at each call, not here")
+        S, n = len(self.sizes), int(np.sum(self.sizes))
+        if len(self.labels) != n or len(self.W_eigs) != S:
+            raise SsdflError(f"labels ({len(self.labels)}) and W_eigs ({len(self.W_eigs)}) "
+                             f"must match sizes (N = {n}, S = {S})")  # fmt: skip
+        for name in ("c", "mu", "rho", "L_dev"):
+            if np.shape(getattr(self, name)) != (n,):
+                raise SsdflError(f"{name} must have one entry per device ({n})")
+        for name in ("L_gamma", "zeta_a", "zeta_p", "zeta_u"):
+            v = np.asarray(getattr(self, name))
+            if v.shape != (S,) or np.any(v < 0):
+                raise SsdflError(f"{name} must hold {S} non-negative numbers")
+        if min(self.fp_gamma, self.fp_a, self.fp_c, self.fp_eval) < 0:
+            raise SsdflError("the floating-point floor constants must be >= 0")
+        if min(self.zeta_b, self.sigma2, self.L_beta, self.bias) < 0:
+            raise SsdflError("zeta_b, sigma2, L_beta and bias must be >= 0")
 
     @property
     def S(self) -> int:
@@ -287,6 +330,7 @@ def bound_problem(
     x_star = model.optimum()
     x_c = model.optimum(c)
     Gs = model.grad(np.tile(x_c, (n, 1)))
+    Gs0 = model.grad(np.zeros((n, d)))
     L_dev = model.L_i
     S = len(clusters)
     kappa_s = np.zeros((S, 2))
@@ -337,6 +381,7 @@ def bound_problem(
     rs = (rho * s_mom)[:, None]
     zeta_u = np.array([np.linalg.norm((rs * Gs)[idx][rho[idx] > 0]) for idx in clusters])
     zeta_cs = np.array([np.linalg.norm(CG[idx][rho[idx] > 0]) for idx in clusters])
+    fp = float_floor(n, d, eta, c_step, L_dev, mu, rho, float(np.linalg.norm(Gs0)))
     return BoundProblem(
         labels=lab.astype(np.int64), sizes=np.array([len(i) for i in clusters]), W_eigs=eigs,
         lam_inter=lam, eta=float(eta), tau_a=int(tau_a), tau_r=int(tau_r), c=c_step,
@@ -347,7 +392,39 @@ def bound_problem(
         bias=float(np.linalg.norm(x_c - x_star)), reset_momentum=reset_momentum,
         rho_e=rho_e, g_cross=g_cross, inter=inter_constants(W_inter, lab),
         momentum_mode=momentum, x_ref=x_c, zeta_cs_mom=zeta_cs, s_mom=s_mom,
+        fp_gamma=fp["fp_gamma"], fp_a=fp["fp_a"], fp_c=fp["fp_c"], fp_eval=fp["fp_eval"],
     )  # fmt: skip
+
+
+FP_UNIT = 2.0**-53
+"""Unit roundoff ``u`` of IEEE float64."""
+
+
+def _gamma(k: float) -> float:
+    """Higham's ``γ_k = ku/(1 − ku)``: the relative error bound of a ``k``-term sum of
+    products in float64, in any summation order."""
+    return k * FP_UNIT / (1.0 - k * FP_UNIT)
+
+
+def float_floor(
+    n: int, d: int, eta: float, c: np.ndarray, L_dev: np.ndarray, mu: np.ndarray,
+    rho: np.ndarray, g0: float,
+) -> dict[str, float]:  # fmt: skip
+    """Floating-point floor constants of :class:`BoundProblem` (derivation in
+    ``docs/theory.md`` §7f). A round computes every entry of ``X⁺ = W X − ηC D`` as a sum of at
+    most ``k = 3Nd + N + 8`` products (the affine form on ``z = (X, V, A, 1)`` used by exact
+    replays has ``3Nd + 1``), so ``|fl − exact| ≤ γ_k Σ|products|`` entrywise and
+    ``‖R‖_F ≤ γ_k(‖|W|‖‖X̂‖ + ηc_i‖|∇²F_i| + 2μ_i‖(1 + ρ_i/(1−ρ_i))‖X̂‖ + ηc_i‖∇F(0)‖/(1−ρ_i))``
+    with ``‖|W|‖ = 1`` (non-negative, doubly stochastic), ``‖|∇²F_i|‖ ≤ ‖∇²F_i‖_F ≤ √d L_i``
+    and the heavy-ball buffer's own rounding summed geometrically (``1/(1−ρ)``). Evaluating a
+    reported norm (a mean, a difference, a sum of squares) adds ``γ_{N+d+2}``-relative errors
+    of ``‖X̂‖_F`` (``fp_eval``, twice for the mean and the subtraction)."""
+    k = 3.0 * n * d + n + 8.0
+    amp = 1.0 / (1.0 - np.asarray(rho, dtype=np.float64))
+    hess = math.sqrt(d) * np.asarray(L_dev, dtype=np.float64) + 2.0 * np.asarray(mu)
+    a = 1.0 + eta * float(np.max(np.asarray(c) * hess * amp, initial=0.0))
+    c0 = eta * float(np.max(np.asarray(c) * amp, initial=0.0)) * g0
+    return {"fp_gamma": _gamma(k), "fp_a": a, "fp_c": c0, "fp_eval": 2.0 * _gamma(n + d + 2.0)}
 
 
 def generic_problem(
@@ -406,7 +483,7 @@ def sgd_problem(
         kappa_s=np.tile([mid, mid], (S, 1)), kappa_b=(mid, mid), kappa_m=(float(mu), float(L)),
         L_gamma=np.full(S, half), L_beta=half, zeta_a=np.sqrt(sizes * np.asarray(zeta2)),
         zeta_b=float(zeta_b or 0.0), zeta_p=np.zeros(S), zeta_u=np.zeros(S), inter=inter,
-        sigma2=float(sigma2),
+        sigma2=float(sigma2), reference="caller",
     )  # fmt: skip
 
 
@@ -429,26 +506,34 @@ class BoundTrace:
     phase: np.ndarray
     sizes: np.ndarray
     bias: float
+    floor: np.ndarray | None = None
+
+    def _f(self, norm: np.ndarray) -> np.ndarray:
+        """``norm`` plus the evaluation floor of the round (``floor``: ``fp_eval·‖X̂‖_F``,
+        §7f), squared."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.floor is None:
+                return norm**2
+            fl = self.floor if norm.ndim == 1 else self.floor[:, None]
+            return (norm + fl) ** 2
 
     @property
     def gamma_s(self) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            return self.e**2 / self.sizes
+        return self._f(self.e) / self.sizes
 
     @property
     def gamma(self) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            return (self.e_tot**2 + self.b**2) / self.sizes.sum()
+        return self._f(np.hypot(self.e_tot, self.b)) / self.sizes.sum()
 
     @property
     def opt(self) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            return (self.e_tot**2 + self.b**2 + self.m**2) / self.sizes.sum()
+        with np.errstate(over="ignore", invalid="ignore"):
+            nrm = np.sqrt(self.e_tot**2 + self.b**2 + self.m**2)
+        return self._f(nrm) / self.sizes.sum()
 
     @property
     def mean_sq(self) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            return self.m**2 / self.sizes.sum()
+        return self._f(self.m) / self.sizes.sum()
 
 
 def _rho_W(eigs: np.ndarray, kappa: np.ndarray, eta: float) -> float:
@@ -517,6 +602,11 @@ def recursion_constants(P: BoundProblem) -> dict:
     K["n_m"] = eta**2 * s2 * float(c2.sum()) / N
     K["n_u"] = s2 * csum(P.rho**2)
     K["frac"] = np.sqrt(Ns / N)
+    ref = math.sqrt(N) * float(np.linalg.norm(P.x_ref)) if P.x_ref is not None else 0.0
+    K["fp_h"] = P.fp_gamma * P.fp_a  # δ = fp_h·‖X̂ − 1x_refᵀ‖ + fp_0
+    K["fp_0"] = P.fp_gamma * (P.fp_a * ref + P.fp_c)
+    K["fp_ref"] = ref
+    K["multi"] = (P.sizes > 1).astype(np.float64)  # (I − J_s)R_s = 0 on a singleton
     P._cache.update(K)
     return K
 
@@ -531,21 +621,23 @@ def _intra_round(
     r = K["nu"] * p
     rt = float(np.sqrt(np.sum(r**2)))
     ut = float(np.sqrt(np.sum((K["omega"] * u) ** 2)))
+    dl = _fp_delta(K, e_use, b, m)  # float64 rounding of this round (§7f)
     # Lemma 1 recursion, per cluster
     det_e = K["rho_e"] * e + eta * (K["g"] * (b + K["frac"] * m) + P.zeta_a + r + K["omega"] * u)
+    det_e = det_e + dl * K["multi"]
     e_new = np.sqrt(det_e**2 + K["n_e"])
     # the same on the whole block-diagonal system
     det_t = np.float64(K["rho_e"].max()) * e_use + eta * (
         K["g_max"] * math.hypot(b, m) + float(np.linalg.norm(P.zeta_a)) + rt + ut
-    )
+    ) + dl
     et_new = math.sqrt(det_t**2 + K["n_e"].sum())
     # between-cluster disagreement and network average
     # numpy scalars: a diverged bound overflows to inf instead of raising (Python floats)
     det_b = np.float64(K["q_b"] + eta * P.L_beta) * b + eta * (
         K["g_max"] * e_use + P.L_beta * m + P.zeta_b + rt + ut
-    )
+    ) + dl
     b_new = math.sqrt(det_b**2 + K["n_b"]) if P.S > 1 else 0.0  # J_a = J when S = 1
-    det_m = np.float64(K["q_m"]) * m + eta * (K["g_max"] * e_use + P.L_beta * b + rt + ut)
+    det_m = np.float64(K["q_m"]) * m + eta * (K["g_max"] * e_use + P.L_beta * b + rt + ut) + dl
     m_new = math.sqrt(det_m**2 + K["n_m"])
     if P.momentum_mode == "absorb":
         # deviation μ⁺ = ρ∘(μ + Ξ) + ρ∘S∘(G(X) − G(X⁺)), ‖G(X) − G(X⁺)‖ ≤ L‖X⁺ − X‖ (mom rows)
@@ -563,6 +655,7 @@ def _intra_round(
         K["q_p"] * p
         + (1 - K["lam_min"]) * e
         + eta * (K["Lc_p"] * (e + b + K["frac"] * m) + P.zeta_p)
+        + dl
     )
     p_new = np.where(K["has_p"], np.sqrt(det_p**2 + K["n_p"]), 0.0)
     # a diverged bound may produce 0·∞ = NaN where a constant is 0 (the term is absent): ∞ is
@@ -571,6 +664,15 @@ def _intra_round(
         _fix(np.minimum(e_new, et_new)), float(_fix(et_new)), float(_fix(b_new)),
         float(_fix(m_new)), _fix(p_new), _fix(u_new),
     )  # fmt: skip
+
+
+def _fp_delta(K: dict, e: float, b: float, m: float) -> float:
+    """Floating-point rounding added to the state in one round (``BoundProblem`` floor):
+    ``fp_gamma·(fp_a·(‖X̂ − 1x_refᵀ‖ + √N‖x_ref‖) + fp_c)``; 0 for scalar-constant problems."""
+    if K["fp_h"] == 0.0 and K["fp_0"] == 0.0:
+        return 0.0
+    with np.errstate(over="ignore"):
+        return float(K["fp_h"] * np.sqrt(np.float64(e) ** 2 + b * b + m * m) + K["fp_0"])
 
 
 def _fix(x: np.ndarray | float) -> np.ndarray:
@@ -606,7 +708,18 @@ def run_bounds(P: BoundProblem, cycles: int, *, e0: np.ndarray, b0: float, m0: f
         phase=np.array([r_[4] for r_ in rows], dtype=object),
         sizes=P.sizes.astype(float),
         bias=P.bias,
+        floor=_eval_floor(P, K, rows),
     )
+
+
+def _eval_floor(P: BoundProblem, K: dict, rows: list) -> np.ndarray | None:
+    """Per-round evaluation floor ``fp_eval·(‖X̂ − 1x_refᵀ‖ + √N‖x_ref‖)`` (None without one)."""
+    if P.fp_eval == 0.0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        nrm = np.array([math.sqrt(r_[1] ** 2 + r_[2] ** 2 + r_[3] ** 2) if math.isfinite(
+            r_[1] + r_[2] + r_[3]) else math.inf for r_ in rows])  # fmt: skip
+    return P.fp_eval * (nrm + K["fp_ref"])
 
 
 def _cycles(
@@ -642,9 +755,11 @@ def _one_cycle(
     for _ in range(P.tau_r):
         # global gossip contracts ‖(I−J)X‖ = hypot(‖(I−J_a)X‖, b) by λ(W) and may move
         # energy between the two parts: (I−J_a)WX = (I−J_a)W E + (I−J_a)(W−I)B, etc.
-        f *= lam
+        dl = _fp_delta(K, e_tot, b, m)
+        f = f * lam + dl
+        m = m + dl  # gossip keeps the mean exactly, float64 only up to δ
         if P.inter is not None:
-            e, e_tot, b = _gossip_round(P.inter, e, e_tot, b, f, P.S > 1)
+            e, e_tot, b = _gossip_round(P.inter, e, e_tot, b, f, P.S > 1, dl)
         else:
             e = np.full(P.S, f)
             e_tot = f
@@ -655,16 +770,17 @@ def _one_cycle(
 
 
 def _gossip_round(
-    it: dict[str, Any], e: np.ndarray, e_tot: float, b: float, f: float, several: bool
-) -> tuple[np.ndarray, float, float]:
+    it: dict[str, Any], e: np.ndarray, e_tot: float, b: float, f: float, several: bool,
+    dl: float = 0.0,
+) -> tuple[np.ndarray, float, float]:  # fmt: skip
     """One global gossip round of the recursion (``it`` = :func:`inter_constants`, ``f`` the
     contracted ``‖(I−J)X‖`` bound, ``several``: ``S > 1``, else ``b = 0``):
     ``(I−J_a)WX = (I−J_a)W E + (I−J_a)(W−I)B`` and likewise for ``B``."""
     e_in = min(e_tot, float(np.sqrt(np.sum(e**2))))
-    e = np.minimum(it["lam_E_s"] * e_in + it["beta_s"] * b, f)
+    e = np.minimum(it["lam_E_s"] * e_in + it["beta_s"] * b + dl, f)
     e_tot, b = (
-        min(it["lam_E"] * e_in + it["beta"] * b, f),
-        min(it["beta"] * e_in + it["lam_B"] * b, f),
+        min(it["lam_E"] * e_in + it["beta"] * b + dl, f),
+        min(it["beta"] * e_in + it["lam_B"] * b + dl, f),
     )
     e = _fix(np.minimum(e, e_tot))
     return e, float(_fix(e_tot)), float(_fix(b if several else 0.0))
@@ -906,7 +1022,10 @@ def reference_point(P: BoundProblem, x_ref: np.ndarray | None = None) -> np.ndar
         return ref
     if x_ref is None:
         raise SsdflError("this BoundProblem has no reference point: pass x_ref (the optimum)")
-    return np.asarray(x_ref, dtype=np.float64)
+    x = np.asarray(x_ref, dtype=np.float64)
+    if x.ndim != 1 or not np.all(np.isfinite(x)):
+        raise SsdflError(f"x_ref must be a finite 1-D point, got shape {x.shape}")
+    return x
 
 
 def initial_state(

@@ -94,10 +94,13 @@ class Verification:
 
     ``bound[q]`` and ``observed[q]`` for each quantity ``q`` of :data:`QUANTITIES` (``(T+1,)``;
     ``gamma_s``: ``(T+1, S)``), ``ratio[q] = bound / observed`` (``inf`` where the observed
-    value is 0); ``holds``: bound ≥ observed everywhere (up to float round-off, and for Monte
-    Carlo up to its sampling error — see ``method``); ``rate`` and ``radius`` of Theorem 2
-    (``radius`` bounds the limit of ``opt`` at cycle ends, bias folded in; ``inf`` when the
-    bound does not converge); ``bias = ‖x_c − x*‖``; ``method`` ``"exact"`` or
+    value is 0); ``holds``: bound ≥ observed everywhere (no slack: the bound includes its
+    floating-point floor; Monte Carlo up to its sampling error — see ``method``); ``rate``
+    (the certified per-cycle growth factor of the bound's cycle map,
+    :func:`ssdfl.theory.bounds.cycle_rate`) and ``radius`` of Theorem 2 (``radius`` bounds the
+    limit of ``opt`` at cycle ends, bias folded in; finite exactly when ``rate < 1``);
+    ``proves_convergence``: ``rate < 1`` and the radius is below the bound at the start;
+    ``bias = ‖x_c − x*‖``; ``method`` ``"exact"`` or
     ``"monte-carlo (k seeds)"``; ``problem`` the :class:`~ssdfl.theory.bounds.BoundProblem`.
     """
 
@@ -112,6 +115,7 @@ class Verification:
     method: str
     cycle_ends: np.ndarray
     problem: Any = field(repr=False)
+    proves_convergence: bool = False
 
     def at_end(self, quantity: str = "opt") -> tuple[float, float, float]:
         """``(bound, observed, ratio)`` of ``quantity`` after the last round."""
@@ -120,11 +124,13 @@ class Verification:
 
     def summary(self) -> str:
         b, o, r = self.at_end("opt")
-        conv = (
-            f"radius {self.radius:.4g} (rate {self.rate:.4f})"
-            if self.converges
-            else f"no finite limit (rate {self.rate:.4f} ≥ 1: the bound proves no convergence)"
-        )
+        if not self.converges:
+            conv = f"no finite limit (rate {self.rate:.4f} ≥ 1: the bound proves no convergence)"
+        elif self.proves_convergence:
+            conv = f"radius {self.radius:.4g} (rate {self.rate:.4f}): proves convergence"
+        else:
+            conv = (f"radius {self.radius:.4g} (rate {self.rate:.4f}) is not below the bound's "
+                    f"start {float(self.bound['opt'][0]):.4g}: proves no convergence")  # fmt: skip
         return (
             f"(1/N)E‖X − 1x*ᵀ‖² after {len(self.cycle_ends) - 1} cycles: bound {b:.4g}, "
             f"observed {o:.4g} ({self.method}), ratio {r:.3g}; {conv}; "
@@ -233,13 +239,15 @@ def verify(
     ratio = {}
     holds = True
     for q in bound:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ratio[q] = np.where(obs[q] > 0, bound[q] / np.where(obs[q] > 0, obs[q], 1.0), np.inf)
-        holds &= bool(np.all(obs[q] - 4.0 * se[q] <= bound[q] * (1 + 1e-9) + 1e-12))
+        # no round-off slack: the bound carries its floating-point floor (docs/theory.md §7f)
+        holds &= bool(np.all(obs[q] - 4.0 * se[q] <= bound[q]))
     ends = np.arange(0, cycles * (tau_a + tau_r) + 1, tau_a + tau_r)
     return Verification(
         bound=bound, observed=obs, ratio=ratio, holds=holds, rate=float(cb.rate), radius=radius,
         converges=bool(cb.converges), bias=bias, method=method, cycle_ends=ends, problem=P,
+        proves_convergence=bool(cb.converges and radius < float(bound["opt"][0])),
     )  # fmt: skip
 
 
