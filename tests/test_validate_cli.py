@@ -81,8 +81,8 @@ def test_plot_report_sentence_and_choice(validated: Path) -> None:
     assert ch["pick"] == next(x["id"] for x in v["formations"] if x["chosen"])
     assert ch["verdict"] in report
     plan = json.loads((validated / "formation.json").read_text())
-    assert plan["recommendation"]["verdict"] == ch["verdict"]  # the formation to run
-    assert plan["recommendation"]["S"] == ch["S"]
+    assert plan["formation"]["verdict"] == ch["verdict"]  # the formation to run
+    assert plan["formation"]["S"] == ch["S"]
 
 
 def test_sentence_names_a_baseline_that_beats_the_pick() -> None:
@@ -142,3 +142,28 @@ def test_rank_sentence_says_when_there_are_too_few_points() -> None:
     assert "too few" in _rank_sentence(float("nan"), 2)
     assert "weak evidence" in _rank_sentence(1.0, 4)
     assert _rank_sentence(-0.5, 8) == "Spearman ρ = -0.50 over 8 formations"
+
+
+def test_validate_and_simulate_use_the_recommendation(validated: Path, tmp_path: Path) -> None:
+    from conftest import EXAMPLES
+
+    plan = json.loads((validated / "formation.json").read_text())
+    v = json.loads((validated / "validation.json").read_text())
+    pick = next(f for f in v["formations"] if f["chosen"])
+    names = plan["nodes"]
+    assert pick["id"] == plan["formation"]["id"]
+    assert sorted(sorted(names[u] for u in c) for c in pick["clusters"]) == sorted(
+        map(sorted, plan["formation"]["clusters"]))  # fmt: skip
+    out = tmp_path / "sim"
+    r = run("form", str(EXAMPLES / "er30.edgelist"), "--devices",
+            str(EXAMPLES / "er30-devices.csv"), "--out", str(out), "--quiet", "--no-fmmc",
+            "--no-schedule", "--max-clusters", "6", "--pilot-budget", "0", "--simulate",
+            "--cycles", "3")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+
+    sim = pd.read_csv(out / "simulation.csv")
+    plan = json.loads((out / "formation.json").read_text())
+    chosen = sim[sim["run"] == "SSD-FL (chosen)"]
+    assert len(chosen) and (chosen["S_run"] == plan["formation"]["S"]).all()
+    assert "SSD-FL (chosen)" in (out / "report.md").read_text()

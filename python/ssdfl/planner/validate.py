@@ -4,8 +4,9 @@ The devices' label histograms (or, without them, a 3-label non-IID split) are re
 scikit-learn's bundled digits data (10 classes, 1797 samples): every device draws, without
 replacement and disjointly, samples of each class in proportion to its histogram (classes in
 short supply are scaled down uniformly). Devices train softmax regression with their own
-optimizers. Runs: SSD-FL on the chosen formation, on the MILP optimum for a few other ``S``,
-cSTC (random connected clusters, same ``S``) and sDFL. Outputs ``simulation.csv`` and
+optimizers. Runs: SSD-FL on the chosen formation ("SSD-FL (chosen)": the plan's one formation,
+i.e. the recommendation of ``ssdfl form``), on the MILP optimum of the paper's objective J for a
+few other ``S``, cSTC (random connected clusters, same ``S``) and sDFL. Outputs ``simulation.csv`` and
 ``simulation.png`` (accuracy and consensus gap per cycle) and ``predicted_vs_observed.png``
 (objective ``J`` of each simulated formation against its observed late-cycle consensus gap,
 with Spearman's rank correlation).
