@@ -37,6 +37,13 @@ def one_line(exc: BaseException) -> str:
         msg = f"{msg}: {exc.filename}"
     if isinstance(exc, UnicodeDecodeError):
         plain = False
+    if isinstance(exc, ArithmeticError):  # named in words, not by class (issue 24 item 6)
+        what = {"ZeroDivisionError": "a division by zero", "OverflowError": "a number too large "
+                "for floating point"}.get(type(exc).__name__, "an arithmetic error")  # fmt: skip
+        return (f"{what} in the computation ({msg}): an input value is out of range (check the "
+                "numeric options and files given)")  # fmt: skip
+    if type(exc).__module__.startswith(("botocore", "boto3")):  # S3: the service's own words
+        return f"S3 store: {msg}"
     return msg if plain else f"{type(exc).__name__}: {msg}"
 
 

@@ -10,6 +10,29 @@ from ssdfl.cli.app import app, console, quiet, table_console
 from ssdfl.graphs.graph_io import format_help, format_option_help
 
 
+def _early_checks(update: Path | None, simulate: bool, validate: bool, link_cost: str | None,
+                  budget: str, model_params: int) -> None:  # fmt: skip
+    """Flag checks before any work: --update repairs the old formation and would ignore
+    --simulate, --validate and --link-cost, so they are refused with it; --budget must be a
+    known kind; --model-params a positive count."""
+    if update is not None:
+        ignored = [flag for flag, on in (("--simulate", simulate), ("--validate", validate),
+                                         ("--link-cost", link_cost is not None)) if on]  # fmt: skip
+        if ignored:
+            raise typer.BadParameter(
+                f"{' and '.join(ignored)} cannot be combined with --update (it repairs the old "
+                "formation and would ignore them); run them on the updated folder's graph "
+                "without --update",
+                param_hint="--update",
+            )
+    if budget not in ("bytes", "cycles", "time"):
+        raise typer.BadParameter(f"choose bytes, cycles or time, got {budget!r}",
+                                 param_hint="--budget")  # fmt: skip
+    if model_params < 1:
+        raise typer.BadParameter(f"must be a positive parameter count, got {model_params}",
+                                 param_hint="--model-params")  # fmt: skip
+
+
 @app.command()
 def form(
     graph: Path = typer.Argument(
@@ -123,6 +146,7 @@ def form(
     from ssdfl.theory.devices import read_devices
 
     check_output_dir(out)  # fail before the long work
+    _early_checks(update, simulate, validate, link_cost, budget, model_params)
     g = read_graph(graph, format=fmt)
     dev = read_devices(devices, g) if devices is not None else None  # clear error if not UTF-8
     from ssdfl.planner.specialise import check_goal, goal_specialised
