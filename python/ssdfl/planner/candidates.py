@@ -115,6 +115,8 @@ def formation_candidates(
         lab = cluster_labels(labels, n)
         key = tuple(lab.tolist())
         if key in seen:
+            if yardstick:  # a random draw equal to a formation already listed: nothing new
+                return  # (and no seed-dependent id on a deterministic candidate)
             seen[key]["id"] += f" = {ident}"
             seen[key]["source"] += f"; {source}"
             return

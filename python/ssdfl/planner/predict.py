@@ -556,6 +556,10 @@ def choose_formation(
                    f"the pilot budget ({cfg.budget:.3g} device-steps) pays for no run")
         how = (f"analytic prediction only, no pilot ({why_not}); differences below "
                f"{100 * ANALYTIC_TOL:.0f} % are ties")  # fmt: skip
+    for r in rows:  # not piloted and not calibrated: the analytic value
+        r.setdefault("predicted", r["analytic"])
+        r.setdefault("spread", None)
+        r.setdefault("predicted_by", "analytic")
     group = [best, *ties]
     pick = min(group, key=lambda r: (r["S"], r["cost_per_cycle"], r["id"]))
     tie_rows = sorted((r for r in group if r is not pick), key=lambda r: (r["S"], r["id"]))
@@ -593,8 +597,7 @@ def choose_formation(
         )
         tail = f"; {within} — the simplest formation within noise is recommended"
     else:
-        rest = [r for r in rows if r is not pick and r.get("predicted") is not None
-                and not r["yardstick"]]
+        rest = [r for r in rows if r is not pick and not r["yardstick"]]
         nxt = min(rest, key=lambda r: r["predicted"]) if rest else None
         tail = ("; no other formation within noise" + (
             f" (next: {_name(nxt, n)}, {_fmt(nxt['predicted'], nxt.get('spread'))})"
@@ -610,9 +613,6 @@ def choose_formation(
     verdict = lead + (head[0].lower() + head[1:] if lead else head) + f" ({how})."
     for r in rows:
         r.pop("labels")
-        r.setdefault("predicted", r["analytic"])
-        r.setdefault("spread", None)
-        r.setdefault("predicted_by", "analytic")
     bud: dict[str, Any] = {"kind": budget.kind, "cycles": budget.cycles,
                            "units": budget_units(g, budget, tau_r, link_cost)}  # fmt: skip
     if budget.kind == "time":
