@@ -58,3 +58,13 @@ def test_short_fuzz_run_has_no_findings() -> None:
     res = ff.run(600, seed=12345)
     assert res["findings"] == [], res["findings"][:3]
     assert res["counts"].get("accepted", 0) > 20 and res["counts"].get("refused", 0) > 200
+
+
+def test_the_oracle_catches_a_reader_that_skips_a_rule(monkeypatch) -> None:
+    """A reader without the FMMC-weight rules must produce wrong acceptances (the fuzz target
+    can fail)."""
+    import ssdfl.planner.formation_io as fio
+
+    monkeypatch.setattr(fio, "_fmmc", lambda raw, clusters, where, resolve: [None] * len(clusters))
+    res = ff.run(400, seed=7)
+    assert any(r == "wrong acceptance" for r, _ in res["findings"])
