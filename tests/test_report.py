@@ -131,7 +131,8 @@ def test_html_is_well_formed_and_says_the_same(planned, tmp_path) -> None:
 def test_vacuous_bound_is_said_loudly_and_rate_above_one_means_radius_infinity(planned) -> None:
     _g, plan = planned
     bad = copy.deepcopy(plan)
-    bad.bounds["chosen"] = {**bad.bounds["chosen"], "rate": 1.381, "radius": 1705.0,
+    bad.bounds["chosen"] = {"covered": True, "cycles": 60, "rate": 1.381, "radius": 1705.0,
+                            "bound_after_cycles": 0.5, "bound_by_cycle": [1.0, 0.5],
                             "converges": False}  # fmt: skip
     v = " ".join(report_context(bad)["verdict"])
     assert "proves nothing" in v and "1.381" in v and "1705" not in v
@@ -143,15 +144,29 @@ def test_vacuous_bound_is_said_loudly_and_rate_above_one_means_radius_infinity(p
 def test_a_bound_that_ends_above_its_start_proves_nothing(planned) -> None:
     _g, plan = planned
     bad = copy.deepcopy(plan)
-    b = bad.bounds["chosen"]
-    curve = list(np.linspace(1.0, 12.8, len(b["bound_by_cycle"])))
-    bad.bounds["chosen"] = {**b, "rate": 0.9, "radius": 13.0, "bound_by_cycle": curve,
-                            "bound_after_cycles": 12.8, "converges": True}  # fmt: skip
+    curve = list(np.linspace(1.0, 12.8, 61))
+    bad.bounds["chosen"] = {"covered": True, "cycles": 60, "rate": 0.9, "radius": 13.0,
+                            "bound_by_cycle": curve, "bound_after_cycles": 12.8,
+                            "converges": True}  # fmt: skip
     v = " ".join(report_context(bad)["verdict"])
     assert "proves nothing" in v and "above its start" in v
     md = render_report(report_context(bad), "md")
     row = next(x for x in md.splitlines() if x.startswith("| recommended |"))
     assert row.rstrip().endswith("**no** |")
+
+
+def test_a_bound_that_falls_below_its_start_proves_convergence(planned, tmp_path) -> None:
+    g, plan = planned
+    p = copy.deepcopy(plan)
+    curve = list(np.geomspace(1.0, 0.02, 61))
+    p.bounds = {"chosen": {"covered": True, "cycles": 60, "rate": 0.93, "radius": 0.01,
+                           "bound_by_cycle": curve, "bound_after_cycles": curve[-1],
+                           "converges": True, "L": 2.5, "mu": 0.01}}  # fmt: skip
+    v = " ".join(report_context(p)["verdict"])
+    assert "proves convergence" in v and "μ = 0.01, L = 2.5" in v
+    md = write_report(p, g, tmp_path, "er30").read_text()
+    row = next(x for x in md.splitlines() if x.startswith("| recommended |"))
+    assert row.rstrip().endswith("| yes |") and (tmp_path / "bounds.png").exists()
 
 
 def test_not_covered_bound_shows_no_number(planned) -> None:

@@ -365,6 +365,21 @@ def _num(x: Any) -> float:
     return v if np.isfinite(v) else float("inf")
 
 
+def _bound_constants(
+    cfg: PlanConfig, devices: DeviceTable | None, dev: DeviceTable
+) -> dict[str, Any]:
+    """``device_constants`` for :func:`~ssdfl.planner.theorem2.theorem2_numbers`: ``L``, ``μ``,
+    ``ζ`` of ``cfg.model`` measured on the devices' proxy data (or "not covered"), when
+    :mod:`ssdfl.planner.theorem2` provides :func:`model_constants`."""
+    from ssdfl.planner import theorem2 as t2
+
+    mc = getattr(t2, "model_constants", None)
+    if mc is None:
+        return {}
+    pop = dev.population() if hasattr(dev, "population") else None
+    return {"device_constants": mc(cfg.model, devices=devices, optimizers=pop, seed=cfg.seed)}
+
+
 def _per_cluster(t: Any, clusters: list[np.ndarray], adm: np.ndarray) -> list[dict[str, Any]]:
     idx = t.index()
     out = []
@@ -497,9 +512,10 @@ def plan_formation(
         forms: dict[str, tuple[list[np.ndarray], Any, Any]] = {"chosen": (chosen, tc, consts)}
         if not same_as_j:
             forms["J's optimum"] = (j_clusters, t, None)
+        kw = _bound_constants(cfg, devices, dev)
         with stage(log, "Theorem-2 bounds", total=len(forms)) as st:
             for k, (f, tt, cc) in forms.items():
-                bounds[k] = theorem2_numbers(g, f, tt, cfg, constants=cc)
+                bounds[k] = theorem2_numbers(g, f, tt, cfg, constants=cc, **kw)
                 st.advance()
     fm = fastest_mixing_weights(g, chosen, cfg, per_cluster, notes) if cfg.fastest_mixing else None
     schedule = search_schedule(g, chosen, dev, cfg, link_cost) if cfg.schedule else None

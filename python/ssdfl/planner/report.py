@@ -130,10 +130,12 @@ def _converges(b: dict[str, Any]) -> bool:
     horizon below its start (1)."""
     if b.get("covered") is False:
         return False
+    if b.get("proves_convergence") is False:
+        return False
     r = b.get("rate")
     end = b.get("bound_after_cycles")
     return (r is not None and math.isfinite(r) and r < 1 and end is not None
-            and math.isfinite(end) and end < 1.0)  # fmt: skip
+            and math.isfinite(end) and end < 1.0)  # fmt: skip (the bound starts at 1)
 
 
 def _radius(b: dict[str, Any]) -> float:
