@@ -675,10 +675,13 @@ def _fp_delta(K: dict, e: float, b: float, m: float) -> float:
         return float(K["fp_h"] * np.sqrt(np.float64(e) ** 2 + b * b + m * m) + K["fp_0"])
 
 
-def _fix(x: np.ndarray | float) -> np.ndarray:
-    """NaN → +inf (a diverged bound stays a valid, vacuous bound); values are norms ≥ 0."""
+def _fix(x: np.ndarray | float) -> Any:
+    """NaN → +inf (a diverged bound stays a valid, vacuous bound); values are norms ≥ 0.
+    Scalars stay scalars (the recursion's hot path)."""
+    if isinstance(x, float):
+        return math.inf if x != x else x
     a = np.asarray(x, dtype=np.float64)
-    return np.where(np.isnan(a), np.inf, a)
+    return np.where(np.isnan(a), np.inf, a) if np.isnan(a).any() else a
 
 
 def run_bounds(P: BoundProblem, cycles: int, *, e0: np.ndarray, b0: float, m0: float) -> BoundTrace:
@@ -1090,7 +1093,8 @@ class CycleBound:
 
 
 def noise_free(P: BoundProblem) -> BoundProblem:
-    """A copy of ``P`` without noise and heterogeneity (``ζ = 0``, ``σ² = 0``): its cycle
+    """A copy of ``P`` without noise, heterogeneity and the constant part of the float64 floor
+    (``ζ = 0``, ``σ² = 0``, ``fp_c = 0``, ``x_ref = 0`` in the floor): its cycle
     map is the one whose growth :func:`cycle_rate` measures."""
     Q = BoundProblem(**{**P.__dict__, "_cache": {}})
     Q.zeta_a = np.zeros(P.S)
@@ -1098,6 +1102,12 @@ def noise_free(P: BoundProblem) -> BoundProblem:
     Q.zeta_p = np.zeros(P.S)
     Q.zeta_u = np.zeros(P.S)
     Q.sigma2 = 0.0
+    if Q.zeta_cs_mom is not None:  # the absorbed heavy-ball devices' ζ (was left in: not
+        Q.zeta_cs_mom = np.zeros(P.S)  # homogeneous, so the rate's brackets could cross)
+    # the float64 floor keeps only its homogeneous part (γ_k·a·‖X̂ − 1x_refᵀ‖): no constant
+    Q.fp_c = 0.0
+    if Q.x_ref is not None:
+        Q.x_ref = np.zeros_like(Q.x_ref)
     return Q
 
 
