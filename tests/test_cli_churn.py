@@ -100,7 +100,7 @@ def test_init_plan_on_every_device(tmp_path: Path) -> None:
                           "--seed", "1", "--json"]))  # fmt: skip
     g = read_graph(gp)
     dev = read_devices(dp, g)
-    cfg = PlanConfig(fastest_mixing=False, schedule=False, theorem2=False)
+    cfg = PlanConfig(fastest_mixing=False, schedule=False, theorem2=False, objective="J")
     r = initialization_agreement(g, dev, cfg, loss=0.25, seed=1)
     assert (out["rounds"], out["messages"], out["bytes"]) == (r.rounds, r.messages, r.bytes)
     assert out["agreement"] and r.agreement

@@ -111,7 +111,7 @@ def init_cmd(
             from ssdfl.planner.plan import plan_formation
             from ssdfl.theory.devices import homogeneous_devices
 
-            cfg = PlanConfig(fastest_mixing=False, schedule=False, theorem2=False)
+            cfg = PlanConfig(fastest_mixing=False, schedule=False, theorem2=False, objective="J")
             res = initialization_agreement(g, dev, cfg, loss=loss, max_delay=delay, seed=seed)
             central = plan_formation(topo, dev or homogeneous_devices(g.n), cfg).assignment
         else:

@@ -286,7 +286,7 @@ def planned_clusters(
         source=f"experiment spec seed={spec.seed}",
     )  # fmt: skip
     cfg = PlanConfig(eta=spec.eta, tau_a=max(spec.tau_a, 1), tau_r=max(spec.tau_r, 1),
-                     fastest_mixing=False, schedule=False)  # fmt: skip
+                     fastest_mixing=False, schedule=False, objective="J")  # fmt: skip
     return list(plan_formation(g, dev, cfg).clusters)
 
 

@@ -90,10 +90,12 @@ def devices_from_payloads(
 def planner_formation_fn(template: DeviceTable, config: PlanConfig | None = None) -> Any:
     """A ``formation_fn`` for :func:`simulate_flooding`: the planner on the device's view
     (labels per node of the view). Default config: no FMMC, schedule or Theorem-2 reports
-    (they do not change the formation)."""
+    (they do not change the formation), the recommendation by the analytic predictor alone
+    (``pilot_budget=0``: deterministic and cheap on every device)."""
     from ssdfl.planner.plan import plan_formation
 
-    cfg = config or PlanConfig(fastest_mixing=False, schedule=False, theorem2=False)
+    cfg = config or PlanConfig(fastest_mixing=False, schedule=False, theorem2=False,
+                               pilot_budget=0)
 
     def fn(view: ProtocolView) -> np.ndarray:
         dev = devices_from_payloads(view.payloads, template)
