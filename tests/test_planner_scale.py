@@ -78,6 +78,8 @@ def test_theorem2_numbers_equal_bounds(kind: str, n: int, monkeypatch) -> None:
     g = graph(kind, n)
     cfg = PlanConfig(sigma2=0.05)
     fs, t = formations(g, cfg)
+    # Theorem 2 takes L, μ, ζ from the devices' model (here: given gradients at the optimum)
+    dc = T.DeviceConstants(cfg.L, cfg.mu, np.random.default_rng(n).normal(size=(g.n, 3)))
     for sparse in (False, True):
         if sparse:  # force the Lanczos / sparse routes on these small graphs
             monkeypatch.setattr(T, "DENSE_GRAPH", 4)
@@ -90,7 +92,7 @@ def test_theorem2_numbers_equal_bounds(kind: str, n: int, monkeypatch) -> None:
             for k in ref:
                 np.testing.assert_allclose(fc.inter[k], ref[k], rtol=0, atol=1e-9)
             np.testing.assert_array_equal(fc.labels, lab)
-            P = T.theorem2_problem(g, cl, t, cfg, cfg.tau_a, cfg.tau_r, fc)
+            P = T.theorem2_problem(g, cl, t, cfg, cfg.tau_a, cfg.tau_r, fc, device_constants=dc)
             Pr = bounds.generic_problem(lab, Wa, W, cfg.eta, cfg.tau_a, cfg.tau_r, L=cfg.L,
                                         mu=cfg.mu, zeta2=P.zeta_a**2 / P.sizes,
                                         zeta_b=P.zeta_b, sigma2=cfg.sigma2)  # fmt: skip
@@ -107,7 +109,7 @@ def test_theorem2_numbers_equal_bounds(kind: str, n: int, monkeypatch) -> None:
                 np.testing.assert_allclose(curves[i], opt, rtol=1e-9, atol=1e-12)
             if sparse:
                 continue
-            num = T.theorem2_numbers(g, cl, t, cfg, cycles=20, constants=fc)
+            num = T.theorem2_numbers(g, cl, t, cfg, cycles=20, constants=fc, device_constants=dc)
             cb = bounds.global_cycle_bound(Pr, 20, np.zeros((g.n, 1)), np.ones(1),
                                            radius_cycles=300)  # fmt: skip
             ends = np.asarray(cb.trace.opt)[:: cfg.tau_a + cfg.tau_r]

@@ -1,4 +1,6 @@
-"""Theorem-2 numbers (rate, radius, bound by cycle) of a formation, from the candidate table.
+"""Theorem-2 numbers (rate, radius, bound by cycle) of a formation, with the smoothness,
+strong-convexity and gradient-dissimilarity constants of the devices' own model
+(:func:`model_constants`; "not covered" for non-convex models and uncovered optimizers).
 
 The constants of :func:`ssdfl.theory.bounds.generic_problem` are computed here without dense
 ``N × N`` matrices (:class:`FormationConstants`, once per formation and reused by every
@@ -24,7 +26,8 @@ round and schedule. ``tests/test_planner_scale.py`` checks every number against
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,6 +38,12 @@ from ssdfl.graphs.graph import Graph
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.scoring import CandidateTable
 from ssdfl.simulate.clusters import cluster_labels
+
+if TYPE_CHECKING:
+    from ssdfl.theory.devices import DeviceTable
+    from ssdfl.theory.models import DeviceModel
+    from ssdfl.theory.optimizers import OptimizerPopulation
+
 from ssdfl.theory.bounds import (
     BoundProblem,
     Rate,
@@ -50,9 +59,12 @@ from ssdfl.theory.bounds import (
 __all__ = [
     "DENSE_CLUSTER",
     "DENSE_GRAPH",
+    "DeviceConstants",
     "FormationConstants",
+    "NotCovered",
     "bound_by_cycle",
     "bound_curves",
+    "model_constants",
     "theorem2_numbers",
     "theorem2_problem",
 ]
@@ -223,21 +235,138 @@ def _lam_E_cluster(
     return float(np.linalg.norm(Y, 2))
 
 
+@dataclass
+class DeviceConstants:
+    """What Theorem 2 (:func:`ssdfl.theory.bounds.sgd_problem`) needs of the devices, measured
+    on their model: ``L = max_i L_i`` (every ``F_i`` is ``L``-smooth), ``mu = min_i μ_i`` (every
+    ``F_i`` ``μ``-strongly convex), ``grads`` the ``(N, d)`` gradients ``∇F_i(x*)`` at the
+    optimum ``x* = argmin Σ F_i`` (their cluster spread is ``ζ²``, :meth:`zeta`), ``source`` how
+    ``L`` and ``μ`` were obtained; ``model`` and ``optimizers`` (proximal / heavy-ball devices:
+    the full recursion :func:`ssdfl.theory.bounds.bound_problem` runs on the model). No
+    heuristic score (``H``, ``γ``) enters."""
+
+    L: float
+    mu: float
+    grads: np.ndarray = field(repr=False)
+    source: str = ""
+    model: Any = field(default=None, repr=False)
+    optimizers: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (0 < self.mu <= self.L < math.inf):
+            raise SsdflError(f"need 0 < mu <= L < inf, got mu={self.mu}, L={self.L}")
+        G = np.asarray(self.grads, dtype=np.float64)
+        if G.ndim != 2 or not np.all(np.isfinite(G)):
+            raise SsdflError("grads must be a finite (N, d) array")
+        self.grads = G
+
+    def zeta(self, labels: np.ndarray) -> tuple[np.ndarray, float]:
+        """``(ζ²_s, ζ_b)`` of a formation: ``ζ²_s = (1/N_s)Σ_{i∈C_s}‖∇F_i(x*) − ḡ_s‖²`` and
+        ``ζ_b = (Σ_s N_s‖ḡ_s‖²)^{1/2}`` with ``ḡ_s`` the cluster mean (``Σ_i∇F_i(x*) = 0``)."""
+        lab = np.asarray(labels, dtype=np.int64)
+        if len(lab) != len(self.grads):
+            raise SsdflError(f"{len(lab)} labels for {len(self.grads)} devices")
+        S = int(lab.max()) + 1
+        Ns = np.bincount(lab, minlength=S).astype(np.float64)
+        sums = np.zeros((S, self.grads.shape[1]))
+        np.add.at(sums, lab, self.grads)
+        means = sums / Ns[:, None]
+        dev2 = np.sum((self.grads - means[lab]) ** 2, axis=1)
+        z2 = np.bincount(lab, weights=dev2, minlength=S) / Ns
+        return z2, math.sqrt(float(np.sum(Ns * np.sum(means**2, axis=1))))
+
+
+@dataclass
+class NotCovered:
+    """Theorem 2 does not apply (``reason``): a non-convex model, an optimizer outside the
+    theorem's coverage, or no device model to measure ``L``, ``μ``, ``ζ`` on."""
+
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"covered": False, "reason": self.reason}
+
+
+def model_constants(
+    model: str | DeviceModel,
+    *,
+    devices: DeviceTable | None = None,
+    optimizers: OptimizerPopulation | None = None,
+    seed: int = 0,
+) -> DeviceConstants | NotCovered:
+    """Theorem-2 constants of the devices' model (``docs/theory.md`` §7g). ``model``: a
+    :class:`~ssdfl.theory.models.DeviceModel` or a planner model name (``softmax``, ``mlp``,
+    ``cnn``, ``package.module:factory``: the pilot's proxy model on data drawn from the
+    devices' label histograms, :func:`ssdfl.planner.pilot.resolve_model`).
+
+    - least squares / quadratics: ``L_i``, ``μ_i`` are the exact extreme Hessian eigenvalues;
+    - softmax regression (``ℓ2 = λ``): ``μ_i = λ`` and ``L_i = ½λ_max(Z̃ᵀZ̃/n_i) + λ`` (Böhning's
+      bound on the Hessian over the whole space, from the device's proxy data);
+    - a model with ``μ_i = 0`` (MLP, CNN: non-convex) or no finite ``L_i``, optimizers outside
+      ``"recursion"`` coverage (Adam), or a proxy data set that cannot be drawn:
+      :class:`NotCovered` with the reason, never a number. SGD-only populations use the sparse
+      scalar-constant form; proximal / heavy-ball devices the full recursion on the model
+      (:func:`theorem2_numbers`, up to :data:`DENSE_GRAPH` devices)."""
+    from ssdfl.theory.models import DeviceModel as _DM
+
+    if optimizers is not None and not optimizers.covered_by("recursion"):
+        try:
+            optimizers.require("recursion", "Theorem 2")
+        except SsdflError as exc:
+            return NotCovered(str(exc))
+    if isinstance(model, str):
+        if model in ("mlp", "cnn"):
+            return NotCovered(f"the {model} model is non-convex: Theorem 2 needs strongly convex "
+                              "losses (Theorem 3, nonconvex_bound, covers smooth non-convex "
+                              "SGD devices)")  # fmt: skip
+        if devices is None:
+            return NotCovered("no devices file: the proxy model needs the devices' label "
+                              "histograms to measure L, μ and ζ on")  # fmt: skip
+        from ssdfl.planner.pilot import resolve_model
+
+        try:
+            m: DeviceModel = resolve_model(model).factory(devices, seed)
+        except SsdflError as exc:
+            return NotCovered(f"no proxy model for {model!r}: {exc}")
+        name = model
+    elif isinstance(model, _DM):
+        m, name = model, type(model).__name__
+    else:
+        raise SsdflError(f"model must be a DeviceModel or a model name, got {type(model).__name__}")
+    L_i = np.asarray(m.L_i, dtype=np.float64)
+    mu_i = np.asarray(m.mu_i, dtype=np.float64)
+    if not np.all(np.isfinite(L_i)):
+        return NotCovered(f"{name}: no global smoothness constant L (non-convex network)")
+    if not np.all(mu_i > 0):
+        return NotCovered(f"{name}: not strongly convex (μ = 0 on some device); Theorem 2 needs "
+                          "μ > 0 (Theorem 3 covers smooth non-convex SGD devices)")  # fmt: skip
+    x_star = m.optimum()
+    G = m.grad(np.tile(x_star, (m.n_devices, 1)))
+    how = ("exact Hessian eigenvalues" if hasattr(m, "hessians")
+           else "Hessian eigenvalue bounds of the model (L_i, mu_i)")  # fmt: skip
+    return DeviceConstants(float(L_i.max()), float(mu_i.min()), G, f"{name}: {how}", m,
+                           optimizers)  # fmt: skip
+
+
 def theorem2_problem(
-    g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig,
-    tau_a: int, tau_r: int, constants: FormationConstants | None = None,
+    g: Graph, clusters: list[np.ndarray], t: CandidateTable | None, cfg: PlanConfig,
+    tau_a: int, tau_r: int, constants: FormationConstants | None = None, *,
+    device_constants: DeviceConstants,
 ) -> BoundProblem:  # fmt: skip
-    """Theorem-2 constants (those of ``bounds.generic_problem``) of a formation: devices taken
-    as ``μ``-strongly convex ``L``-smooth, heterogeneity ``ζ_s² = G²H_s`` and
-    ``ζ_b² = G²Σ_s N_s B_s`` from the candidate table; matrices handled sparsely
-    (:class:`FormationConstants`, pass it to reuse it across schedules)."""
+    """Theorem-2 constants (those of ``bounds.generic_problem``) of a formation: ``L``, ``μ``
+    and ``ζ²_s``, ``ζ_b`` of the devices' model (:class:`DeviceConstants`, from
+    :func:`model_constants`); step size, schedule and noise ``σ²`` from ``cfg``; matrices
+    handled sparsely (:class:`FormationConstants`, pass it to reuse it across schedules).
+    ``t`` (the candidate table) is not used: no heuristic score enters a theorem."""
+    del t
     fc = constants or FormationConstants(g, clusters, cfg)
-    idx = t.index()
-    js = [idx[tuple(np.asarray(c).tolist())] for c in fc.clusters]
-    zeta_b = math.sqrt(cfg.grad_scale * float(np.sum(t.size[js] * t.B[js])))
+    dc = device_constants
+    if len(dc.grads) != g.n:
+        raise SsdflError(f"device constants for {len(dc.grads)} devices, the graph has {g.n}")
+    z2, zb = dc.zeta(fc.labels)
     return sgd_problem(
         fc.labels, fc.sizes, fc.W_eigs, fc.lam_inter, fc.inter, cfg.eta, tau_a, tau_r,
-        L=cfg.L, mu=cfg.mu, zeta2=cfg.grad_scale * t.H[js], zeta_b=zeta_b, sigma2=cfg.sigma2,
+        L=dc.L, mu=dc.mu, zeta2=z2, zeta_b=zb, sigma2=cfg.sigma2,
     )  # fmt: skip
 
 
@@ -470,14 +599,32 @@ def certified_radius(
 
 
 def theorem2_numbers(
-    g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig, cycles: int = 60,
-    constants: FormationConstants | None = None, radius_cycles: int = 300,
+    g: Graph, clusters: list[np.ndarray], t: CandidateTable | None, cfg: PlanConfig,
+    cycles: int = 60, constants: FormationConstants | None = None, radius_cycles: int = 300,
+    *, device_constants: DeviceConstants | NotCovered | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Theorem 2 of :mod:`ssdfl.theory.bounds` for a formation, from unit initial distance
     (``(1/N)‖X_0 − 1x*ᵀ‖² = 1``, devices in consensus): the bound at every cycle end, the
     per-cycle rate and the certified asymptotic radius (as ``bounds.global_cycle_bound`` with
-    ``radius_cycles``)."""
-    P = theorem2_problem(g, clusters, t, cfg, cfg.tau_a, cfg.tau_r, constants)
+    ``radius_cycles``), with ``L``, ``μ``, ``ζ`` of the devices' model (``device_constants``,
+    :func:`model_constants`). Without them, or when the theorem does not cover the model or
+    the optimizers, returns ``{"covered": False, "reason": …}`` instead of a number. Keys:
+    ``rate`` (certified growth factor of the cycle map), ``radius`` (``inf`` exactly when
+    ``rate ≥ 1``), ``converges`` (``rate < 1``), ``proves_convergence`` (``converges`` and the
+    radius below the start, 1), ``L``, ``mu``, ``constants_source``."""
+    if device_constants is None:
+        device_constants = NotCovered(
+            "no device model: Theorem 2 needs L, μ and ζ² measured on the devices' model "
+            "(the heterogeneity score H is a heuristic and enters no theorem)"
+        )
+    if isinstance(device_constants, NotCovered):
+        return device_constants.as_dict()
+    dc: DeviceConstants = device_constants
+    head = {"covered": True, "L": dc.L, "mu": dc.mu, "constants_source": dc.source}
+    if dc.optimizers is not None and not dc.optimizers.covered_by("generic"):
+        return {**head, **_recursion_numbers(g, clusters, cfg, cycles, radius_cycles, dc)}
+    P = theorem2_problem(g, clusters, t, cfg, cfg.tau_a, cfg.tau_r, constants,
+                         device_constants=dc)  # fmt: skip
     if not _is_sgd(P):
         cb = global_cycle_bound(P, cycles, np.zeros((g.n, 1)), np.ones(1),
                                 radius_cycles=radius_cycles)  # fmt: skip
@@ -498,6 +645,7 @@ def theorem2_numbers(
         radius, lower, certified = certified_radius(P, K, max_cycles=radius_cycles, rate=r)
     converges = bool(rate < 1 and certified)
     return {
+        **head,
         "cycles": cycles,
         "bound_after_cycles": float(ends[-1]),
         "bound_by_cycle": ends.tolist(),
@@ -512,11 +660,48 @@ def theorem2_numbers(
     }
 
 
+def _recursion_numbers(
+    g: Graph, clusters: list[np.ndarray], cfg: PlanConfig, cycles: int, radius_cycles: int,
+    dc: DeviceConstants,
+) -> dict[str, Any]:  # fmt: skip
+    """Theorem 2 with proximal / heavy-ball devices: :func:`ssdfl.theory.bounds.bound_problem`
+    on the devices' model (dense ``N × N`` mixing constants, so at most :data:`DENSE_GRAPH`
+    devices; buffers kept across cycles as in the simulator), from unit distance to the
+    reference point ``x_c`` in consensus. Same keys as :func:`theorem2_numbers`."""
+    from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
+    from ssdfl.theory.bounds import bound_problem, certified_radius, cycle_rate
+
+    if g.n > DENSE_GRAPH:
+        return NotCovered(f"proximal / heavy-ball devices need the dense recursion, run up to "
+                          f"{DENSE_GRAPH} devices (this graph has {g.n})").as_dict()  # fmt: skip
+    lab = _labels([np.asarray(c, dtype=np.int64) for c in clusters], g.n)
+    Wa = block_mixing_matrix(g, lab, cfg.mixing_rule).toarray()
+    Wr = mixing_matrix(g, cfg.mixing_rule).toarray()
+    P = bound_problem(dc.model, lab, Wa, Wr, dc.optimizers, cfg.eta, cfg.tau_a, cfg.tau_r,
+                      sigma=math.sqrt(cfg.sigma2), reset_momentum=False)  # fmt: skip
+    tr = run_bounds(P, cycles, e0=np.zeros(P.S), b0=0.0, m0=math.sqrt(g.n))
+    ends = np.asarray(tr.opt, dtype=np.float64)[:: P.tau_a + P.tau_r]
+    r = cycle_rate(P)
+    rad = certified_radius(P, max_cycles=radius_cycles, rate=r)
+    converges = bool(r.upper < 1 and rad.certified)
+    radius = rad.upper if converges else math.inf
+    return {
+        "cycles": cycles, "bound_after_cycles": float(ends[-1]), "bound_by_cycle": ends.tolist(),
+        "rate": float(r.upper), "rate_lower": float(r.lower), "radius": float(radius),
+        "radius_lower": float(rad.lower), "radius_certified": bool(rad.certified),
+        "converges": converges, "start": float(ends[0]),
+        "proves_convergence": bool(converges and radius < float(ends[0])),
+        "reference": "x_c = argmin Σ c_i F_i (momentum steady-state scales)",
+    }  # fmt: skip
+
+
 def bound_by_cycle(
-    g: Graph, clusters: list[np.ndarray], t: CandidateTable, cfg: PlanConfig,
-    tau_a: int, tau_r: int, cycles: int, constants: FormationConstants | None = None,
+    g: Graph, clusters: list[np.ndarray], t: CandidateTable | None, cfg: PlanConfig,
+    tau_a: int, tau_r: int, cycles: int, constants: FormationConstants | None = None, *,
+    device_constants: DeviceConstants,
 ) -> np.ndarray:  # fmt: skip
     """Theorem-2 bound on ``(1/N)E‖X − 1x*ᵀ‖²`` at cycle ends ``1..cycles`` (from 1, devices
     in consensus at the start) under the schedule ``(tau_a, tau_r)``."""
-    P = theorem2_problem(g, clusters, t, cfg, tau_a, tau_r, constants)
+    P = theorem2_problem(g, clusters, t, cfg, tau_a, tau_r, constants,
+                         device_constants=device_constants)  # fmt: skip
     return bound_curves(P, [(tau_a, tau_r)], cycles, math.sqrt(g.n))[0, 1:]
