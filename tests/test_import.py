@@ -85,7 +85,9 @@ def test_old_module_paths_are_the_same_module_objects() -> None:
         "import ssdfl.fastest_mixing as fm  # an old path and a public function's name\n"
         "assert callable(ssdfl.fastest_mixing) and sys.modules['ssdfl.fastest_mixing'] is "
         "sys.modules['ssdfl.graphs.fastest_mixing']\n"
-        "import importlib; importlib.reload(tb)\n")],
+        "import importlib; importlib.reload(tb)\n"
+        "assert ssdfl.graphs.spectral.fiedler_pair  # submodules on attribute access\n"
+        "assert ssdfl.simulate.engine.simulate is ssdfl.simulate.simulate\n")],
         capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 0, r.stderr
 

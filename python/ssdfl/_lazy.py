@@ -3,7 +3,9 @@ what a public name needs, when it is first used (``docs/performance.md``, "Impor
 
 A package lists its exports as ``{name: defining module}``; :func:`attach` returns the module's
 ``__getattr__`` and ``__dir__``. The first access imports the defining module, and the value is
-stored in the package's namespace, so later accesses are plain attribute lookups.
+stored in the package's namespace, so later accesses are plain attribute lookups. A submodule
+is imported on first attribute access too (``ssdfl.graphs.spectral.fiedler_pair`` after
+``import ssdfl`` works as when every layer was imported eagerly).
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ def attach(
     def __getattr__(name: str) -> Any:
         module = names.get(name)
         if module is None:
+            if not name.startswith("__"):  # a submodule, as when the package imported it eagerly
+                try:
+                    return importlib.import_module(f"{package}.{name}")
+                except ModuleNotFoundError as e:
+                    if e.name != f"{package}.{name}":
+                        raise
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(module), name)
         setattr(sys.modules[package], name, value)
