@@ -178,6 +178,7 @@ def _cli(*args: str) -> subprocess.Popen:
 
 def test_two_runs_sharing_a_store_keep_their_own_updates(tmp_path) -> None:
     store = tmp_path / "store"
+    store.mkdir()  # --store must exist (a typo must not create directories)
     runs = []
     for r in range(2):
         d = tmp_path / f"run{r}"
