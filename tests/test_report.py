@@ -247,3 +247,18 @@ def test_plan_round_trips_through_formation_json(planned) -> None:
     assert [a["clusters"] for a in back.alternatives] == [a["clusters"] for a in plan.alternatives]
     assert back.j_optimum["clusters"] == plan.j_optimum["clusters"]
     assert back.to_dict() == plan.to_dict()
+
+
+def test_recommendation_does_not_change_with_the_seed(planned) -> None:
+    """The seed only draws the random yardsticks (never picked): the same formation.json
+    formation for other seeds (analytic choice; the pilot's stability: tests/test_choose.py)."""
+    from conftest import ROOT
+    from ssdfl.theory.devices import read_devices
+
+    g, plan = planned
+    dev = read_devices(ROOT / "examples" / "er30-devices.csv", g)
+    for seed in (5, 9):
+        p = plan_formation(g, dev, PlanConfig(**FAST, seed=seed, schedule=False, theorem2=False))
+        assert p.config["seed"] == seed
+        assert p.to_dict()["formation"]["clusters"] == plan.to_dict()["formation"]["clusters"]
+        assert p.recommendation["id"] == plan.recommendation["id"]
