@@ -193,6 +193,8 @@ def test_arithmetic_errors_are_named_in_words() -> None:
     assert "division by zero" in one_line(ZeroDivisionError("float division by zero"))
     assert "too large for floating point" in one_line(OverflowError("(34, 'out of range')"))
     assert not one_line(SsdflError("x")).startswith("SsdflError")
+    exceptions = pytest.importorskip("botocore.exceptions")
+    assert one_line(exceptions.NoCredentialsError()) == "S3 store: Unable to locate credentials"
 
 
 def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
