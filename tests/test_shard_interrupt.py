@@ -117,6 +117,7 @@ def _run_ok(args: list[str], env: dict | None = None) -> subprocess.CompletedPro
 @pytest.mark.parametrize("to", ["group", "process"])
 def test_sigint_mid_run_leaves_nothing(big: list[Path], tmp_path: Path, to: str) -> None:
     store, res = tmp_path / "store", tmp_path / "res"
+    store.mkdir()  # --store names an existing directory
     res.mkdir()
     args = ["shard", "run", *map(str, big), "--out", str(res / "avg.npy"), "--store", str(store),
             "--executor", "local", "--workers", "2", "--quiet"]  # fmt: skip
@@ -147,6 +148,7 @@ def test_sigint_to_one_function_process_is_left_to_the_caller(
     that reaches only a function neither fails the round nor prints a child's traceback."""
     files, want = _clients(tmp_path / "c", 4, 2 << 20, seed=4)
     store, out = tmp_path / "store", tmp_path / "avg.npy"
+    store.mkdir()
     args = ["shard", "run", *map(str, files), "--out", str(out), "--store", str(store),
             "--executor", "local", "--workers", "1", "--shards", "8", "--quiet"]  # fmt: skip
     p, _seen, fn = _start_and_wait_for_functions(args)
