@@ -23,6 +23,7 @@ from ssdfl.errors import SsdflError
 from ssdfl.theory.bounds import (
     BoundProblem,
     bound_problem,
+    cycle_rate,
     eps_S,
     generic_problem,
     global_cycle_bound,
@@ -439,7 +440,12 @@ def test_formation_bound_scores() -> None:
     kw = dict(eta=0.05, tau_a=4, tau_r=2, L=2.0, mu=0.5, sigma2=0.1)
     one = formation_bound(g, np.zeros(10, dtype=int), zeta2=[1.0], **kw)
     two = formation_bound(g, np.repeat([0, 1], 5), zeta2=[1.0, 1.0], zeta_b=1.0, **kw)
-    assert 0 < one < math.inf and 0 < two < math.inf
+    assert 0 < one < math.inf
+    # the two-cluster split: finite exactly when its bound converges (rate < 1)
+    lab2 = np.repeat([0, 1], 5)
+    P_two = generic_problem(lab2, block_mixing(g, lab2), mixing_matrix(g).toarray(), 0.05, 4, 2,
+                            L=2.0, mu=0.5, zeta2=[1.0, 1.0], zeta_b=1.0, sigma2=0.1)  # fmt: skip
+    assert (two < math.inf) == (cycle_rate(P_two).upper < 1) and two > 0
     # more heterogeneity → larger bound; the same formation through generic_problem agrees
     assert formation_bound(g, np.zeros(10, dtype=int), zeta2=[4.0], **kw) > one
     P = generic_problem(np.zeros(10, dtype=int), mixing_matrix(g).toarray(),
@@ -447,6 +453,13 @@ def test_formation_bound_scores() -> None:
                         sigma2=0.1)  # fmt: skip
     tr = run_bounds(P, 50, e0=np.zeros(1), b0=0.0, m0=math.sqrt(10))
     assert one == pytest.approx(tr.opt[-1])
+    # rate ≥ 1 (η L > 2): the value after 50 cycles is finite but the score is ∞
+    kw_big = {**kw, "eta": 1.05}
+    P2 = generic_problem(np.zeros(10, dtype=int), mixing_matrix(g).toarray(),
+                         mixing_matrix(g).toarray(), 1.05, 4, 2, L=2.0, mu=0.5, zeta2=[1.0],
+                         sigma2=0.1)  # fmt: skip
+    assert cycle_rate(P2).upper >= 1
+    assert formation_bound(g, np.zeros(10, dtype=int), zeta2=[1.0], **kw_big) == math.inf
 
 
 @settings(max_examples=12)

@@ -1254,8 +1254,9 @@ def formation_bound(
     distance ``dist0`` from the optimum (``e = b = 0``, ``m = √N·dist0``), for SGD devices with
     constants ``L``, ``μ``, per-cluster dissimilarity ``zeta2[s]`` and between-cluster
     ``zeta_b`` (see :func:`generic_problem`). Mixing matrices are built from ``g`` with
-    ``rule`` (``W_s`` on each cluster's induced subgraph). Smaller is better; ``inf`` if the
-    bound diverges."""
+    ``rule`` (``W_s`` on each cluster's induced subgraph). Smaller is better; ``inf`` when the
+    bound does not converge — its rate (:func:`cycle_rate`, the one definition) is ``≥ 1`` —
+    whatever its value after ``cycles`` (a transient there, not a bound on the limit)."""
     from ssdfl.graphs.mixing import mixing_matrix
     from ssdfl.theory.reference import block_mixing
 
@@ -1265,6 +1266,8 @@ def formation_bound(
     P = generic_problem(
         lab, Wa, Wr, eta, tau_a, tau_r, L=L, mu=mu, zeta2=zeta2, zeta_b=zeta_b, sigma2=sigma2
     )
+    if not cycle_rate(P).upper < 1:
+        return math.inf
     tr = run_bounds(P, cycles, e0=np.zeros(P.S), b0=0.0, m0=math.sqrt(P.N) * dist0)
     return float(tr.opt[-1])
 
