@@ -61,8 +61,11 @@ GLOSSARY: list[tuple[str, str]] = [
           "disagreement contracts by at least ε over the τ_a intra-cluster rounds."),
     ("τ_a, τ_r", "intra-cluster rounds (local step + gossip inside the cluster) and "
                  "inter-cluster rounds (gossip over the whole graph) per global cycle."),
-    ("rate, radius", "Theorem 2: the bound on (1/N)E‖X − 1x*ᵀ‖² shrinks by 'rate' per cycle "
-                     "towards 'radius'. A rate ≥ 1 means the bound proves nothing (radius ∞)."),
+    ("rate, radius", "Theorem 2: 'rate' is the certified growth factor per cycle of the map the "
+                     "bound on (1/N)E‖X − 1x*ᵀ‖² iterates; below 1 the bound converges to "
+                     "'radius', otherwise the radius is ∞ and the bound proves nothing. It "
+                     "proves convergence only when it also ends below its start. L, μ and ζ "
+                     "come from the devices' model (docs/theory.md §7e–§7g)."),
     ("FMMC", "fastest-mixing Markov chain: the edge weights minimizing λ₂ on the same graph "
              "(Boyd, Diaconis & Xiao), an upper limit on what re-weighting gossip can gain."),
 ]  # fmt: skip
