@@ -64,9 +64,31 @@ def _child(job: FunctionJob, conn: Any) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         rep = run_function(job)
-        conn.send(rep)
+        try:
+            conn.send(rep)
+        except (BrokenPipeError, ConnectionError):
+            os._exit(1)  # the caller stopped listening (interrupted): nothing to report to
     finally:
         conn.close()
+
+
+def _start_forkserver() -> None:
+    """Start multiprocessing's forkserver with SIGINT ignored. The server is a fresh
+    interpreter (fork + exec): an ignored signal stays ignored across ``exec``, so a terminal's
+    Ctrl-C while it imports numpy and ssdfl cannot print its traceback (its preload keeps
+    SIGINT ignored, ``_forkserver``). Here SIGINT is ignored only while the server is spawned
+    (``ensure_running`` does not wait for its imports); the caller handles Ctrl-C after."""
+    import threading
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 class LocalProcessExecutor(Executor):
@@ -93,6 +115,7 @@ class LocalProcessExecutor(Executor):
         use_short_socket_dir()  # the forkserver's socket path must fit AF_UNIX's limit
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["ssdfl.aggregation._forkserver"])
+        _start_forkserver()
         reports: list[FunctionReport | None] = [None] * len(jobs)
         pending = list(enumerate(jobs))
         running: list[tuple[int, Any, Any, FunctionJob]] = []
