@@ -1143,7 +1143,8 @@ def certified_rate(
     """:class:`Rate` of a monotone, positively homogeneous map ``tmap0`` on states of ``dim``
     entries: power iteration from the all-ones state (norm weighted by ``weights``, each
     entry's multiplicity), with the Collatz–Wielandt bracket evaluated every few steps until
-    its relative width is ``≤ rtol`` or ``iters`` steps ran. The upper ratio is taken at
+    its relative width is ``≤ rtol``, or ``iters`` steps ran and the bracket does not contain
+    1 (else up to ``10·iters`` steps: slow mixing near rate 1). The upper ratio is taken at
     ``y + δ·max(y)`` for a ladder of ``δ`` (``v`` must be strictly positive; entries the map
     keeps at 0 give ratio 0)."""
     w = np.ones(dim) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -1179,7 +1180,7 @@ def certified_rate(
             lo = max(lo, r)
         return Rate(up, lo, vec)
 
-    for k in range(1, iters + 1):
+    for k in range(1, 10 * iters + 1):
         with np.errstate(over="ignore", invalid="ignore"):
             z = tmap0(y)
         nz = norm(z)
@@ -1192,6 +1193,8 @@ def certified_rate(
             best = bracket(y, best)
             if best.upper - best.lower <= rtol * max(best.upper, 1e-300):
                 break
+            if k >= iters and not (best.lower < 1.0 <= best.upper):
+                break  # the verdict (rate < 1 or ≥ 1) is decided; only then stop early
     return best
 
 
