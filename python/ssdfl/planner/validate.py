@@ -6,10 +6,10 @@ replacement and disjointly, samples of each class in proportion to its histogram
 short supply are scaled down uniformly). Devices train softmax regression with their own
 optimizers. Runs: SSD-FL on the chosen formation ("SSD-FL (chosen)": the plan's one formation,
 i.e. the recommendation of ``ssdfl form``), on the MILP optimum of the paper's objective J for a
-few other ``S``, cSTC (random connected clusters, same ``S``) and sDFL. Outputs ``simulation.csv`` and
-``simulation.png`` (accuracy and consensus gap per cycle) and ``predicted_vs_observed.png``
-(objective ``J`` of each simulated formation against its observed late-cycle consensus gap,
-with Spearman's rank correlation).
+few other ``S``, cSTC (random connected clusters, same ``S``) and sDFL. Outputs
+``simulation.csv`` and ``simulation.png`` (accuracy and consensus gap per cycle) and
+``predicted_vs_observed.png`` (objective ``J`` of each simulated formation against its
+observed late-cycle consensus gap, with Spearman's rank correlation).
 """
 
 from __future__ import annotations
