@@ -272,13 +272,19 @@ def test_names_convert_in_bulk_without_a_python_call_per_integer(
     e = e[e[:, 0] != e[:, 1]]
     plain = Graph.from_edges(e, n=n)
     keys = rng.permutation(10 * n)[:n] - 7 * n  # distinct ints, negative too, shuffled
-    named = Graph.from_edges(e, n=n, labels=keys)
+    named = Graph.from_edges(e, n=n, labels=keys)  # spread out: binary search
+    dense_keys = rng.permutation(n) + 100
+    dense = Graph.from_edges(e, n=n, labels=dense_keys)  # a dense name → position table
     S = rng.choice(n, size=n // 3, replace=False)
-    for G, names in ((plain, S), (named, keys[S])):
+    for G, names in ((plain, S), (named, keys[S]), (dense, dense_keys[S])):
         for form in (names, names.tolist(), names.astype(np.int32)):
             mask = G.mask(form)
             assert np.flatnonzero(mask).tolist() == sorted(S.tolist())
+            assert G.index(form).tolist() == S.tolist()  # in the order given
     assert calls == []
+    for G, bad in ((dense, 99), (dense, n + 100), (named, int(keys.min()) - 1)):
+        with pytest.raises(SsdflError, match=f"no node named {bad}"):
+            G.index([G.node_names()[0], bad])
     strs = Graph.from_edges(e, n=n, labels=[f"x{k}" for k in keys])
     assert np.flatnonzero(strs.mask([f"x{k}" for k in keys[S]])).tolist() == sorted(S.tolist())
     assert calls == [1]

@@ -102,7 +102,8 @@ class Graph:
     def __init__(self, core: _core.CoreGraph, labels: Sequence[Any] | np.ndarray | None = None):
         self._core = core
         self._index: dict[Any, int] | None = None  # name -> position (built on first use)
-        self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # integer names, sorted
+        # integer names: (argsort, sorted labels, dense name→position table or None)
+        self._sorted: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self._unit: Graph | None = None  # the unweighted view (built on first use)
         if labels is not None:
             labels = np.asarray(labels) if not isinstance(labels, np.ndarray) else labels
@@ -330,7 +331,9 @@ class Graph:
         return pos
 
     def _lookup_ints(self, arr: np.ndarray) -> np.ndarray:
-        """Positions of integer names among integer labels: one binary search per name."""
+        """Positions of integer names among integer labels, vectorized: a dense table
+        ``name − min → position`` when the labels span at most ``8n`` values, else a binary
+        search of the sorted names among the sorted labels."""
         if self._sorted is None:
             labels = self._labels
             assert labels is not None
@@ -342,17 +345,34 @@ class Graph:
                     f"node name {dup!r} is not unique: names are ambiguous in this graph; "
                     "pass Positions(...) or a boolean mask"
                 )
-            self._sorted = (order, keys)
-        order, keys = self._sorted
-        if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            table = None
+            if keys.size and int(keys[-1]) - int(keys[0]) < 8 * keys.size + 1024:
+                table = np.full(int(keys[-1]) - int(keys[0]) + 1, -1, dtype=np.int64)
+                table[keys - keys[0]] = order
+            self._sorted = (order, keys, table)
+        order, keys, table = self._sorted
+        if keys.size == 0 or arr.size == 0:
+            if arr.size:
+                _no_such_node(arr[0], self.n)
+            return np.zeros(0, dtype=np.int64)
+        if arr.dtype.kind == "u" and int(arr.max()) > np.iinfo(np.int64).max:
             _no_such_node(int(arr.max()), self.n)
         want = arr.astype(np.int64, copy=False)
-        at = np.searchsorted(keys, want)
-        at_c = np.minimum(at, max(keys.size - 1, 0))
-        found = (at < keys.size) & (keys[at_c] == want) if keys.size else np.zeros(len(want), bool)
-        if not found.all():
-            _no_such_node(arr[int(np.flatnonzero(~found)[0])], self.n)
-        return order[at_c].astype(np.int64, copy=False)
+        if table is not None:
+            off = want - keys[0]
+            inside = (off >= 0) & (off < table.size)
+            pos = np.where(inside, table[np.where(inside, off, 0)], -1)
+        else:
+            q = np.argsort(want)
+            at = np.searchsorted(keys, want[q])  # sorted queries: cache-friendly
+            at_c = np.minimum(at, keys.size - 1)
+            hit = keys[at_c] == want[q]
+            pos = np.empty(len(want), dtype=np.int64)
+            pos[q] = np.where(hit, order[at_c], -1)
+        missing = np.flatnonzero(pos < 0)
+        if missing.size:
+            _no_such_node(arr[int(missing[0])], self.n)
+        return pos
 
     def _lookup(self, items: Sequence[Any] | np.ndarray) -> np.ndarray:
         """Positions of arbitrary (hashable) names: one dict lookup pass."""
