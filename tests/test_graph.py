@@ -17,6 +17,7 @@ from hypothesis.extra import numpy as hnp
 
 import ssdfl
 from conftest import EXAMPLES, weighted_graphs
+from ssdfl.graphs.graph import Positions
 
 
 def nx_weights(g: nx.Graph, names: list) -> dict[frozenset, float]:
@@ -273,11 +274,15 @@ def test_subgraph_matches_networkx(g: nx.Graph, data: st.DataObject) -> None:
 
 def test_subgraph_keeps_labels() -> None:
     G = ssdfl.Graph.from_edges([(0, 1), (1, 2), (2, 3)], labels=["a", "b", "c", "d"])
-    H = G.subgraph([3, 1, 2])
+    H = G.subgraph(["d", "b", "c"])  # node names, as networkx's G.subgraph
     assert H.labels.tolist() == ["b", "c", "d"]
     assert set(H.to_networkx().edges()) == {("b", "c"), ("c", "d")}
+    assert G.subgraph(Positions([3, 1, 2])) == H
+    assert G.subgraph(Positions([3, 1, 2])).labels.tolist() == ["b", "c", "d"]
     with pytest.raises(ssdfl.SsdflError, match="out of range"):
-        G.subgraph([4])
+        G.subgraph(Positions([4]))
+    with pytest.raises(ssdfl.SsdflError, match="no node named 3"):
+        G.subgraph([3])  # an integer is a name, and this graph's names are strings
 
 
 @pytest.mark.parametrize(

@@ -58,5 +58,6 @@ def test_invalid_sets_raise() -> None:
             ssdfl.conductance(G, bad)
     with pytest.raises(ssdfl.SsdflError, match="out of range"):
         ssdfl.volume(G, [5])
-    with pytest.raises(ssdfl.SsdflError, match="integer"):
+    with pytest.raises(ssdfl.SsdflError, match=r"no node named 0\.5"):
         ssdfl.volume(G, [0.5])
+    assert ssdfl.volume(G, [1.0]) == ssdfl.volume(G, [1]) == 2  # 1.0 == 1, as a dict key

@@ -91,7 +91,7 @@ def test_disconnected_cluster_is_split_and_joiner_attached() -> None:
     names = h.node_names()
     pos = {u: i for i, u in enumerate(names)}
     flood = sum(
-        flooding_traffic(h.subgraph([pos[u] for u in c]), R[[pos[u] for u in sorted(c)]]).bytes
+        flooding_traffic(h.subgraph(list(c)), R[[pos[u] for u in sorted(c)]]).bytes
         for c in got
         if len(c) > 1 and not (c == set(parts[1]) or c == set(parts[2]))
     )

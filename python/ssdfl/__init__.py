@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         mixing_conductance,
     )
     from ssdfl.graphs.fastest_mixing import FastestMixing, fastest_mixing
-    from ssdfl.graphs.graph import Graph, as_graph
+    from ssdfl.graphs.graph import Graph, Positions, as_graph
     from ssdfl.graphs.graph_io import read_graph, write_graph
     from ssdfl.graphs.metrics import (
         component_labels,
@@ -151,7 +151,7 @@ _LAZY = exports(
             "mixing_conductance",
         ),
         "ssdfl.graphs.fastest_mixing": ("FastestMixing", "fastest_mixing"),
-        "ssdfl.graphs.graph": ("Graph", "as_graph"),
+        "ssdfl.graphs.graph": ("Graph", "Positions", "as_graph"),
         "ssdfl.graphs.graph_io": ("read_graph", "write_graph"),
         "ssdfl.graphs.metrics": (
             "component_labels",
@@ -286,6 +286,7 @@ __all__ = [
     "OptimizerPopulation",
     "Partition",
     "PlanConfig",
+    "Positions",
     "ProxSGD",
     "Quadratic",
     "RunSpec",

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ssdfl.cli.app import app, console
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import Graph, NodeSet
+from ssdfl.graphs.graph import Graph, NodeSet, Positions
 from ssdfl.graphs.graph_io import format_help, read_graph
 from ssdfl.graphs.metrics import conductance, connected_components, cut_size, volume
 
@@ -38,8 +38,8 @@ def graph_summary(g: Graph, S: NodeSet | None = None, strict: bool = False) -> d
     set ``S`` (default :func:`sample_set`): ``vol(S)``, ``cut(S) = cut(S, V∖S)`` and the
     conductance ``cut(S) / min(vol S, vol V∖S)``. With ``strict`` an undefined conductance
     (empty S, S = V, a side of zero volume) raises; otherwise it is reported as ``None`` with
-    the reason. ``S`` holds node indices and/or node names (:meth:`Graph.index`); the entry
-    lists both (``nodes``: indices, ``names``: the labels).
+    the reason. ``S`` is a node set (node names, :meth:`Graph.index`; ``Positions`` for
+    positions); the entry lists both (``nodes``: positions, ``names``: the labels).
     """
     comps = connected_components(g)
     deg = g.degrees
@@ -62,7 +62,7 @@ def graph_summary(g: Graph, S: NodeSet | None = None, strict: bool = False) -> d
     if S is None:
         if g.n < 2:
             return out
-        S = sample_set(g)
+        S = Positions(sample_set(g))
     mask = g.mask(S)
     entry: dict[str, Any] = {
         "size": int(mask.sum()),
@@ -82,15 +82,15 @@ def graph_summary(g: Graph, S: NodeSet | None = None, strict: bool = False) -> d
     return out
 
 
-def _parse_set(text: str) -> list[int | str]:
-    """Comma-separated nodes: integers are 0-based node indices, anything else a node name
-    (surrounding blanks stripped)."""
+def _parse_set(text: str, string_names: bool = False) -> list[int | str]:
+    """Comma-separated node names (surrounding blanks stripped): a token that is an integer is
+    an integer name unless the graph's names are strings (``string_names``)."""
     out: list[int | str] = []
     for tok in (t.strip() for t in text.split(",")):
         if not tok:
             continue
         try:
-            out.append(int(tok))
+            out.append(tok if string_names else int(tok))
         except ValueError:
             out.append(tok)
     return out
@@ -147,8 +147,8 @@ def info(
     nodes: str | None = typer.Option(
         None,
         "--set",
-        help="Comma-separated nodes whose volume, cut and conductance to report: integers "
-        "are 0-based node indices, anything else a node name, e.g. Myriel,Napoleon "
+        help="Comma-separated node names whose volume, cut and conductance to report: the "
+        "file's labels (0-based node numbers for formats without labels), e.g. Myriel,Napoleon "
         "(default: the first half of the nodes in BFS order from node 0).",
     ),
     directed: str | None = typer.Option(
@@ -165,10 +165,11 @@ def info(
     Degrees and volumes are weighted; conductance = cut(S) / min(vol S, vol V∖S) with the
     weights (networkx: ``nx.conductance(G, S, weight="weight")``).
     """
-    S = _parse_set(nodes) if nodes is not None else None
     if fmt in (None, "edgelist"):
         _refuse_table_header(graph)
     g = read_graph(graph, format=fmt, directed=directed)
+    strings = g.labels is not None and g.labels.dtype.kind not in "iu"
+    S = _parse_set(nodes, strings) if nodes is not None else None
     summary = graph_summary(g, S, strict=S is not None)
     if as_json:
         print(json.dumps(summary))

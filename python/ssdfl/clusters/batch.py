@@ -24,7 +24,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.graph import Graph, Positions
 from ssdfl.graphs.mixing import MIXING_RULES, mixing_matrix, second_eigenvalue
 
 __all__ = [
@@ -147,7 +147,7 @@ def mixing_slem_many(
         ev = np.linalg.eigvalsh(A)
         lam[ids] = np.maximum(np.abs(ev[:, -2]), np.abs(ev[:, 0]))
     for j in np.flatnonzero(sizes > batch_max).tolist():
-        sub = g.subgraph(clusters[j])
+        sub = g.subgraph(Positions(clusters[j]))
         if sizes[j] <= LANCZOS_MIN:
             lam[j] = second_eigenvalue(mixing_matrix(sub, rule))
         else:
@@ -206,7 +206,7 @@ def cluster_spectra(
         for j, e in zip(ids, ev):
             out[j] = e
     for j in np.flatnonzero(sizes > BATCH_MAX).tolist():
-        sub = g.subgraph(clusters[j])
+        sub = g.subgraph(Positions(clusters[j]))
         if sizes[j] <= dense_max:
             out[j] = np.linalg.eigvalsh(mixing_matrix(sub, rule).toarray())
         else:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ssdfl._progress import get_logger, stage
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.graph import Graph, Positions
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.plan import plan_formation
 from ssdfl.planner.protocol import record_extra_bytes
@@ -193,7 +193,9 @@ def _initial_formation(sub: Graph, dev: DeviceTable, cfg: PlanConfig) -> tuple[n
     for i, c in enumerate(full_reformation(sub, dev, cfg)):
         lab[c] = i
     init = sum(
-        flooding_traffic(sub.subgraph(m), record_bytes(sub.subgraph(m), extra)).bytes
+        flooding_traffic(
+            sub.subgraph(Positions(m)), record_bytes(sub.subgraph(Positions(m)), extra)
+        ).bytes
         for m in (np.flatnonzero(comp == j) for j in range(k))
     )
     return lab, int(init)
@@ -219,7 +221,7 @@ def run_trace(
     cfg = st.config()
     n = g.n
     idx = np.flatnonzero(trace.initial)
-    sub = g.subgraph(idx)
+    sub = g.subgraph(Positions(idx))
     first, init = _initial_formation(sub, devices_fn(idx), cfg)
     lab = np.zeros(n, dtype=np.int64)
     lab[idx] = first

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, Union
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeAlias, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,11 +22,57 @@ if TYPE_CHECKING:
     import networkx as nx
     import rustworkx as rx
 
-__all__ = ["Graph", "GraphLike", "NetworkxGraph", "NodeSet", "SparseAdjacency", "as_graph"]
+__all__ = [
+    "Graph",
+    "GraphLike",
+    "NetworkxGraph",
+    "NodeSet",
+    "Positions",
+    "SparseAdjacency",
+    "as_graph",
+    "as_mask",
+]
 
-NodeSet = Iterable[Any] | np.ndarray
-"""A set of nodes: an iterable of node indices (integers) or node names (labels that are not
-integers, e.g. ``["Myriel", "Napoleon"]``), or a boolean mask of length ``n``."""
+
+class Positions:
+    """Node *positions* ``0..n-1`` (the rows of a :class:`Graph`; the order of ``G.nodes`` for
+    a networkx graph), given where a node set is expected.
+
+    A node set holds node *names* (networkx's node keys; a graph without names is named
+    ``0..n-1``). ``Positions`` says "these integers are positions, not names":
+    ``ssdfl.conductance(G, Positions([0, 1, 2]))`` is the conductance of the first three nodes
+    of ``G`` whatever their keys. :meth:`Graph.index` turns names into positions.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, positions: Iterable[int] | np.ndarray) -> None:
+        arr = np.asarray(positions if isinstance(positions, np.ndarray) else list(positions))
+        if arr.size == 0:
+            arr = np.zeros(0, dtype=np.int64)
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            raise SsdflError(
+                f"Positions takes a 1-D sequence of integer node positions, got dtype "
+                f"{arr.dtype} and shape {arr.shape} (a boolean mask is positional already)"
+            )
+        self.array: np.ndarray = arr.astype(np.int64, copy=False)
+        """The positions (1-D int64 array)."""
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __iter__(self) -> Any:
+        return iter(self.array.tolist())
+
+    def __repr__(self) -> str:
+        return f"Positions({self.array.tolist()!r})"
+
+
+NodeSet = Iterable[Any] | np.ndarray | Positions
+"""A set of nodes: an iterable (list, set, numpy array, …) of node names, a single name that
+is a string, a boolean mask of length ``n``, or :class:`Positions`. Names are the graph's
+labels (networkx node keys, file labels); a graph without labels is named ``0..n-1``, so
+there names and positions coincide."""
 
 
 def square_csr(matrix: Any, name: str) -> sp.csr_array:
@@ -51,11 +97,14 @@ class Graph:
     :meth:`from_rustworkx` or :func:`ssdfl.read_graph`.
     """
 
-    __slots__ = ("_core", "_index", "_labels")
+    __slots__ = ("_core", "_index", "_labels", "_sorted", "_unit")
 
     def __init__(self, core: _core.CoreGraph, labels: Sequence[Any] | np.ndarray | None = None):
         self._core = core
-        self._index: dict[Any, int] | None = None
+        self._index: dict[Any, int] | None = None  # name -> position (built on first use)
+        # integer names: (argsort, sorted labels, dense name→position table or None)
+        self._sorted: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        self._unit: Graph | None = None  # the unweighted view (built on first use)
         if labels is not None:
             labels = np.asarray(labels) if not isinstance(labels, np.ndarray) else labels
             if labels.dtype.kind == "U":  # keep strings as Python objects, not fixed-width
@@ -253,43 +302,126 @@ class Graph:
         e = self._core.edges()
         return e.src, e.dst, e.weights
 
-    def index(self, names: Iterable[Any]) -> np.ndarray:
-        """Node indices of the nodes named ``names`` (labels; plain indices when the graph has
-        none). An unknown name is an :class:`SsdflError`. Inverse of :meth:`names`."""
-        if self._index is None:
-            self._index = {x: i for i, x in enumerate(self.node_names())}
-        items = list(names)
-        out = np.empty(len(items), dtype=np.int64)
-        for k, x in enumerate(items):
-            key = x.item() if isinstance(x, np.generic) else x
-            try:
-                out[k] = self._index[key]
-            except (KeyError, TypeError):
+    def index(self, names: Iterable[Any] | str) -> np.ndarray:
+        """Positions (int64 array, in the order given) of the nodes named ``names``: node
+        labels, or ``0..n-1`` when the graph has none. An unknown name is an
+        :class:`SsdflError`. Inverse of :meth:`names`; wrap the result in :class:`Positions`
+        to pass it where a node set is expected.
+
+        Integer names (numpy integer arrays, lists of ints) are converted in one vectorized
+        step (a range check, or a binary search among integer labels); other names in one
+        dict lookup pass."""
+        if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
+            names = [names]  # one name (a string is a name, not its characters)
+        items = names if isinstance(names, (np.ndarray, list)) else list(names)
+        arr = items if isinstance(items, np.ndarray) else _int_array(items)
+        labels = self._labels
+        if arr is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
+            if labels is None:
+                return self._check_range(arr.astype(np.int64, copy=False), arr)
+            if labels.dtype.kind == "i":
+                return self._lookup_ints(arr)
+        return self._lookup(items)
+
+    def _check_range(self, pos: np.ndarray, asked: Any) -> np.ndarray:
+        bad = (pos < 0) | (pos >= self.n)
+        if bad.any():
+            x = asked[int(np.flatnonzero(bad)[0])]
+            raise SsdflError(f"node index {x} is out of range for a graph with {self.n} nodes")
+        return pos
+
+    def _lookup_ints(self, arr: np.ndarray) -> np.ndarray:
+        """Positions of integer names among integer labels, vectorized: a dense table
+        ``name − min → position`` when the labels span at most ``8n`` values, else a binary
+        search of the sorted names among the sorted labels."""
+        if self._sorted is None:
+            labels = self._labels
+            assert labels is not None
+            order = np.argsort(labels, kind="stable")
+            keys = labels[order]
+            if keys.size > 1 and bool((keys[1:] == keys[:-1]).any()):
+                dup = keys[1:][keys[1:] == keys[:-1]][0]
                 raise SsdflError(
-                    f"no node named {x!r} in this graph (node sets hold integer node indices "
-                    "or node names)"
-                ) from None
+                    f"node name {dup!r} is not unique: names are ambiguous in this graph; "
+                    "pass Positions(...) or a boolean mask"
+                )
+            table = None
+            if keys.size and int(keys[-1]) - int(keys[0]) < 8 * keys.size + 1024:
+                table = np.full(int(keys[-1]) - int(keys[0]) + 1, -1, dtype=np.int64)
+                table[keys - keys[0]] = order
+            self._sorted = (order, keys, table)
+        order, keys, table = self._sorted
+        if keys.size == 0 or arr.size == 0:
+            if arr.size:
+                _no_such_node(arr[0], self.n)
+            return np.zeros(0, dtype=np.int64)
+        if arr.dtype.kind == "u" and int(arr.max()) > np.iinfo(np.int64).max:
+            _no_such_node(int(arr.max()), self.n)
+        want = arr.astype(np.int64, copy=False)
+        if table is not None:
+            off = want - keys[0]
+            inside = (off >= 0) & (off < table.size)
+            pos = np.where(inside, table[np.where(inside, off, 0)], -1)
+        else:
+            q = np.argsort(want)
+            at = np.searchsorted(keys, want[q])  # sorted queries: cache-friendly
+            at_c = np.minimum(at, keys.size - 1)
+            hit = keys[at_c] == want[q]
+            pos = np.empty(len(want), dtype=np.int64)
+            pos[q] = np.where(hit, order[at_c], -1)
+        missing = np.flatnonzero(pos < 0)
+        if missing.size:
+            _no_such_node(arr[int(missing[0])], self.n)
+        return pos
+
+    def _lookup(self, items: Sequence[Any] | np.ndarray) -> np.ndarray:
+        """Positions of arbitrary (hashable) names: one dict lookup pass."""
+        if self._index is None:
+            index = {x: i for i, x in enumerate(self.node_names())}
+            if len(index) != self.n:
+                raise SsdflError(
+                    "node names are not unique in this graph; pass Positions(...) or a "
+                    "boolean mask"
+                )
+            self._index = index
+        get = self._index.get
+        seq = items.tolist() if isinstance(items, np.ndarray) else items
+        try:
+            out = np.fromiter((get(x, -1) for x in seq), dtype=np.int64, count=len(seq))
+        except TypeError:  # an unhashable item
+            bad = next(x for x in seq if not _hashable(x))
+            _no_such_node(bad, self.n)
+        missing = np.flatnonzero(out < 0)
+        if missing.size:
+            _no_such_node(seq[int(missing[0])], self.n)
         return out
 
     def names(self, nodes: NodeSet) -> list[Any]:
-        """Names (labels) of a node set, in increasing index order. Inverse of :meth:`index`."""
+        """Names (labels) of a node set, in increasing position order. Inverse of :meth:`index`."""
         names = self.node_names()
         return [names[i] for i in np.flatnonzero(as_mask(self, nodes)).tolist()]
 
     def unweighted(self) -> Graph:
-        """The same graph with every edge weight 1 (labels kept; ``self`` if already so)."""
+        """The same graph with every edge weight 1 (labels kept; ``self`` if already so).
+
+        Built once and kept: graphs are immutable, so later calls return the same object."""
         if not self.weighted:
             return self
-        s, d, _ = self.edges()
-        return Graph(_core.CoreGraph.from_edges(self.n, s, d, None).graph, self._labels)
+        if self._unit is None:
+            s, d, _ = self.edges()
+            unit = Graph(_core.CoreGraph.from_edges(self.n, s, d, None).graph, self._labels)
+            unit._index, unit._sorted = self._index, self._sorted
+            self._unit = unit
+        return self._unit
 
     def mask(self, nodes: NodeSet) -> np.ndarray:
-        """Boolean mask of length ``n`` from a node set (indices or a mask); validated."""
+        """Boolean mask of length ``n`` (by position) of a node set; validated."""
         return as_mask(self, nodes)
 
     def subgraph(self, nodes: NodeSet) -> Graph:
-        """Subgraph induced by ``nodes``, relabelled ``0..k-1`` in increasing node order;
-        labels carried over (indices become labels when the graph had none)."""
+        """Subgraph induced by ``nodes``, positions ``0..k-1`` in increasing position order;
+        names carried over (as networkx's ``G.subgraph``: positions become the names when the
+        graph had none)."""
         idx = np.flatnonzero(as_mask(self, nodes)).astype(np.int64)
         core = self._core.induced_subgraph(idx)
         labels = idx if self._labels is None else self._labels[idx]
@@ -320,6 +452,8 @@ class Graph:
     def __setstate__(self, st: dict[str, Any]) -> None:
         self._core = _core.CoreGraph.from_edges(st["n"], st["src"], st["dst"], st["w"]).graph
         self._index = None
+        self._sorted = None
+        self._unit = None
         self._labels = st["labels"]
 
 
@@ -378,51 +512,55 @@ def as_graph(obj: GraphLike) -> Graph:
     )
 
 
-def _is_bool(x: Any) -> bool:
-    return isinstance(x, (bool, np.bool_))
+def _int_array(items: Sequence[Any]) -> np.ndarray | None:
+    """``items`` as a numpy array when numpy reads them as numbers or booleans (one C-level
+    pass), else ``None`` (names of other types: strings, tuples, mixed)."""
+    try:
+        arr = np.asarray(items)
+    except (ValueError, TypeError, OverflowError):  # ragged or odd items: names
+        return None
+    if len(items) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return arr if arr.dtype.kind in "iub" else None
 
 
-def _is_index(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not _is_bool(x)
+def _hashable(x: Any) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
+
+
+def _no_such_node(x: Any, n: int) -> NoReturn:
+    x = x.item() if isinstance(x, np.generic) else x
+    raise SsdflError(
+        f"no node named {x!r} in this graph ({n} nodes; a node set holds node names — the "
+        "labels, or 0..n-1 when there are none; pass positions with Positions(...) or a "
+        "boolean mask)"
+    )
 
 
 def as_mask(g: Graph, nodes: NodeSet) -> np.ndarray:
-    """Boolean mask of length ``g.n`` from node indices, node names or a boolean mask.
+    """Boolean mask (by position) of length ``g.n`` from a node set.
 
-    Integers are node indices; a set holding any non-integer (e.g. strings) is a set of node
-    names, looked up among the labels (:meth:`Graph.index`)."""
-    if isinstance(nodes, np.ndarray) and nodes.dtype == bool:
+    A node set holds node *names* (:meth:`Graph.index`: the labels, e.g. networkx's node keys
+    whatever their type and order; ``0..n-1`` when the graph has no labels). A boolean numpy
+    mask of length ``n`` and :class:`Positions` are read by position."""
+    if isinstance(nodes, Positions):
+        pos = g._check_range(nodes.array, nodes.array)
+    elif isinstance(nodes, np.ndarray) and nodes.dtype == bool:
         if nodes.shape != (g.n,):
             raise SsdflError(f"boolean mask has shape {nodes.shape}, expected ({g.n},)")
         return np.ascontiguousarray(nodes)
-    if isinstance(nodes, (str, bytes)):
-        nodes = [nodes]  # one name, not its characters
-    if isinstance(nodes, np.ndarray) and nodes.dtype.kind in "iub":
-        idx = nodes
     else:
-        items = list(nodes)
-        names = [k for k, x in enumerate(items) if not _is_index(x) and not _is_bool(x)]
-        if names:  # names looked up among the labels; integers stay node indices
-            found = g.index([items[k] for k in names])
-            for k, i in zip(names, found.tolist()):
-                items[k] = i
-            idx = np.asarray(items, dtype=np.int64)
-        else:
-            idx = np.asarray(items)
-    if idx.size == 0:
-        return np.zeros(g.n, dtype=bool)
-    if idx.dtype == bool:
-        return as_mask(g, idx)
-    if idx.dtype.kind not in "iu":
-        raise SsdflError(f"node set must hold integer node indices, got dtype {idx.dtype}")
-    idx = idx.ravel()
-    bad = (idx < 0) | (idx >= g.n)
-    if bad.any():
-        raise SsdflError(
-            f"node index {int(idx[bad][0])} is out of range for a graph with {g.n} nodes"
-        )
+        if isinstance(nodes, list) and nodes and all(type(x) is bool for x in nodes[:1]):
+            arr = np.asarray(nodes)
+            if arr.dtype == bool:  # a list of booleans: a mask
+                return as_mask(g, arr)
+        pos = g.index(nodes)
     mask = np.zeros(g.n, dtype=bool)
-    mask[idx] = True
+    mask[pos] = True
     return mask
 
 

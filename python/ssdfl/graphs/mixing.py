@@ -23,7 +23,7 @@ import scipy.sparse.linalg as spla
 from threadpoolctl import threadpool_limits
 
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import GraphLike, as_graph
+from ssdfl.graphs.graph import GraphLike, Positions, as_graph
 
 __all__ = [
     "MIXING_RULES",
@@ -97,9 +97,9 @@ def block_mixing_matrix(
             cols.append(idx)
             vals.append(np.ones(1))
             continue
-        if check_connected and not is_set_connected(g, idx):
+        if check_connected and not is_set_connected(g, Positions(idx)):
             raise DisconnectedGraphError(f"cluster {int(s)} induces a disconnected subgraph")
-        Ws = sp.coo_array(mixing_matrix(g.subgraph(idx), rule))
+        Ws = sp.coo_array(mixing_matrix(g.subgraph(Positions(idx)), rule))
         rows.append(idx[Ws.row])
         cols.append(idx[Ws.col])
         vals.append(Ws.data)

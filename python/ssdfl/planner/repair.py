@@ -54,7 +54,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
 
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import Graph, GraphLike, as_graph
+from ssdfl.graphs.graph import Graph, GraphLike, Positions, as_graph
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.formation_io import FormationFileError, read_formation
 from ssdfl.simulate.comm import flooding_traffic, record_bytes
@@ -171,7 +171,7 @@ def _admissible(g: Graph, c: np.ndarray, S: int, cfg: PlanConfig) -> bool:
 
         _v, lo, _hi, _ex = cluster_measure(g, c, measure="mixing", mixing_rule=cfg.mixing_rule)
         return bool(lo >= phi_min(S, cfg.tau_a, cfg.eps))
-    lam = second_eigenvalue(mixing_matrix(g.subgraph(c), cfg.mixing_rule))
+    lam = second_eigenvalue(mixing_matrix(g.subgraph(Positions(c)), cfg.mixing_rule))
     return bool(lam**cfg.tau_a <= eps_S(S, cfg.eps) + 1e-12)
 
 
@@ -182,7 +182,7 @@ def _split_until_admissible(
     every part is admissible (singletons always are)."""
     from ssdfl.clusters.clustering import split_hierarchy
 
-    sub = g.subgraph(c)
+    sub = g.subgraph(Positions(c))
     for f in split_hierarchy(sub, 0.0, measure="mixing", mixing_rule=cfg.mixing_rule):
         parts = [c[np.sort(np.asarray(p, dtype=np.int64))] for p in f.clusters]
         if len(parts) == 1:
@@ -206,7 +206,7 @@ def _flood_components(g: Graph, A: sp.csr_array, nodes: np.ndarray, R: np.ndarra
     for comp in _components(A, np.sort(nodes)):
         if len(comp) < 2:
             continue
-        tr = flooding_traffic(g.subgraph(comp), R[comp])
+        tr = flooding_traffic(g.subgraph(Positions(comp)), R[comp])
         rounds = max(rounds, tr.rounds)
         msgs += tr.messages
         byts += tr.bytes
@@ -241,7 +241,7 @@ def full_reformation(
         if len(comp) == 1:
             out.append(comp)
             continue
-        sub = g.subgraph(comp)
+        sub = g.subgraph(Positions(comp))
         p = plan_formation(sub, dev.subset(comp), cfg)
         out.extend(comp[c] for c in p.clusters)
     return _sorted_clusters(out)
@@ -416,7 +416,7 @@ def repair_formation(
     flood = {"rounds": 0, "messages": 0, "bytes": 0}
     for c, a, chg in zip(out, alive, out_changed):
         if a and chg and len(c) > 1:
-            ft = flooding_traffic(g.subgraph(c), R[c])
+            ft = flooding_traffic(g.subgraph(Positions(c)), R[c])
             flood["rounds"] = max(flood["rounds"], ft.rounds)
             flood["messages"] += ft.messages
             flood["bytes"] += ft.bytes

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssdfl._progress import get_logger, stage
-from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.graph import Graph, Positions
 from ssdfl.planner.config import PlanConfig
 
 __all__ = ["SDP_CLUSTERS", "WHOLE_GRAPH_MAX", "fastest_mixing_weights"]
@@ -53,7 +53,7 @@ def fastest_mixing_weights(
                 continue
             method = "sdp" if (few and len(c) <= SDP_MAX) else "subgradient"
             iters = _iterations(len(c), len(multi))
-            r = fastest_mixing(g.subgraph(c), "fmmc", method=method, max_iter=iters)
+            r = fastest_mixing(g.subgraph(Positions(c)), "fmmc", method=method, max_iter=iters)
             row["lambda2_fmmc"] = r.slem
             row["gap_ratio_fmmc"] = r.gap_ratio
             Wc = sp.triu(r.W, k=1).tocoo()

@@ -43,7 +43,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
 
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import Graph, GraphLike, as_graph
+from ssdfl.graphs.graph import Graph, GraphLike, Positions, as_graph
 from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
 from ssdfl.simulate.metrics import device_accuracies, global_losses
 from ssdfl.simulate.modest import ModestState, modest_round
@@ -270,7 +270,7 @@ def simulate_churn(
     def rebuild() -> None:
         nonlocal W_intra, W_inter, m_intra, m_inter, stranded, isolated
         idx = np.flatnonzero(present)
-        sub = g.subgraph(idx)
+        sub = g.subgraph(Positions(idx))
         grp, stranded = effective_groups(A, present, lab)
         Wi = block_mixing_matrix(sub, grp[idx], mixing) if len(idx) > 1 else sp.eye(1)
         Wr = mixing_matrix(sub, mixing) if len(idx) > 1 else sp.eye(1)
@@ -318,7 +318,7 @@ def simulate_churn(
             present = new.copy()
             if strategy in ("repair", "full") and reform is not None:
                 idx = np.flatnonzero(present)
-                new_lab, cost = reform(g.subgraph(idx), lab[idx], strategy)
+                new_lab, cost = reform(g.subgraph(Positions(idx)), lab[idx], strategy)
                 lab[:] = -1
                 lab[idx] = np.asarray(new_lab, dtype=np.int64)
                 bytes_form += int(cost)

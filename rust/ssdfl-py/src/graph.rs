@@ -8,7 +8,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 use ssdfl_core::graph::{BuildReport, Graph};
-use ssdfl_core::metrics;
+use ssdfl_core::metrics::{self, Weighting};
 use ssdfl_core::parse::{parse_edge_list_bytes as core_parse, Labels};
 use std::sync::Arc;
 
@@ -209,48 +209,61 @@ impl PyGraph {
 macro_rules! mask_metric {
     ($name:ident, $core:path, $doc:literal) => {
         #[doc = $doc]
+        #[doc = ""]
+        #[doc = "`unit=True` counts every edge as 1 (networkx's `weight=None`) without a copy."]
         #[pyfunction]
-        fn $name(py: Python<'_>, g: &PyGraph, mask: PyReadonlyArray1<'_, bool>) -> PyResult<f64> {
+        #[pyo3(signature = (g, mask, unit = false))]
+        fn $name(
+            py: Python<'_>,
+            g: &PyGraph,
+            mask: PyReadonlyArray1<'_, bool>,
+            unit: bool,
+        ) -> PyResult<f64> {
             let m = mask.as_slice()?;
             let inner = &g.inner;
-            detach(py, || $core(inner, m)).py()
+            let wt = Weighting::unit_if(unit);
+            detach(py, || $core(inner, m, wt)).py()
         }
     };
 }
 
 mask_metric!(
     volume,
-    metrics::volume,
+    metrics::volume_with,
     "vol(S) = Σ_{u∈S} d_u (weighted degrees)."
 );
-mask_metric!(cut_size, metrics::cut_size, "cut(S, V∖S), weighted.");
+mask_metric!(cut_size, metrics::cut_size_with, "cut(S, V∖S), weighted.");
 mask_metric!(
     conductance,
-    metrics::conductance,
+    metrics::conductance_with,
     "cut(S) / min(vol S, vol S̄)."
 );
 mask_metric!(
     normalized_cut,
-    metrics::normalized_cut,
+    metrics::normalized_cut_with,
     "cut(S)·(1/vol S + 1/vol S̄)."
 );
 mask_metric!(
     edge_expansion,
-    metrics::edge_expansion,
+    metrics::edge_expansion_with,
     "cut(S) / min(|S|, |S̄|)."
 );
 
-/// cut(S, T): weight of edges with one end in S and the other in T (each edge once).
+/// cut(S, T): weight of edges with one end in S and the other in T (each edge once);
+/// `unit=True` counts every edge as 1.
 #[pyfunction]
+#[pyo3(signature = (g, s, t, unit = false))]
 fn cut_between(
     py: Python<'_>,
     g: &PyGraph,
     s: PyReadonlyArray1<'_, bool>,
     t: PyReadonlyArray1<'_, bool>,
+    unit: bool,
 ) -> PyResult<f64> {
     let (a, b) = (s.as_slice()?, t.as_slice()?);
     let inner = &g.inner;
-    detach(py, || metrics::cut_between(inner, a, b)).py()
+    let wt = Weighting::unit_if(unit);
+    detach(py, || metrics::cut_between_with(inner, a, b, wt)).py()
 }
 
 /// True if the subgraph induced by the mask is connected.
