@@ -488,6 +488,12 @@ def run(targets: list[str], n: int, seed: int, verbose: bool = False) -> dict[st
     """``n`` inputs per target; outcome counts (``finding`` counts findings)."""
     import warnings
 
+    import pandas  # noqa: F401  (imports are not timed: the first input would pay for them)
+
+    import ssdfl.aggregation.cost
+    import ssdfl.experiments.grid
+    import ssdfl.theory.devices  # noqa: F401
+
     rng = random.Random(seed)
     counts: dict[str, Counter] = {t: Counter() for t in targets}
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
