@@ -151,7 +151,8 @@ def test_shard_run_checks_before_the_work(tmp_path: Path) -> None:
     os.symlink(a, tmp_path / "b.npy")  # the same file under another name
     assert "listed twice" in _fails(["shard", "run", str(a), str(tmp_path / "b.npy"), "-o", out])
     store = tmp_path / "nonexistent" / "a" / "b"
-    assert "does not exist" in _fails(["shard", "run", str(a), "--store", str(store), "-o", out])
+    assert "does not exist; create it" in _fails(["shard", "run", str(a), "--store", str(store),
+                                                   "-o", out])  # fmt: skip
     assert not (tmp_path / "nonexistent").exists()  # was: created silently
     msg = _fails(["shard", "run", str(a), "--shards", "1000000", "--out", out])
     assert "--shards <= 1,000" in msg

@@ -275,12 +275,14 @@ def _distinct_files(files: list[Path]) -> None:
 
 
 def _existing_store_dir(path: Path) -> None:
-    """A local ``--store`` must be an existing directory: a typo must not create directories."""
-    if not path.exists():
-        raise SsdflError(f"--store {path} does not exist; create the directory first (or leave "
-                         "--store out for a temporary one)")  # fmt: skip
-    if not path.is_dir():
+    """A local ``--store`` is an existing directory, or a new one in an existing directory (as
+    ``mkdir`` without ``-p``): a mistyped path must not create a chain of directories."""
+    if path.exists() and not path.is_dir():
         raise SsdflError(f"--store {path} is not a directory")
+    parent = path.absolute().parent
+    if not path.exists() and not parent.is_dir():
+        raise SsdflError(f"--store {path}: {parent} does not exist; create it first (or leave "
+                         "--store out for a temporary store)")  # fmt: skip
 
 
 @shard_app.command("run")
