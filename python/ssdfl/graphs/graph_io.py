@@ -47,7 +47,7 @@ import numpy as np
 from ssdfl import _core
 from ssdfl._atomic import atomic_write
 from ssdfl.errors import GraphFormatError, SsdflError, SsdflWarning, TooLargeError
-from ssdfl.graphs.graph import Graph, _labels_array, _warn_loops, as_graph
+from ssdfl.graphs.structure import Graph, _labels_array, _warn_loops, graph_from_object
 
 __all__ = [
     "DIRECTED_MODES",
@@ -296,13 +296,14 @@ def read_graph(
 
 
 def write_graph(g: Any, path: str | os.PathLike[str], format: str | None = None) -> Path:
-    """Write ``g`` (anything :func:`ssdfl.as_graph` accepts) atomically; returns the path.
+    """Write ``g`` (an in-memory graph :func:`ssdfl.as_graph` accepts: a :class:`Graph`, networkx,
+    rustworkx, scipy or numpy) atomically; returns the path.
 
     A ``.gz`` suffix compresses the output. Formats that cannot hold a graph's labels or
     weights say so with an :class:`~ssdfl.SsdflError` rather than silently losing them
     (METIS: integer weights only; edge list: labels without whitespace, ``,``, ``#``, ``%``).
     """
-    g = as_graph(g)
+    g = graph_from_object(g)
     p = Path(path)
     fmt = (format or detect_format(p)).lower()
     data = _format_of(fmt).write(g)
