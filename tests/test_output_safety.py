@@ -89,6 +89,8 @@ def test_changed_and_foreign_entries_are_named(tmp_path: Path) -> None:
     (legacy / OUTPUT_MARKER).write_text("written by ssdfl\n")
     (legacy / "thesis.tex").write_text("x")
     assert foreign_files(legacy) == ["thesis.tex"]
+    with pytest.raises(OutputPathError, match=r"older ssdfl .*\(thesis\.tex\)"):
+        check_out(legacy)
 
 
 def test_a_foreign_file_appearing_during_the_run_is_kept(tmp_path: Path) -> None:

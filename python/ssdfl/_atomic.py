@@ -328,11 +328,25 @@ def foreign_files(directory: str | os.PathLike[str]) -> list[str]:
     return foreign
 
 
+def _has_manifest(root: Path) -> bool:
+    try:
+        data = json.loads((root / OUTPUT_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == _MANIFEST_FORMAT
+
+
 def _refuse_foreign(target: Path, flag: str) -> None:
     foreign = foreign_files(target)
     if foreign:
         named = ", ".join(foreign[:_NAMED])
         more = f" and {len(foreign) - _NAMED} more" if len(foreign) > _NAMED else ""
+        if (target / OUTPUT_MARKER).is_file() and not _has_manifest(target):
+            raise OutputPathError(
+                f"{flag} {target} was written by an older ssdfl that kept no list of its files, "
+                f"so they cannot be told from yours ({named}{more}); remove the folder or "
+                f"choose another {flag}"
+            )
         raise OutputPathError(
             f"{flag} {target} holds files ssdfl did not write ({named}{more}); replacing the "
             f"folder would delete them: move them out, or choose another {flag}"
