@@ -139,12 +139,23 @@ def test_out_checked_before_the_work(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "g.edgelist", "link", "real"]
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not Path("/dev/shm").is_dir(), reason="needs a ro mount")
-def test_read_only_out_is_refused_before_the_work(tmp_path: Path) -> None:
-    """A read-only file system is refused by the probe (permissions do not stop root)."""
-    ro = Path("/sys/fs")  # read-only for everyone, and under /sys: refused either way
-    with pytest.raises(OutputPathError):
-        check_out(ro / "ssdfl-out")
+def test_unwritable_out_is_refused_before_the_work(tmp_path: Path, monkeypatch) -> None:
+    """The probe: a parent where nothing can be created (read-only file system, permissions;
+    root ignores permissions, so the failure is injected here) is refused naming --out."""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    with pytest.raises(OutputPathError, match=r"^--out .*o cannot be written \(Permission denied"):
+        check_out(tmp_path / "o")
+    if os.geteuid() != 0:  # a real read-only directory where permissions apply
+        monkeypatch.undo()
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o555)
+        with pytest.raises(OutputPathError, match="cannot be written"):
+            check_out(ro / "o")
 
 
 _HOLD = """
