@@ -235,3 +235,19 @@ def test_ctrl_c_at_any_moment_of_shard_run_prints_one_line(tmp_path: Path, delay
         pytest.skip("the round finished before the signal")
     assert proc.returncode == 130 and err.decode().splitlines() == ["interrupted"], err.decode()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f.name for f in files]
+
+
+@pytest.mark.parametrize("delay", [0.6, 1.0, 1.4])
+def test_ctrl_c_during_start_up_prints_one_line(delay: float) -> None:
+    """Ctrl-C while the command line imports and parses (was: a traceback from the imports, or
+    typer's silent exit 130): one line "interrupted", exit 130."""
+    cmd = [sys.executable, "-c", "from ssdfl.cli import main; main()", "info",
+           str(ROOT / "examples" / "karate.edgelist")]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the command finished before the signal")
+    assert proc.returncode == 130 and err.decode().splitlines() == ["interrupted"], err.decode()

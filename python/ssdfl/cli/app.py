@@ -61,6 +61,15 @@ class _BoundaryGroup(TyperGroup):
                 rest.append(a)
         return super().parse_args(ctx, head + rest)
 
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:  # typer turns a Ctrl-C while parsing into a silent exit 130: say it
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            if _state["debug"]:
+                raise
+            err_console.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
