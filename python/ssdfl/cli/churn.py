@@ -67,13 +67,13 @@ def init_cmd(
     import numpy as np
 
     from ssdfl._progress import get_logger, stage
+    from ssdfl.clusters.flooding import flooding_traffic, record_bytes
     from ssdfl.errors import SsdflError
     from ssdfl.planner.protocol import (
         device_payloads,
         initialization_agreement,
         record_extra_bytes,
     )
-    from ssdfl.simulate.comm import flooding_traffic, record_bytes
     from ssdfl.simulate.protocol import ProtocolView, default_formation, simulate_flooding
 
     if not 0.0 <= loss < 1.0:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ssdfl._progress import get_logger, stage
+from ssdfl.clusters.flooding import flooding_traffic, record_bytes
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, Positions
 from ssdfl.planner.config import PlanConfig
@@ -34,7 +35,6 @@ from ssdfl.simulate.churn import (
     regional_failure,
     simulate_churn,
 )
-from ssdfl.simulate.comm import flooding_traffic, record_bytes
 from ssdfl.theory.devices import DeviceTable
 
 __all__ = [

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from ssdfl.clusters.flooding import record_bytes
 from ssdfl.graphs.graph import GraphLike, as_graph
 from ssdfl.planner.config import PlanConfig
-from ssdfl.simulate.comm import record_bytes
 from ssdfl.simulate.protocol import FloodingResult, ProtocolView, simulate_flooding
 from ssdfl.theory.devices import DeviceTable, homogeneous_devices
 

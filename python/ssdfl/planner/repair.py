@@ -19,10 +19,10 @@ touches only the affected clusters:
 Every step keeps clusters connected (fragments are components, a joiner attaches along an edge,
 merges follow an edge, splits come from the cluster search, whose clusters are connected).
 
-**Traffic** (counted like the initialization, :mod:`ssdfl.simulate.comm`): each joiner sends
+**Traffic** (counted like the initialization, :mod:`ssdfl.clusters.flooding`): each joiner sends
 its record to its neighbours and each neighbour answers with its cluster id (8 bytes); the
 devices of every changed cluster flood their records inside that cluster (closed form
-:func:`~ssdfl.simulate.comm.flooding_traffic` on the cluster's final induced subgraph; a merged
+:func:`~ssdfl.clusters.flooding.flooding_traffic` on the cluster's final induced subgraph; a merged
 or re-split cluster floods as its final union) and run the deterministic repair; then each
 affected device tells its neighbours outside the affected set its new cluster id (8 bytes per
 edge). A full re-formation floods every record over the whole graph (per connected component).
@@ -53,11 +53,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
 
+from ssdfl.clusters.flooding import flooding_traffic, record_bytes
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, Positions, as_graph
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.formation_io import FormationFileError, read_formation
-from ssdfl.simulate.comm import flooding_traffic, record_bytes
 from ssdfl.theory.devices import DeviceTable, homogeneous_devices
 
 __all__ = [

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ssdfl._progress import get_logger, stage
+from ssdfl.clusters.flooding import flooding_traffic, flooding_traffic_sparse, record_bytes
 from ssdfl.clusters.labels import cluster_labels, intra_cluster_edges
 from ssdfl.graphs.graph import Graph
 from ssdfl.planner.config import PlanConfig
@@ -65,78 +65,9 @@ def search_schedule(
             "best": best, "planned": planned}  # fmt: skip
 
 
-def _bfs_dist(A: sp.csr_array, src: int) -> np.ndarray:
-    """Hop distances from ``src`` (connected graph): scipy's breadth-first order, then the
-    depth of every node in the BFS tree by pointer jumping (vectorized)."""
-    import scipy.sparse.csgraph as csg
-
-    order, pred = csg.breadth_first_order(A, src, directed=False, return_predecessors=True)
-    n = A.shape[0]
-    if len(order) != n:
-        from ssdfl.errors import DisconnectedGraphError
-
-        raise DisconnectedGraphError("initialization flooding needs a connected graph")
-    anc = np.where(pred < 0, np.arange(n), pred)
-    dist = (pred >= 0).astype(np.int64)
-    while True:
-        nxt = anc[anc]
-        if np.array_equal(nxt, anc):
-            return dist
-        dist = dist + dist[anc] * (anc != nxt)
-        anc = nxt
-
-
-def flooding_traffic_sparse(g: Graph, record: np.ndarray) -> tuple[int, int, int]:
-    """``(rounds, messages, bytes)`` of :func:`ssdfl.simulate.comm.flooding_traffic` without the
-    ``N × N`` distance matrix. Every node's eccentricity comes from the bounding algorithm of
-    Takes & Kosters (2011): a breadth-first search from ``v`` bounds every eccentricity by
-    ``max(d(v,w), ecc(v) − d(v,w)) ≤ ecc(w) ≤ ecc(v) + d(v,w)``; sources alternate between the
-    largest upper and the smallest lower bound until all bounds meet. Only nodes of maximal
-    eccentricity miss records (those at distance = diameter), and they get one more search each."""
-    n = g.n
-    R = np.broadcast_to(np.asarray(record, dtype=np.int64), (n,))
-    if n == 1:
-        return 0, 0, 0
-    s, d, _ = g.edges()
-    A = sp.coo_array((np.ones(len(s)), (s, d)), shape=(n, n)).tocsr()
-    deg = np.bincount(np.concatenate([s, d]), minlength=n)
-    lo = np.zeros(n, dtype=np.int64)
-    hi = np.full(n, np.iinfo(np.int64).max // 4)
-    done: dict[int, np.ndarray] = {}
-    open_ = np.ones(n, dtype=bool)
-    pick_hi = True
-    while open_.any():
-        cand = np.flatnonzero(open_)
-        if pick_hi:
-            v = int(cand[np.lexsort((-deg[cand], -hi[cand]))[0]])
-        else:
-            v = int(cand[np.lexsort((-deg[cand], lo[cand]))[0]])
-        pick_hi = not pick_hi
-        dv = _bfs_dist(A, v)
-        done[v] = dv
-        ev = int(dv.max())
-        lo = np.maximum(lo, np.maximum(dv, ev - dv))
-        hi = np.minimum(hi, ev + dv)
-        lo[v] = hi[v] = ev
-        open_ &= lo != hi
-    ecc = lo
-    diam = int(ecc.max())
-    messages = int(np.sum(deg * np.minimum(ecc + 1, diam)))
-    total = int(R.sum())
-    known = np.full(n, total, dtype=np.int64)  # Σ_{u: d(u,j) ≤ diam − 1} R_u
-    for j in np.flatnonzero(ecc == diam):
-        dj = done.get(int(j))
-        if dj is None:
-            dj = _bfs_dist(A, int(j))
-        known[j] = total - int(R[dj == diam].sum())
-    return diam, messages, int(np.sum(deg * known))
-
-
 def traffic_summary(
     g: Graph, clusters: list[np.ndarray], dev: DeviceTable, cfg: PlanConfig
 ) -> dict[str, Any]:
-    from ssdfl.simulate.comm import flooding_traffic, record_bytes
-
     m_intra = intra_cluster_edges(g, cluster_labels(clusters, g.n))
     per_msg = 4 * cfg.model_params
     extra = 0
@@ -144,11 +75,8 @@ def traffic_summary(
         extra = 4 * dev.label_hist.shape[1]
     elif dev.grads is not None:
         extra = 4 * dev.grads.shape[1]
-    if g.n <= 2000:
-        init = flooding_traffic(g, record_bytes(g, extra))
-        rounds, messages, nbytes = init.rounds, init.messages, init.bytes
-    else:  # no N × N distance matrix at scale
-        rounds, messages, nbytes = flooding_traffic_sparse(g, record_bytes(g, extra))
+    init = flooding_traffic(g, record_bytes(g, extra))
+    rounds, messages, nbytes = init.rounds, init.messages, init.bytes
     intra = 2 * m_intra * cfg.tau_a
     inter = 2 * g.m * cfg.tau_r
     return {

@@ -2,7 +2,7 @@
 
 Every device floods a *record* (its id, neighbour ids, optimizer kind, coefficient, step factor,
 data size and label histogram or gradient statistics, ``R_u`` bytes as in
-:func:`ssdfl.simulate.comm.record_bytes`); once a device holds every record it runs the
+:func:`ssdfl.clusters.flooding.record_bytes`); once a device holds every record it runs the
 deterministic formation algorithm (``formation_fn``) on what it received. The simulation is
 slotted in *ticks* and seeded:
 
@@ -23,7 +23,7 @@ slotted in *ticks* and seeded:
 
 Without loss and delay (``loss = 0``, ``max_delay = 0``) a record reaches every device along a
 shortest path in exactly ``dist`` ticks, nothing is retransmitted, and the data messages and
-bytes equal the closed form :func:`ssdfl.simulate.comm.flooding_traffic` (tested). The hop-count
+bytes equal the closed form :func:`ssdfl.clusters.flooding.flooding_traffic` (tested). The hop-count
 rule is safe under loss and delay: along a shortest path from ``w`` to ``v`` every device has
 hop count ``< D`` for ``w`` and forwards it when it learns it, so every device eventually
 learns every record (tested with loss). Overheads the closed form does not count are reported
@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from ssdfl.clusters.flooding import record_bytes
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, as_graph
 from ssdfl.graphs.metrics import is_connected
-from ssdfl.simulate.comm import record_bytes
 
 __all__ = ["FloodingResult", "ProtocolView", "default_formation", "simulate_flooding"]
 
