@@ -86,8 +86,9 @@ def table(rows: list[tuple[str, float, float]], title: str) -> None:
     for fam in FAMILIES:
         e = np.array([r[1] for r in rows if r[0] == fam])
         s = np.array([r[2] for r in rows if r[0] == fam])
-        pe = np.percentile(e, [50, 90])
-        ps = np.percentile(s, [50, 90]) if np.isfinite(s).any() else [math.inf, math.inf]
+        # nearest-rank percentiles (∞ = rate ≥ 1 stays ∞ instead of becoming NaN)
+        pe = np.percentile(e, [50, 90], method="higher")
+        ps = np.percentile(s, [50, 90], method="higher")
         print(f"| {fam} | {len(e)} | {pe[0]:.3g} / {pe[1]:.3g} / {e.max():.3g} | "
               f"{ps[0]:.3g} / {ps[1]:.3g} | {int(np.sum(e >= 1e6))} | "
               f"{int(np.isfinite(s).sum())}/{len(s)} |")
