@@ -231,7 +231,10 @@ def test_ctrl_c_at_any_moment_of_shard_run_prints_one_line(tmp_path: Path, delay
     time.sleep(delay)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    if proc.returncode == 0:
+    done = (tmp_path / "r.npy").exists()
+    if proc.returncode == 0 or (proc.returncode == -signal.SIGINT and done):
+        # finished first (a signal in the interpreter's last milliseconds, after it restored
+        # the default handler, kills it as any Python program: the result is already whole)
         pytest.skip("the round finished before the signal")
     assert proc.returncode == 130 and err.decode().splitlines() == ["interrupted"], err.decode()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f.name for f in files]
