@@ -25,7 +25,7 @@ import scipy.sparse.linalg as spla
 
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, Positions
-from ssdfl.graphs.mixing import MIXING_RULES, mixing_matrix, second_eigenvalue
+from ssdfl.graphs.mixing import MIXING_RULES, _mixing_matrix, second_eigenvalue
 
 __all__ = [
     "BATCH_MAX",
@@ -149,7 +149,7 @@ def mixing_slem_many(
     for j in np.flatnonzero(sizes > batch_max).tolist():
         sub = g.subgraph(Positions(clusters[j]))
         if sizes[j] <= LANCZOS_MIN:
-            lam[j] = second_eigenvalue(mixing_matrix(sub, rule))
+            lam[j] = second_eigenvalue(_mixing_matrix(sub, rule))
         else:
             lo, l2, _ = _extremes(sub, rule)
             lam[j] = max(abs(l2), abs(lo))
@@ -167,7 +167,7 @@ def _extremes(g: Graph, rule: str, W: sp.csr_array | None = None) -> np.ndarray:
     """``[λ_min, λ₂, 1]`` of the mixing matrix of the connected graph ``g`` by Lanczos."""
     from ssdfl import _core
 
-    W = sp.csr_array(mixing_matrix(g, rule)) if W is None else W
+    W = sp.csr_array(_mixing_matrix(g, rule)) if W is None else W
     h = Graph(_core.mixing_weight_graph(g._core, rule))  # weights W_ij: Laplacian I − W
     lam2 = 1.0 - _laplacian_lambda2(h)
     lam_min = float(
@@ -184,7 +184,7 @@ def graph_slem(
     ``dense_max`` nodes (what ``bounds`` computes), else from :func:`_extremes`."""
     if g.n < 2:
         return 0.0
-    W = sp.csr_array(mixing_matrix(g, rule)) if W is None else W
+    W = sp.csr_array(_mixing_matrix(g, rule)) if W is None else W
     if g.n <= dense_max:
         ev = np.linalg.eigvalsh(W.toarray())
         return float(max(abs(ev[-2]), abs(ev[0])))
@@ -208,7 +208,7 @@ def cluster_spectra(
     for j in np.flatnonzero(sizes > BATCH_MAX).tolist():
         sub = g.subgraph(Positions(clusters[j]))
         if sizes[j] <= dense_max:
-            out[j] = np.linalg.eigvalsh(mixing_matrix(sub, rule).toarray())
+            out[j] = np.linalg.eigvalsh(_mixing_matrix(sub, rule).toarray())
         else:
             out[j] = _extremes(sub, rule)
     return out

@@ -39,7 +39,8 @@ from threadpoolctl import threadpool_limits
 
 from ssdfl.errors import InfeasibleError, SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, as_graph
-from ssdfl.graphs.mixing import mixing_matrix, second_eigenvalue
+from ssdfl.graphs.metrics import _is_connected
+from ssdfl.graphs.mixing import _mixing_matrix, second_eigenvalue
 
 __all__ = ["DENSE_EIG", "SDP_MAX", "FastestMixing", "fastest_mixing"]
 
@@ -101,11 +102,9 @@ def fastest_mixing(
         raise SsdflError(f"problem must be 'fmmc' or 'fdla', got {problem!r}")
     if method not in ("auto", "sdp", "subgradient"):
         raise SsdflError(f"method must be 'auto', 'sdp' or 'subgradient', got {method!r}")
-    from ssdfl.graphs.metrics import is_connected
-
     if g.n < 2:
         raise SsdflError("fastest mixing needs a graph with at least 2 nodes")
-    if not is_connected(g):
+    if not _is_connected(g):
         raise SsdflError("fastest mixing needs a connected graph (no W mixes across components)")
     if method == "subgradient" or (method == "auto" and g.n > SDP_MAX):
         return _subgradient(g, problem, positive_definite, margin, baseline, max_iter,
@@ -153,7 +152,7 @@ def fastest_mixing(
             wv = wv / max(1.0, row.max())
     Wm = sp.csr_array(sp.eye_array(n) - B @ sp.diags_array(wv) @ B.T)
     Wm.eliminate_zeros()
-    base = mixing_matrix(g, baseline)
+    base = _mixing_matrix(g, baseline)
     return FastestMixing(
         W=Wm,
         problem=problem,
@@ -261,7 +260,7 @@ def _subgradient(
                           max_iter, patience)  # fmt: skip
     Wm = eig.matrix(best_w)
     Wm.eliminate_zeros()
-    base = mixing_matrix(g, baseline)
+    base = _mixing_matrix(g, baseline)
     return FastestMixing(
         W=Wm, problem=problem, slem=second_eigenvalue(Wm), baseline=baseline,
         baseline_slem=second_eigenvalue(base), solver="subgradient",

@@ -152,11 +152,19 @@ def component_labels(g: GraphLike) -> np.ndarray:
 
 def is_connected(g: GraphLike) -> bool:
     """True if the graph is non-empty and has one connected component."""
-    g = as_graph(g)
+    return _is_connected(as_graph(g))
+
+
+def _is_connected(g: Graph) -> bool:
+    """:func:`is_connected` of a :class:`Graph` (package-internal: converted at the entry)."""
     return g.n > 0 and _core.connected_components(g._core)[1] == 1
 
 
 def is_set_connected(g: GraphLike, S: NodeSet) -> bool:
     """True if the subgraph induced by ``S`` is connected (``False`` for an empty set)."""
-    h = as_graph(g)
-    return _core.is_set_connected(h._core, as_mask(h, S))
+    return _is_set_connected(as_graph(g), S)
+
+
+def _is_set_connected(g: Graph, S: NodeSet) -> bool:
+    """:func:`is_set_connected` of a :class:`Graph` (package-internal)."""
+    return _core.is_set_connected(g._core, as_mask(g, S))

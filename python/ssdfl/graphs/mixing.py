@@ -22,8 +22,9 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from threadpoolctl import threadpool_limits
 
-from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import GraphLike, Positions, as_graph
+from ssdfl.errors import DisconnectedGraphError, SsdflError
+from ssdfl.graphs.graph import Graph, GraphLike, Positions, as_graph
+from ssdfl.graphs.metrics import _is_set_connected
 
 __all__ = [
     "MIXING_RULES",
@@ -45,7 +46,12 @@ MIXING_RULES = (
 
 def mixing_matrix(g: GraphLike, rule: str = "lazy-metropolis") -> sp.csr_array:
     """Symmetric doubly stochastic mixing matrix of ``g`` by ``rule`` (see module doc)."""
-    g = as_graph(g)
+    return _mixing_matrix(as_graph(g), rule)
+
+
+def _mixing_matrix(g: Graph, rule: str = "lazy-metropolis") -> sp.csr_array:
+    """:func:`mixing_matrix` of a :class:`Graph` (for callers inside the package, which convert
+    once at their public entry)."""
     if rule not in MIXING_RULES:
         raise SsdflError(f"unknown mixing rule {rule!r}; expected one of {MIXING_RULES}")
     n = g.n
@@ -82,9 +88,6 @@ def block_mixing_matrix(
     ``u``): each cluster's mixing matrix (``rule``) on its induced subgraph, a singleton's block
     is ``[1]``. With ``check_connected`` a cluster whose induced subgraph is disconnected
     raises :class:`~ssdfl.errors.DisconnectedGraphError` (``docs/theory.md`` §1, A3)."""
-    from ssdfl.errors import DisconnectedGraphError
-    from ssdfl.graphs.metrics import is_set_connected
-
     g = as_graph(g)
     lab = np.asarray(labels, dtype=np.int64)
     if lab.shape != (g.n,):
@@ -97,9 +100,9 @@ def block_mixing_matrix(
             cols.append(idx)
             vals.append(np.ones(1))
             continue
-        if check_connected and not is_set_connected(g, Positions(idx)):
+        if check_connected and not _is_set_connected(g, Positions(idx)):
             raise DisconnectedGraphError(f"cluster {int(s)} induces a disconnected subgraph")
-        Ws = sp.coo_array(mixing_matrix(g.subgraph(Positions(idx)), rule))
+        Ws = sp.coo_array(_mixing_matrix(g.subgraph(Positions(idx)), rule))
         rows.append(idx[Ws.row])
         cols.append(idx[Ws.col])
         vals.append(Ws.data)

@@ -61,6 +61,7 @@ from ssdfl._progress import get_logger, stage
 from ssdfl.clusters.formation import _jsonable
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
+from ssdfl.graphs.metrics import _is_connected
 from ssdfl.planner.candidates import generate_candidates
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.formation_io import (
@@ -406,14 +407,12 @@ def plan_formation(
     formation with the lowest predicted device loss at ``config``'s budget, with ranked
     alternatives (module docstring; ``docs/formation.md``). ``link_cost``: per-edge costs
     aligned with ``g.edges()`` (:func:`ssdfl.planner.predict.link_costs`)."""
-    from ssdfl.graphs.metrics import is_connected
-
     cfg = config or PlanConfig()
     cfg.validate()
     g = as_graph(g)
     if g.n < 2:
         raise SsdflError("formation planning needs at least 2 devices")
-    if not is_connected(g):
+    if not _is_connected(g):
         raise DisconnectedGraphError(
             "the D2D graph is disconnected: SSD-FL needs one connected graph "
             "(plan each component separately)"
