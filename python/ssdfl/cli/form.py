@@ -8,6 +8,7 @@ import typer
 
 from ssdfl.cli.app import app, console, quiet, table_console
 from ssdfl.graphs.graph_io import format_help, format_option_help
+from ssdfl.planner.estimate import DEFAULT_MAX_EDGES
 
 
 def _early_checks(update: Path | None, simulate: bool, validate: bool, link_cost: str | None,
@@ -105,6 +106,11 @@ def form(
         None, "--pilot-budget", min=0,
         help="Most device-steps the pilot training may spend (0: no pilot, analytic only).",
     ),
+    max_edges: int = typer.Option(
+        DEFAULT_MAX_EDGES, "--max-edges", min=0,
+        help="Refuse graphs with more edges, before the work, with a time and memory "
+        "estimate (0: no limit; docs/reliability.md).",
+    ),
     bandwidth: float | None = typer.Option(
         None, "--bandwidth", help="Time budget: link bandwidth in bytes/s (every link)."
     ),
@@ -148,6 +154,9 @@ def form(
     check_output_dir(out)  # fail before the long work
     _early_checks(update, simulate, validate, link_cost, budget, model_params)
     g = read_graph(graph, format=fmt)
+    from ssdfl.planner.estimate import check_plan_size
+
+    check_plan_size(g.n, g.m, max_edges)  # refuse a too-large graph before the devices file
     dev = read_devices(devices, g) if devices is not None else None  # clear error if not UTF-8
     from ssdfl.planner.specialise import check_goal, goal_specialised
 
@@ -157,7 +166,7 @@ def form(
         admissibility=admissibility, max_clusters=max_clusters, model_params=model_params,
         fastest_mixing=not no_fmmc, schedule=not no_schedule, budget=budget, cycles=cycles,
         model=model, seed=seed, pilot_budget=pilot_budget, bandwidth=bandwidth,
-        latency=latency, step_time=step_time,
+        latency=latency, step_time=step_time, max_edges=max_edges,
     )  # fmt: skip
     if update is not None:
         from ssdfl.planner.repair import update_formation

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssdfl.errors import SsdflError
+from ssdfl.planner.estimate import DEFAULT_MAX_EDGES
 
 __all__ = ["PlanConfig"]
 
@@ -39,6 +40,10 @@ class PlanConfig:
     ``package.module:factory``; ``seed`` the seed of the candidate search (the recommendation
     must not depend on it); ``pilot_budget``, ``bandwidth``, ``latency``, ``step_time``:
     passed to the choice and its :class:`~ssdfl.planner.predict.Budget` when given.
+
+    ``max_edges``: graphs with more edges are refused before any work
+    (:class:`~ssdfl.planner.estimate.PlanTooLargeError`, with the time and memory estimate of
+    :mod:`ssdfl.planner.estimate`); ``None`` or ``0``: no limit (``docs/reliability.md``).
     """
 
     eta: float = 0.05
@@ -72,6 +77,7 @@ class PlanConfig:
     bandwidth: float | None = None
     latency: float | None = None
     step_time: float | None = None
+    max_edges: int | None = DEFAULT_MAX_EDGES
 
     def validate(self) -> None:
         if not (self.eta > 0 and math.isfinite(self.eta)):
@@ -99,5 +105,11 @@ class PlanConfig:
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v >= 0):
                 raise SsdflError(f"{name} must be a finite number >= 0, got {v}")
+        if self.max_edges is not None and (
+            isinstance(self.max_edges, bool)
+            or not isinstance(self.max_edges, (int, np.integer))
+            or self.max_edges < 0
+        ):
+            raise SsdflError(f"max_edges must be an integer >= 0 or None, got {self.max_edges!r}")
         if self.target is not None and not self.target > 0:
             raise SsdflError(f"target must be > 0, got {self.target}")

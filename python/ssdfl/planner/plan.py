@@ -64,6 +64,7 @@ from ssdfl.graphs.graph import GraphLike, as_graph
 from ssdfl.graphs.metrics import _is_connected
 from ssdfl.planner.candidates import generate_candidates
 from ssdfl.planner.config import PlanConfig
+from ssdfl.planner.estimate import check_plan_size
 from ssdfl.planner.formation_io import (
     LEGACY_PLAN_SCHEMA,
     PLAN_SCHEMA,
@@ -432,6 +433,7 @@ def plan_formation(
         from ssdfl._progress import setup_logging
 
         setup_logging()  # the CLI sets logging up itself; library callers get INFO + bars
+    check_plan_size(g.n, g.m, cfg.max_edges, log)  # refuse before the work; log the estimate
     smax = min(cfg.max_clusters or (g.n if g.n <= 64 else 64), g.n)
     with stage(log, "candidate clusters"):
         cands, greedy_seq, strict_seq = generate_candidates(g, cfg, log.info)
