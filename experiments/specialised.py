@@ -81,7 +81,10 @@ def instance(kind: str, seed: int) -> tuple[nx.Graph, np.ndarray, int]:
     if kind == "karate":
         g = nx.karate_club_graph()
         grp = np.array([0 if g.nodes[i]["club"] == "Mr. Hi" else 1 for i in range(34)])
-        return nx.Graph(g.edges()), grp, 5
+        h = nx.Graph()
+        h.add_nodes_from(range(34))  # node order = device index (as_graph keeps node order)
+        h.add_edges_from(g.edges())
+        return h, grp, 5
     raise ValueError(kind)
 
 
@@ -173,6 +176,7 @@ def ifca(model: DeviceModel, k: int, cycles: int, eta: float, x0: np.ndarray | N
 def run_case(case: tuple[str, bool, int, list[str]]) -> list[dict]:
     kind, aligned, seed, models = case
     g, groups, per = instance(kind, seed)
+    assert list(g.nodes()) == list(range(g.number_of_nodes()))  # device i is node i
     sets = class_sets(groups, per, aligned, np.random.default_rng(seed))
     n = g.number_of_nodes()
     rows: list[dict] = []
