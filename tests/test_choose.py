@@ -183,3 +183,24 @@ def test_mean_hops_is_networkx_average_shortest_path() -> None:
     for G in (nx.karate_club_graph(), nx.cycle_graph(9), nx.grid_2d_graph(4, 5)):
         G = nx.convert_node_labels_to_integers(G)
         assert mean_hops(ssdfl.as_graph(G)) == pytest.approx(nx.average_shortest_path_length(G))
+
+
+def test_time_budget_end_to_end_uses_the_models_message_size(tiny: str) -> None:
+    """A time budget resolves the message size from the model (4·d bytes, d = 3 here) and gives
+    every candidate the cycles of :func:`budget_cycles` with that size."""
+    import dataclasses
+
+    g = ssdfl.as_graph(nx.cycle_graph(6))
+    dev = homogeneous_devices(6)
+    b = Budget("time", 5, bandwidth=100.0, latency=0.01, compute=0.02)
+    cfg = PilotConfig(budget=1e5, seeds=1, shortlist=1, baselines=False)
+    ch = choose_formation(g, dev, 0.05, 2, 1, b, model=tiny, pilot=cfg)
+    assert ch["budget"]["model_bytes"] == 12.0
+    b12 = dataclasses.replace(b, model_bytes=12.0)
+    # S = N: 2·0.02 + 1·(0.01 + 12/100) = 0.17 s per cycle, the default budget 5 cycles of it
+    assert ch["budget"]["seconds"] == pytest.approx(5 * 0.17)
+    for r in ch["candidates"]:
+        lab = np.zeros(6, dtype=int)
+        for k, c in enumerate(r["clusters"]):
+            lab[c] = k
+        assert r["cycles"] == budget_cycles(g, lab, 2, 1, b12)
