@@ -35,7 +35,13 @@ from typing import Literal
 
 import numpy as np
 
-from ssdfl.aggregation.reduce import check_dtype, reduce_final, reduce_partial
+from ssdfl.aggregation.reduce import (
+    WeightPlan,
+    check_dtype,
+    plan_weights,
+    reduce_final,
+    reduce_partial,
+)
 from ssdfl.aggregation.store import (
     IntegrityError,
     NpyInfo,
@@ -146,8 +152,6 @@ def apply_memory_cap(limit_mb: float) -> float:
 
 
 def _warm_plan():
-    from ssdfl.aggregation.reduce import plan_weights
-
     return plan_weights([1.0, 1.0], 2)
 
 
@@ -303,8 +307,6 @@ def _execute(job: FunctionJob, rep: FunctionReport) -> None:
     out = np.empty(n_total, dtype=dt) if final else None
     encoded: list[bytes] = []
     if final:
-        from ssdfl.aggregation.reduce import WeightPlan
-
         plan = WeightPlan(weights, job.k, job.w_prime)
     for b, (lo, hi) in enumerate(ranges):
         m = hi - lo

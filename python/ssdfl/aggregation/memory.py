@@ -29,6 +29,7 @@ import numpy as np
 from ssdfl.aggregation.functions import InputRef, read_buffer_elements
 from ssdfl.aggregation.reduce import check_dtype, reduce_partial
 from ssdfl.aggregation.store import CHUNK
+from ssdfl.aggregation.strategies import shard_bounds, tree_levels
 from ssdfl.errors import SsdflError
 
 if TYPE_CHECKING:
@@ -179,8 +180,6 @@ def predict_model_mb(
 ) -> float:
     """Largest predicted function peak (MiB) of a strategy for a model of ``elements``
     parameters, without data (uses :func:`partial_bytes_per_element` for tree leaves)."""
-    from ssdfl.aggregation.strategies import shard_bounds, tree_levels
-
     dt = check_dtype(np.dtype(dtype))
     raw = [InputRef(f"c{i}") for i in range(clients)]
 

@@ -23,9 +23,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ssdfl import _core
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, Positions
 from ssdfl.graphs.mixing import MIXING_RULES, _mixing_matrix, second_eigenvalue
+from ssdfl.graphs.spectral import algebraic_connectivity
 
 __all__ = [
     "BATCH_MAX",
@@ -158,15 +160,11 @@ def mixing_slem_many(
 
 def _laplacian_lambda2(h: Graph) -> float:
     """``λ₂`` of the combinatorial Laplacian of a weighted graph (:mod:`ssdfl.graphs.spectral`)."""
-    from ssdfl.graphs.spectral import algebraic_connectivity
-
     return float(algebraic_connectivity(h, normalized=False, tol=1e-10))
 
 
 def _extremes(g: Graph, rule: str, W: sp.csr_array | None = None) -> np.ndarray:
     """``[λ_min, λ₂, 1]`` of the mixing matrix of the connected graph ``g`` by Lanczos."""
-    from ssdfl import _core
-
     W = sp.csr_array(_mixing_matrix(g, rule)) if W is None else W
     h = Graph(_core.mixing_weight_graph(g._core, rule))  # weights W_ij: Laplacian I − W
     lam2 = 1.0 - _laplacian_lambda2(h)
@@ -221,8 +219,6 @@ def exact_measures_many(
     """Exact conductance (``measure="mixing"``: ``Φ(W_C)``; ``"graph"``: induced-subgraph
     conductance) of every cluster of 2..``limit`` nodes in one Rust call (NaN elsewhere);
     equal to :func:`ssdfl.clusters.clustering.cluster_measure` there."""
-    from ssdfl import _core
-
     out = np.full(len(clusters), np.nan)
     ids = [j for j, c in enumerate(clusters) if 2 <= len(c) <= limit]
     if not ids:

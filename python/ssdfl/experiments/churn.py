@@ -23,11 +23,14 @@ import pandas as pd
 from ssdfl._progress import get_logger, stage
 from ssdfl.clusters.flooding import flooding_traffic, record_bytes
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.graph import Graph, Positions
+from ssdfl.experiments.grid import RunSpec, build_problem
+from ssdfl.graphs.graph import Graph, Positions, as_graph
+from ssdfl.graphs.plotting import save_figure
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.plan import plan_formation
 from ssdfl.planner.protocol import record_extra_bytes
-from ssdfl.planner.repair import OldFormation, repair_formation
+from ssdfl.planner.repair import OldFormation, full_reformation, repair_formation
+from ssdfl.planner.validate import digits_for_devices
 from ssdfl.simulate.churn import (
     MembershipTrace,
     mass_failure,
@@ -103,14 +106,10 @@ def churn_problem(
     the planner sees the split's label histograms (:func:`devices_of`). With ``devices``: each
     device's digits follow its label histogram (:func:`ssdfl.planner.validate.digits_for_devices`;
     accuracy on the pooled samples, no held-out set) and the planner sees the devices file."""
-    from ssdfl.experiments.grid import RunSpec, build_problem
-
     if devices is None:
         spec = RunSpec(graph="rgg", n_devices=g.n, dataset="digits", split="3-label", seed=seed)
         model, _pop, test = build_problem(spec)
         return model, test, lambda idx: devices_of(model, idx)
-    from ssdfl.planner.validate import digits_for_devices
-
     model = digits_for_devices(devices, g.n, seed).logistic()
     return model, None, devices.subset
 
@@ -179,16 +178,12 @@ def _initial_formation(sub: Graph, dev: DeviceTable, cfg: PlanConfig) -> tuple[n
     component."""
     import scipy.sparse.csgraph as csg
 
-    from ssdfl.graphs.graph import as_graph
-
     extra = record_extra_bytes(dev)
     k, comp = csg.connected_components(as_graph(sub).to_scipy(), directed=False)
     if k == 1:
         return plan_formation(sub, dev, cfg).assignment, flooding_traffic(
             sub, record_bytes(sub, extra)
         ).bytes
-    from ssdfl.planner.repair import full_reformation
-
     lab = np.empty(sub.n, dtype=np.int64)
     for i, c in enumerate(full_reformation(sub, dev, cfg)):
         lab[c] = i
@@ -391,8 +386,6 @@ def plot_churn(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ssdfl.graphs.plotting import save_figure
 
     traces = list(dict.fromkeys(df.trace))
     colors = {"none": "C0", "repair": "C1", "full": "C2", "modest": "C3"}

@@ -57,13 +57,31 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ssdfl._atomic import atomic_write
 from ssdfl._progress import get_logger, stage
 from ssdfl.errors import ConfigError, SsdflError
 from ssdfl.graphs.graph import Graph
-from ssdfl.simulate import SimulationResult, make_method, simulate
-from ssdfl.theory.data import FederatedDataset, label_skew_split, synthetic_classification
+from ssdfl.graphs.graph_io import read_graph
+from ssdfl.graphs.mixing import MIXING_RULES
+from ssdfl.planner.plan import PlanConfig, plan_formation
+from ssdfl.simulate import (
+    SimulationResult,
+    make_method,
+    plot_curves,
+    save_figure,
+    simulate,
+    threshold_table,
+)
+from ssdfl.simulate.methods import METHODS
+from ssdfl.theory.data import (
+    FederatedDataset,
+    label_skew_split,
+    load_mnist1d_federated,
+    synthetic_classification,
+)
+from ssdfl.theory.devices import DeviceTable
 from ssdfl.theory.models import DeviceModel, Quadratic
-from ssdfl.theory.optimizers import OptimizerPopulation, random_population
+from ssdfl.theory.optimizers import OPTIMIZERS, OptimizerPopulation, random_population
 
 __all__ = [
     "ExperimentConfig",
@@ -132,8 +150,6 @@ def build_graph(
         from pathlib import Path
 
         if Path(family).exists():
-            from ssdfl.graphs.graph_io import read_graph
-
             g = read_graph(family)
             if g.n != n:
                 raise SsdflError(f"{family} has {g.n} nodes but the run asks for {n} devices")
@@ -197,8 +213,6 @@ def build_problem(
     if spec.dataset == "digits":
         ds, test = _digits(spec)
     elif spec.dataset == "mnist1d":
-        from ssdfl.theory.data import load_mnist1d_federated
-
         scheme, k, alpha = _split(spec)
         ds = load_mnist1d_federated(spec.n_devices, scheme, k=k, alpha=alpha, seed=spec.seed)
         assert ds.X_test is not None and ds.y_test is not None
@@ -263,9 +277,6 @@ def planned_clusters(
 ) -> list[np.ndarray]:
     """The formation chosen by :func:`ssdfl.planner.plan.plan_formation` for this run's devices
     (their optimizers and, for classification, label histograms) and schedule."""
-    from ssdfl.planner.plan import PlanConfig, plan_formation
-    from ssdfl.theory.devices import DeviceTable
-
     n = g.n
     hist = None
     classes: list[str] = []
@@ -625,8 +636,6 @@ def _validate_spec(spec: RunSpec, path: Any) -> None:
         raise SsdflError(f"{path}: unknown model {spec.model!r} ({', '.join(MODELS)})")
     if spec.dataset == "quadratic" and spec.model != "softmax":
         raise SsdflError(f"{path}: dataset 'quadratic' has no model choice (model {spec.model!r})")
-    from ssdfl.simulate.methods import METHODS
-
     if spec.method.lower().replace("-", "").replace("_", "") not in METHODS:
         raise SsdflError(f"{path}: unknown method {spec.method!r} ({', '.join(METHODS)})")
 
@@ -734,9 +743,6 @@ def _finite(spec: RunSpec, path: Any, name: str, lo: float, lo_open: bool = Fals
 def _check_values(spec: RunSpec, path: Any, limits: dict[str, float]) -> None:
     """Value rules of one run (ranges, finiteness, graph family vs ``n_devices``, data set
     sizes, the memory estimate); the message names the field, the value and the rule."""
-    from ssdfl.graphs.mixing import MIXING_RULES
-    from ssdfl.theory.optimizers import OPTIMIZERS
-
     n = spec.n_devices
     if n < 2:
         raise ConfigError(f"{path}: n_devices = {n}; a run needs at least 2 devices")
@@ -834,8 +840,6 @@ def run_config(
     ``<name>_<metric>_bytes.png`` (vs D2D bytes), atomically."""
     from pathlib import Path
 
-    from ssdfl.simulate import threshold_table
-
     if out_dir is not None:
         _safe_name(cfg.name, "config")  # output files stay inside out_dir
     specs = cfg.specs()
@@ -862,8 +866,6 @@ def run_config(
     ]
     thr = pd.concat(parts, ignore_index=True) if parts else None
     if out_dir is not None:
-        from ssdfl._atomic import atomic_write
-
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         with atomic_write(out / f"{cfg.name}.csv") as fh:
@@ -884,8 +886,6 @@ def plot_grid(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ssdfl.simulate import plot_curves, save_figure
 
     metrics = [m for m in metrics if m in table] or ["loss"]
     hue = by[-1]

@@ -37,8 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from ssdfl import _core
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.mixing import MIXING_RULES
 
 __all__ = [
     "LEGACY_PLAN_SCHEMA",
@@ -245,8 +247,6 @@ def _fmmc(
 
 def parse_formation(d: dict[str, Any], where: str = "formation.json") -> FormationRecord:
     """Validate a parsed formation.json object (either schema; module docstring)."""
-    from ssdfl.graphs.mixing import MIXING_RULES
-
     schema = d.get("schema")
     cfg = d.get("config", {})
     if cfg is None:
@@ -328,8 +328,6 @@ def read_formation(
 def align_to_graph(rec: FormationRecord, g: Graph) -> FormationRecord:
     """``rec`` re-indexed by ``g``'s node positions, after checking that its nodes are exactly
     the graph's, every cluster is connected in ``g`` and every FMMC weight is on an edge."""
-    from ssdfl import _core
-
     where = rec.where
     gnames = [_key(x) for x in g.node_names()]
     gpos = {k: i for i, k in enumerate(gnames)}

@@ -18,6 +18,7 @@ import numpy as np
 from ssdfl.clusters.flooding import record_bytes
 from ssdfl.graphs.graph import GraphLike, as_graph
 from ssdfl.planner.config import PlanConfig
+from ssdfl.planner.plan import plan_formation
 from ssdfl.simulate.protocol import FloodingResult, ProtocolView, simulate_flooding
 from ssdfl.theory.devices import DeviceTable, homogeneous_devices
 
@@ -92,8 +93,6 @@ def planner_formation_fn(template: DeviceTable, config: PlanConfig | None = None
     (labels per node of the view). Default config: no FMMC, schedule or Theorem-2 reports
     (they do not change the formation), the recommendation by the analytic predictor alone
     (``pilot_budget=0``: deterministic and cheap on every device)."""
-    from ssdfl.planner.plan import plan_formation
-
     cfg = config or PlanConfig(fastest_mixing=False, schedule=False, theorem2=False,
                                pilot_budget=0)
 

@@ -53,11 +53,21 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
 
+from ssdfl._atomic import atomic_write
+from ssdfl.clusters.clustering import cluster_measure, split_hierarchy
 from ssdfl.clusters.flooding import flooding_traffic, record_bytes
-from ssdfl.errors import SsdflError
+from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, Positions, as_graph
+from ssdfl.graphs.metrics import is_connected
+from ssdfl.graphs.mixing import mixing_matrix, second_eigenvalue
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.formation_io import FormationFileError, read_formation
+from ssdfl.planner.plan import FormationPlan, make_budget, plan_formation
+from ssdfl.planner.predict import predict_formations
+from ssdfl.planner.report import write_report
+from ssdfl.planner.schedule import traffic_summary
+from ssdfl.planner.scoring import candidate_table, formation_objective
+from ssdfl.theory.bounds import eps_S, phi_min
 from ssdfl.theory.devices import DeviceTable, homogeneous_devices
 
 __all__ = [
@@ -161,14 +171,9 @@ def _components(A: sp.csr_array, nodes: np.ndarray) -> list[np.ndarray]:
 
 
 def _admissible(g: Graph, c: np.ndarray, S: int, cfg: PlanConfig) -> bool:
-    from ssdfl.graphs.mixing import mixing_matrix, second_eigenvalue
-    from ssdfl.theory.bounds import eps_S, phi_min
-
     if len(c) <= 1:
         return True
     if cfg.admissibility == "cheeger":
-        from ssdfl.clusters.clustering import cluster_measure
-
         _v, lo, _hi, _ex = cluster_measure(g, c, measure="mixing", mixing_rule=cfg.mixing_rule)
         return bool(lo >= phi_min(S, cfg.tau_a, cfg.eps))
     lam = second_eigenvalue(mixing_matrix(g.subgraph(Positions(c)), cfg.mixing_rule))
@@ -180,8 +185,6 @@ def _split_until_admissible(
 ) -> list[np.ndarray]:
     """Split ``c`` along the paper's loop on its induced subgraph at the first step where
     every part is admissible (singletons always are)."""
-    from ssdfl.clusters.clustering import split_hierarchy
-
     sub = g.subgraph(Positions(c))
     for f in split_hierarchy(sub, 0.0, measure="mixing", mixing_rule=cfg.mixing_rule):
         parts = [c[np.sort(np.asarray(p, dtype=np.int64))] for p in f.clusters]
@@ -231,8 +234,6 @@ def full_reformation(
 ) -> list[np.ndarray]:
     """The planner's formation of every connected component of ``g`` (singleton components
     are their own cluster); the planner needs a connected graph, a churned graph may not be."""
-    from ssdfl.planner.plan import plan_formation
-
     g = as_graph(g)
     cfg = config or PlanConfig(fastest_mixing=False, schedule=False, theorem2=False)
     dev = devices or homogeneous_devices(g.n)
@@ -460,9 +461,6 @@ def predicted_losses(
     """Analytic predicted device loss (:func:`ssdfl.planner.predict.predict_formations`) of the
     repaired formation, ``S = 1`` and ``S = N`` on ``g`` at ``cfg``'s budget; ``None`` when the
     predictor does not know ``cfg.model``."""
-    from ssdfl.planner.plan import make_budget
-    from ssdfl.planner.predict import predict_formations
-
     dev = devices or homogeneous_devices(g.n)
     lab = np.empty(g.n, dtype=np.int64)
     for i, c in enumerate(res_clusters):
@@ -491,10 +489,6 @@ def repaired_plan(
     its ``J`` (for information), and — given ``predicted`` (:func:`predicted_losses`) — its
     predicted device loss next to ``S = 1`` and ``S = N`` as alternatives."""
     from dataclasses import asdict
-
-    from ssdfl.planner.plan import FormationPlan
-    from ssdfl.planner.schedule import traffic_summary
-    from ssdfl.planner.scoring import candidate_table, formation_objective
 
     dev = devices or homogeneous_devices(g.n)
     t = candidate_table(g, res.clusters, dev, cfg)
@@ -561,11 +555,6 @@ def update_formation(
     rule, including the predicted-loss check against ``S = 1`` / ``S = N``), write
     ``formation.json`` and ``report.md`` (with a section on what changed and what it cost)
     into ``out``."""
-    from ssdfl._atomic import atomic_write
-    from ssdfl.errors import DisconnectedGraphError
-    from ssdfl.graphs.metrics import is_connected
-    from ssdfl.planner.report import write_report
-
     old = read_old_formation(old_path)
     if g.n > 1 and not is_connected(g):
         raise DisconnectedGraphError(

@@ -7,8 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ssdfl.clusters.batch import (
+    exact_measures_many,
+    graph_slem,
+    heterogeneity_many,
+    mixing_slem_many,
+)
+from ssdfl.clusters.clustering import EXACT_LIMIT, cluster_measure
 from ssdfl.graphs.graph import Graph
 from ssdfl.planner.config import PlanConfig
+from ssdfl.theory.bounds import eps_S, phi_min
 from ssdfl.theory.devices import DeviceTable
 
 __all__ = ["CandidateTable", "candidate_table", "formation_objective", "objective_terms"]
@@ -31,8 +39,6 @@ class CandidateTable:
 
     def admissible(self, S: int, cfg: PlanConfig) -> np.ndarray:
         """Mask of candidates admissible in a formation of ``S`` clusters."""
-        from ssdfl.theory.bounds import eps_S, phi_min
-
         if cfg.admissibility == "spectral":
             return self.lam**cfg.tau_a <= eps_S(S, cfg.eps) + 1e-12
         return (self.size == 1) | (self.phi_lower >= phi_min(S, cfg.tau_a, cfg.eps))
@@ -50,14 +56,6 @@ def candidate_table(
     g: Graph, candidates: list[np.ndarray], devices: DeviceTable, cfg: PlanConfig
 ) -> CandidateTable:
     """Compute the per-candidate numbers of the module docstring."""
-    from ssdfl.clusters.batch import (
-        exact_measures_many,
-        graph_slem,
-        heterogeneity_many,
-        mixing_slem_many,
-    )
-    from ssdfl.clusters.clustering import EXACT_LIMIT, cluster_measure
-
     pop = devices.population()
     alpha = pop.alphas(cfg.tau_a, cfg.eta)
     hist = devices.label_hist

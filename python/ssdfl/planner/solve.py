@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from ssdfl._progress import get_logger, stage
-from ssdfl.errors import InfeasibleError
+from ssdfl.clusters.setpartition import (
+    exhaustive_set_partition,
+    solve_set_partition,
+    solve_set_partition_all_S,
+)
+from ssdfl.errors import InfeasibleError, TooLargeError
 from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.scoring import CandidateTable, formation_objective, objective_terms
 
@@ -31,8 +36,6 @@ def best_by_S(
 ) -> tuple[list[dict[str, Any]], dict[int, tuple[int, ...]]]:
     """The best formation for every ``S = 1..smax`` (or every ``S`` of ``S_values``; one MILP
     each; ``None`` objective if infeasible) and the chosen candidates per feasible ``S``."""
-    from ssdfl.clusters.setpartition import solve_set_partition
-
     cost, vmax = objective_terms(t, n)
     # tie-break (documented): a tiny weight on the worst intra contraction λ_C^{τ_a}
     tie = 1e-9 * (t.lam**cfg.tau_a)
@@ -72,8 +75,6 @@ def best_formation(
     formation always exists. When the range fits the table the best row is taken (ties: smaller
     ``S``); otherwise one MILP over the whole range (runs of ``S`` with the same admissible
     candidates, one-hot over the runs) finds it, and its row is added to the table."""
-    from ssdfl.clusters.setpartition import solve_set_partition_all_S
-
     s_hi = min(cfg.max_clusters or n, n)
     s_table = min(s_hi, TABLE_S)
     sample = None if n <= TABLE_ALL_N else [S for S in (1, 2, 4, 8, 16, 32, 64) if S <= s_table]
@@ -115,9 +116,6 @@ def exhaustive_check(
     t: CandidateTable, n: int, cfg: PlanConfig, smax: int, best: float
 ) -> dict[str, Any] | None:
     """Exhaustive search over the same candidates and objective (small instances only)."""
-    from ssdfl.clusters.setpartition import exhaustive_set_partition
-    from ssdfl.errors import TooLargeError
-
     if n > 14 or len(t.clusters) > 120:
         return None
     cost, vmax = objective_terms(t, n)

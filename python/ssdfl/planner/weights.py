@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssdfl._progress import get_logger, stage
+from ssdfl.graphs.fastest_mixing import SDP_MAX, fastest_mixing
 from ssdfl.graphs.graph import Graph, Positions
 from ssdfl.planner.config import PlanConfig
 
@@ -40,8 +41,6 @@ def fastest_mixing_weights(
     g: Graph, clusters: list[np.ndarray], cfg: PlanConfig, per_cluster: list[dict[str, Any]],
     notes: list[str],
 ) -> dict[str, Any]:  # fmt: skip
-    from ssdfl.graphs.fastest_mixing import SDP_MAX, fastest_mixing
-
     out: dict[str, Any] = {"problem": "fmmc", "positive_definite": True, "clusters": []}
     multi = [c for c in clusters if len(c) > 1]
     few = len(multi) <= SDP_CLUSTERS

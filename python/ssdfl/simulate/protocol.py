@@ -43,6 +43,7 @@ from ssdfl.clusters.flooding import record_bytes
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, as_graph
 from ssdfl.graphs.metrics import is_connected
+from ssdfl.simulate.clusters import form_clusters
 
 __all__ = ["FloodingResult", "ProtocolView", "default_formation", "simulate_flooding"]
 
@@ -67,8 +68,6 @@ FormationFn = Callable[[ProtocolView], Sequence[int] | np.ndarray]
 def default_formation(view: ProtocolView) -> np.ndarray:
     """A deterministic formation that needs only the graph: ``partition(g, round(N/10))`` of
     the cluster search (:func:`ssdfl.simulate.clusters.form_clusters`, fixed seed)."""
-    from ssdfl.simulate.clusters import form_clusters
-
     g = view.graph
     return form_clusters(g, max(1, round(g.n / 10)), "partition", seed=0)
 

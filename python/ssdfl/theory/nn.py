@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ssdfl.errors import SsdflError
-from ssdfl.theory.models import _check_X, _class_labels, _DataModel
+from ssdfl.theory.models import _check_X, _class_labels, _DataModel, _weights
 
 _DLogits = Callable[[np.ndarray], np.ndarray]
 """Map from logits to their loss gradient (backward pass of :meth:`_forward_backward`)."""
@@ -188,8 +188,6 @@ class NeuralNet(_DataModel):
         """A stationary point of ``Σ w_i F_i`` found by L-BFGS from :meth:`init` (a local
         minimizer in general: the loss is not convex)."""
         import scipy.optimize as sopt
-
-        from ssdfl.theory.models import _weights
 
         w = _weights(weights, self.n_devices)
 
