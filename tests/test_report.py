@@ -262,3 +262,17 @@ def test_recommendation_does_not_change_with_the_seed(planned) -> None:
         assert p.config["seed"] == seed
         assert p.to_dict()["formation"]["clusters"] == plan.to_dict()["formation"]["clusters"]
         assert p.recommendation["id"] == plan.recommendation["id"]
+
+
+def test_bound_picture_survives_a_bound_near_the_float_limit(tmp_path) -> None:
+    """A diverging bound that stays finite (1e300, overflowing log-scale ticks before the fix)
+    is drawn up to PLOT_CEILING; the picture is written."""
+    from types import SimpleNamespace
+
+    from ssdfl.planner import report
+
+    b = {"covered": True, "rate": 7.0, "bound_after_cycles": 1e300, "proves_convergence": False,
+         "bound_by_cycle": [1.0, 1e50, 1e150, 1e300, float("inf")]}  # fmt: skip
+    path = tmp_path / "bounds.png"
+    report._plot_bounds(SimpleNamespace(bounds={"chosen": b}), path)  # type: ignore[arg-type]
+    assert path.stat().st_size > 1000

@@ -288,6 +288,10 @@ def _plottable(b: dict[str, Any]) -> bool:
     return b.get("covered") is not False and bool(b.get("bound_by_cycle"))
 
 
+PLOT_CEILING = 1e100
+"""Bound values above this are left out of the bound picture (the table still gives them)."""
+
+
 def _plot_bounds(plan: FormationPlan, path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -295,7 +299,9 @@ def _plot_bounds(plan: FormationPlan, path: Path) -> None:
     styles = [("-", "o"), ("--", "s"), (":", "^")]
     for k, (name, b) in enumerate(x for x in plan.bounds.items() if _plottable(x[1])):
         y = np.asarray([np.nan if v is None else v for v in b["bound_by_cycle"]], dtype=float)
-        y[~np.isfinite(y)] = np.nan
+        # a diverging bound is drawn up to 1e100: log-scale ticks near the float64 limit
+        # overflow (10**309), and nothing above that range reads differently on the picture
+        y[~(np.isfinite(y) & (y <= PLOT_CEILING))] = np.nan
         ls, mk = styles[k % len(styles)]
         tag = f"rate {_fmt(b['rate'], 3)}" if _converges(b) else "proves nothing"
         label = "recommended" if name == "chosen" else name
