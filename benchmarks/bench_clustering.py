@@ -336,6 +336,34 @@ def large_partition(quick: bool, old: bool = True) -> str:
     return markdown_table(header, rows)
 
 
+def random_partition_timing() -> str:
+    """``random_connected_partition`` at n = 10⁴ (RGG, mean degree ≈ 12) vs the first
+    implementation (``_old`` of ``tests/test_random_partition.py``: every step rescans all
+    edges), CPU time in one process, load beside each row."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from ssdfl.simulate.clusters import random_connected_partition
+    from test_random_partition import _old
+
+    n = 10_000
+    g = ssdfl.Graph.from_networkx(
+        _lcc(nx.random_geometric_graph(n, (12 / (np.pi * n)) ** 0.5, seed=3))
+    )
+    rows = []
+    for S in (10, 100):
+        c0 = time.process_time()
+        _old(g, S, np.random.default_rng(0))
+        t_old = time.process_time() - c0
+        ts = []
+        for _ in range(5):
+            c0 = time.process_time()
+            random_connected_partition(g, S, 0)
+            ts.append(time.process_time() - c0)
+        rows.append([f"RGG n={g.n} m={g.m}", str(S), f"{t_old:.2f} CPU-s",
+                     f"{min(ts) * 1e3:.2f} CPU-ms", f"{t_old / min(ts):.0f}×",
+                     f"{os.getloadavg()[0]:.1f}"])  # fmt: skip
+    return markdown_table(["graph", "S", "first implementation", "now", "ratio", "load"], rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small graphs only")
@@ -346,9 +374,15 @@ def main() -> None:
     )
     ap.add_argument("--small-only", action="store_true", help="with --large-only: N = 10⁴ only")
     ap.add_argument("--no-old", action="store_true", help="skip the first implementation")
+    ap.add_argument(
+        "--random-partition", action="store_true", help="only random_connected_partition, n = 10⁴"
+    )
     args = ap.parse_args()
     facts = machine_facts()
     print(" ".join(f"{k}={v}" for k, v in facts.items()))
+    if args.random_partition:
+        print(random_partition_timing())
+        return
     if args.hierarchy_only:
         print(hierarchy_timing(False))
         return
