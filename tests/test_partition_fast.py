@@ -88,7 +88,7 @@ def test_default_min_size_forbids_degenerate_clusters() -> None:
     assert ssdfl.partition(G, k, min_size=1).info["min_size"] == 1
     for bad in (0, 2.5, True, 101):
         with pytest.raises(ssdfl.SsdflError):
-            ssdfl.partition(G, k, min_size=bad)  # type: ignore[arg-type]
+            ssdfl.partition(G, k, min_size=bad)
 
 
 def test_fast_path_from_five_thousand_nodes() -> None:
