@@ -20,6 +20,7 @@ is asked for exactly k (``cutoff=best_n=k``). Run: ``python benchmarks/bench_clu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -265,55 +266,104 @@ def hierarchy_timing(quick: bool) -> str:
     return markdown_table(header, rows)
 
 
-def large_partition(quick: bool) -> str:
-    """``partition`` (internal objective, k = 8) vs METIS at N = 10⁴ and 10⁵, with the goal of
-    the scaling issue: at most 10× METIS's wall time at equal or better min internal
-    conductance. Both times include what each needs from the networkx graph (adjacency lists
-    for METIS, ``Graph.from_networkx`` inside ``partition``)."""
-    if quick:
-        return ""
-    header = ["graph", "n", "m", "METIS", "ours", "ratio", "min Φ_int METIS", "ours", "goal"]
+def _metis_csr(g: ssdfl.Graph, k: int) -> np.ndarray:
+    """pymetis from the CSR arrays of an ``ssdfl.Graph`` (no Python adjacency lists)."""
+    import pymetis
+
+    csr = g._core.csr()
+    _, parts = pymetis.part_graph(k, xadj=csr.indptr, adjncy=csr.indices)
+    return np.asarray(parts, dtype=np.int64)
+
+
+def _quality(g: ssdfl.Graph, lab: np.ndarray) -> tuple[float, bool, float, float, bool, int]:
+    """(min Φ_int, estimated?, max Φ_cut, total cut weight, all connected, smallest size)."""
+    v, approx, cut_max, conn = evaluate(nx.Graph(), g, lab)  # evaluate() reads only g
+    s, t, w = g.edges()
+    cut_total = float(w[lab[s] != lab[t]].sum())
+    return v, approx, cut_max, cut_total, conn, int(np.bincount(lab).min())
+
+
+def large_partition(quick: bool, old: bool = True) -> str:
+    """``partition`` (internal objective, k = 8) vs METIS at N = 10⁴ and 10⁵ on RGG, ER, BA and
+    SBM, with the goal of issue 21: at most 10× METIS's wall time, connected clusters, no
+    degenerate cluster. Both start from a prebuilt ``ssdfl.Graph`` (METIS from its CSR arrays).
+    ``old``: also the first implementation's path at N = 10⁴ (spectral starts + refinement,
+    ``min_size=1``: ``FAST_MIN_N`` set back to 20,000). Quality: min internal conductance (``~``
+    = sweep estimate), max cut conductance, total cut weight, smallest cluster."""
+    import ssdfl.clusters.clustering as C
+
+    header = ["graph", "n", "m", "method", "time", "× METIS", "min Φ_int", "max Φ_cut", "cut",
+              "conn", "min size", "load"]
     rows = []
-    for n in (10_000, 100_000):
+    for n in (10_000,) if quick else (10_000, 100_000):
         cases = [
-            ("RGG deg≈12", _lcc(nx.random_geometric_graph(n, (12 / (np.pi * n)) ** 0.5, seed=3))),
-            ("BA m=3", nx.barabasi_albert_graph(n, 3, seed=3)),
-            (
-                "SBM 10 blocks",
-                _lcc(
-                    nx.stochastic_block_model(
-                        [n // 10] * 10, _pmat(10, 20 / (n // 10), 2 / n), seed=3
-                    )
-                ),
-            ),
+            ("RGG deg≈12", lambda n=n: _lcc(
+                nx.random_geometric_graph(n, (12 / (np.pi * n)) ** 0.5, seed=3))),
+            ("ER deg≈10", lambda n=n: _lcc(nx.gnm_random_graph(n, 5 * n, seed=3))),
+            ("BA m=3", lambda n=n: nx.barabasi_albert_graph(n, 3, seed=3)),
+            ("SBM 10 blocks", lambda n=n: _lcc(nx.stochastic_block_model(
+                [n // 10] * 10, _pmat(10, 20 / (n // 10), 2 / n), seed=3))),
         ]
-        for name, G in cases:
+        for name, make in cases:
+            g = ssdfl.Graph.from_networkx(make())
             t0 = time.perf_counter()
-            lab_m = m_metis(G, 8)
+            lab_m = _metis_csr(g, 8)
             t_m = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            lab_o = m_ssdfl_internal(G, 8)
-            t_o = time.perf_counter() - t0
-            g = ssdfl.Graph.from_networkx(G)
-            v_m, a_m, _, _ = evaluate(G, g, lab_m)
-            v_o, a_o, _, conn = evaluate(G, g, lab_o)
-            ok = t_o <= 10 * t_m and v_o >= v_m - 1e-12 and conn
-            goal = ("met" if ok else "NOT met") if n >= 100_000 else "(goal is at 10⁵)"
-            rows.append(
-                [
-                    name,
-                    str(g.n),
-                    str(g.m),
-                    f"{t_m:.2f} s",
-                    f"{t_o:.2f} s",
-                    f"{t_o / t_m:.1f}×",
-                    f"{'~' if a_m else ''}{v_m:.4f}",
-                    f"{'~' if a_o else ''}{v_o:.4f}",
-                    goal,
-                ]
-            )
-            print(" | ".join(rows[-1]), flush=True)
+            def ours(g: ssdfl.Graph = g) -> np.ndarray:
+                return ssdfl.partition(g, 8).labels
+
+            methods: list[tuple[str, Callable[[], np.ndarray]]] = [
+                ("METIS (pymetis)", lambda: lab_m),  # noqa: B023 (called in this iteration)
+                ("ssdfl partition", ours),
+            ]
+            if old and n <= 10_000:
+                def old_fn(g: ssdfl.Graph = g) -> np.ndarray:
+                    saved = C.FAST_MIN_N
+                    C.FAST_MIN_N = 20_000
+                    try:
+                        return ssdfl.partition(g, 8, min_size=1).labels
+                    finally:
+                        C.FAST_MIN_N = saved
+                methods.append(("first implementation", old_fn))
+            for meth, fn in methods:
+                load = os.getloadavg()[0]
+                t0 = time.perf_counter()
+                lab = fn()
+                t = t_m if meth.startswith("METIS") else time.perf_counter() - t0
+                v, a, cmax, ctot, conn, smin = _quality(g, lab)
+                rows.append([name, str(g.n), str(g.m), meth, f"{t:.2f} s", f"{t / t_m:.1f}×",
+                             f"{'~' if a else ''}{v:.4f}", f"{cmax:.4f}", f"{ctot:.0f}",
+                             "yes" if conn else "NO", str(smin), f"{load:.1f}"])
+                print(" | ".join(rows[-1]), flush=True)
     return markdown_table(header, rows)
+
+
+def random_partition_timing() -> str:
+    """``random_connected_partition`` at n = 10⁴ (RGG, mean degree ≈ 12) vs the first
+    implementation (``_old`` of ``tests/test_random_partition.py``: every step rescans all
+    edges), CPU time in one process, load beside each row."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from ssdfl.simulate.clusters import random_connected_partition
+    from test_random_partition import _old
+
+    n = 10_000
+    g = ssdfl.Graph.from_networkx(
+        _lcc(nx.random_geometric_graph(n, (12 / (np.pi * n)) ** 0.5, seed=3))
+    )
+    rows = []
+    for S in (10, 100):
+        c0 = time.process_time()
+        _old(g, S, np.random.default_rng(0))
+        t_old = time.process_time() - c0
+        ts = []
+        for _ in range(5):
+            c0 = time.process_time()
+            random_connected_partition(g, S, 0)
+            ts.append(time.process_time() - c0)
+        rows.append([f"RGG n={g.n} m={g.m}", str(S), f"{t_old:.2f} CPU-s",
+                     f"{min(ts) * 1e3:.2f} CPU-ms", f"{t_old / min(ts):.0f}×",
+                     f"{os.getloadavg()[0]:.1f}"])  # fmt: skip
+    return markdown_table(["graph", "S", "first implementation", "now", "ratio", "load"], rows)
 
 
 def main() -> None:
@@ -324,19 +374,27 @@ def main() -> None:
     ap.add_argument(
         "--large-only", action="store_true", help="only partition vs METIS at N = 10⁴, 10⁵"
     )
+    ap.add_argument("--small-only", action="store_true", help="with --large-only: N = 10⁴ only")
+    ap.add_argument("--no-old", action="store_true", help="skip the first implementation")
+    ap.add_argument(
+        "--random-partition", action="store_true", help="only random_connected_partition, n = 10⁴"
+    )
     args = ap.parse_args()
     facts = machine_facts()
     print(" ".join(f"{k}={v}" for k, v in facts.items()))
+    if args.random_partition:
+        print(random_partition_timing())
+        return
     if args.hierarchy_only:
         print(hierarchy_timing(False))
         return
     if args.large_only:
-        print(large_partition(False))
+        print(large_partition(args.small_only, old=not args.no_old))
         print(" ".join(f"{k}={v}" for k, v in machine_facts().items()))
         return
     table, _, summary = run(args.quick)
     hier = hierarchy_timing(args.quick)
-    large = large_partition(args.quick)
+    large = "" if args.quick else large_partition(False, old=not args.no_old)
     if large:
         hier = (hier + "\n\n" if hier else "") + large
     summ = markdown_table(

@@ -69,3 +69,39 @@ def test_fast_path_recovers_planted_blocks(monkeypatch: pytest.MonkeyPatch) -> N
         # every found cluster is one planted block
         for c in p.clusters:
             assert len(np.unique(truth[c])) == 1, objective
+
+
+def test_default_min_size_forbids_degenerate_clusters() -> None:
+    # Barabási–Albert k = 8 used to give sizes [1, 1, 1, 2, 1602, …] (internal objective: a
+    # single node has conductance 1); the default floor is a quarter of the mean size
+    G = nx.barabasi_albert_graph(800, 3, seed=3)
+    k = 8
+    floor = C.default_min_size(800, k)
+    assert floor == 25
+    p = ssdfl.partition(G, k)
+    assert p.info["min_size"] == floor
+    assert min(len(c) for c in p.clusters) >= floor
+    Gx = nx.Graph(G)
+    for c in p.clusters:
+        assert nx.is_connected(Gx.subgraph(c.tolist()))
+    # min_size=1 is still allowed when asked for, and bad values are clear errors
+    assert ssdfl.partition(G, k, min_size=1).info["min_size"] == 1
+    for bad in (0, 2.5, True, 101):
+        with pytest.raises(ssdfl.SsdflError):
+            ssdfl.partition(G, k, min_size=bad)
+
+
+def test_fast_path_from_five_thousand_nodes() -> None:
+    # N ≥ FAST_MIN_N: METIS start + bottleneck moves; every cluster connected and ≥ the floor,
+    # and the smallest measure at least that of the repaired METIS start it refines
+    assert C.FAST_MIN_N <= 6000
+    G = nx.barabasi_albert_graph(6000, 3, seed=1)
+    g = ssdfl.Graph.from_networkx(G)
+    p = ssdfl.partition(g, 8)
+    assert p.info["start"] == "metis"
+    assert sorted(np.concatenate(p.clusters).tolist()) == list(range(g.n))
+    assert min(len(c) for c in p.clusters) >= C.default_min_size(6000, 8)
+    for c in p.clusters:
+        assert ssdfl.is_set_connected(g, c)
+    p0 = ssdfl.partition(g, 8, refine=False)
+    assert min(p.conductance) >= min(p0.conductance) - 1e-12

@@ -282,6 +282,11 @@ def exact_cluster_measures(
     rule: str = "lazy-metropolis",
     max_exact: int = 25,
 ) -> tuple[_F64, _Mask]: ...
+def random_connected_partition(g: CoreGraph, seeds: _I64, seed: int) -> _I64:
+    """Labels of a random connected partition grown from ``seeds`` (edge drawn uniformly from
+    the assigned/unassigned frontier; xorshift64* seeded by ``seed``)."""
+    ...
+
 def refine_partition(
     g: CoreGraph,
     labels: _I64,

@@ -29,9 +29,9 @@ from ssdfl.clusters.formation import Formation, Partition
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, as_graph
 from ssdfl.graphs.mixing import MIXING_RULES
-from ssdfl.graphs.spectral import fiedler_pair
+from ssdfl.graphs.spectral import fiedler_pair, one_blas_thread
 
-__all__ = ["EXACT_LIMIT", "cluster_measure", "partition", "split_hierarchy"]
+__all__ = ["EXACT_LIMIT", "cluster_measure", "default_min_size", "partition", "split_hierarchy"]
 
 _F = TypeVar("_F", bound=Formation)
 
@@ -58,13 +58,29 @@ DENSE_LIMIT = 400
 above (per-cluster Fiedler vectors come from :func:`ssdfl.graphs.spectral.fiedler_pair`)."""
 
 
-FAST_MIN_N = 20_000
+FAST_MIN_N = 5_000
 """From this many nodes :func:`partition` starts from METIS only (no recursive bisection or
 k-means start; their Fiedler solves on the whole graph cost 100× METIS at 10⁵ nodes) and
 refines it by bottleneck moves (:func:`_bottleneck_moves`)."""
 
+SPECTRUM_TOL = 1e-6
+"""Eigensolver tolerance of a cluster's Fiedler vector (its sweep cut and Cheeger bounds are
+computed from the returned vector, so they hold at any tolerance)."""
+
 FAST_EVALS_PER_CLUSTER = 3
 """Default cluster evaluations of the fast path's refinement, per cluster."""
+
+MIN_SIZE_FRACTION = 0.25
+"""Default ``min_size`` of :func:`partition`: ``max(1, ⌊MIN_SIZE_FRACTION · n / k⌋)`` nodes, a
+quarter of the mean cluster size. The internal objective rewards small clusters (a single node
+has conductance 1), so without a floor the search returned clusters of 1 or 2 nodes (Barabási–
+Albert N = 10⁴, k = 8: sizes [1, 1, 1, 2, 1602, …]); pass ``min_size=1`` to allow them."""
+
+
+def default_min_size(n: int, k: int) -> int:
+    """``max(1, ⌊MIN_SIZE_FRACTION · n / k⌋)``: the default smallest cluster of
+    :func:`partition` for ``n`` nodes and ``k`` clusters."""
+    return max(1, int(MIN_SIZE_FRACTION * n / k))
 
 
 @dataclass
@@ -142,7 +158,9 @@ class _Searcher:
         # ssdfl.graphs.spectral.fiedler_pair: dense LAPACK for small clusters, Lanczos on c·I − M
         # with
         # the null vector deflated (shift-invert fallback) for large ones
-        lam2, v = fiedler_pair(Graph(h), normalized=self.measure == "graph")
+        # tol 1e-6: θ below is the Rayleigh quotient of v (error O(residual²)) and the bounds
+        # are computed from v itself, so they stay valid at any tolerance
+        lam2, v = fiedler_pair(Graph(h), normalized=self.measure == "graph", tol=SPECTRUM_TOL)
         v = v / np.linalg.norm(v)
         theta = float(v @ (L @ v))
         lower = theta - float(np.linalg.norm(L @ v - theta * v))
@@ -356,9 +374,7 @@ def _single_threaded_blas(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             return fn(*args, **kwargs)
 
     return wrapper
@@ -758,7 +774,7 @@ def partition(
     g: GraphLike,
     k: int,
     objective: str = "internal",
-    min_size: int = 1,
+    min_size: int | None = None,
     seed: int | None = None,
     *,
     measure: str = "graph",
@@ -770,7 +786,8 @@ def partition(
 ) -> Partition:
     """``k`` connected clusters (each ``≥ min_size`` nodes) that maximize the smallest internal
     measure (``objective="internal"``) or minimize the largest cut conductance
-    (``objective="cut"``).
+    (``objective="cut"``). ``min_size`` defaults to :func:`default_min_size` (a quarter of the
+    mean cluster size, ``max(1, ⌊n / 4k⌋)``); ``min_size=1`` allows single-node clusters.
 
     Spectral starts: recursive Fiedler bisection (connected sides only; one variant per
     objective), k eigenvectors + k-means, and METIS (pymetis), the last two with connectivity
@@ -797,6 +814,10 @@ def partition(
         raise SsdflError(f"objective must be 'internal' or 'cut', got {objective!r}")
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise SsdflError(f"k must be a positive integer, got {k!r}")
+    if min_size is None:
+        min_size = default_min_size(g.n, int(k))
+    if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)):
+        raise SsdflError(f"min_size must be a positive integer, got {min_size!r}")
     if min_size < 1 or k * min_size > g.n:
         raise SsdflError(f"cannot make k = {k} clusters of >= {min_size} nodes from {g.n} nodes")
     _require_connected(g)

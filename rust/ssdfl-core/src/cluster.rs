@@ -421,6 +421,88 @@ pub fn exact_measures(
     })
 }
 
+/// Random partition of a connected graph into connected clusters grown from `seeds`
+/// (distinct nodes; cluster `s` contains `seeds[s]`): until every node is assigned, an edge is
+/// drawn uniformly among the edges joining an assigned and an unassigned node, and the
+/// unassigned end joins the other end's cluster. Returns the label of every node.
+///
+/// The frontier is kept incrementally as the list of half-edges `a → b` (CSR positions) with
+/// `a` assigned; a drawn half-edge whose `b` has been assigned since is removed (swap-remove)
+/// and the draw repeated, which is exact rejection sampling: every live frontier edge appears
+/// once (as the half-edge leaving its assigned end), so the accepted draw is uniform over them.
+/// Each half-edge enters the list at most once, so the run is `O(n + m)` expected.
+/// Randomness: xorshift64* seeded by `seed` (deterministic per seed).
+pub fn random_connected_partition(g: &Graph, seeds: &[usize], seed: u64) -> Result<Vec<i64>> {
+    let n = g.n();
+    if seeds.is_empty() || seeds.len() > n {
+        return Err(CoreError::InvalidArgument(format!(
+            "need 1..{n} seed nodes, got {}",
+            seeds.len()
+        )));
+    }
+    let (indptr, indices) = (g.indptr(), g.indices());
+    let mut lab = vec![-1i64; n];
+    let mut frontier: Vec<usize> = Vec::new();
+    let push = |v: usize, lab: &[i64], frontier: &mut Vec<usize>| {
+        for p in indptr[v]..indptr[v + 1] {
+            if lab[indices[p] as usize] < 0 {
+                frontier.push(p);
+            }
+        }
+    };
+    for (s, &v) in seeds.iter().enumerate() {
+        if v >= n {
+            return Err(CoreError::NodeOutOfRange { node: v as i64, n });
+        }
+        if lab[v] >= 0 {
+            return Err(CoreError::InvalidArgument(format!(
+                "seed node {v} given twice"
+            )));
+        }
+        lab[v] = s as i64;
+    }
+    for &v in seeds {
+        push(v, &lab, &mut frontier);
+    }
+    // source node of every half-edge: the row whose range holds position p
+    let mut src = vec![0u32; indices.len()];
+    for v in 0..n {
+        src[indptr[v]..indptr[v + 1]].fill(v as u32);
+    }
+    let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
+    if x == 0 {
+        x = 0x2545_F491_4F6C_DD1D;
+    }
+    let mut next = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut left = n - seeds.len();
+    while left > 0 {
+        if frontier.is_empty() {
+            return Err(CoreError::Disconnected {
+                components: 2,
+                context: "random connected partitions need a connected graph".into(),
+            });
+        }
+        // uniform index in 0..len (multiply-shift; bias ≤ len / 2⁶⁴)
+        let i = ((next() as u128 * frontier.len() as u128) >> 64) as usize;
+        let p = frontier[i];
+        let b = indices[p] as usize;
+        if lab[b] >= 0 {
+            frontier.swap_remove(i);
+            continue;
+        }
+        lab[b] = lab[src[p] as usize];
+        left -= 1;
+        frontier.swap_remove(i);
+        push(b, &lab, &mut frontier);
+    }
+    Ok(lab)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,5 +664,25 @@ mod tests {
         assert!((v - 1.0 / 3.0).abs() < 1e-12);
         assert!(MixingRule::parse("nope").is_err());
         assert!(Measure::parse("x", "metropolis").is_err());
+    }
+
+    #[test]
+    fn random_connected_partition_is_connected_and_deterministic() {
+        let g = crate::testutil::random_weighted_graph(200, 3, 8, 10.0);
+        let comps = crate::metrics::connected_components(&g).1;
+        assert_eq!(comps, 1, "test graph must be connected");
+        let seeds = [5usize, 17, 60, 199];
+        let a = random_connected_partition(&g, &seeds, 42).unwrap();
+        assert_eq!(a, random_connected_partition(&g, &seeds, 42).unwrap());
+        assert_ne!(a, random_connected_partition(&g, &seeds, 43).unwrap());
+        for (s, &v) in seeds.iter().enumerate() {
+            assert_eq!(a[v], s as i64);
+            let nodes: Vec<usize> = (0..200).filter(|&u| a[u] == s as i64).collect();
+            let sub = g.induced_subgraph(&nodes).unwrap();
+            assert_eq!(crate::metrics::connected_components(&sub).1, 1);
+        }
+        assert!(a.iter().all(|&l| (0..4).contains(&l)));
+        assert!(random_connected_partition(&g, &[1, 1], 0).is_err());
+        assert!(random_connected_partition(&g, &[200], 0).is_err());
     }
 }

@@ -221,6 +221,20 @@ fn refine_partition(
     })
 }
 
+/// Random connected partition grown from `seeds` (see `ssdfl_core::cluster`).
+#[pyfunction]
+fn random_connected_partition<'py>(
+    py: Python<'py>,
+    g: &PyGraph,
+    seeds: PyReadonlyArray1<'_, i64>,
+    seed: u64,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let inner = g.inner.clone();
+    let s = to_usize(seeds.as_slice()?, inner.n())?;
+    let lab = detach(py, || cluster::random_connected_partition(&inner, &s, seed)).py()?;
+    Ok(lab.into_pyarray(py))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ThresholdProfile>()?;
     m.add_class::<SplitCandidates>()?;
@@ -230,5 +244,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mixing_weight_graph, m)?)?;
     m.add_function(wrap_pyfunction!(exact_cluster_measures, m)?)?;
     m.add_function(wrap_pyfunction!(refine_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(random_connected_partition, m)?)?;
     Ok(())
 }
