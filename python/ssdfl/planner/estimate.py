@@ -10,10 +10,11 @@ size (``n`` devices, ``m`` edges; ``docs/performance.md``, "``ssdfl form`` on de
 The ``n·m`` term is the stages that scan every edge once per node (the random yardstick
 partitions, the flooding traffic's hop distances), measured on their own; the other two are a
 least-squares fit on K₁₀₀–K₈₀₀ and G(500, 0.5) with ``pilot_budget = 0`` and no devices file
-(within ±30 % there; 50 s for the 10⁴-node geometric graph measured at 60 CPU-s). Not modelled:
-the pilot (10–25 CPU-s at K₁₀₀–K₄₀₀) and, with a heterogeneous devices file on dense graphs,
-the Theorem-2 constants' dense eigenproblems (K₄₀₀: 65 instead of 32 CPU-s). It is an order of
-magnitude, not a promise; load moves the wall time, not the CPU time.
+(−28 % to +47 % of the measured CPU there; 50 s for the 10⁴-node geometric graph measured at
+60 CPU-s). Not modelled: the pilot (10–25 CPU-s at K₁₀₀–K₄₀₀) and, with a heterogeneous
+devices file on dense graphs, the Theorem-2 constants' dense eigenproblems (K₄₀₀: 65 instead
+of 32 CPU-s). It is an order of magnitude, not a promise; load moves the wall time, not the CPU
+time.
 """
 
 from __future__ import annotations
