@@ -3,6 +3,7 @@ the global model on each device's own label distribution, and does the planner's
 ``specialised`` goal know when?
 
     nice python experiments/specialised.py [--seeds 5] [--models softmax,mlp] [--workers 2]
+        [--graphs sbm,rgg,karate] [--labels aligned,random] [--no-upd]
         [--out docs/results/specialised.csv]
 
 Instances (5 seeds each; graph, label assignment and data split are redrawn per seed):
@@ -24,7 +25,9 @@ Methods (``τ_a = 10``, ``τ_r = 2``, ``C = 20`` cycles, SGD):
 * ``global+ft``: ``global`` followed by ``τ_a`` local fine-tuning steps (no bytes);
 * ``local``: local training only (0 bytes);
 * ``specialised``: the pick of :func:`ssdfl.planner.specialise.plan_specialised` (label
-  histograms, digits surrogate, periods 1 / 5 / never, one clustering, 2 surrogate seeds);
+  histograms, digits surrogate; options: global, global + ``τ_a`` / ``5τ_a`` / ``C·τ_a``
+  fine-tuning steps, local-only, one clustering with periods 1 / 5 / never; 2 surrogate
+  seeds), run as picked (a global or local pick is run as such);
 * ``specialised-upd``: the same goal with histograms withheld (clusters from warm-up update
   cosine similarity; warm-up bytes added; pilot on the devices' model) — softmax only;
 * ``ifca``: IFCA-style, ``k`` = the number of planted groups shared models at a server, each
@@ -173,8 +176,8 @@ def ifca(model: DeviceModel, k: int, cycles: int, eta: float, x0: np.ndarray | N
     return X, float(cycles * (k + 1) * n * d * BPP)
 
 
-def run_case(case: tuple[str, bool, int, list[str]]) -> list[dict]:
-    kind, aligned, seed, models = case
+def run_case(case: tuple[str, bool, int, list[str], bool]) -> list[dict]:
+    kind, aligned, seed, models, with_upd = case
     g, groups, per = instance(kind, seed)
     assert list(g.nodes()) == list(range(g.number_of_nodes()))  # device i is node i
     sets = class_sets(groups, per, aligned, np.random.default_rng(seed))
@@ -192,8 +195,9 @@ def run_case(case: tuple[str, bool, int, list[str]]) -> list[dict]:
         model, own, _H = build(name, sets, seed)
         eta = ETA[name]
         x0 = _x0(model, seed)
-        kw = dict(tau_a=TAU_A, tau_r=TAU_R, cycles=CYCLES, eta=eta, seed=seed, x0=x0,
-                  device_metrics=False, eval_every=CYCLES, bytes_per_param=BPP)  # fmt: skip
+        kw: dict[str, Any] = dict(tau_a=TAU_A, tau_r=TAU_R, cycles=CYCLES, eta=eta, seed=seed,
+                                  x0=x0, device_metrics=False, eval_every=CYCLES,
+                                  bytes_per_param=BPP)  # fmt: skip
         b = {**base, "model": name}
         glob = simulate(model, g, SSDFL(clusters=np.zeros(n, int)), **kw)
         B = glob.final["d2d_bytes"]
@@ -203,15 +207,27 @@ def run_case(case: tuple[str, bool, int, list[str]]) -> list[dict]:
         loc = simulate(model, g, "pdfl", **{**kw, "tau_r": 0})
         rows.append(_row("local", own, loc.X, 0.0, **b))
         pk = sp_plan.pick
-        spec = simulate(model, g, SSDFL(clusters=pk.labels, inter_every=pk.period), **kw)
-        rows.append(_row("specialised", own, spec.X, spec.final["d2d_bytes"], **b,
+        if pk.kind == "global":
+            spec_X, spec_B = glob.X, B
+        elif pk.kind == "global+ft":
+            spec_X = simulate(model, g, "pdfl", **{**kw, "tau_a": pk.ft_steps, "tau_r": 0,
+                                                   "cycles": 1, "x0": glob.X}).X  # fmt: skip
+            spec_B = B
+        elif pk.kind == "local":
+            spec_X, spec_B = loc.X, 0.0
+        else:
+            spec = simulate(model, g, SSDFL(clusters=pk.labels, inter_every=pk.period), **kw)
+            spec_X, spec_B = spec.X, spec.final["d2d_bytes"]
+        ru = sp_plan.runner_up
+        rows.append(_row("specialised", own, spec_X, spec_B, **b, pick_kind=pk.kind,
+                         runner_up=None if ru is None else ru.id,
                          pick=pk.id, pick_S=pk.S, pick_period=pk.period,
                          plan_seconds=t_plan))  # fmt: skip
         k = int(groups.max()) + 1
         cyc = int(min(CYCLES, B // ((k + 1) * n * model.dim * BPP)))
         Xi, bi = ifca(model, k, max(cyc, 1), eta, x0, seed)
         rows.append(_row("ifca", own, Xi, bi, **b, ifca_cycles=max(cyc, 1)))
-        if name == "softmax":
+        if name == "softmax" and with_upd:
             # histograms withheld: update similarity, pilot on the devices' own model with
             # local validation sets drawn from their training data
             Zv, yv = own_distribution_sets(model.Z, model.y_all, _H, 30,  # type: ignore[attr-defined]
@@ -237,11 +253,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--models", default="softmax,mlp")
     ap.add_argument("--graphs", default="sbm,rgg,karate")
+    ap.add_argument("--labels", default="aligned,random")
+    ap.add_argument("--no-upd", action="store_true", help="skip specialised-upd")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("docs/results/specialised.csv"))
     a = ap.parse_args()
     models = a.models.split(",")
-    cases = [(k, al, s, models) for k in a.graphs.split(",") for al in (True, False)
+    labs = [x == "aligned" for x in a.labels.split(",")]
+    cases = [(k, al, s, models, not a.no_upd) for k in a.graphs.split(",") for al in labs
              for s in range(a.seeds)]  # fmt: skip
     t0 = time.perf_counter()
     if a.workers > 1:

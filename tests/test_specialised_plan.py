@@ -15,8 +15,10 @@ from scipy.spatial.distance import jensenshannon
 
 from ssdfl.errors import SsdflError
 from ssdfl.planner.specialise import (
+    SpecialisedOption,
     affinity_clusters,
     check_goal,
+    choose,
     cluster_dissimilarity,
     edge_affinity,
     histogram_dissimilarity,
@@ -73,23 +75,59 @@ def test_affinity_clusters_recover_aligned_blocks_and_stay_connected() -> None:
     assert lab[0] != lab[4]
 
 
+def _opt(id: str, loss: float, kind: str, S: int = 1, period: int = 1, ft: int = 0
+         ) -> SpecialisedOption:  # fmt: skip
+    return SpecialisedOption(id, S, period, "x", np.zeros(4, np.int64), loss, 0.9, 0.8, 1.0,
+                             kind=kind, ft_steps=ft)  # fmt: skip
+
+
+def test_choose_ties_go_to_the_simplest_option() -> None:
+    g, f5, f50 = _opt("global", 1.0, "global"), _opt("ft5", 0.8, "global+ft", ft=5), \
+        _opt("ft50", 0.5, "global+ft", ft=50)  # fmt: skip
+    c3, c3p, loc = _opt("S3p0", 0.49, "clustered", 3, 0), _opt("S3p1", 0.2, "clustered", 3, 1), \
+        _opt("local", 0.48, "local", 4, 0)  # fmt: skip
+    # 0.49 and 0.48 are within 5 % of 0.5 — fine-tuning the global model wins the tie
+    assert choose([g, f5, f50, c3, loc], 0.05) == (f50, loc)
+    assert choose([g, f5, f50, c3, loc], 0.0) == (loc, c3)  # no tie margin: the lowest
+    assert choose([g, f5, f50, c3, c3p, loc], 0.05) == (c3p, loc)  # clearly better
+    assert choose([g, f5], 0.25)[0] is g  # 1.0 · (1 − 0.25) <= 0.8: a tie, to global
+    assert choose([g, f5], 0.1)[0] is f5
+    assert choose([g], 0.05) == (g, None)
+
+
 def test_plan_recommends_specialised_when_aligned_and_global_when_not() -> None:
-    kw = dict(tau_a=5, tau_r=2, cycles=10, eta=0.1, periods=(1, 0), n_S=1, seeds=2)
+    kw = dict(tau_a=5, tau_r=2, cycles=10, eta=0.1, periods=(1, 0), n_S=1, seeds=2,
+              ft_steps=(5, 50))  # fmt: skip
     g, blocks, H = _sbm(True)
     p = plan_specialised(g, H, **kw)
-    assert p.specialised and p.period == 0
+    ids = [o.id for o in p.options]
+    assert ids == ["global", "global+ft5", "global+ft50", "S3-histograms-p1",
+                   "S3-histograms-p0", "local"]  # fmt: skip
+    assert p.specialised and p.period == 0 and p.pick.kind == "clustered"
     assert _same_partition(p.pick.labels, blocks)
-    assert p.pick.own_loss < p.global_option.own_loss
+    by = {o.id: o for o in p.options}
+    # the pick beats every global option (with fine-tuning too) by more than the tie margin
+    assert all(p.pick.own_loss < by[k].own_loss * 0.95 for k in ids[:3])
     assert p.pick.d2d_bytes < p.global_option.d2d_bytes  # fewer bytes, no inter rounds
-    assert "Specialise" in p.verdict
+    assert by["local"].d2d_bytes == 0 and by["global+ft50"].d2d_bytes == by["global"].d2d_bytes
+    assert p.runner_up is not None and p.runner_up.id != p.pick.id
+    assert "Specialise" in p.verdict and f"Runner-up: {p.runner_up.id}" in p.verdict
+    # two random labels per device (not aligned with the blocks): clustering is predicted
+    # to pay against the plain global model, but the global model + fine-tuning beats it
+    g2, _, H2r = _sbm(False)
+    r = plan_specialised(g2, H2r, **kw)
+    assert r.pick.is_global and not r.specialised, r.verdict
+    assert "Keep one global model" in r.verdict and "Runner-up" in r.verdict
     # data not aligned with anything: every device holds every class in Dirichlet(5)
     # proportions — clusters only lose data, the global model is recommended
     H2 = np.round(np.random.default_rng(0).dirichlet(np.full(10, 5.0), 18) * 30)
     q = plan_specialised(g, H2, **kw)
-    assert not q.specialised and q.pick.id == "global"
+    assert not q.specialised and q.pick.kind in ("global", "global+ft")
     assert "Keep one global model" in q.verdict
     # stable across surrogate seeds: the same pick with 3 seeds
     assert plan_specialised(g, H, **{**kw, "seeds": 3}).pick.id == p.pick.id
+    with pytest.raises(SsdflError, match="ft_steps"):
+        plan_specialised(g, H, **{**kw, "ft_steps": (0,)})
 
 
 def test_update_affinity_separates_aligned_blocks_and_counts_traffic() -> None:
@@ -136,7 +174,7 @@ def test_cli_form_goal_specialised_and_export(tmp_path: Path) -> None:
     (tmp_path / "dev.csv").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
     r = _run("form", str(tmp_path / "g.edgelist"), "--devices", str(tmp_path / "dev.csv"),
-             "--goal", "specialised", "--cycles", "6", "--tau-a", "5", "--tau-r", "2",
+             "--goal", "specialised", "--cycles", "10", "--tau-a", "5", "--tau-r", "2",
              "--no-fmmc", "--no-schedule", "--quiet", "--out", str(out))  # fmt: skip
     assert r.returncode == 0, r.stderr
     sec = json.loads((out / "specialised.json").read_text())
@@ -145,6 +183,20 @@ def test_cli_form_goal_specialised_and_export(tmp_path: Path) -> None:
     assert sorted(map(sorted, groups)) == [list(range(0, 6)), list(range(6, 12)),
                                            list(range(12, 18))]  # fmt: skip
     assert sec["expected"]["own_acc"] >= sec["expected"]["global_own_acc"]
+    # formation.json carries the section (ssdfl.plan/2, the published schema)
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "docs" /
+                         "formation.schema.json").read_text())  # fmt: skip
+    doc = json.loads((out / "formation.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert doc["formation"]["goal"] == "specialised"
+    assert doc["formation"]["specialised"]["pick"] == sec["pick"]
+    assert doc["formation"]["specialised"]["kind"] == "clustered"
+    bad_doc = {**doc, "formation": {**doc["formation"],
+                                    "specialised": {**sec, "kind": "best"}}}  # fmt: skip
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad_doc, schema)
     assert "Specialised models" in (out / "report.md").read_text()
     ex = tmp_path / "ex"
     r = _run("export", str(out / "formation.json"), "--graph", str(tmp_path / "g.edgelist"),
@@ -155,3 +207,8 @@ def test_cli_form_goal_specialised_and_export(tmp_path: Path) -> None:
     bad = _run("form", str(tmp_path / "g.edgelist"), "--goal", "specialised", "--quiet",
                "--out", str(tmp_path / "o2"))  # fmt: skip
     assert bad.returncode != 0 and "needs label histograms" in (bad.stderr + bad.stdout)
+    upd = _run("form", str(tmp_path / "g.edgelist"), "--devices", str(tmp_path / "dev.csv"),
+               "--goal", "specialised", "--update", str(out / "formation.json"), "--quiet",
+               "--out", str(tmp_path / "o3"))  # fmt: skip
+    assert upd.returncode != 0 and "cannot be combined with --update" in upd.stdout + upd.stderr
+    assert not (tmp_path / "o3").exists()

@@ -153,6 +153,12 @@ def form(
 
     check_output_dir(out)  # fail before the long work
     _early_checks(update, simulate, validate, link_cost, budget, model_params)
+    if update is not None and goal == "specialised":
+        raise typer.BadParameter(
+            "--goal specialised cannot be combined with --update (the repair keeps one global "
+            "formation); run --goal specialised on the new graph without --update",
+            param_hint="--goal",
+        )
     g = read_graph(graph, format=fmt)
     from ssdfl.planner.estimate import check_plan_size
 

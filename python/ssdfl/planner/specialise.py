@@ -1,7 +1,9 @@
 """The ``specialised`` planner goal: formations whose clusters keep their own models
 (``docs/specialised.md``).
 
-Options. ``S = 1`` (the global model: one cluster, the paper's schedule) and, for a few ``S``,
+Options. ``S = 1`` (the global model: one cluster, the paper's schedule); the global model
+followed by ``k`` local fine-tuning steps on every device (``global+ft<k>``, no extra bytes);
+local-only training (``local``: ``cycles·τ_a`` local steps, no bytes); and, for a few ``S``,
 clusters from graph connectivity *and* data similarity, each with the inter-cluster rounds every
 cycle (``period = 1``), every ``k`` cycles, or never (``period = 0``: one model per cluster).
 
@@ -27,9 +29,11 @@ option spends at most the bytes of ``S = 1`` (intra-cluster edges are a subset o
 edges and inter rounds run at most as often), so options are compared at no more bytes than
 the global model.
 
-Decision. The option with the lowest predicted loss, unless it is within the tie margin
-``tie`` (relative) of the global model's: then the global model (the simplest option); among
-specialised options, ties go to fewer clusters, then to the longer period. The global model is
+Decision. Every option within the tie margin of the lowest predicted loss ``L*`` (``L (1 −
+tie) ≤ L*``) ties with the best; the pick is the simplest of them: the global model, then the
+global model + fine-tuning (fewer steps first), then clustered options (fewer clusters, then
+``period = 0``, then the longer period), then local-only. The verdict names the pick and the
+runner-up (the lowest-loss other option). The global model (with or without fine-tuning) is
 therefore recommended when no data-aligned clusters the graph allows are predicted to pay.
 """
 
@@ -62,6 +66,7 @@ __all__ = [
     "SpecialisedPlan",
     "affinity_clusters",
     "check_goal",
+    "choose",
     "cluster_dissimilarity",
     "edge_affinity",
     "export_model_groups",
@@ -94,15 +99,28 @@ class SpecialisedOption:
     own_acc_min: float
     d2d_bytes: float
     own_loss_seeds: tuple[float, ...] = ()
+    kind: str = "clustered"
+    ft_steps: int = 0
 
     @property
     def is_global(self) -> bool:
-        return self.S == 1
+        """True for the global model, with or without local fine-tuning (one shared model)."""
+        return self.kind in ("global", "global+ft")
 
     @property
     def n_models(self) -> int:
         """Distinct models at the end of a cycle: ``S`` when clusters never mix, else 1."""
         return self.S if self.period == 0 else 1
+
+    def rank(self) -> tuple[int, ...]:
+        """Simplicity order of the tie rule (module docstring): smaller is simpler."""
+        if self.kind == "global":
+            return (0,)
+        if self.kind == "global+ft":
+            return (1, self.ft_steps)
+        if self.kind == "local":
+            return (3,)
+        return (2, self.S, 0 if self.period == 0 else 1, -self.period)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -123,10 +141,11 @@ class SpecialisedPlan:
     verdict: str
     config: dict[str, Any] = field(default_factory=dict)
     warmup_traffic: dict[str, float] = field(default_factory=dict)
+    runner_up: SpecialisedOption | None = None
 
     @property
     def specialised(self) -> bool:
-        """True when the pick keeps more than one model."""
+        """True when the pick is not the global model (with or without fine-tuning)."""
         return not self.pick.is_global
 
     @property
@@ -307,11 +326,21 @@ def surrogate_digits(
 
 # -------------------------------------------------------------------------------- planner
 def _run(model: DeviceModel, own: DeviceModel, g: Graph, labels: np.ndarray, period: int,
-         tau_a: int, tau_r: int, cycles: int, eta: float, seed: int) -> dict[str, Any]:  # fmt: skip
+         tau_a: int, tau_r: int, cycles: int, eta: float, seed: int
+         ) -> tuple[dict[str, Any], np.ndarray]:  # fmt: skip
     res = simulate(model, g, SSDFL(clusters=labels, inter_every=period), tau_a=tau_a,
                    tau_r=tau_r, cycles=cycles, eta=eta, seed=seed, own_test=own,
                    device_metrics=False, eval_every=cycles)  # fmt: skip
-    return res.final
+    return res.final, np.asarray(res.X)
+
+
+def _local(model: DeviceModel, own: DeviceModel, g: Graph, steps: int, cycles: int, eta: float,
+           seed: int, x0: np.ndarray | None) -> dict[str, Any]:  # fmt: skip
+    """``cycles`` rounds of ``steps`` local SGD steps per device, no communication, from
+    ``x0`` (the global model's final models for fine-tuning; ``None``: the usual start)."""
+    res = simulate(model, g, "pdfl", tau_a=steps, tau_r=0, cycles=cycles, eta=eta, seed=seed,
+                   own_test=own, device_metrics=False, eval_every=cycles, x0=x0)  # fmt: skip
+    return dict(res.final)
 
 
 def plan_specialised(
@@ -325,6 +354,8 @@ def plan_specialised(
     cycles: int = 20,
     eta: float = 0.1,
     periods: Sequence[int] = (1, 5, 0),
+    ft_steps: Sequence[int] | None = None,
+    local: bool = True,
     max_clusters: int | None = None,
     n_S: int = 2,
     seeds: int = 2,
@@ -341,7 +372,9 @@ def plan_specialised(
     sets, same kind of model): clusters follow the cosine similarity of warm-up updates
     (:func:`update_affinity`, traffic in ``warmup_traffic``) and the prediction is a pilot run
     of ``model`` evaluated on ``own_test``. ``periods``: inter-cluster periods tried for each
-    clustering (1 every cycle, ``k`` every ``k`` cycles, 0 never); ``max_clusters``: largest
+    clustering (1 every cycle, ``k`` every ``k`` cycles, 0 never); ``ft_steps``: local
+    fine-tuning steps after the global model (default ``τ_a``, ``5 τ_a``, ``cycles·τ_a``; empty:
+    none); ``local``: also predict local-only training; ``max_clusters``: largest
     ``S`` (default ``min(8, N // 3)``); ``n_S``: clusterings kept; ``seeds``: surrogate /
     pilot seeds (median); ``tie``: relative margin within which the global model wins."""
     g = as_graph(graph)
@@ -356,6 +389,10 @@ def plan_specialised(
     pers = sorted({int(p) for p in periods}, key=lambda p: (p == 0, p))
     if any(p < 0 for p in pers) or not pers:
         raise SsdflError(f"periods must be integers >= 0, got {list(periods)}")
+    fts = sorted({int(k) for k in (ft_steps if ft_steps is not None
+                                   else (tau_a, 5 * tau_a, cycles * tau_a))})  # fmt: skip
+    if any(k < 1 for k in fts):
+        raise SsdflError(f"ft_steps must be integers >= 1, got {list(fts)}")
     smax = max_clusters if max_clusters is not None else min(8, n // 3)
     smax = max(1, min(int(smax), n))
     traffic: dict[str, float] = {}
@@ -390,14 +427,16 @@ def plan_specialised(
         cands.setdefault(tuple(lab.tolist()), (Sp, score))
     ranked = sorted(cands.items(), key=lambda kv: (round(kv[1][1] / 0.02), kv[1][0]))
     kept = [(np.asarray(k, dtype=np.int64), S) for k, (S, _) in ranked[:n_S]]
-    specs: list[tuple[str, np.ndarray, int, str]] = [
-        ("global", np.zeros(n, dtype=np.int64), 1, "S = 1")
-    ]
+    zeros = np.zeros(n, dtype=np.int64)
+    # (id, labels, period, kind, fine-tuning steps)
+    specs: list[tuple[str, np.ndarray, int, str, int]] = [("global", zeros, 1, "global", 0)]
+    specs += [(f"global+ft{k}", zeros, 1, "global+ft", k) for k in fts]
     src = "histograms" if H is not None else "updates"
     for lab, S in kept:
         for p in pers:
-            name = {0: "never", 1: "every cycle"}.get(p, f"every {p} cycles")
-            specs.append((f"S{S}-{src}-p{p}", lab, p, f"S = {S} ({src}), inter {name}"))
+            specs.append((f"S{S}-{src}-p{p}", lab, p, "clustered", 0))
+    if local:
+        specs.append(("local", np.arange(n, dtype=np.int64), 0, "local", 0))
     results: dict[str, list[dict[str, Any]]] = {sid: [] for sid, *_ in specs}
     for r in range(int(seeds)):
         if H is not None:
@@ -405,46 +444,80 @@ def plan_specialised(
         else:
             assert model is not None and own_test is not None
             m, own = model, own_test
-        for sid, lab, p, _ in specs:
-            results[sid].append(_run(m, own, g, lab, p, tau_a, tau_r, cycles, eta, seed=r))
+        fin, Xg = _run(m, own, g, zeros, 1, tau_a, tau_r, cycles, eta, seed=r)
+        for sid, lab, p, kind, k in specs:
+            if kind == "global":
+                out = fin
+            elif kind == "global+ft":  # the global model's bytes, then k local steps
+                out = {**_local(m, own, g, k, 1, eta, r, Xg), "d2d_bytes": fin["d2d_bytes"]}
+            elif kind == "local":
+                out = _local(m, own, g, tau_a, cycles, eta, r, None)
+            else:
+                out = _run(m, own, g, lab, p, tau_a, tau_r, cycles, eta, seed=r)[0]
+            results[sid].append(out)
     options = []
-    for sid, lab, p, _desc in specs:
+    for sid, lab, p, kind, k in specs:
         rs = results[sid]
-        med = {k: float(np.median([x[k] for x in rs]))
-               for k in ("own_loss_mean", "own_acc_mean", "own_acc_min", "d2d_bytes")}  # fmt: skip
+        med = {key: float(np.median([x[key] for x in rs]))
+               for key in ("own_loss_mean", "own_acc_mean", "own_acc_min", "d2d_bytes")
+               }  # fmt: skip
         options.append(SpecialisedOption(
-            id=sid, S=int(lab.max()) + 1, period=p, source=src if sid != "global" else "S = 1",
+            id=sid, S=int(lab.max()) + 1, period=p,
+            source=src if kind == "clustered" else ("S = 1" if kind != "local" else "none"),
             labels=lab, own_loss=med["own_loss_mean"], own_acc=med["own_acc_mean"],
             own_acc_min=med["own_acc_min"], d2d_bytes=med["d2d_bytes"],
-            own_loss_seeds=tuple(float(x["own_loss_mean"]) for x in rs),
+            own_loss_seeds=tuple(float(x["own_loss_mean"]) for x in rs), kind=kind, ft_steps=k,
         ))  # fmt: skip
     glob = options[0]
-    spec = sorted(options[1:], key=lambda o: (o.own_loss, o.S, o.period == 0, -o.period))
-    best_spec = spec[0] if spec else None
-    pick = glob
-    if best_spec is not None and best_spec.own_loss < glob.own_loss * (1.0 - tie):
-        # ties among specialised options: fewest clusters, then the longest period
-        near = [o for o in spec if o.own_loss <= best_spec.own_loss * (1.0 + tie)]
-        pick = min(near, key=lambda o: (o.S, 0 if o.period == 0 else 1, -o.period, o.own_loss))
-    verdict = _verdict(pick, glob, best_spec, tie, similarity)
+    pick, runner = choose(options, tie)
+    best_cl = min((o for o in options if o.kind == "clustered"), key=lambda o: o.own_loss,
+                  default=None)  # fmt: skip
+    verdict = _verdict(pick, glob, runner, best_cl, tie, similarity)
     cfg = {"tau_a": tau_a, "tau_r": tau_r, "cycles": cycles, "eta": eta, "periods": pers,
+           "ft_steps": fts, "local": bool(local),
            "max_clusters": smax, "n_S": n_S, "seeds": seeds, "tie": tie, "bandwidth": bandwidth,
            "predictor": "digits surrogate" if H is not None else "pilot on the devices' model",
            }  # fmt: skip
-    return SpecialisedPlan(options, pick, glob, similarity, verdict, cfg, traffic)
+    return SpecialisedPlan(options, pick, glob, similarity, verdict, cfg, traffic, runner)
+
+
+def choose(options: Sequence[SpecialisedOption], tie: float
+           ) -> tuple[SpecialisedOption, SpecialisedOption | None]:  # fmt: skip
+    """The decision rule: the simplest option (:meth:`SpecialisedOption.rank`) among those
+    whose predicted loss ``L`` satisfies ``L (1 − tie) ≤ L*`` (``L*`` the lowest), and the
+    runner-up (the lowest-loss other option, ``None`` if there is none)."""
+    if not options:
+        raise SsdflError("no options to choose from")
+    best = min(options, key=lambda o: (o.own_loss, o.rank()))
+    near = [o for o in options if o.own_loss * (1.0 - tie) <= best.own_loss]
+    pick = min(near, key=lambda o: (o.rank(), o.own_loss))
+    others = [o for o in options if o is not pick]
+    runner = min(others, key=lambda o: (o.own_loss, o.rank())) if others else None
+    return pick, runner
 
 
 def _verdict(pick: SpecialisedOption, glob: SpecialisedOption,
-             best: SpecialisedOption | None, tie: float, similarity: str) -> str:  # fmt: skip
+             runner: SpecialisedOption | None, best_cl: SpecialisedOption | None, tie: float,
+             similarity: str) -> str:  # fmt: skip
+    ru = ("" if runner is None else
+          f" Runner-up: {runner.id} ({runner.own_loss:.3g}, accuracy {runner.own_acc:.3f}).")
     if pick.is_global:
-        if best is None:
-            return "Keep one global model (S = 1): no clustered option was found."
+        what = ("Keep one global model (S = 1)" if pick.kind == "global" else
+                f"Keep one global model (S = 1), then {pick.ft_steps} local fine-tuning steps "
+                f"on every device ({pick.id})")  # fmt: skip
+        cl = ("no clustered option was found" if best_cl is None else
+              f"the best clustered option ({best_cl.id}) predicts {best_cl.own_loss:.3g} — the "
+              f"data is not aligned with clusters the graph allows, or not enough to pay")
         return (
-            f"Keep one global model (S = 1): predicted own-distribution loss {glob.own_loss:.3g} "
-            f"(accuracy {glob.own_acc:.3f}) vs {best.own_loss:.3g} (accuracy {best.own_acc:.3f}) "
-            f"for the best specialised option ({best.id}); specialisation pays only when it "
-            f"beats the global model by more than {tie:.0%} — the data is not aligned with "
-            f"clusters the graph allows."
+            f"{what}: predicted own-distribution loss {pick.own_loss:.3g} (accuracy "
+            f"{pick.own_acc:.3f}, worst device {pick.own_acc_min:.3f}); {cl}.{ru} Ties within "
+            f"{tie:.0%} go to the simplest option."
+        )
+    if pick.kind == "local":
+        return (
+            f"Train locally only (no communication): predicted own-distribution loss "
+            f"{pick.own_loss:.3g} (accuracy {pick.own_acc:.3f}, worst device "
+            f"{pick.own_acc_min:.3f}) vs {glob.own_loss:.3g} for the global model.{ru}"
         )
     how = ("each cluster keeps its own model" if pick.period == 0
            else f"inter-cluster rounds every {pick.period} cycle(s)")  # fmt: skip
@@ -453,7 +526,7 @@ def _verdict(pick: SpecialisedOption, glob: SpecialisedOption,
         f"predicted own-distribution loss {pick.own_loss:.3g} (accuracy {pick.own_acc:.3f}, "
         f"worst device {pick.own_acc_min:.3f}) vs {glob.own_loss:.3g} (accuracy "
         f"{glob.own_acc:.3f}, worst {glob.own_acc_min:.3f}) for the global model, at "
-        f"{pick.d2d_bytes / max(glob.d2d_bytes, 1):.0%} of its D2D bytes."
+        f"{pick.d2d_bytes / max(glob.d2d_bytes, 1):.0%} of its D2D bytes.{ru}"
     )
 
 
@@ -488,6 +561,9 @@ def specialised_section(plan: SpecialisedPlan, names: Sequence[Any] | None = Non
         "verdict": plan.verdict,
         "specialised": plan.specialised,
         "pick": p.id,
+        "kind": p.kind,
+        "ft_steps": p.ft_steps,
+        "runner_up": None if plan.runner_up is None else plan.runner_up.id,
         "S": p.S,
         "period": p.period,
         "clusters": plan.clusters,
