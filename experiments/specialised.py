@@ -301,8 +301,9 @@ def markdown(df: pd.DataFrame) -> str:
     for model, dm in df.groupby("model", sort=False):
         out.append(f"**{model}** — mean own-distribution loss, median [IQR] over "
                    f"{dm.seed.nunique()} seeds (MB: median D2D or server bytes)\n")  # fmt: skip
-        out.append("| graph | labels | " + " | ".join(meths) + " | picks | beats global & +ft |")
-        out.append("|---" * (len(meths) + 4) + "|")
+        out.append("| graph | labels | " + " | ".join(meths)
+                   + " | picks | global recommended | beats global & +ft (τ_a) |")
+        out.append("|---" * (len(meths) + 5) + "|")
         for (gname, lab), d in dm.groupby(["graph", "labels"], sort=False):
             cells = []
             q: dict[str, tuple[float, float, float]] = {}
@@ -317,8 +318,12 @@ def markdown(df: pd.DataFrame) -> str:
             picks = d[d.method == "specialised"].pick.value_counts()
             pk = ", ".join(f"{k} ×{v}" for k, v in picks.items())
             ok = all(q["specialised"][2] < q[m][0] for m in ("global", "global+ft"))
+            sp = d[d.method == "specialised"]
+            kinds = sp.pick_kind if "pick_kind" in sp else sp.pick.map(
+                lambda x: "global" if x == "global" else "clustered")  # fmt: skip
+            ng = int(kinds.isin(["global", "global+ft"]).sum())
             out.append(f"| {gname} | {lab} | " + " | ".join(cells) + f" | {pk} | "
-                       f"{'yes' if ok else 'no'} |")  # fmt: skip
+                       f"{ng}/{len(sp)} | {'yes' if ok else 'no'} |")  # fmt: skip
         out.append("")
     return "\n".join(out)
 
