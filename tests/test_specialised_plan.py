@@ -175,7 +175,8 @@ def test_cli_form_goal_specialised_and_export(tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = _run("form", str(tmp_path / "g.edgelist"), "--devices", str(tmp_path / "dev.csv"),
              "--goal", "specialised", "--cycles", "10", "--tau-a", "5", "--tau-r", "2",
-             "--eta", "0.1", "--no-fmmc", "--no-schedule", "--quiet", "--out", str(out))  # fmt: skip
+             "--eta", "0.1", "--no-fmmc", "--no-schedule", "--quiet",
+             "--out", str(out))  # fmt: skip
     assert r.returncode == 0, r.stderr
     sec = json.loads((out / "specialised.json").read_text())
     assert sec["specialised"] and sec["period"] == 0
