@@ -204,3 +204,18 @@ def test_time_budget_end_to_end_uses_the_models_message_size(tiny: str) -> None:
         for k, c in enumerate(r["clusters"]):
             lab[c] = k
         assert r["cycles"] == budget_cycles(g, lab, 2, 1, b12)
+
+
+def test_too_many_devices_for_the_proxy_data_falls_back_to_the_analytic_choice() -> None:
+    """700 devices without histograms: digits' 3-label split has too few samples per class
+    (178 of class 0 for ~210 devices); the choice says so and uses the analytic prediction."""
+    from ssdfl.planner.pilot import ProxyDataError, resolve_model
+
+    dev = homogeneous_devices(700)
+    with pytest.raises(ProxyDataError, match="proxy data"):
+        resolve_model("softmax").factory(dev, 0)
+    g = ssdfl.as_graph(nx.cycle_graph(700))
+    ch = choose_formation(g, dev, 0.05, 2, 1, Budget("bytes", 3),
+                          pilot=PilotConfig(budget=1e6, seeds=1, shortlist=1))  # fmt: skip
+    assert ch["pilot"]["proxy_error"] and ch["pilot"]["runs"] == 0
+    assert "no pilot (no proxy data on digits" in ch["verdict"]

@@ -49,6 +49,7 @@ __all__ = [
     "Arm",
     "ModelSpec",
     "PilotConfig",
+    "ProxyDataError",
     "pilot_losses",
     "resolve_model",
     "run_pilot",
@@ -116,13 +117,21 @@ def _subsample(parts: list[np.ndarray], frac: float, seed: int) -> list[np.ndarr
     return out
 
 
+class ProxyDataError(SsdflError):
+    """The built-in data set cannot realise the devices' proxy data (e.g. more devices than
+    its samples allow): the choice then falls back to the analytic prediction and says why."""
+
+
 def _builtin_factory(kind: str, data: str, frac: float) -> ModelFactory:
     def make(devices: DeviceTable, seed: int) -> DeviceModel:
         import dataclasses
 
         from ssdfl.planner.validate import data_for_devices
 
-        ds = data_for_devices(devices, devices.n, data, seed)
+        try:
+            ds = data_for_devices(devices, devices.n, data, seed)
+        except SsdflError as e:
+            raise ProxyDataError(f"no proxy data on {data}: {e}") from None
         ds = dataclasses.replace(ds, parts=_subsample(ds.parts, frac, seed + 1))
         return ds.model(kind)
 

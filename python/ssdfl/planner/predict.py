@@ -479,6 +479,7 @@ def choose_formation(
     from ssdfl.planner.pilot import (
         Arm,
         PilotConfig,
+        ProxyDataError,
         noise,
         paired_gap,
         resolve_model,
@@ -493,8 +494,12 @@ def choose_formation(
     budget.validate()
     spec = resolve_model(model, cfg.subsample)
     devices = with_default_lr(devices)
+    proxy_error = ""
     if budget.kind == "time" and budget.model_bytes is None:
-        dim = int(spec.factory(devices, 0).dim)  # the message is one model of d floats
+        try:
+            dim = int(spec.factory(devices, 0).dim)  # the message is one model of d floats
+        except ProxyDataError as e:
+            proxy_error, dim = str(e), 650
         budget = dataclasses.replace(budget, model_bytes=4.0 * dim)
     cands = formation_candidates(g, plan, rng=seed)
     preds = predict_formations(g, [c["labels"] for c in cands], devices, eta, tau_a, tau_r,
@@ -522,8 +527,14 @@ def choose_formation(
                  for b in ("sdfl", "stc", "modest")]  # fmt: skip
     info: dict[str, Any] = {"budget": cfg.budget, "device_steps": 0.0, "seconds": 0.0,
                             "replicates": 0, "runs": 0, "skipped": []}  # fmt: skip
-    if cfg.budget > 0:
-        info = run_pilot(g, arms, devices, eta, tau_a, tau_r, spec, cfg, mixing)
+    if cfg.budget > 0 and not proxy_error:
+        try:
+            info = run_pilot(g, arms, devices, eta, tau_a, tau_r, spec, cfg, mixing)
+        except ProxyDataError as e:  # built-in data too small for these devices: analytic
+            proxy_error = str(e)
+            for arm in arms:
+                arm.losses.clear()
+    info["proxy_error"] = proxy_error or None
     by_id = {a.id: a for a in arms}
     piloted = [r for r in rows if r["id"] in by_id and by_id[r["id"]].losses]
     for r in rows:
@@ -552,7 +563,7 @@ def choose_formation(
         best = min(eligible, key=lambda r: (r["analytic"], r["S"], r["id"]))
         ties = [r for r in eligible if r is not best
                 and r["analytic"] <= best["analytic"] * (1 + ANALYTIC_TOL)]
-        why_not = ("--pilot-budget 0" if cfg.budget <= 0 else
+        why_not = ("--pilot-budget 0" if cfg.budget <= 0 else proxy_error if proxy_error else
                    f"the pilot budget ({cfg.budget:.3g} device-steps) pays for no run")
         how = (f"analytic prediction only, no pilot ({why_not}); differences below "
                f"{100 * ANALYTIC_TOL:.0f} % are ties")  # fmt: skip
