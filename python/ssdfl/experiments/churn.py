@@ -30,7 +30,6 @@ from ssdfl.planner.config import PlanConfig
 from ssdfl.planner.plan import plan_formation
 from ssdfl.planner.protocol import record_extra_bytes
 from ssdfl.planner.repair import OldFormation, full_reformation, repair_formation
-from ssdfl.planner.validate import digits_for_devices
 from ssdfl.simulate.churn import (
     MembershipTrace,
     mass_failure,
@@ -38,6 +37,7 @@ from ssdfl.simulate.churn import (
     regional_failure,
     simulate_churn,
 )
+from ssdfl.theory.data import digits_for_devices
 from ssdfl.theory.devices import DeviceTable
 
 __all__ = [
@@ -104,7 +104,7 @@ def churn_problem(
     """``(model, test_data, devices_fn)`` for softmax regression on digits over ``g``'s nodes.
     Without ``devices``: the 3-label split of the experiment grids with its held-out test set,
     the planner sees the split's label histograms (:func:`devices_of`). With ``devices``: each
-    device's digits follow its label histogram (:func:`ssdfl.planner.validate.digits_for_devices`;
+    device's digits follow its label histogram (:func:`ssdfl.theory.data.digits_for_devices`;
     accuracy on the pooled samples, no held-out set) and the planner sees the devices file."""
     if devices is None:
         spec = RunSpec(graph="rgg", n_devices=g.n, dataset="digits", split="3-label", seed=seed)

@@ -3,7 +3,7 @@
 The analytic predictor of :mod:`ssdfl.planner.predict` shortlists formations; the *pilot* then
 trains the shortlist and the baselines (sDFL, STC, MoDeST-style) **at the user's budget** on
 *proxy data*: the devices' label histograms realised on a built-in data set (digits for
-``softmax``/``mlp``, MNIST-1D for ``cnn``, :func:`ssdfl.planner.validate.data_for_devices`),
+``softmax``/``mlp``, MNIST-1D for ``cnn``, :func:`ssdfl.theory.data.data_for_devices`),
 each device keeping a random ``subsample`` share of its samples (a cheaper, not identical copy
 of the task), or on the user's own model (``model="package.module:factory"``).
 
@@ -126,7 +126,7 @@ def _builtin_factory(kind: str, data: str, frac: float) -> ModelFactory:
     def make(devices: DeviceTable, seed: int) -> DeviceModel:
         import dataclasses
 
-        from ssdfl.planner.validate import data_for_devices
+        from ssdfl.theory.data import data_for_devices
 
         try:
             ds = data_for_devices(devices, devices.n, data, seed)

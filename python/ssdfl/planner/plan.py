@@ -49,15 +49,16 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+import ssdfl.planner.theorem2 as t2
 from ssdfl._atomic import atomic_write
-from ssdfl._progress import get_logger, stage
+from ssdfl._progress import get_logger, setup_logging, stage
 from ssdfl.clusters.formation import _jsonable
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
@@ -72,7 +73,8 @@ from ssdfl.planner.formation_io import (
     load_formation_json,
     parse_formation,
 )
-from ssdfl.planner.schedule import search_schedule, traffic_summary
+from ssdfl.planner.predict import choose_formation
+from ssdfl.planner.schedule import make_budget, search_schedule, traffic_summary
 from ssdfl.planner.scoring import candidate_table, formation_objective
 from ssdfl.planner.solve import best_formation, exhaustive_check
 from ssdfl.planner.theorem2 import FormationConstants, theorem2_numbers
@@ -293,33 +295,11 @@ def _name(x: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------- the choice
-def make_budget(cfg: PlanConfig) -> Any:
-    """The :class:`~ssdfl.planner.predict.Budget` of ``cfg`` (``budget``, ``cycles`` and, when
-    given and supported, the time-budget link parameters)."""
-    from ssdfl.planner.predict import Budget
-
-    known = {f.name for f in fields(Budget)}
-    kw: dict[str, Any] = {}
-    for name, attr in (("bandwidth", "bandwidth"), ("latency", "latency"),
-                       ("step_time", "compute")):  # fmt: skip
-        v = getattr(cfg, name)
-        if v is None:
-            continue
-        if attr not in known:
-            raise SsdflError(f"--{name.replace('_', '-')} is not supported by this budget model")
-        kw[attr] = v
-    b = Budget(cfg.budget, cfg.cycles, **kw)
-    b.validate()
-    return b
-
-
 def choose(
     g: Any, dev: DeviceTable, cfg: PlanConfig, link_cost: np.ndarray | None, jplan: Any
 ) -> dict[str, Any]:
     """:func:`~ssdfl.planner.predict.choose_formation` with ``cfg``'s budget, model, seed and
     pilot budget (passed when the function takes them)."""
-    from ssdfl.planner.predict import choose_formation
-
     params = inspect.signature(choose_formation).parameters
     kw: dict[str, Any] = {"seed": cfg.seed, "model": cfg.model}
     if cfg.pilot_budget is not None:
@@ -373,8 +353,6 @@ def _bound_constants(
     """``device_constants`` for :func:`~ssdfl.planner.theorem2.theorem2_numbers`: ``L``, ``μ``,
     ``ζ`` of ``cfg.model`` measured on the devices' proxy data (or "not covered"), when
     :mod:`ssdfl.planner.theorem2` provides :func:`model_constants`."""
-    from ssdfl.planner import theorem2 as t2
-
     mc = getattr(t2, "model_constants", None)
     if mc is None:
         return {}
@@ -430,8 +408,6 @@ def plan_formation(
     if progress and not any(
         getattr(h, "_ssdfl", False) for h in logging.getLogger("ssdfl").handlers
     ):
-        from ssdfl._progress import setup_logging
-
         setup_logging()  # the CLI sets logging up itself; library callers get INFO + bars
     check_plan_size(g.n, g.m, cfg.max_edges, log)  # refuse before the work; log the estimate
     smax = min(cfg.max_clusters or (g.n if g.n <= 64 else 64), g.n)

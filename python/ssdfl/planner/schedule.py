@@ -3,6 +3,8 @@ the one-time initialization."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -10,13 +12,33 @@ import numpy as np
 from ssdfl._progress import get_logger, stage
 from ssdfl.clusters.flooding import flooding_traffic, flooding_traffic_sparse, record_bytes
 from ssdfl.clusters.labels import cluster_labels, intra_cluster_edges
+from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.planner.config import PlanConfig
+from ssdfl.planner.predict import Budget, budget_units, predict_formations
 from ssdfl.theory.devices import DeviceTable
 
-__all__ = ["flooding_traffic_sparse", "search_schedule", "traffic_summary"]
+__all__ = ["flooding_traffic_sparse", "make_budget", "search_schedule", "traffic_summary"]
 
 log = get_logger(__name__)
+
+
+def make_budget(cfg: PlanConfig) -> Budget:
+    """The :class:`~ssdfl.planner.predict.Budget` of ``cfg`` (``budget``, ``cycles`` and, when
+    given and supported, the time-budget link parameters)."""
+    known = {f.name for f in fields(Budget)}
+    kw: dict[str, Any] = {}
+    for name, attr in (("bandwidth", "bandwidth"), ("latency", "latency"),
+                       ("step_time", "compute")):  # fmt: skip
+        v = getattr(cfg, name)
+        if v is None:
+            continue
+        if attr not in known:
+            raise SsdflError(f"--{name.replace('_', '-')} is not supported by this budget model")
+        kw[attr] = v
+    b = Budget(cfg.budget, cfg.cycles, **kw)
+    b.validate()
+    return b
 
 
 def search_schedule(
@@ -31,12 +53,6 @@ def search_schedule(
     (``tau_a``, ``tau_r``, ``predicted``, ``cycles``, ``messages_per_cycle``), ``best`` and
     ``planned`` (the row of ``(cfg.tau_a, cfg.tau_r)``, ``None`` if off the grid), or
     ``{"error": message}`` when the predictor cannot rank schedules for this model."""
-    import dataclasses
-
-    from ssdfl.errors import SsdflError
-    from ssdfl.planner.plan import make_budget
-    from ssdfl.planner.predict import budget_units, predict_formations
-
     grid = [(ta, tr) for ta in cfg.tau_a_grid for tr in cfg.tau_r_grid]
     if (cfg.tau_a, cfg.tau_r) not in grid:
         grid.append((cfg.tau_a, cfg.tau_r))

@@ -25,7 +25,10 @@ from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.graphs.plotting import save_figure
 from ssdfl.planner.plan import FormationPlan
-from ssdfl.theory.data import FederatedDataset, load_digits_federated
+
+# defined in ssdfl.theory.data (below the pilots, which use them too); re-exported here
+from ssdfl.theory.data import data_for_devices, digits_for_devices
+from ssdfl.theory.data import split_by_histogram as split_by_histogram
 from ssdfl.theory.devices import DeviceTable
 from ssdfl.theory.models import LogisticRegression
 
@@ -37,49 +40,6 @@ __all__ = [
     "validation_sentence",
     "write_choice",
 ]
-
-
-def split_by_histogram(
-    y: np.ndarray, devices: DeviceTable, n: int, seed: int, name: str
-) -> list[np.ndarray]:
-    """Sample indices of a 10-class pool ``y`` per device, following ``devices.label_hist``:
-    every class drawn without replacement (shuffled by ``seed``), all counts scaled down
-    together when the pool is too small, and at least one sample of each device's main class."""
-    hist = devices.label_hist
-    if hist is None:
-        raise SsdflError("the devices file has no label histograms to split by")
-    if hist.shape[1] > 10:
-        raise SsdflError(f"{name} has 10 classes; the devices file has {hist.shape[1]}")
-    classes = [int(c) if str(c).isdigit() else k for k, c in enumerate(devices.classes)]
-    rng = np.random.default_rng(seed)
-    pools = {c: list(rng.permutation(np.flatnonzero(y == c))) for c in range(10)}
-    demand = np.zeros(10)
-    for k, c in enumerate(classes):
-        demand[c] += hist[:, k].sum()
-    scale = min(1.0, min(len(pools[c]) / demand[c] for c in range(10) if demand[c] > 0))
-    parts = []
-    for i in range(n):
-        want = np.maximum(np.floor(hist[i] * scale).astype(int), 0)
-        if want.sum() == 0:
-            want[int(np.argmax(hist[i]))] = 1
-        idx: list[int] = []
-        for k, c in enumerate(classes):
-            idx += [pools[c].pop() for _ in range(min(want[k], len(pools[c])))]
-        if not idx:
-            raise SsdflError(f"device {i}: no {name} samples left for its classes")
-        parts.append(np.sort(np.asarray(idx, dtype=np.int64)))
-    return parts
-
-
-def digits_for_devices(devices: DeviceTable | None, n: int, seed: int = 0) -> FederatedDataset:
-    """Digits split so that device ``i``'s labels follow ``devices.label_hist[i]`` (module doc);
-    a 3-label split when there are no histograms."""
-    if devices is None or devices.label_hist is None:
-        return load_digits_federated(n, "k-label", k=3, seed=seed)
-    base = load_digits_federated(1, "iid", seed=seed)
-    X, y = base.X, base.y
-    parts = split_by_histogram(y, devices, n, seed, "digits")
-    return FederatedDataset(X, y, parts, 10, "digits-by-histogram")
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -229,27 +189,6 @@ def simulate_plan(
 # ---------------------------------------------------------------------------------------------
 
 VALIDATION_METRIC = "device_loss_mean"
-
-
-def data_for_devices(
-    devices: DeviceTable | None, n: int, data: str = "digits", seed: int = 0,
-    num_samples: int = 5000,
-) -> FederatedDataset:  # fmt: skip
-    """``digits`` (:func:`digits_for_devices`) or ``mnist1d`` (80 % of ``num_samples`` signals
-    as the pool, drawn by the same per-class histogram rule; a 2-label split without
-    histograms)."""
-    if data == "digits":
-        return digits_for_devices(devices, n, seed)
-    if data != "mnist1d":
-        raise SsdflError(f"data must be 'digits' or 'mnist1d', got {data!r}")
-    from ssdfl.theory.data import load_mnist1d_federated
-
-    if devices is None or devices.label_hist is None:
-        return load_mnist1d_federated(n, "k-label", k=2, seed=seed, num_samples=num_samples)
-    base = load_mnist1d_federated(1, "iid", seed=seed, num_samples=num_samples)
-    parts = split_by_histogram(base.y, devices, n, seed, "MNIST-1D")
-    return FederatedDataset(base.X, base.y, parts, 10, "mnist1d-by-histogram", base.X_test,
-                            base.y_test)  # fmt: skip
 
 
 def _pick_formations(choice: dict[str, Any], g: Graph, n_formations: int, seed: int) -> list[dict]:

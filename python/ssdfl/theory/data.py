@@ -19,6 +19,12 @@ of classes, and builds device models (:meth:`~FederatedDataset.least_squares`,
 Data sets: :func:`load_digits_federated` (scikit-learn's bundled digits) and
 :func:`load_mnist1d_federated` (MNIST-1D, generated offline by the ``mnist1d`` package's
 ``make_dataset`` from its built-in templates; never downloaded).
+
+A devices file's label histograms realised on a data set (the planner's pilots, ``ssdfl form
+--simulate/--validate``, the churn experiments): :func:`split_by_histogram` draws every device's
+samples of each class in proportion to its histogram, without replacement and disjointly
+(classes in short supply scaled down together); :func:`digits_for_devices` and
+:func:`data_for_devices` apply it to digits or MNIST-1D.
 """
 
 from __future__ import annotations
@@ -32,16 +38,20 @@ import numpy as np
 
 from ssdfl.errors import SsdflError
 from ssdfl.theory.models import LeastSquares, LogisticRegression
+from ssdfl.theory.nn import CNN1D, MLP
 
 if TYPE_CHECKING:
-    from ssdfl.theory.nn import CNN1D, MLP
+    from ssdfl.theory.devices import DeviceTable
 
 __all__ = [
     "FederatedDataset",
+    "data_for_devices",
+    "digits_for_devices",
     "label_histograms",
     "label_skew_split",
     "load_digits_federated",
     "load_mnist1d_federated",
+    "split_by_histogram",
     "split_dirichlet",
     "split_iid",
     "split_k_label",
@@ -210,8 +220,6 @@ class FederatedDataset:
 
     def mlp(self, hidden: Sequence[int] = (32,), activation: str = "relu", l2: float = 1e-4) -> MLP:
         """Per-device multilayer perceptron (:class:`ssdfl.theory.nn.MLP`)."""
-        from ssdfl.theory.nn import MLP
-
         if self.n_classes < 2:
             raise SsdflError("an MLP classifier needs a classification data set")
         return MLP([self.X[p] for p in self.parts], [self.y[p] for p in self.parts],
@@ -221,8 +229,6 @@ class FederatedDataset:
         self, channels: Sequence[int] = (8, 8), kernel: int = 5, stride: int = 2, l2: float = 1e-4
     ) -> CNN1D:
         """Per-device 1-D CNN (:class:`ssdfl.theory.nn.CNN1D`; features read as one signal)."""
-        from ssdfl.theory.nn import CNN1D
-
         if self.n_classes < 2:
             raise SsdflError("a CNN classifier needs a classification data set")
         return CNN1D([self.X[p] for p in self.parts], [self.y[p] for p in self.parts],
@@ -363,3 +369,70 @@ def synthetic_classification(
     X = means[y] + rng.normal(size=(n_samples, dim))
     parts = label_skew_split(y, n_devices, scheme, k=k, alpha=alpha, rng=rng)
     return FederatedDataset(X, y.astype(np.int64), parts, n_classes, f"synthetic-{scheme}")
+
+
+# ---------------------------------------------------------------------------------------------
+# A devices file's label histograms realised on a data set
+# ---------------------------------------------------------------------------------------------
+
+
+def split_by_histogram(
+    y: np.ndarray, devices: DeviceTable, n: int, seed: int, name: str
+) -> list[np.ndarray]:
+    """Sample indices of a 10-class pool ``y`` per device, following ``devices.label_hist``:
+    every class drawn without replacement (shuffled by ``seed``), all counts scaled down
+    together when the pool is too small, and at least one sample of each device's main class."""
+    hist = devices.label_hist
+    if hist is None:
+        raise SsdflError("the devices file has no label histograms to split by")
+    if hist.shape[1] > 10:
+        raise SsdflError(f"{name} has 10 classes; the devices file has {hist.shape[1]}")
+    classes = [int(c) if str(c).isdigit() else k for k, c in enumerate(devices.classes)]
+    rng = np.random.default_rng(seed)
+    pools = {c: list(rng.permutation(np.flatnonzero(y == c))) for c in range(10)}
+    demand = np.zeros(10)
+    for k, c in enumerate(classes):
+        demand[c] += hist[:, k].sum()
+    scale = min(1.0, min(len(pools[c]) / demand[c] for c in range(10) if demand[c] > 0))
+    parts = []
+    for i in range(n):
+        want = np.maximum(np.floor(hist[i] * scale).astype(int), 0)
+        if want.sum() == 0:
+            want[int(np.argmax(hist[i]))] = 1
+        idx: list[int] = []
+        for k, c in enumerate(classes):
+            idx += [pools[c].pop() for _ in range(min(want[k], len(pools[c])))]
+        if not idx:
+            raise SsdflError(f"device {i}: no {name} samples left for its classes")
+        parts.append(np.sort(np.asarray(idx, dtype=np.int64)))
+    return parts
+
+
+def digits_for_devices(devices: DeviceTable | None, n: int, seed: int = 0) -> FederatedDataset:
+    """Digits split so that device ``i``'s labels follow ``devices.label_hist[i]`` (module doc);
+    a 3-label split when there are no histograms."""
+    if devices is None or devices.label_hist is None:
+        return load_digits_federated(n, "k-label", k=3, seed=seed)
+    base = load_digits_federated(1, "iid", seed=seed)
+    X, y = base.X, base.y
+    parts = split_by_histogram(y, devices, n, seed, "digits")
+    return FederatedDataset(X, y, parts, 10, "digits-by-histogram")
+
+
+def data_for_devices(
+    devices: DeviceTable | None, n: int, data: str = "digits", seed: int = 0,
+    num_samples: int = 5000,
+) -> FederatedDataset:  # fmt: skip
+    """``digits`` (:func:`digits_for_devices`) or ``mnist1d`` (80 % of ``num_samples`` signals
+    as the pool, drawn by the same per-class histogram rule; a 2-label split without
+    histograms)."""
+    if data == "digits":
+        return digits_for_devices(devices, n, seed)
+    if data != "mnist1d":
+        raise SsdflError(f"data must be 'digits' or 'mnist1d', got {data!r}")
+    if devices is None or devices.label_hist is None:
+        return load_mnist1d_federated(n, "k-label", k=2, seed=seed, num_samples=num_samples)
+    base = load_mnist1d_federated(1, "iid", seed=seed, num_samples=num_samples)
+    parts = split_by_histogram(base.y, devices, n, seed, "MNIST-1D")
+    return FederatedDataset(base.X, base.y, parts, 10, "mnist1d-by-histogram", base.X_test,
+                            base.y_test)  # fmt: skip
