@@ -23,6 +23,7 @@ Methods (``τ_a = 10``, ``τ_r = 2``, ``C = 20`` cycles, SGD):
 * ``global``: S = 1, the planner's global recommendation (the global planner picks S = 1
   on these instances; we use S = 1 directly);
 * ``global+ft``: ``global`` followed by ``τ_a`` local fine-tuning steps (no bytes);
+* ``global+ftC``: the same with ``C·τ_a`` fine-tuning steps (as many as ``local`` takes);
 * ``local``: local training only (0 bytes);
 * ``specialised``: the pick of :func:`ssdfl.planner.specialise.plan_specialised` (label
   histograms, digits surrogate; options: global, global + ``τ_a`` / ``5τ_a`` / ``C·τ_a``
@@ -204,6 +205,9 @@ def run_case(case: tuple[str, bool, int, list[str], bool]) -> list[dict]:
         rows.append(_row("global", own, glob.X, B, **b))
         ft = simulate(model, g, "pdfl", **{**kw, "tau_r": 0, "cycles": 1, "x0": glob.X})
         rows.append(_row("global+ft", own, ft.X, B, **b))
+        ftl = simulate(model, g, "pdfl", **{**kw, "tau_a": CYCLES * TAU_A, "tau_r": 0,
+                                            "cycles": 1, "x0": glob.X})  # fmt: skip
+        rows.append(_row("global+ftC", own, ftl.X, B, **b))
         loc = simulate(model, g, "pdfl", **{**kw, "tau_r": 0})
         rows.append(_row("local", own, loc.X, 0.0, **b))
         pk = sp_plan.pick
@@ -295,7 +299,7 @@ def markdown(df: pd.DataFrame) -> str:
     """The tables of docs/results.md ("Specialised models"): per model, median [IQR] of the
     mean own-distribution loss per instance and method, the planner's picks, and whether the
     specialised plan's IQR lies below those of the global model and global + fine-tuning."""
-    meths = [m for m in ("specialised", "global", "global+ft", "local", "ifca",
+    meths = [m for m in ("specialised", "global", "global+ft", "global+ftC", "local", "ifca",
                          "specialised-upd") if m in set(df.method)]  # fmt: skip
     out = []
     for model, dm in df.groupby("model", sort=False):
