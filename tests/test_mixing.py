@@ -163,3 +163,36 @@ def test_rust_and_python_mixing_rules_agree(nxg: nx.Graph) -> None:
         off = W - np.diag(np.diag(W))
         np.testing.assert_array_equal(R, off, err_msg=rule)
         np.testing.assert_allclose(np.diag(W), 1.0 - R.sum(axis=1), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("rule", ["lazy-metropolis", "metropolis", "max-degree",
+                                  "weighted-metropolis", "lazy-weighted-metropolis"])  # fmt: skip
+def test_block_matrix_equals_each_clusters_own_matrix(rule: str) -> None:
+    """The vectorized block matrix equals, block by block, the rule applied to each cluster's
+    induced subgraph by networkx + mixing_matrix (singletons: [1]); a disconnected cluster is
+    refused and named."""
+    import networkx as nx
+
+    from ssdfl.errors import DisconnectedGraphError
+    from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
+
+    rng = np.random.default_rng(3)
+    G = nx.connected_watts_strogatz_graph(40, 6, 0.3, seed=3)
+    for u, v in G.edges:
+        G[u][v]["weight"] = float(rng.uniform(0.2, 2.0))
+    lab = np.array([0] * 12 + [1] * 15 + [2] * 12 + [3])  # node 39 alone
+    blocks = [list(range(0, 12)), list(range(12, 27)), list(range(27, 39)), [39]]
+    for b in blocks:  # make every cluster connected: add a path inside it
+        nx.add_path(G, b, weight=1.0)
+    W = block_mixing_matrix(G, lab, rule).toarray()
+    ref = np.zeros((40, 40))
+    for b in blocks:
+        sub = G.subgraph(b)
+        order = list(sub.nodes)  # networkx's node order of the subgraph (not sorted)
+        ref[np.ix_(order, order)] = 1.0 if len(b) == 1 else mixing_matrix(sub, rule).toarray()
+    np.testing.assert_allclose(W, ref, atol=1e-15)
+    H = nx.Graph(G)
+    H.remove_edges_from([(u, v) for u, v in list(H.edges) if {u, v} & {5}])
+    H.add_edge(5, 20)  # node 5 stays connected to the graph, but not inside cluster 0
+    with pytest.raises(DisconnectedGraphError, match="cluster 0"):
+        block_mixing_matrix(H, lab, rule)

@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.sparse import csgraph
 from threadpoolctl import threadpool_limits
 
 from ssdfl.errors import DisconnectedGraphError, SsdflError
-from ssdfl.graphs.graph import Graph, GraphLike, Positions, as_graph
-from ssdfl.graphs.metrics import _is_set_connected
+from ssdfl.graphs.graph import Graph, GraphLike, as_graph
 
 __all__ = [
     "MIXING_RULES",
@@ -58,13 +58,34 @@ def _mixing_matrix(g: Graph, rule: str = "lazy-metropolis") -> sp.csr_array:
     if n == 0:
         raise SsdflError("the graph has no nodes")
     src, dst, w = g.edges()
+    wdeg = g.degrees if "weighted" in rule else None  # the Rust sums: bit-identical to cluster.rs
+    return _mixing_on_edges(n, src, dst, w, rule, np.zeros(n, dtype=np.int64), wdeg)
+
+
+def _mixing_on_edges(
+    n: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    w: np.ndarray,
+    rule: str,
+    group: np.ndarray,
+    wdeg: np.ndarray | None = None,
+) -> sp.csr_array:
+    """The mixing matrix by ``rule`` of the graph with edges ``(src, dst, w)`` on ``n`` nodes,
+    degrees counted over those edges (``wdeg``: the weighted degrees if already known);
+    ``group[u]`` is the component whose maximum degree the ``"max-degree"`` rule uses (all
+    zeros: the whole graph)."""
     if rule in ("weighted-metropolis", "lazy-weighted-metropolis"):
-        deg = g.degrees
+        deg = wdeg
+        if deg is None:
+            deg = np.bincount(np.concatenate([src, dst]), np.concatenate([w, w]), minlength=n)
         vals = w / (1.0 + np.maximum(deg[src], deg[dst]))
     else:
         deg = np.bincount(np.concatenate([src, dst]), minlength=n).astype(np.float64)
         if rule == "max-degree":
-            vals = np.full(len(src), 1.0 / (1.0 + (deg.max() if n else 0.0)))
+            dmax = np.zeros(int(group.max()) + 1 if n else 1)
+            np.maximum.at(dmax, group, deg)
+            vals = 1.0 / (1.0 + dmax[group[src]])
         else:
             vals = 1.0 / (1.0 + np.maximum(deg[src], deg[dst]))
     off = sp.coo_array(
@@ -92,24 +113,21 @@ def block_mixing_matrix(
     lab = np.asarray(labels, dtype=np.int64)
     if lab.shape != (g.n,):
         raise SsdflError(f"labels must have shape ({g.n},), got {lab.shape}")
-    rows, cols, vals = [], [], []
-    for s in np.unique(lab):
-        idx = np.flatnonzero(lab == s)
-        if len(idx) == 1:
-            rows.append(idx)
-            cols.append(idx)
-            vals.append(np.ones(1))
-            continue
-        if check_connected and not _is_set_connected(g, Positions(idx)):
-            raise DisconnectedGraphError(f"cluster {int(s)} induces a disconnected subgraph")
-        Ws = sp.coo_array(_mixing_matrix(g.subgraph(Positions(idx)), rule))
-        rows.append(idx[Ws.row])
-        cols.append(idx[Ws.col])
-        vals.append(Ws.data)
-    W = sp.coo_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(g.n, g.n)
-    )
-    return sp.csr_array(W)
+    if rule not in MIXING_RULES:
+        raise SsdflError(f"unknown mixing rule {rule!r}; expected one of {MIXING_RULES}")
+    src, dst, w = g.edges()
+    inside = lab[src] == lab[dst]  # the block matrix is the rule on the intra-cluster edges
+    src, dst, w = src[inside], dst[inside], w[inside]
+    if check_connected:
+        _, comp = csgraph.connected_components(
+            sp.coo_array((np.ones(len(src)), (src, dst)), shape=(g.n, g.n)), directed=False
+        )
+        pairs = np.unique(np.stack([lab, comp]), axis=1)  # (cluster, component) pairs
+        clusters, count = np.unique(pairs[0], return_counts=True)
+        if (count > 1).any():
+            bad = int(clusters[np.argmax(count > 1)])
+            raise DisconnectedGraphError(f"cluster {bad} induces a disconnected subgraph")
+    return _mixing_on_edges(g.n, src, dst, w, rule, lab)
 
 
 def dense_matrix(
