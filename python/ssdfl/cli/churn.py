@@ -24,10 +24,10 @@ INIT_MAX_DEVICES = 2_000
 
 
 def _read(graph: Path, devices: Path | None, fmt: str | None = None) -> tuple[Any, Any]:
-    from ssdfl.graphs.graph_io import read_graph
+    from ssdfl.cli._inputs import read_cli_graph
     from ssdfl.theory.devices import read_devices
 
-    g = read_graph(graph, format=fmt)
+    g = read_cli_graph(graph, fmt)
     dev = read_devices(devices, g) if devices is not None else None  # clear error if not UTF-8
     return g, dev
 
@@ -44,7 +44,7 @@ def init_cmd(
     devices: Path | None = typer.Option(None, "--devices", dir_okay=False, help=_DEVICES_HELP),
     loss: float = typer.Option(0.0, "--loss", help="Per-message loss probability in [0, 1)."),
     delay: int = typer.Option(0, "--delay", help="Extra delivery delay: up to K ticks, uniform."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every loss and delay draw."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of every loss and delay draw."),
     plan: bool = typer.Option(
         False,
         "--plan",

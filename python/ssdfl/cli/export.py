@@ -33,14 +33,15 @@ def export(
     partition into connected sets, FMMC weights finite in [0, 1] on cluster edges). Formats
     and what each tool reads: docs/formation.md, section "Export (ssdfl export)"."""
     from ssdfl._atomic import atomic_dir, check_output_dir
-    from ssdfl.graphs.graph_io import read_graph
+    from ssdfl.cli._inputs import read_cli_graph
     from ssdfl.planner.export import FORMATS, export_formation
     from ssdfl.planner.formation_io import read_formation
 
     if to not in FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--to")
+        raise typer.BadParameter(f"{to!r} is not a format: choose one of {', '.join(FORMATS)}",
+                                 param_hint="--to")
     check_output_dir(out)
-    g = read_graph(graph, format=fmt)
+    g = read_cli_graph(graph, fmt)
     rec = read_formation(formation, g)  # the one validator of formation.json
     with atomic_dir(out) as tmp:
         files = export_formation(rec, g, to, tmp)

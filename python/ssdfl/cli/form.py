@@ -146,7 +146,7 @@ def form(
     --budget, with ranked alternatives) and write formation.json, choice.json and a report
     (markdown + pictures) into --out (a new directory, or one ssdfl wrote before)."""
     from ssdfl._atomic import atomic_dir, check_output_dir
-    from ssdfl.graphs.graph_io import read_graph
+    from ssdfl.cli._inputs import read_cli_graph
     from ssdfl.planner.plan import PlanConfig, plan_formation
     from ssdfl.planner.report import console_table, write_report
     from ssdfl.theory.devices import read_devices
@@ -159,7 +159,7 @@ def form(
             "formation); run --goal specialised on the new graph without --update",
             param_hint="--goal",
         )
-    g = read_graph(graph, format=fmt)
+    g = read_cli_graph(graph, fmt)
     from ssdfl.planner.estimate import check_plan_size
 
     check_plan_size(g.n, g.m, max_edges)  # refuse a too-large graph before the devices file
@@ -190,7 +190,17 @@ def form(
 
     cfg.validate()
     lc = link_costs(link_cost, g)
-    plan = plan_formation(g, dev, cfg, progress=not quiet(), link_cost=lc)
+    try:
+        plan = plan_formation(g, dev, cfg, progress=not quiet(), link_cost=lc)
+    except ArithmeticError as exc:  # name the numeric options, not only the exception (issue 24)
+        from ssdfl.errors import SsdflError
+
+        raise SsdflError(
+            f"the bounds overflow floating point ({exc}) with --eta {eta:g}, --eps {eps:g}, "
+            f"--gamma {gamma:g}, --sigma2 {sigma2:g}, --tau-a {tau_a}, --tau-r {tau_r}, "
+            f"--model-params {model_params}: use smaller values (--eta is a step size, "
+            "usually below 1)"
+        ) from None
     choice = plan.choice
     assert choice is not None  # objective "predicted"
     with atomic_dir(out) as tmp:

@@ -10,10 +10,11 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from ssdfl.cli._inputs import read_cli_graph
 from ssdfl.cli.app import app, console
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, NodeSet, Positions
-from ssdfl.graphs.graph_io import format_help, read_graph
+from ssdfl.graphs.graph_io import format_help
 from ssdfl.graphs.metrics import conductance, connected_components, cut_size, volume
 
 
@@ -167,7 +168,7 @@ def info(
     """
     if fmt in (None, "edgelist"):
         _refuse_table_header(graph)
-    g = read_graph(graph, format=fmt, directed=directed)
+    g = read_cli_graph(graph, fmt, need_nodes=False, directed=directed)
     strings = g.labels is not None and g.labels.dtype.kind not in "iu"
     S = _parse_set(nodes, strings) if nodes is not None else None
     summary = graph_summary(g, S, strict=S is not None)

@@ -40,16 +40,22 @@ TEMP_PREFIX = "ssdfl-shard-"
 LOCK = ".lock"
 
 
-def _positive(name: str, value: float | None) -> None:
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise typer.BadParameter(f"must be a finite number > 0, got {value}", param_hint=name)
+#: Largest accepted --model-mb / --bandwidth (MiB, MiB/s): beyond it the cost model overflows.
+_MAX_MB = 1e12
+
+
+def _positive(name: str, value: float | None, upper: float = _MAX_MB) -> None:
+    if value is not None and not (math.isfinite(value) and 0 < value <= upper):
+        raise typer.BadParameter(
+            f"must be a finite number > 0 and <= {upper:g}, got {value}", param_hint=name
+        )
 
 
 def _model_size(model_bytes: int | None, model_mb: float | None) -> float:
     if (model_bytes is None) == (model_mb is None):
         raise typer.BadParameter("give exactly one of --model-bytes or --model-mb")
     _positive("--model-mb", model_mb)
-    _positive("--model-bytes", model_bytes)
+    _positive("--model-bytes", model_bytes, upper=_MAX_MB * 2**20)
     if model_mb is not None:
         return model_mb
     assert model_bytes is not None  # exactly one of the two, checked above
@@ -91,6 +97,9 @@ def plan(
     notes = []
     if measure_store is not None:
         from ssdfl.aggregation.store import measure_bandwidth, open_store
+
+        if "://" not in measure_store and not Path(measure_store).is_dir():
+            raise SsdflError(f"--measure-store {measure_store} is not an existing directory")
 
         bw = measure_bandwidth(open_store(measure_store), mb=32)
         notes.append(f"measured read bandwidth of {measure_store}: {bw:.0f} MiB/s")
@@ -323,7 +332,10 @@ def run(
     from ssdfl.cli.app import quiet
 
     if not _is_strategy(strategy):
-        raise typer.BadParameter(f"choose one of {', '.join(STRATEGIES)}", param_hint="--strategy")
+        raise typer.BadParameter(
+            f"{strategy!r} is not a strategy: choose one of {', '.join(STRATEGIES)}",
+            param_hint="--strategy",
+        )
     _positive("--memory-mb", memory_mb)
     if out.is_dir():
         raise SsdflError(f"--out {out} is a directory; give a file name such as avg.npy")

@@ -522,6 +522,9 @@ def load_config(path: str | Any) -> ExperimentConfig:
         raise ConfigError(f"{p}: cannot parse config: {exc}") from None
     if not isinstance(raw, dict):
         raise SsdflError(f"{p}: the config must be a table/object")
+    if not raw:
+        raise ConfigError(f"{p}: the config is empty; give at least [base] or [grid] "
+                          "(docs/simulator.md)")  # fmt: skip
     unknown = set(raw) - {"name", "base", "grid", "thresholds", "by", "dask", "limits"}
     if unknown:
         raise SsdflError(f"{p}: unknown config keys {sorted(unknown)}")

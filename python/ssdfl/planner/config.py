@@ -89,8 +89,8 @@ class PlanConfig:
         if not 0 < self.eps <= 1:
             raise SsdflError(f"eps must be in (0, 1], got {self.eps}")
         for name in ("gamma", "grad_scale", "sigma2"):
-            if not getattr(self, name) >= 0:
-                raise SsdflError(f"{name} must be >= 0, got {getattr(self, name)}")
+            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
+                raise SsdflError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         if not 0 <= self.mu <= self.L:
             raise SsdflError(f"need 0 <= mu <= L, got mu={self.mu}, L={self.L}")
         if self.admissibility not in ("spectral", "cheeger"):

@@ -253,7 +253,13 @@ def read_link_cost(path: str, g: Graph) -> np.ndarray:
     s, t, _ = g.edges()
     pos = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(s, t))}
     cost = np.ones(len(s))
-    for ln, line in enumerate(p.read_text().splitlines(), 1):
+    if not p.is_file():
+        raise SsdflError(f"link-cost file {p} is not a file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SsdflError(f"link-cost file {p} is not UTF-8 text (byte {exc.start})") from None
+    for ln, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
