@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import ssdfl.planner.report as report_mod
+import ssdfl.planner.repair as repair_mod
 from ssdfl._atomic import OUTPUT_MARKER, current_umask, write_manifest
 from ssdfl.cli.app import app
 
@@ -50,7 +51,8 @@ def test_update_interrupted_leaves_old_directory_untouched(graphs, tmp_path, mon
         assert (Path(args[2]) / "formation.json").exists()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(report_mod, "write_report", write_then_interrupt)
+    # --update writes its report through planner.repair, which holds its own reference
+    monkeypatch.setattr(repair_mod, "write_report", write_then_interrupt)
     r = runner.invoke(app, ["form", str(new), "--update", str(old / "formation.json"),
                             "--out", str(old), *FAST])  # fmt: skip
     assert r.exit_code == 130, r.output

@@ -402,9 +402,9 @@ def plan_formation(
     notes: list[str] = []
     if devices is None:
         notes.append("no devices file: homogeneous SGD devices with IID data assumed")
-    if "adam" in dev.optimizer:
-        notes.append("Adam devices are an extension: their α is taken as 1 and the bounds "
-                     "do not cover them")  # fmt: skip
+    uncovered = dev.population().coverage_note("recursion")
+    if uncovered:
+        notes.append(uncovered)
     if progress and not any(
         getattr(h, "_ssdfl", False) for h in logging.getLogger("ssdfl").handlers
     ):
