@@ -272,6 +272,7 @@ def part_lambda2(args: argparse.Namespace) -> str:
         L = sp.csr_array(sp.csgraph.laplacian(A))
         load = os.getloadavg()[0]
         rep = 1 if m >= 10**6 else args.repeat
+
         def ours(g: ssdfl.Graph = g) -> float:
             return ssdfl.algebraic_connectivity(g)
 
@@ -300,8 +301,15 @@ def part_lambda2(args: argparse.Namespace) -> str:
                 f"{load:.1f} / {os.getloadavg()[0]:.1f}",
             ]
         )
-    header = ["graph", "λ₂(L)", "ssdfl", "eigsh SA", "eigsh SM", "ssdfl / best eigsh (≤ 1.5)",
-              "load before / after"]
+    header = [
+        "graph",
+        "λ₂(L)",
+        "ssdfl",
+        "eigsh SA",
+        "eigsh SM",
+        "ssdfl / best eigsh (≤ 1.5)",
+        "load before / after",
+    ]
     return markdown_table(header, rows)
 
 

@@ -292,23 +292,44 @@ def large_partition(quick: bool, old: bool = True) -> str:
     = sweep estimate), max cut conductance, total cut weight, smallest cluster."""
     import ssdfl.clusters.clustering as C
 
-    header = ["graph", "n", "m", "method", "time", "× METIS", "min Φ_int", "max Φ_cut", "cut",
-              "conn", "min size", "load"]
+    header = [
+        "graph",
+        "n",
+        "m",
+        "method",
+        "time",
+        "× METIS",
+        "min Φ_int",
+        "max Φ_cut",
+        "cut",
+        "conn",
+        "min size",
+        "load",
+    ]
     rows = []
     for n in (10_000,) if quick else (10_000, 100_000):
         cases = [
-            ("RGG deg≈12", lambda n=n: _lcc(
-                nx.random_geometric_graph(n, (12 / (np.pi * n)) ** 0.5, seed=3))),
+            (
+                "RGG deg≈12",
+                lambda n=n: _lcc(nx.random_geometric_graph(n, (12 / (np.pi * n)) ** 0.5, seed=3)),
+            ),
             ("ER deg≈10", lambda n=n: _lcc(nx.gnm_random_graph(n, 5 * n, seed=3))),
             ("BA m=3", lambda n=n: nx.barabasi_albert_graph(n, 3, seed=3)),
-            ("SBM 10 blocks", lambda n=n: _lcc(nx.stochastic_block_model(
-                [n // 10] * 10, _pmat(10, 20 / (n // 10), 2 / n), seed=3))),
+            (
+                "SBM 10 blocks",
+                lambda n=n: _lcc(
+                    nx.stochastic_block_model(
+                        [n // 10] * 10, _pmat(10, 20 / (n // 10), 2 / n), seed=3
+                    )
+                ),
+            ),
         ]
         for name, make in cases:
             g = ssdfl.Graph.from_networkx(make())
             t0 = time.perf_counter()
             lab_m = _metis_csr(g, 8)
             t_m = time.perf_counter() - t0
+
             def ours(g: ssdfl.Graph = g) -> np.ndarray:
                 return ssdfl.partition(g, 8).labels
 
@@ -317,6 +338,7 @@ def large_partition(quick: bool, old: bool = True) -> str:
                 ("ssdfl partition", ours),
             ]
             if old and n <= 10_000:
+
                 def old_fn(g: ssdfl.Graph = g) -> np.ndarray:
                     saved = C.FAST_MIN_N
                     C.FAST_MIN_N = 20_000
@@ -324,6 +346,7 @@ def large_partition(quick: bool, old: bool = True) -> str:
                         return ssdfl.partition(g, 8, min_size=1).labels
                     finally:
                         C.FAST_MIN_N = saved
+
                 methods.append(("first implementation", old_fn))
             for meth, fn in methods:
                 load = os.getloadavg()[0]
@@ -331,9 +354,22 @@ def large_partition(quick: bool, old: bool = True) -> str:
                 lab = fn()
                 t = t_m if meth.startswith("METIS") else time.perf_counter() - t0
                 v, a, cmax, ctot, conn, smin = _quality(g, lab)
-                rows.append([name, str(g.n), str(g.m), meth, f"{t:.2f} s", f"{t / t_m:.1f}×",
-                             f"{'~' if a else ''}{v:.4f}", f"{cmax:.4f}", f"{ctot:.0f}",
-                             "yes" if conn else "NO", str(smin), f"{load:.1f}"])
+                rows.append(
+                    [
+                        name,
+                        str(g.n),
+                        str(g.m),
+                        meth,
+                        f"{t:.2f} s",
+                        f"{t / t_m:.1f}×",
+                        f"{'~' if a else ''}{v:.4f}",
+                        f"{cmax:.4f}",
+                        f"{ctot:.0f}",
+                        "yes" if conn else "NO",
+                        str(smin),
+                        f"{load:.1f}",
+                    ]
+                )
                 print(" | ".join(rows[-1]), flush=True)
     return markdown_table(header, rows)
 

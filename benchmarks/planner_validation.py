@@ -257,8 +257,14 @@ def summarize(r: dict) -> dict:
     one = next(x for x in f if x["S"] == 1)
     alone = next((x for x in f if x["S"] == r["n"]), None)
     rho_a = float(spearmanr([x["analytic"] for x in f], med).statistic)
-    return {"pick": pick, "best": best, "one": one, "alone": alone, "rho_analytic": rho_a,
-            "regret_one": float(one["observed_median"] / best["observed_median"] - 1)}
+    return {
+        "pick": pick,
+        "best": best,
+        "one": one,
+        "alone": alone,
+        "rho_analytic": rho_a,
+        "regret_one": float(one["observed_median"] / best["observed_median"] - 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,9 +89,11 @@ def table(rows: list[tuple[str, float, float]], title: str) -> None:
         # nearest-rank percentiles (∞ = rate ≥ 1 stays ∞ instead of becoming NaN)
         pe = np.percentile(e, [50, 90], method="higher")
         ps = np.percentile(s, [50, 90], method="higher")
-        print(f"| {fam} | {len(e)} | {pe[0]:.3g} / {pe[1]:.3g} / {e.max():.3g} | "
-              f"{ps[0]:.3g} / {ps[1]:.3g} | {int(np.sum(e >= 1e6))} | "
-              f"{int(np.isfinite(s).sum())}/{len(s)} |")
+        print(
+            f"| {fam} | {len(e)} | {pe[0]:.3g} / {pe[1]:.3g} / {e.max():.3g} | "
+            f"{ps[0]:.3g} / {ps[1]:.3g} | {int(np.sum(e >= 1e6))} | "
+            f"{int(np.isfinite(s).sum())}/{len(s)} |"
+        )
 
 
 def main() -> None:

@@ -305,8 +305,11 @@ def markdown(df: pd.DataFrame) -> str:
     for model, dm in df.groupby("model", sort=False):
         out.append(f"**{model}** — mean own-distribution loss, median [IQR] over "
                    f"{dm.seed.nunique()} seeds (MB: median D2D or server bytes)\n")  # fmt: skip
-        out.append("| graph | labels | " + " | ".join(meths)
-                   + " | picks | global recommended | beats global & +ft (τ_a) |")
+        out.append(
+            "| graph | labels | "
+            + " | ".join(meths)
+            + " | picks | global recommended | beats global & +ft (τ_a) |"
+        )
         out.append("|---" * (len(meths) + 5) + "|")
         for (gname, lab), d in dm.groupby(["graph", "labels"], sort=False):
             cells = []

@@ -89,8 +89,13 @@ def _cases() -> list[tuple[str, list[str], str]]:
             c.append((f"info-graph-{kind}", ["info", p], needle))
         c.append((f"form-graph-{kind}", ["form", p, "--out", "{o}"], needle))
         c.append((f"init-graph-{kind}", ["init", p], needle))
-        c.append((f"churn-graph-{kind}",
-                  ["churn", p, "--trace", "random", "--strategy", "none", "--out", "{o}"], needle))
+        c.append(
+            (
+                f"churn-graph-{kind}",
+                ["churn", p, "--trace", "random", "--strategy", "none", "--out", "{o}"],
+                needle,
+            )
+        )
     c.append(("init-isolated-nodes", ["init", "{isolated_mtx}"], "isolated"))
     # --- info
     c += [
@@ -111,9 +116,13 @@ def _cases() -> list[tuple[str, list[str], str]]:
     for flag in ("--gamma", "--sigma2", "--pilot-budget", "--latency"):
         for v in _BAD_NONNEG_FLOAT:
             c.append((f"form{flag}={v}", [*form, flag, v], flag.lstrip("-")))
-    for flag, vals in (("--max-clusters", ["0", "-5", "text"]), ("--cycles", ["0", "-5"]),
-                       ("--seeds", ["0", "-5"]), ("--seed", ["-5", "text"]),
-                       ("--max-edges", ["-5", "text"])):
+    for flag, vals in (
+        ("--max-clusters", ["0", "-5", "text"]),
+        ("--cycles", ["0", "-5"]),
+        ("--seeds", ["0", "-5"]),
+        ("--seed", ["-5", "text"]),
+        ("--max-edges", ["-5", "text"]),
+    ):
         for v in vals:
             c.append((f"form{flag}={v}", [*form, flag, v], flag.lstrip("-")))
     c += [
@@ -130,68 +139,134 @@ def _cases() -> list[tuple[str, list[str], str]]:
         ("form-update-missing", [*form, "--update", "{missing}"], "missing"),
         ("form-update-dir-without-formation", [*form, "--update", "{dir}"], "formation"),
         ("form-update-bad-json", [*form, "--update", "{form_badjson}"], "form_badjson"),
-        ("form-update-with-simulate", [*form, "--update", "{formation}", "--simulate"],
-         "simulate"),
-        ("form-update-with-validate", [*form, "--update", "{formation}", "--validate"],
-         "validate"),
-        ("form-update-with-budget-bogus", [*form, "--update", "{formation}", "--budget",
-                                           "bogus"], "bogus"),
-        ("form-devices-for-other-graph", ["form", "{karate}", "--devices", str(ER30_DEV),
-                                          "--out", "{o}"], "er30-devices"),
+        ("form-update-with-simulate", [*form, "--update", "{formation}", "--simulate"], "simulate"),
+        ("form-update-with-validate", [*form, "--update", "{formation}", "--validate"], "validate"),
+        (
+            "form-update-with-budget-bogus",
+            [*form, "--update", "{formation}", "--budget", "bogus"],
+            "bogus",
+        ),
+        (
+            "form-devices-for-other-graph",
+            ["form", "{karate}", "--devices", str(ER30_DEV), "--out", "{o}"],
+            "er30-devices",
+        ),
     ]
     for kind, p in _DEVICE_FILES.items():
         needle = "{base}" if kind != "missing" else "missing"
-        c.append((f"form-devices-{kind}", ["form", str(ER30), "--devices", p, "--out", "{o}"],
-                  needle))
+        c.append(
+            (f"form-devices-{kind}", ["form", str(ER30), "--devices", p, "--out", "{o}"], needle)
+        )
         c.append((f"init-devices-{kind}", ["init", str(ER30), "--devices", p], needle))
     for kind, p in _OUTS_DIR.items():
         c.append((f"form-out-{kind}", ["form", g, "--out", p], "out"))
         c.append((f"export-out-{kind}", ["export", "{formation}", "-g", g, "--out", p], "out"))
-        c.append((f"simulate-out-{kind}", ["simulate", "{config}", "--serial", "--out", p],
-                  "out"))
-        c.append((f"churn-out-{kind}", ["churn", g, "--trace", "random", "--strategy", "none",
-                                        "--out", p], "out"))
+        c.append((f"simulate-out-{kind}", ["simulate", "{config}", "--serial", "--out", p], "out"))
+        c.append(
+            (
+                f"churn-out-{kind}",
+                ["churn", g, "--trace", "random", "--strategy", "none", "--out", p],
+                "out",
+            )
+        )
         c.append((f"shard-report-out-{kind}", ["shard", "report", "--out", p], "out"))
     # --- export
     exp = ["export", "{formation}", "-g", g, "--out", "{o}"]
     c += [
         ("export-to-bogus", [*exp, "--to", "bogus"], "bogus"),
         ("export-format-bogus", [*exp, "--format", "bogus"], "bogus"),
-        ("export-graph-missing", ["export", "{formation}", "-g", "{missing}", "--out", "{o}"],
-         "missing"),
-        ("export-graph-other", ["export", "{formation}", "-g", str(ER30), "--out", "{o}"],
-         "graph"),
+        (
+            "export-graph-missing",
+            ["export", "{formation}", "-g", "{missing}", "--out", "{o}"],
+            "missing",
+        ),
+        ("export-graph-other", ["export", "{formation}", "-g", str(ER30), "--out", "{o}"], "graph"),
         ("export-no-graph", ["export", "{formation}", "--out", "{o}"], "--graph"),
     ]
-    for kind in ("missing", "empty_json", "binary_el", "nonutf8_el", "dir", "form_badjson",
-                 "form_notobj", "form_labels", "form_twice", "form_notpartition",
-                 "form_float_index", "form_neg_weight", "form_nan_weight", "form_no_clusters",
-                 "form_huge_index"):
+    for kind in (
+        "missing",
+        "empty_json",
+        "binary_el",
+        "nonutf8_el",
+        "dir",
+        "form_badjson",
+        "form_notobj",
+        "form_labels",
+        "form_twice",
+        "form_notpartition",
+        "form_float_index",
+        "form_neg_weight",
+        "form_nan_weight",
+        "form_no_clusters",
+        "form_huge_index",
+    ):
         needle = "missing" if kind == "missing" else "{base}"
-        c.append((f"export-formation-{kind}",
-                  ["export", "{" + kind + "}", "-g", g, "--out", "{o}"], needle))
+        c.append(
+            (
+                f"export-formation-{kind}",
+                ["export", "{" + kind + "}", "-g", g, "--out", "{o}"],
+                needle,
+            )
+        )
     # --- simulate
-    for kind in ("missing", "empty_toml", "binary_el", "nonutf8_toml", "dir", "cfg_badtoml",
-                 "cfg_method_empty", "cfg_thr_empty", "cfg_dup_by", "cfg_ws_small",
-                 "cfg_batch_huge", "cfg_name_long", "cfg_cycles_zero", "cfg_devices_huge",
-                 "cfg_unknown_key", "cfg_neg_lr", "cfg_nan_lr", "cfg_bad_ext"):
-        needle = {"missing": "missing", "empty_toml": "empty", "binary_el": "binary",
-                  "nonutf8_toml": "nonutf8", "dir": "dir", "cfg_badtoml": "cfg_badtoml",
-                  "cfg_method_empty": "method", "cfg_thr_empty": "accuracy",
-                  "cfg_dup_by": "by", "cfg_ws_small": "n_devices",
-                  "cfg_batch_huge": "batch_size", "cfg_name_long": "name",
-                  "cfg_cycles_zero": "cycles", "cfg_devices_huge": "n_devices",
-                  "cfg_unknown_key": "frobnicate", "cfg_neg_lr": "lr", "cfg_nan_lr": "lr",
-                  "cfg_bad_ext": "cfg_bad_ext"}[kind]
-        c.append((f"simulate-config-{kind}",
-                  ["simulate", "{" + kind + "}", "--serial", "--out", "{o}"], needle))
+    for kind in (
+        "missing",
+        "empty_toml",
+        "binary_el",
+        "nonutf8_toml",
+        "dir",
+        "cfg_badtoml",
+        "cfg_method_empty",
+        "cfg_thr_empty",
+        "cfg_dup_by",
+        "cfg_ws_small",
+        "cfg_batch_huge",
+        "cfg_name_long",
+        "cfg_cycles_zero",
+        "cfg_devices_huge",
+        "cfg_unknown_key",
+        "cfg_neg_lr",
+        "cfg_nan_lr",
+        "cfg_bad_ext",
+    ):
+        needle = {
+            "missing": "missing",
+            "empty_toml": "empty",
+            "binary_el": "binary",
+            "nonutf8_toml": "nonutf8",
+            "dir": "dir",
+            "cfg_badtoml": "cfg_badtoml",
+            "cfg_method_empty": "method",
+            "cfg_thr_empty": "accuracy",
+            "cfg_dup_by": "by",
+            "cfg_ws_small": "n_devices",
+            "cfg_batch_huge": "batch_size",
+            "cfg_name_long": "name",
+            "cfg_cycles_zero": "cycles",
+            "cfg_devices_huge": "n_devices",
+            "cfg_unknown_key": "frobnicate",
+            "cfg_neg_lr": "lr",
+            "cfg_nan_lr": "lr",
+            "cfg_bad_ext": "cfg_bad_ext",
+        }[kind]
+        c.append(
+            (
+                f"simulate-config-{kind}",
+                ["simulate", "{" + kind + "}", "--serial", "--out", "{o}"],
+                needle,
+            )
+        )
     for v in ("0", "-5", "text"):
-        c.append((f"simulate-workers={v}", ["simulate", "{config}", "-w", v, "--out", "{o}"],
-                  "workers"))
+        c.append(
+            (f"simulate-workers={v}", ["simulate", "{config}", "-w", v, "--out", "{o}"], "workers")
+        )
     # --- init
-    for flag, vals in (("--loss", ["-0.1", "1", "1.5", "nan", "inf", "text"]),
-                       ("--delay", ["-5", "text"]), ("--seed", ["text", "-5"]),
-                       ("--max-devices", ["0", "-5", "text"])):
+    for flag, vals in (
+        ("--loss", ["-0.1", "1", "1.5", "nan", "inf", "text"]),
+        ("--delay", ["-5", "text"]),
+        ("--seed", ["text", "-5"]),
+        ("--max-devices", ["0", "-5", "text"]),
+    ):
         for v in vals:
             c.append((f"init{flag}={v}", ["init", g, flag, v], flag.lstrip("-")))
     c += [
@@ -201,17 +276,26 @@ def _cases() -> list[tuple[str, list[str], str]]:
     ]
     # --- churn
     ch = ["churn", g, "--trace", "random", "--strategy", "none", "--out", "{o}"]
-    for flag, vals in (("--rate", ["-5", "2", "nan", "inf", "text"]),
-                       ("--fraction", ["-5", "0", "2", "nan", "text"]),
-                       ("--cycles", ["0", "-5", "text"]), ("--seeds", ["0", "-5", "text"]),
-                       ("--max-clusters", ["0", "-5"])):
+    for flag, vals in (
+        ("--rate", ["-5", "2", "nan", "inf", "text"]),
+        ("--fraction", ["-5", "0", "2", "nan", "text"]),
+        ("--cycles", ["0", "-5", "text"]),
+        ("--seeds", ["0", "-5", "text"]),
+        ("--max-clusters", ["0", "-5"]),
+    ):
         for v in vals:
             c.append((f"churn{flag}={v}", [*ch, flag, v], flag.lstrip("-")))
     c += [
-        ("churn-trace-bogus", ["churn", g, "--trace", "bogus", "--strategy", "none", "--out",
-                               "{o}"], "bogus"),
-        ("churn-strategy-bogus", ["churn", g, "--trace", "random", "--strategy", "bogus",
-                                  "--out", "{o}"], "bogus"),
+        (
+            "churn-trace-bogus",
+            ["churn", g, "--trace", "bogus", "--strategy", "none", "--out", "{o}"],
+            "bogus",
+        ),
+        (
+            "churn-strategy-bogus",
+            ["churn", g, "--trace", "random", "--strategy", "bogus", "--out", "{o}"],
+            "bogus",
+        ),
         ("churn-no-trace", ["churn", g, "--strategy", "none", "--out", "{o}"], "--trace"),
         ("churn-no-strategy", ["churn", g, "--trace", "random", "--out", "{o}"], "--strategy"),
         ("churn-no-out", ["churn", g, "--trace", "random", "--strategy", "none"], "--out"),
@@ -223,62 +307,101 @@ def _cases() -> list[tuple[str, list[str], str]]:
     # --- shard plan
     sp = ["shard", "plan", "--model-mb", "100"]
     for v in ("0", "-5", "text", "1e308"):
-        c.append((f"shard-plan-model-bytes={v}", ["shard", "plan", "--model-bytes", v],
-                  "model-bytes"))
+        c.append(
+            (f"shard-plan-model-bytes={v}", ["shard", "plan", "--model-bytes", v], "model-bytes")
+        )
     for v in _BAD_POS_FLOAT:
         c.append((f"shard-plan-model-mb={v}", ["shard", "plan", "--model-mb", v], "model-mb"))
         c.append((f"shard-plan-memory-mb={v}", [*sp, "--memory-mb", v], "memory"))
         c.append((f"shard-plan-bandwidth={v}", [*sp, "--bandwidth", v], "--bandwidth"))
     for flag, vals in (("-n", ["0", "-5", "text"]), ("-m", ["0", "-5", "text"])):
         for v in vals:
-            c.append((f"shard-plan{flag}={v}", [*sp, flag, v],
-                      {"-n": "clients", "-m": "shards"}[flag]))
+            c.append(
+                (f"shard-plan{flag}={v}", [*sp, flag, v], {"-n": "clients", "-m": "shards"}[flag])
+            )
     c += [
         ("shard-plan-no-size", ["shard", "plan"], "model"),
-        ("shard-plan-both-sizes", ["shard", "plan", "--model-mb", "1", "--model-bytes", "10"],
-         "model"),
+        (
+            "shard-plan-both-sizes",
+            ["shard", "plan", "--model-mb", "1", "--model-bytes", "10"],
+            "model",
+        ),
         ("shard-plan-measure-missing", [*sp, "--measure-store", "{missing}"], "missing"),
         ("shard-plan-measure-file", [*sp, "--measure-store", "{file_out}"], "file_out"),
-        ("shard-plan-shards-huge", [*sp, "-m", "1000000", "-n", "2", "--model-bytes", "8"],
-         "model"),
+        (
+            "shard-plan-shards-huge",
+            [*sp, "-m", "1000000", "-n", "2", "--model-bytes", "8"],
+            "model",
+        ),
     ]
-    for kind in ("missing", "binary_el", "nonutf8_toml", "dir", "cfg_badtoml", "price_zero_read",
-                 "price_negative", "price_nan", "price_unknown", "price_text"):
-        needle = {"missing": "missing", "binary_el": "binary", "nonutf8_toml": "nonutf8",
-                  "dir": "dir", "cfg_badtoml": "cfg_badtoml", "price_zero_read": "read_mb_s",
-                  "price_negative": "put_usd", "price_nan": "get_usd",
-                  "price_unknown": "frobnicate", "price_text": "gb_second_usd"}[kind]
+    for kind in (
+        "missing",
+        "binary_el",
+        "nonutf8_toml",
+        "dir",
+        "cfg_badtoml",
+        "price_zero_read",
+        "price_negative",
+        "price_nan",
+        "price_unknown",
+        "price_text",
+    ):
+        needle = {
+            "missing": "missing",
+            "binary_el": "binary",
+            "nonutf8_toml": "nonutf8",
+            "dir": "dir",
+            "cfg_badtoml": "cfg_badtoml",
+            "price_zero_read": "read_mb_s",
+            "price_negative": "put_usd",
+            "price_nan": "get_usd",
+            "price_unknown": "frobnicate",
+            "price_text": "gb_second_usd",
+        }[kind]
         c.append((f"shard-plan-pricing-{kind}", [*sp, "--pricing", "{" + kind + "}"], needle))
-        c.append((f"shard-report-pricing-{kind}",
-                  ["shard", "report", "--out", "{o}", "--pricing", "{" + kind + "}"], needle))
+        c.append(
+            (
+                f"shard-report-pricing-{kind}",
+                ["shard", "report", "--out", "{o}", "--pricing", "{" + kind + "}"],
+                needle,
+            )
+        )
     # --- shard report
-    for flag, vals in (("-n", ["0", "-5"]), ("-m", ["0", "-5"]),
-                       ("--model-mb", ["0", "-5", "nan", "inf", "text"])):
+    for flag, vals in (
+        ("-n", ["0", "-5"]),
+        ("-m", ["0", "-5"]),
+        ("--model-mb", ["0", "-5", "nan", "inf", "text"]),
+    ):
         for v in vals:
-            c.append((f"shard-report{flag}={v}", ["shard", "report", "--out", "{o}", flag, v],
-                      {"-n": "clients", "-m": "shards", "--model-mb": "model"}[flag]))
+            c.append(
+                (
+                    f"shard-report{flag}={v}",
+                    ["shard", "report", "--out", "{o}", flag, v],
+                    {"-n": "clients", "-m": "shards", "--model-mb": "model"}[flag],
+                )
+            )
     # --- shard run
     sr = ["shard", "run", "{a_npy}", "{b_npy}", "-o", "{o}.npy"]
     c += [
         ("shard-run-no-files", ["shard", "run", "-o", "{o}.npy"], "client_files"),
         ("shard-run-no-out", ["shard", "run", "{a_npy}", "{b_npy}"], "--out"),
-        ("shard-run-missing", ["shard", "run", "{a_npy}", "{missing}", "-o", "{o}.npy"],
-         "missing"),
-        ("shard-run-empty", ["shard", "run", "{a_npy}", "{empty_npy}", "-o", "{o}.npy"],
-         "empty"),
-        ("shard-run-binary", ["shard", "run", "{a_npy}", "{binary_npy}", "-o", "{o}.npy"],
-         "binary"),
+        ("shard-run-missing", ["shard", "run", "{a_npy}", "{missing}", "-o", "{o}.npy"], "missing"),
+        ("shard-run-empty", ["shard", "run", "{a_npy}", "{empty_npy}", "-o", "{o}.npy"], "empty"),
+        (
+            "shard-run-binary",
+            ["shard", "run", "{a_npy}", "{binary_npy}", "-o", "{o}.npy"],
+            "binary",
+        ),
         ("shard-run-dir", ["shard", "run", "{a_npy}", "{dir}", "-o", "{o}.npy"], "dir"),
-        ("shard-run-text-ext", ["shard", "run", "{a_npy}", "{karate}", "-o", "{o}.npy"],
-         "karate"),
-        ("shard-run-shape-mismatch", ["shard", "run", "{a_npy}", "{c_npy}", "-o", "{o}.npy"],
-         "shape"),
-        ("shard-run-duplicate", ["shard", "run", "{a_npy}", "{a_npy}", "-o", "{o}.npy"],
-         "a.npy"),
-        ("shard-run-nan-update", ["shard", "run", "{a_npy}", "{nan_npy}", "-o", "{o}.npy"],
-         "nan"),
-        ("shard-run-object-npy", ["shard", "run", "{a_npy}", "{obj_npy}", "-o", "{o}.npy"],
-         "obj"),
+        ("shard-run-text-ext", ["shard", "run", "{a_npy}", "{karate}", "-o", "{o}.npy"], "karate"),
+        (
+            "shard-run-shape-mismatch",
+            ["shard", "run", "{a_npy}", "{c_npy}", "-o", "{o}.npy"],
+            "shape",
+        ),
+        ("shard-run-duplicate", ["shard", "run", "{a_npy}", "{a_npy}", "-o", "{o}.npy"], "a.npy"),
+        ("shard-run-nan-update", ["shard", "run", "{a_npy}", "{nan_npy}", "-o", "{o}.npy"], "nan"),
+        ("shard-run-object-npy", ["shard", "run", "{a_npy}", "{obj_npy}", "-o", "{o}.npy"], "obj"),
         ("shard-run-weights-text", [*sr, "--weights", "a,b"], "weights"),
         ("shard-run-weights-count", [*sr, "--weights", "1,2,3"], "weights"),
         ("shard-run-weights-negative", [*sr, "--weights", "1,-2"], "weights"),
@@ -297,12 +420,17 @@ def _cases() -> list[tuple[str, list[str], str]]:
         ("shard-run-store-nonexistent", [*sr, "--store", "/nonexistent/a/b"], "store"),
         ("shard-run-store-file", [*sr, "--store", "{file_out}"], "store"),
         ("shard-run-out-dir", ["shard", "run", "{a_npy}", "{b_npy}", "-o", "{dir}"], "out"),
-        ("shard-run-out-proc", ["shard", "run", "{a_npy}", "{b_npy}", "-o", "/proc/x.npy"],
-         "out"),
-        ("shard-run-out-symlink", ["shard", "run", "{a_npy}", "{b_npy}", "-o",
-                                   "{symlink_npy}"], "out"),
-        ("shard-run-out-under-file", ["shard", "run", "{a_npy}", "{b_npy}", "-o",
-                                      "{file_out}/x.npy"], "out"),
+        ("shard-run-out-proc", ["shard", "run", "{a_npy}", "{b_npy}", "-o", "/proc/x.npy"], "out"),
+        (
+            "shard-run-out-symlink",
+            ["shard", "run", "{a_npy}", "{b_npy}", "-o", "{symlink_npy}"],
+            "out",
+        ),
+        (
+            "shard-run-out-under-file",
+            ["shard", "run", "{a_npy}", "{b_npy}", "-o", "{file_out}/x.npy"],
+            "out",
+        ),
     ]
     return c
 
@@ -312,6 +440,7 @@ CASES = _cases()
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures: every input file once per session.
+
 
 @pytest.fixture(scope="session")
 def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
@@ -340,8 +469,10 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     w("nonutf8.el", b"0 1\n1 \xff\xfe2\n")
     w("nonutf8.csv", b"id,n_samples\n0,3\n\xff\xfe,3\n")
     w("nonutf8.toml", b'name = "\xff\xfe"\n')
-    w("huge.mtx", "%%MatrixMarket matrix coordinate pattern symmetric\n"
-                  "100000000000 100000000000 1\n1 2\n")
+    w(
+        "huge.mtx",
+        "%%MatrixMarket matrix coordinate pattern symmetric\n100000000000 100000000000 1\n1 2\n",
+    )
     w("isolated.mtx", "%%MatrixMarket matrix coordinate pattern symmetric\n100000 100000 1\n1 2\n")
     w("words.el", "0 1\nalpha beta gamma delta\n")
     w("negw.el", "0 1 1\n1 2 -3\n2 0 1\n")
@@ -368,8 +499,22 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     p["foreign_dir"] = d / "foreign_dir"
     # formation.json: a real one from `ssdfl form`, then mutations of it
     fdir = d / "formed"
-    r = runner.invoke(app, ["form", str(KARATE), "--out", str(fdir), "--pilot-budget", "0",
-                            "--no-schedule", "--no-fmmc", "-q", "--max-clusters", "4"])
+    r = runner.invoke(
+        app,
+        [
+            "form",
+            str(KARATE),
+            "--out",
+            str(fdir),
+            "--pilot-budget",
+            "0",
+            "--no-schedule",
+            "--no-fmmc",
+            "-q",
+            "--max-clusters",
+            "4",
+        ],
+    )
     assert r.exit_code == 0, r.output
     p["formation"] = fdir / "formation.json"
     good = json.loads(p["formation"].read_text())
@@ -491,6 +636,7 @@ def _check(code: int, stderr: str, needle: str) -> str:
     assert not _JUNK.search(msg), f"not words: {msg!r}"
     words = re.findall(r"[A-Za-z]{3,}", msg)
     assert len(words) >= 3, f"too few words: {msg!r}"
+
     def norm(t: str) -> str:
         return t.lower().replace("-", "_")
 
@@ -502,8 +648,14 @@ def _check(code: int, stderr: str, needle: str) -> str:
 def test_bad_invocation(args: list[str], needle: str, paths: dict[str, str], tmp_path) -> None:
     out = str(tmp_path / "o")
     argv = _fill(args, paths, out)
-    base = next((Path(a).name for a, t in zip(argv, args, strict=True) if "{" in t
-                 and t not in ("{o}",) and not t.startswith("{o}")), "")
+    base = next(
+        (
+            Path(a).name
+            for a, t in zip(argv, args, strict=True)
+            if "{" in t and t not in ("{o}",) and not t.startswith("{o}")
+        ),
+        "",
+    )
     needle = needle.replace("{base}", base)
     r = runner.invoke(app, argv)
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
@@ -516,30 +668,45 @@ def test_audit_size() -> None:
     """The audit covers at least 229 invocations (issue 24's count) and every command."""
     assert len(CASES) + len(SUBPROCESS_CASES) >= 229
     first = {a[0] if a[0] != "shard" else f"shard {a[1]}" for _, a, _ in CASES}
-    assert {"info", "form", "export", "simulate", "init", "churn", "shard plan", "shard run",
-            "shard report"} <= first
+    assert {
+        "info",
+        "form",
+        "export",
+        "simulate",
+        "init",
+        "churn",
+        "shard plan",
+        "shard run",
+        "shard report",
+    } <= first
 
 
 SUBPROCESS_CASES = [
     ("sub-form-eta-overflow", ["form", "{karate}", "--eta", "1e308", "--out", "{o}"], "eta"),
     ("sub-info-missing", ["info", "{missing}"], "missing"),
-    ("sub-shard-plan-zero-read", ["shard", "plan", "--model-mb", "10", "--pricing",
-                                  "{price_zero_read}"], "read_mb_s"),
-    ("sub-export-nan-weight", ["export", "{form_nan_weight}", "-g", "{karate}", "--out", "{o}"],
-     "form_nan_weight"),
-    ("sub-simulate-nonutf8", ["simulate", "{nonutf8_toml}", "--serial", "--out", "{o}"],
-     "nonutf8"),
+    (
+        "sub-shard-plan-zero-read",
+        ["shard", "plan", "--model-mb", "10", "--pricing", "{price_zero_read}"],
+        "read_mb_s",
+    ),
+    (
+        "sub-export-nan-weight",
+        ["export", "{form_nan_weight}", "-g", "{karate}", "--out", "{o}"],
+        "form_nan_weight",
+    ),
+    ("sub-simulate-nonutf8", ["simulate", "{nonutf8_toml}", "--serial", "--out", "{o}"], "nonutf8"),
 ]
 
 
-@pytest.mark.parametrize(("args", "needle"),
-                         [pytest.param(a, n, id=i) for i, a, n in SUBPROCESS_CASES])
-def test_bad_invocation_subprocess(args: list[str], needle: str, paths: dict[str, str],
-                                   tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("args", "needle"), [pytest.param(a, n, id=i) for i, a, n in SUBPROCESS_CASES]
+)
+def test_bad_invocation_subprocess(
+    args: list[str], needle: str, paths: dict[str, str], tmp_path
+) -> None:
     argv = _fill(args, paths, str(tmp_path / "o"))
     env = dict(os.environ, COLUMNS="200")
     exe = str(Path(sys.executable).with_name("ssdfl"))
-    r = subprocess.run([exe, *argv], capture_output=True, text=True,
-                       env=env, timeout=120)
+    r = subprocess.run([exe, *argv], capture_output=True, text=True, env=env, timeout=120)
     _check(r.returncode, r.stderr, needle)
     assert r.stdout.strip() == "", r.stdout

@@ -26,9 +26,7 @@ def _reference(G: nx.Graph, R: np.ndarray) -> tuple[int, int, int]:
     ecc = {j: max(dist[j].values()) for j in nodes}
     diam = max(ecc.values())
     msgs = sum(G.degree(j) * min(ecc[j] + 1, diam) for j in nodes)
-    byts = sum(
-        G.degree(j) * sum(int(R[u]) for u in nodes if dist[j][u] <= diam - 1) for j in nodes
-    )
+    byts = sum(G.degree(j) * sum(int(R[u]) for u in nodes if dist[j][u] <= diam - 1) for j in nodes)
     return diam, msgs, byts
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import ssdfl.planner.report as report_mod
 import ssdfl.planner.repair as repair_mod
+import ssdfl.planner.report as report_mod
 from ssdfl._atomic import OUTPUT_MARKER, current_umask, write_manifest
 from ssdfl.cli.app import app
 

@@ -39,9 +39,7 @@ def _allowed(component: set[str]) -> bool:
 
 def _circles(graph: nx.DiGraph) -> list[list[str]]:
     return sorted(
-        sorted(c)
-        for c in nx.strongly_connected_components(graph)
-        if len(c) > 1 and not _allowed(c)
+        sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1 and not _allowed(c)
     )
 
 

@@ -40,7 +40,7 @@ def _cfg(tmp_path: Path, text: str, name: str = "c.toml") -> Path:
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ('[grid]\nmethod = []\n', "method' is an empty list"),  # "No objects to concatenate"
+        ("[grid]\nmethod = []\n", "method' is an empty list"),  # "No objects to concatenate"
         ("thresholds = {accuracy = []}\n" + BASE, "thresholds.accuracy is empty"),  # KeyError
         ('by = ["method", "method"]\n' + BASE, "by lists 'method' twice"),
         ('[base]\ngraph = "ws"\nn_devices = 3\n', "'ws' with n_devices = 3 needs"),  # NetworkXError

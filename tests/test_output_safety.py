@@ -183,8 +183,9 @@ def test_kill9_leftovers_are_swept_by_the_next_run(tmp_path: Path) -> None:
     assert len(list(tmp_path.iterdir())) == 2  # the kernel ran no cleanup
     with atomic_dir(out) as d:  # the next run on the same --out
         (d / "x").write_text("1")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".avg.txt." + n.split(".avg.txt.")[1]
-                                                         for n in names if "avg" in n] + ["out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".avg.txt." + n.split(".avg.txt.")[1] for n in names if "avg" in n
+    ] + ["out"]
     with atomic_write(lone) as fh:  # a lone file's next writer: swept by sweep_stale
         fh.write("whole")
     assert sweep_stale(lone) and sorted(p.name for p in tmp_path.iterdir()) == ["avg.txt", "out"]
@@ -202,6 +203,7 @@ def test_kill9_of_a_real_command_then_a_new_run(tmp_path: Path) -> None:
     proc = subprocess.Popen([*cmd, "simulate", str(cfg), "--out", str(out), "--serial"],
                             env=env, **quiet)  # fmt: skip
     deadline = time.time() + 120
+
     def tmp_seen() -> bool:
         return any(p.name.startswith(".out.") for p in tmp_path.iterdir())
 

@@ -25,8 +25,9 @@ from ssdfl.planner.repair import (
 from ssdfl.simulate.comm import flooding_traffic, record_bytes
 from ssdfl.theory.devices import homogeneous_devices
 
-CFG = PlanConfig(fastest_mixing=False, schedule=False, theorem2=False, k_max=3, all_subsets_n=0,
-                 pilot_budget=0)
+CFG = PlanConfig(
+    fastest_mixing=False, schedule=False, theorem2=False, k_max=3, all_subsets_n=0, pilot_budget=0
+)
 
 
 def _old_from(G: nx.Graph, parts: list[list]) -> OldFormation:

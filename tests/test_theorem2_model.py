@@ -82,8 +82,10 @@ def test_no_bound_depends_on_gamma_or_the_heuristic_score() -> None:
     assert isinstance(dc, DeviceConstants)
     cl = [np.arange(4), np.arange(4, 8)]
     base = PlanConfig(eta=0.05, tau_a=3, tau_r=1)
-    cfgs = [dataclasses.replace(base, gamma=gm, grad_scale=gs)
-            for gm, gs in ((0.0, 1.0), (1.0, 1.0), (1.0, 4.0))]
+    cfgs = [
+        dataclasses.replace(base, gamma=gm, grad_scale=gs)
+        for gm, gs in ((0.0, 1.0), (1.0, 1.0), (1.0, 4.0))
+    ]
     nums = [theorem2_numbers(g, cl, None, c, device_constants=dc) for c in cfgs]
     for k in ("rate", "radius", "bound_by_cycle", "L", "mu"):
         assert nums[0][k] == nums[1][k] == nums[2][k], k

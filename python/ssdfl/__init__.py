@@ -406,6 +406,7 @@ class _OldPathAlias:
 if not any(isinstance(f, _OldPathAlias) for f in sys.meta_path):
     sys.meta_path.append(_OldPathAlias())
 
+
 class _Root(ModuleType):
     """The package's module type: ``fastest_mixing`` is both a public function and an old
     module path, and ``import ssdfl.fastest_mixing`` must not replace the function by the

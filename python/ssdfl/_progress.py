@@ -41,6 +41,7 @@ def setup_logging(quiet: bool = False, debug: bool = False, bars: bool = True) -
     for h in list(root.handlers):
         if getattr(h, "_ssdfl", False):
             root.removeHandler(h)
+
     class _Handler(RichHandler):
         _ssdfl = True  # marks the package's own handler (replaced on the next call)
 

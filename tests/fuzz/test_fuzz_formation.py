@@ -30,8 +30,9 @@ def test_seeds_are_valid_and_accepted(tmp_path: Path) -> None:
         lambda d: d["per_cluster"][0]["fmmc_weights"][0].__setitem__(2, -0.1),
         lambda d: d["per_cluster"][0]["fmmc_weights"][0].__setitem__(2, 0.9),  # row sum > 1
         lambda d: d["per_cluster"][0]["fmmc_weights"].append(["a", "d", 0.1]),  # outside
-        lambda d: d["formation"].__setitem__("clusters", [["a", "b", "d"], ["c", "e", "f", "7",
-                                                                            "h"]]),  # disconnected
+        lambda d: d["formation"].__setitem__(
+            "clusters", [["a", "b", "d"], ["c", "e", "f", "7", "h"]]
+        ),  # disconnected
         lambda d: d["nodes"].__setitem__(0, True),
         lambda d: d["config"].__setitem__("mixing_rule", "bogus"),
         lambda d: d["formation"].__setitem__("S", 2.0),

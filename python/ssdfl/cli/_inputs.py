@@ -14,8 +14,9 @@ from ssdfl.errors import GraphFormatError
 _SNIFF = 1 << 16
 
 
-def read_cli_graph(path: Path, fmt: str | None = None, *, need_nodes: bool = True,
-                   **kwargs: Any) -> Any:
+def read_cli_graph(
+    path: Path, fmt: str | None = None, *, need_nodes: bool = True, **kwargs: Any
+) -> Any:
     """Read GRAPH for a command; refuse a binary (NUL-containing) file and, if ``need_nodes``,
     a graph with no nodes, each with a message naming the file."""
     from ssdfl.graphs.graph_io import read_graph

@@ -32,9 +32,7 @@ def _read(graph: Path, devices: Path | None, fmt: str | None = None) -> tuple[An
     return g, dev
 
 
-_GRAPH = typer.Argument(
-    ..., help=format_help("D2D graph file"), dir_okay=False
-)
+_GRAPH = typer.Argument(..., help=format_help("D2D graph file"), dir_okay=False)
 _DEVICES_HELP = "DEVICES.csv (see docs/formation.md). Absent: homogeneous SGD devices."
 
 

@@ -38,8 +38,9 @@ def export(
     from ssdfl.planner.formation_io import read_formation
 
     if to not in FORMATS:
-        raise typer.BadParameter(f"{to!r} is not a format: choose one of {', '.join(FORMATS)}",
-                                 param_hint="--to")
+        raise typer.BadParameter(
+            f"{to!r} is not a format: choose one of {', '.join(FORMATS)}", param_hint="--to"
+        )
     check_output_dir(out)
     g = read_cli_graph(graph, fmt)
     rec = read_formation(formation, g)  # the one validator of formation.json

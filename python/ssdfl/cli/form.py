@@ -103,11 +103,15 @@ def form(
         0, "--seed", min=0, help="Seed of the candidate search (yardsticks, pilot data)."
     ),
     pilot_budget: float | None = typer.Option(
-        None, "--pilot-budget", min=0,
+        None,
+        "--pilot-budget",
+        min=0,
         help="Most device-steps the pilot training may spend (0: no pilot, analytic only).",
     ),
     max_edges: int = typer.Option(
-        DEFAULT_MAX_EDGES, "--max-edges", min=0,
+        DEFAULT_MAX_EDGES,
+        "--max-edges",
+        min=0,
         help="Refuse graphs with more edges, before the work, with a time and memory "
         "estimate (0: no limit; docs/reliability.md).",
     ),
@@ -208,8 +212,13 @@ def form(
         if goal == "specialised":
             spec = goal_specialised(plan, g, dev, tau_a=tau_a, tau_r=tau_r, eta=eta,
                                     cycles=cycles, max_clusters=max_clusters)  # fmt: skip
-        report = write_report(plan, g, tmp, graph_name=graph.name,
-                              sections=spec.report_sections() if spec is not None else None)
+        report = write_report(
+            plan,
+            g,
+            tmp,
+            graph_name=graph.name,
+            sections=spec.report_sections() if spec is not None else None,
+        )
         if spec is not None:
             spec.write(tmp)
         from ssdfl.planner.validate import write_choice

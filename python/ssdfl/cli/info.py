@@ -141,9 +141,7 @@ def _refuse_table_header(path: Path) -> None:
 
 @app.command()
 def info(
-    graph: Path = typer.Argument(
-        ..., help=format_help("Graph file")
-    ),
+    graph: Path = typer.Argument(..., help=format_help("Graph file")),
     fmt: str | None = typer.Option(None, "--format", help="Override the format detection."),
     nodes: str | None = typer.Option(
         None,

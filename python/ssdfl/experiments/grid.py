@@ -643,7 +643,6 @@ def _validate_spec(spec: RunSpec, path: Any) -> None:
         raise SsdflError(f"{path}: unknown method {spec.method!r} ({', '.join(METHODS)})")
 
 
-
 # ------------------------------------------------------------------------ config value rules
 #: Largest config file read (bytes).
 MAX_CONFIG_BYTES = 1 << 20

@@ -63,7 +63,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class GraphFormat:
     """One graph file format: its ``name`` (``format=``), the file ``extensions`` that select it

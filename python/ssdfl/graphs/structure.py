@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Graph", "NodeSet", "Positions", "as_mask", "graph_from_object", "square_csr"]
 
+
 class Positions:
     """Node *positions* ``0..n-1`` (the rows of a :class:`Graph`; the order of ``G.nodes`` for
     a networkx graph), given where a node set is expected.
@@ -372,8 +373,7 @@ class Graph:
             index = {x: i for i, x in enumerate(self.node_names())}
             if len(index) != self.n:
                 raise SsdflError(
-                    "node names are not unique in this graph; pass Positions(...) or a "
-                    "boolean mask"
+                    "node names are not unique in this graph; pass Positions(...) or a boolean mask"
                 )
             self._index = index
         get = self._index.get

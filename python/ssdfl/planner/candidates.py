@@ -151,6 +151,10 @@ def formation_candidates(
                     "MILP optimum of J for this S")  # fmt: skip
     for S in s_values:
         for j in range(n_random):
-            add(f"random S={S} #{j + 1}", random_connected_partition(g, S, r),
-                "random connected clusters (yardstick, never the pick)", yardstick=True)
+            add(
+                f"random S={S} #{j + 1}",
+                random_connected_partition(g, S, r),
+                "random connected clusters (yardstick, never the pick)",
+                yardstick=True,
+            )
     return out

@@ -268,9 +268,7 @@ def parse_formation(d: dict[str, Any], where: str = "formation.json") -> Formati
                     f"{where}: {here}: {_short(u)} is not an integer node index"
                 )
             if not 0 <= u < n:
-                raise FormationFileError(
-                    f"{where}: {here}: node index {u} is outside 0..{n - 1}"
-                )
+                raise FormationFileError(f"{where}: {here}: node index {u} is outside 0..{n - 1}")
             return int(u)
 
         clusters = _clusters(d.get("clusters"), names, where, "clusters", by_index)
@@ -302,9 +300,7 @@ def parse_formation(d: dict[str, Any], where: str = "formation.json") -> Formati
     return FormationRecord(str(schema), names, clusters, fm, str(rule), where, d)
 
 
-def read_formation(
-    path: str | os.PathLike[str], g: Graph | None = None
-) -> FormationRecord:
+def read_formation(path: str | os.PathLike[str], g: Graph | None = None) -> FormationRecord:
     """Read and validate ``path``; with ``g``, also check it against the graph and return it
     indexed by the graph's node positions (:func:`align_to_graph`)."""
     p = Path(path)

@@ -352,7 +352,7 @@ def _survivors(arms: list[Arm], tol: float) -> list[Arm]:
         return []
     keep = ranked[: max(2, (len(ranked) + 1) // 2)]
     best = ranked[0]
-    for a in ranked[len(keep):]:
+    for a in ranked[len(keep) :]:
         if paired_gap(a, best)[0] <= noise(a, best, tol):
             keep.append(a)
     return keep

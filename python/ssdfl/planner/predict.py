@@ -557,8 +557,12 @@ def choose_formation(
         deep = [r for r in piloted if len(by_id[r["id"]].losses) == depth]
         best = min(deep, key=lambda r: (r["predicted"], r["S"], r["id"]))
         b_arm = by_id[best["id"]]
-        ties = [r for r in piloted if r is not best
-                and paired_gap(by_id[r["id"]], b_arm)[0] <= noise(by_id[r["id"]], b_arm, tol)]
+        ties = [
+            r
+            for r in piloted
+            if r is not best
+            and paired_gap(by_id[r["id"]], b_arm)[0] <= noise(by_id[r["id"]], b_arm, tol)
+        ]
         how = (f"pilot: {depth} proxy replicate{'s' if depth > 1 else ''} of {spec.name}"
                + (f" on {spec.data} drawn from the devices' label histograms, "
                   f"{100 * cfg.subsample:.0f} % of the samples" if spec.data else "")
@@ -567,10 +571,18 @@ def choose_formation(
                   if info["skipped"] else ""))  # fmt: skip
     else:
         best = min(eligible, key=lambda r: (r["analytic"], r["S"], r["id"]))
-        ties = [r for r in eligible if r is not best
-                and r["analytic"] <= best["analytic"] * (1 + ANALYTIC_TOL)]
-        why_not = ("--pilot-budget 0" if cfg.budget <= 0 else proxy_error if proxy_error else
-                   f"the pilot budget ({cfg.budget:.3g} device-steps) pays for no run")
+        ties = [
+            r
+            for r in eligible
+            if r is not best and r["analytic"] <= best["analytic"] * (1 + ANALYTIC_TOL)
+        ]
+        why_not = (
+            "--pilot-budget 0"
+            if cfg.budget <= 0
+            else proxy_error
+            if proxy_error
+            else f"the pilot budget ({cfg.budget:.3g} device-steps) pays for no run"
+        )
         how = (f"analytic prediction only, no pilot ({why_not}); differences below "
                f"{100 * ANALYTIC_TOL:.0f} % are ties")  # fmt: skip
     for r in rows:  # not piloted and not calibrated: the analytic value
@@ -620,8 +632,11 @@ def choose_formation(
             f" (next: {_name(nxt, n)}, {_fmt(nxt['predicted'], nxt.get('spread'))})"
             if nxt is not None else ""))  # fmt: skip
     if pick["S"] == 1:
-        why = ("; every split removes intra-cluster mixing at no saving in local steps"
-               if budget.kind == "cycles" else "")
+        why = (
+            "; every split removes intra-cluster mixing at no saving in local steps"
+            if budget.kind == "cycles"
+            else ""
+        )
         head = (f"Do not cluster (S = 1): predicted device loss {pv} at this {what} budget"
                 f"{tail}{why}")  # fmt: skip
     else:

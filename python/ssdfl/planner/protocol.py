@@ -93,8 +93,7 @@ def planner_formation_fn(template: DeviceTable, config: PlanConfig | None = None
     (labels per node of the view). Default config: no FMMC, schedule or Theorem-2 reports
     (they do not change the formation), the recommendation by the analytic predictor alone
     (``pilot_budget=0``: deterministic and cheap on every device)."""
-    cfg = config or PlanConfig(fastest_mixing=False, schedule=False, theorem2=False,
-                               pilot_budget=0)
+    cfg = config or PlanConfig(fastest_mixing=False, schedule=False, theorem2=False, pilot_budget=0)
 
     def fn(view: ProtocolView) -> np.ndarray:
         dev = devices_from_payloads(view.payloads, template)

@@ -137,8 +137,14 @@ def _converges(b: dict[str, Any]) -> bool:
         return False
     r = b.get("rate")
     end = b.get("bound_after_cycles")
-    return (r is not None and math.isfinite(r) and r < 1 and end is not None
-            and math.isfinite(end) and end < 1.0)  # fmt: skip (the bound starts at 1)
+    return (
+        r is not None
+        and math.isfinite(r)
+        and r < 1
+        and end is not None
+        and math.isfinite(end)
+        and end < 1.0
+    )  # fmt: skip (the bound starts at 1)
 
 
 def _radius(b: dict[str, Any]) -> float:

@@ -499,15 +499,21 @@ def choose(options: Sequence[SpecialisedOption], tie: float
 def _verdict(pick: SpecialisedOption, glob: SpecialisedOption,
              runner: SpecialisedOption | None, best_cl: SpecialisedOption | None, tie: float,
              similarity: str) -> str:  # fmt: skip
-    ru = ("" if runner is None else
-          f" Runner-up: {runner.id} ({runner.own_loss:.3g}, accuracy {runner.own_acc:.3f}).")
+    ru = (
+        ""
+        if runner is None
+        else f" Runner-up: {runner.id} ({runner.own_loss:.3g}, accuracy {runner.own_acc:.3f})."
+    )
     if pick.is_global:
         what = ("Keep one global model (S = 1)" if pick.kind == "global" else
                 f"Keep one global model (S = 1), then {pick.ft_steps} local fine-tuning steps "
                 f"on every device ({pick.id})")  # fmt: skip
-        cl = ("no clustered option was found" if best_cl is None else
-              f"the best clustered option ({best_cl.id}) predicts {best_cl.own_loss:.3g} — the "
-              f"data is not aligned with clusters the graph allows, or not enough to pay")
+        cl = (
+            "no clustered option was found"
+            if best_cl is None
+            else f"the best clustered option ({best_cl.id}) predicts {best_cl.own_loss:.3g} — the "
+            f"data is not aligned with clusters the graph allows, or not enough to pay"
+        )
         return (
             f"{what}: predicted own-distribution loss {pick.own_loss:.3g} (accuracy "
             f"{pick.own_acc:.3f}, worst device {pick.own_acc_min:.3f}); {cl}.{ru} Ties within "

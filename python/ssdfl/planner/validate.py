@@ -220,6 +220,7 @@ def _pick_formations(choice: dict[str, Any], g: Graph, n_formations: int, seed: 
             lab = random_connected_partition(g, S, rng)
             add(f"random S={S} (pick's S) #{j + 1}",
                 [np.flatnonzero(lab == s) for s in range(S)], None)  # fmt: skip
+
     def key(r: dict) -> tuple[int, ...]:
         return tuple(cluster_labels([np.asarray(c) for c in r["clusters"]], g.n).tolist())
 
@@ -303,8 +304,19 @@ def validate_formations(
                                link_cost, mixing, model)  # fmt: skip
     n_rep = max(1, int(choice["pilot"].get("replicates", 0) or pcfg.seeds))
     spec = resolve_model(model, pcfg.subsample)
-    pil = pilot_losses(g, [f["labels"] for f in forms], dev, eta, tau_a, tau_r,
-                       [p["cycles"] for p in preds], spec, n_rep, pcfg.subsample, mixing)
+    pil = pilot_losses(
+        g,
+        [f["labels"] for f in forms],
+        dev,
+        eta,
+        tau_a,
+        tau_r,
+        [p["cycles"] for p in preds],
+        spec,
+        n_rep,
+        pcfg.subsample,
+        mixing,
+    )
     pop = dev.population()
     etas = dev.step_sizes(eta)
     obs = np.full((len(forms), seeds), np.nan)
@@ -441,8 +453,11 @@ def _plot_validation(result: dict[str, Any], path: Path) -> None:
     for x in result["formations"]:
         lo, hi = x["observed_iqr"]
         m = x["observed_median"]
-        kw = {"color": "C3", "marker": "*", "ms": 14} if x["chosen"] else {"color": "C0",
-                                                                         "marker": "o"}
+        kw = (
+            {"color": "C3", "marker": "*", "ms": 14}
+            if x["chosen"]
+            else {"color": "C0", "marker": "o"}
+        )
         ax.errorbar([x["predicted"]], [m], yerr=[[m - lo], [hi - m]], capsize=3, **kw)
         ax.annotate(x["id"], (x["predicted"], m), fontsize=7, xytext=(3, 3),
                     textcoords="offset points")  # fmt: skip

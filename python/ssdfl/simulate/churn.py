@@ -301,7 +301,6 @@ def simulate_churn(
     if strategy != "modest":
         rebuild()
     else:
-
         state["modest"] = ModestState.start(X, present)
     record(0)
     for k in range(1, trace.cycles + 1):
@@ -325,7 +324,6 @@ def simulate_churn(
             if strategy != "modest":
                 rebuild()
         if strategy == "modest":
-
             X, sent = modest_round(
                 model, X, present, state["modest"], rng, tau_a=tau_a, eta=eta, **(modest or {})
             )

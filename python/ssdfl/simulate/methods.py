@@ -182,8 +182,15 @@ class SSDFL(Method):
         m_in = intra_cluster_edges(g, lab)
         phases = [
             Phase("intra", ctx.tau_a, cluster_mixing(g, lab, ctx.mixing), True, "intra", 2 * m_in),
-            Phase("inter", ctx.tau_r, _gossip(g, ctx), self.inter_local_steps, "inter", 2 * g.m,
-                  every=int(self.inter_every)),
+            Phase(
+                "inter",
+                ctx.tau_r,
+                _gossip(g, ctx),
+                self.inter_local_steps,
+                "inter",
+                2 * g.m,
+                every=int(self.inter_every),
+            ),
         ]
         steps = ctx.tau_a + (ctx.tau_r if self.inter_local_steps else 0)
         init = flooding_traffic(g, record_bytes(g, ctx.record_extra_bytes))

@@ -627,15 +627,19 @@ def _intra_round(
     det_e = det_e + dl * K["multi"]
     e_new = np.sqrt(det_e**2 + K["n_e"])
     # the same on the whole block-diagonal system
-    det_t = np.float64(K["rho_e"].max()) * e_use + eta * (
-        K["g_max"] * math.hypot(b, m) + float(np.linalg.norm(P.zeta_a)) + rt + ut
-    ) + dl
+    det_t = (
+        np.float64(K["rho_e"].max()) * e_use
+        + eta * (K["g_max"] * math.hypot(b, m) + float(np.linalg.norm(P.zeta_a)) + rt + ut)
+        + dl
+    )
     et_new = math.sqrt(det_t**2 + K["n_e"].sum())
     # between-cluster disagreement and network average
     # numpy scalars: a diverged bound overflows to inf instead of raising (Python floats)
-    det_b = np.float64(K["q_b"] + eta * P.L_beta) * b + eta * (
-        K["g_max"] * e_use + P.L_beta * m + P.zeta_b + rt + ut
-    ) + dl
+    det_b = (
+        np.float64(K["q_b"] + eta * P.L_beta) * b
+        + eta * (K["g_max"] * e_use + P.L_beta * m + P.zeta_b + rt + ut)
+        + dl
+    )
     b_new = math.sqrt(det_b**2 + K["n_b"]) if P.S > 1 else 0.0  # J_a = J when S = 1
     det_m = np.float64(K["q_m"]) * m + eta * (K["g_max"] * e_use + P.L_beta * b + rt + ut) + dl
     m_new = math.sqrt(det_m**2 + K["n_m"])

@@ -46,8 +46,6 @@ def _labels(labels: np.ndarray | Sequence[int], n: int) -> np.ndarray:
     return check_labels(labels, n)
 
 
-
-
 def label_jsd(histograms: np.ndarray, labels: np.ndarray | Sequence[int]) -> np.ndarray:
     """``Δ_s`` per cluster from ``(N, C)`` label counts (see module docstring)."""
     H = np.asarray(histograms, dtype=np.float64)

@@ -425,9 +425,7 @@ class OptimizerPopulation:
     def default_lrs(self) -> np.ndarray:
         """``(N,)`` each device's optimizer's :attr:`~LocalOptimizer.default_lr` (NaN where
         ``None``: the plan's ``η`` applies)."""
-        return np.array(
-            [np.nan if o.default_lr is None else o.default_lr for o in self.optimizers]
-        )
+        return np.array([np.nan if o.default_lr is None else o.default_lr for o in self.optimizers])
 
     def require(self, bound: str, where: str = "") -> None:
         """Raise :class:`SsdflError` unless every device is covered by ``bound`` (a key of
