@@ -276,3 +276,22 @@ def test_bound_picture_survives_a_bound_near_the_float_limit(tmp_path) -> None:
     path = tmp_path / "bounds.png"
     report._plot_bounds(SimpleNamespace(bounds={"chosen": b}), path)  # type: ignore[arg-type]
     assert path.stat().st_size > 1000
+
+
+def test_a_winning_baseline_is_said_first(planned) -> None:
+    """When the choice predicts a baseline (sDFL, STC, MoDeST-style) to beat every SSD-FL
+    formation, the verdict's first line names it; otherwise the first line is the pick."""
+    import copy
+
+    _g, plan = planned
+    ctx = report_context(plan, "g", [])
+    assert ctx["verdict"][0].startswith("**Recommended:")
+    won = copy.copy(plan)
+    rec = copy.deepcopy(plan.recommendation)
+    rec["baselines"] = {
+        "stc": {"name": "STC (pairwise averaging)", "predicted": 0.2, "beats_pick": True},
+        "sdfl": {"name": "sDFL", "predicted": 0.9, "beats_pick": False},
+    }
+    won.recommendation = rec
+    first = report_context(won, "g", [])["verdict"][0]
+    assert first.startswith("**Predicted best at this budget: STC (pairwise averaging), not SSD-FL")

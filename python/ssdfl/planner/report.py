@@ -180,6 +180,12 @@ def _verdict(plan: FormationPlan, sections: list[ReportSection]) -> list[str]:
     out: list[str] = []
     rec = plan.recommendation
     jo = plan.j_optimum
+    wins = [v for v in ((rec or {}).get("baselines") or {}).values() if v.get("beats_pick")]
+    if wins:  # a baseline predicted to beat every SSD-FL formation is said first
+        best = min(wins, key=lambda v: v.get("predicted") or math.inf)
+        out.append(f"**Predicted best at this budget: {best['name']}, not SSD-FL** — it is "
+                   f"predicted to beat every SSD-FL formation (details below); what follows "
+                   f"is the best SSD-FL formation, for when SSD-FL is what you run.")  # fmt: skip
     if rec is not None:
         b = rec.get("budget") or {}
         out.append(f"**Recommended: {_what(rec['S'], plan.n)}** (sizes {_sizes(plan.clusters)}) "
