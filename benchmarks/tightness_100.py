@@ -53,9 +53,11 @@ def _per_cluster_variant() -> object:
     return ns["_intra_round"]
 
 
-def instances():  # type: ignore[no-untyped-def]
-    for fam, kinds in FAMILIES.items():
-        for seed in range(PER):
+def instances(per: int = PER, families: dict | None = None):  # type: ignore[no-untyped-def]
+    """``per`` random instances per optimizer family (default :data:`FAMILIES`): (family, model,
+    graph, labels, verify kw); shared with ``tightness_steady.py``."""
+    for fam, kinds in (families or FAMILIES).items():
+        for seed in range(per):
             rng = np.random.default_rng(seed)
             n = 8
             g = ssdfl.Graph.from_networkx(nx.connected_watts_strogatz_graph(n, 4, 0.3, seed=seed))

@@ -8,12 +8,10 @@ Run: ``python benchmarks/tightness_steady.py``."""
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 
 import ssdfl
-from ssdfl.theory.models import Quadratic
-from ssdfl.theory.optimizers import random_population
+from tightness_100 import instances  # the same instances (benchmarks/ on sys.path)
 
 CYCLES, LONG = 10, 600
 FAMILIES = {"SGD": ("sgd",), "SGD+prox": ("sgd", "prox"), "SGD+momentum": ("sgd", "momentum")}
@@ -21,23 +19,14 @@ FAMILIES = {"SGD": ("sgd",), "SGD+prox": ("sgd", "prox"), "SGD+momentum": ("sgd"
 
 def main() -> None:
     rows = []
-    for fam, kinds in FAMILIES.items():
-        for seed in range(6):
-            rng = np.random.default_rng(seed)
-            n = 8
-            g = ssdfl.Graph.from_networkx(nx.connected_watts_strogatz_graph(n, 4, 0.3, seed=seed))
-            lab = ssdfl.random_connected_partition(g, 1 + seed % 3, seed)
-            q = Quadratic.random(n, 2, rng, mu=0.5, L=2.0)
-            pop = random_population(n, rng, kinds=kinds, mu_range=(0.01, 0.2),
-                                    rho_range=(0.05, 0.3))  # fmt: skip
-            kw = dict(optimizers=pop, eta=0.05, tau_a=4, tau_r=2, x0=np.zeros(2), sigma=0.3)
-            v = ssdfl.verify(q, g, lab, cycles=CYCLES, **kw)
-            end = v.at_end()[2]
-            w = ssdfl.verify(q, g, lab, cycles=LONG, **kw)
-            ends = w.observed["opt"][w.cycle_ends]
-            assert abs(ends[-1] - ends[-2]) <= 1e-9 * ends[-1]
-            steady = w.radius / ends[-1] if w.converges else np.inf
-            rows.append((fam, end, steady))
+    for fam, q, g, lab, kw in instances(6, FAMILIES):  # tightness_100.py's first 6 seeds
+        v = ssdfl.verify(q, g, lab, cycles=CYCLES, **kw)
+        end = v.at_end()[2]
+        w = ssdfl.verify(q, g, lab, cycles=LONG, **kw)
+        ends = w.observed["opt"][w.cycle_ends]
+        assert abs(ends[-1] - ends[-2]) <= 1e-9 * ends[-1]
+        steady = w.radius / ends[-1] if w.converges else np.inf
+        rows.append((fam, end, steady))
     print("| family | instances | end of horizon (10 cycles): median / max "
           "| steady state: median / max | radius finite |")  # fmt: skip
     print("| --- | --- | --- | --- | --- |")
