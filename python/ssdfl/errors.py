@@ -84,11 +84,34 @@ class AggregationError(SsdflError):
     """One or more aggregation functions failed; nothing was published."""
 
 
+# Planner (ssdfl.planner): formation files, size limits, proxy data.
+
+
+class FormationFileError(SsdflError):
+    """A ``formation.json`` that is not a valid formation (or does not fit the graph)."""
+
+
+class FormationUpdateError(FormationFileError):
+    """A bad ``--update`` input (old formation file, node names)."""
+
+
+class PlanTooLargeError(SsdflError):
+    """The graph exceeds a planner size limit (``PlanConfig.max_edges``); raised before any
+    work, with the estimate and the parameter that raises the limit."""
+
+
+class ProxyDataError(SsdflError):
+    """The built-in data set cannot realise the devices' proxy data (e.g. more devices than
+    its samples allow): the choice then falls back to the analytic prediction and says why."""
+
+
 __all__ = [
     "AggregationError",
     "ConfigError",
     "DeviceFileError",
     "DisconnectedGraphError",
+    "FormationFileError",
+    "FormationUpdateError",
     "GraphFormatError",
     "InfeasibleError",
     "IntegrityError",
@@ -98,6 +121,8 @@ __all__ = [
     "ObjectExistsError",
     "OutputPathError",
     "PartialSumError",
+    "PlanTooLargeError",
+    "ProxyDataError",
     "SsdflError",
     "SsdflWarning",
     "TooLargeError",

@@ -42,7 +42,7 @@ class PlanConfig:
     passed to the choice and its :class:`~ssdfl.planner.predict.Budget` when given.
 
     ``max_edges``: graphs with more edges are refused before any work
-    (:class:`~ssdfl.planner.estimate.PlanTooLargeError`, with the time and memory estimate of
+    (:class:`~ssdfl.errors.PlanTooLargeError`, with the time and memory estimate of
     :mod:`ssdfl.planner.estimate`); ``None`` or ``0``: no limit (``docs/reliability.md``).
     """
 

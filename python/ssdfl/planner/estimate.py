@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ssdfl.errors import SsdflError
+from ssdfl.errors import PlanTooLargeError
 
 __all__ = [
     "DEFAULT_MAX_EDGES",
@@ -45,11 +45,6 @@ MEM_PER_EDGE_B = 413.0
 
 #: plans estimated above this many CPU seconds log the estimate at INFO (else DEBUG)
 LOG_ABOVE_S = 30.0
-
-
-class PlanTooLargeError(SsdflError):
-    """The graph exceeds a planner size limit (``PlanConfig.max_edges``); raised before any
-    work, with the estimate and the parameter that raises the limit."""
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ssdfl import _core
-from ssdfl.errors import SsdflError
+from ssdfl.errors import FormationFileError
 from ssdfl.graphs.graph import Graph
 from ssdfl.graphs.mixing import MIXING_RULES
 
@@ -57,10 +57,6 @@ PLAN_SCHEMA = "ssdfl.plan/2"
 LEGACY_PLAN_SCHEMA = "ssdfl.plan/1"
 MAX_FORMATION_BYTES = 1 << 30
 """Files larger than this (1 GiB) are refused before reading."""
-
-
-class FormationFileError(SsdflError):
-    """A ``formation.json`` that is not a valid formation (or does not fit the graph)."""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ssdfl.errors import SsdflError
+from ssdfl.errors import ProxyDataError, SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.theory.devices import DeviceTable
 from ssdfl.theory.models import DeviceModel
@@ -115,11 +115,6 @@ def _subsample(parts: list[np.ndarray], frac: float, seed: int) -> list[np.ndarr
         k = max(1, math.ceil(frac * len(p)))
         out.append(np.sort(rng.choice(p, size=k, replace=False)))
     return out
-
-
-class ProxyDataError(SsdflError):
-    """The built-in data set cannot realise the devices' proxy data (e.g. more devices than
-    its samples allow): the choice then falls back to the analytic prediction and says why."""
 
 
 def _builtin_factory(kind: str, data: str, frac: float) -> ModelFactory:

@@ -60,7 +60,7 @@ import ssdfl.planner.theorem2 as t2
 from ssdfl._atomic import atomic_write
 from ssdfl._progress import get_logger, setup_logging, stage
 from ssdfl.clusters.formation import _jsonable
-from ssdfl.errors import DisconnectedGraphError, SsdflError
+from ssdfl.errors import DisconnectedGraphError, FormationFileError, SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
 from ssdfl.graphs.metrics import _is_connected
 from ssdfl.planner.candidates import generate_candidates
@@ -69,7 +69,6 @@ from ssdfl.planner.estimate import check_plan_size
 from ssdfl.planner.formation_io import (
     LEGACY_PLAN_SCHEMA,
     PLAN_SCHEMA,
-    FormationFileError,
     load_formation_json,
     parse_formation,
 )

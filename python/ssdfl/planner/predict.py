@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ssdfl.errors import SsdflError
+from ssdfl.errors import ProxyDataError, SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.theory.devices import DeviceTable
 
@@ -485,7 +485,6 @@ def choose_formation(
     from ssdfl.planner.pilot import (
         Arm,
         PilotConfig,
-        ProxyDataError,
         noise,
         paired_gap,
         resolve_model,

@@ -56,7 +56,7 @@ import scipy.sparse.csgraph as csg
 from ssdfl._atomic import atomic_write
 from ssdfl.clusters.clustering import cluster_measure, split_hierarchy
 from ssdfl.clusters.flooding import flooding_traffic, record_bytes
-from ssdfl.errors import DisconnectedGraphError, SsdflError
+from ssdfl.errors import DisconnectedGraphError, FormationUpdateError, SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, Positions, as_graph
 from ssdfl.graphs.metrics import is_connected
 from ssdfl.graphs.mixing import mixing_matrix, second_eigenvalue
@@ -82,10 +82,6 @@ __all__ = [
 ]
 
 ID_BYTES = 8  # a cluster-id notification or answer: node id + cluster id
-
-
-class FormationUpdateError(FormationFileError):
-    """A bad ``--update`` input (old formation file, node names)."""
 
 
 @dataclass(frozen=True)
