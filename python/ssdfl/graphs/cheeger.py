@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from ssdfl import _core
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, NodeSet, as_graph, as_mask, square_csr
-from ssdfl.graphs.spectral import _check, _norm_name, fiedler_pair, laplacian, sweep_cut
+from ssdfl.graphs.spectral import _check, _fiedler_pair, _laplacian, _norm_name, sweep_cut
 
 __all__ = [
     "AUTO_EXACT_MAX",
@@ -96,13 +96,13 @@ def _exact(g: Graph, norm: str, max_exact: int) -> CheegerResult:
 
 
 def _residual(g: Graph, normalized: bool, lam: float, v: np.ndarray) -> float:
-    L = laplacian(g, normalized)
+    L = _laplacian(g, normalized)
     return float(np.linalg.norm(L @ v - lam * v))
 
 
 def _sweep(g: Graph, norm: str) -> CheegerResult:
     normalized = norm == "volume"
-    lam, v = fiedler_pair(g, normalized=normalized)
+    lam, v = _fiedler_pair(g, normalized, "auto", 1e-8)
     res = _residual(g, normalized, lam, v)
     x = v / np.sqrt(g.degrees) if normalized else v
     sw = sweep_cut(g, x, norm)

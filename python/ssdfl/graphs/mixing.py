@@ -31,6 +31,7 @@ __all__ = [
     "block_mixing_matrix",
     "dense_matrix",
     "mixing_matrix",
+    "random_matching",
     "second_eigenvalue",
     "spectral_gap",
 ]
@@ -174,3 +175,23 @@ def second_eigenvalue(W: sp.spmatrix | sp.sparray | np.ndarray) -> float:
 def spectral_gap(W: sp.spmatrix | sp.sparray | np.ndarray) -> float:
     """``1 − λ(W)`` with ``λ(W)`` the second largest eigenvalue modulus."""
     return 1.0 - second_eigenvalue(W)
+
+
+def random_matching(
+    src: np.ndarray, dst: np.ndarray, n: int, rng: np.random.Generator, edge_prob: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random matching of the graph, vectorized: each edge is a candidate with probability
+    ``edge_prob`` and gets a uniform random priority; a candidate edge is active iff its
+    priority is the largest among the candidate edges at *both* of its endpoints. Two active
+    edges never share a node (each would be the other's maximum), so the active set is a
+    matching ``M`` and ``W_t = I − ½ Σ_{(u,v)∈M} (e_u − e_v)(e_u − e_v)ᵀ`` is symmetric, doubly
+    stochastic and PSD."""
+    m = len(src)
+    pr = rng.random(m)
+    if edge_prob < 1.0:
+        pr = np.where(rng.random(m) < edge_prob, pr, -1.0)
+    best = np.full(n, -1.0)
+    np.maximum.at(best, src, pr)
+    np.maximum.at(best, dst, pr)
+    act = (pr >= 0) & (pr == best[src]) & (pr == best[dst])
+    return src[act], dst[act]

@@ -42,6 +42,7 @@ from threadpoolctl import ThreadpoolController
 from ssdfl import _core
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, as_graph
+from ssdfl.graphs.metrics import weighted_view
 
 __all__ = [
     "DENSE_MAX",
@@ -125,7 +126,10 @@ def laplacian(g: GraphLike, normalized: bool = False) -> sp.csr_array:
 
     Isolated nodes get a zero row and column in ``𝓛`` (networkx convention).
     """
-    g = as_graph(g)
+    return _laplacian(as_graph(g), normalized)
+
+
+def _laplacian(g: Graph, normalized: bool) -> sp.csr_array:
     A = g.to_scipy()
     d = g.degrees
     if not normalized:
@@ -157,7 +161,7 @@ def _null_vector(g: Graph, normalized: bool) -> np.ndarray:
 
 
 def _dense_pair(g: Graph, normalized: bool) -> tuple[float, np.ndarray]:
-    M = laplacian(g, normalized).toarray()
+    M = _laplacian(g, normalized).toarray()
     w, V = sla.eigh(M, subset_by_index=[0, 1], driver="evr")
     return float(max(w[1], 0.0)), V[:, 1]
 
@@ -273,7 +277,7 @@ def _sparse_pair(g: Graph, normalized: bool, tol: float) -> tuple[float, np.ndar
     graph). If Lanczos does not converge: AMG-LOBPCG, and as a last resort shift-invert
     Lanczos on ``(M + δI)^{-1}`` with a sparse LU."""
     n = g.n
-    L = laplacian(g, normalized)
+    L = _laplacian(g, normalized)
     u = _null_vector(g, normalized)
     # c ≥ λ_max: 2 for 𝓛, 2·max degree (Gershgorin) for L; s: the scale of λ₂ for the rule
     c = 2.0 if normalized else 2.0 * float(g.degrees.max())
@@ -317,7 +321,10 @@ def fiedler_pair(
     Raises :class:`DisconnectedGraphError` for a disconnected graph (λ₂ = 0 has a
     multi-dimensional eigenspace and no Fiedler vector).
     """
-    g = as_graph(g)
+    return _fiedler_pair(as_graph(g), normalized, method, tol)
+
+
+def _fiedler_pair(g: Graph, normalized: bool, method: str, tol: float) -> tuple[float, np.ndarray]:
     _check(g)
     _, comps = _core.connected_components(g._core)
     if comps > 1:
@@ -349,13 +356,12 @@ def algebraic_connectivity(
     """``λ₂`` of ``L = D − A`` (default, as networkx) or of ``𝓛`` (``normalized=True``); 0 for
     a disconnected graph. ``weight`` as in networkx: the weights (default) or ``None`` (all 1).
     """
-    from ssdfl.graphs.metrics import weighted_view
 
     g = weighted_view(g, weight)
     _check(g)
     if _core.connected_components(g._core)[1] > 1:
         return 0.0
-    return fiedler_pair(g, normalized, method, tol)[0]
+    return _fiedler_pair(g, normalized, method, tol)[0]
 
 
 def fiedler_vector(
@@ -370,9 +376,8 @@ def fiedler_vector(
     For the sweep ordering of conductance use ``D^{-1/2}·v`` of ``𝓛``'s vector (what
     :func:`sweep_cut` does).
     """
-    from ssdfl.graphs.metrics import weighted_view
 
-    return fiedler_pair(weighted_view(g, weight), normalized, method, tol)[1]
+    return _fiedler_pair(weighted_view(g, weight), normalized, method, tol)[1]
 
 
 def cheeger_bounds(g: GraphLike, method: str = "auto") -> tuple[float, float]:
@@ -390,9 +395,9 @@ def _norm_name(normalization: str) -> str:
 
 def _default_vector(g: Graph, normalization: str) -> np.ndarray:
     if normalization == "volume":
-        _, v = fiedler_pair(g, normalized=True)
+        _, v = _fiedler_pair(g, True, "auto", 1e-8)
         return v / np.sqrt(g.degrees)
-    _, v = fiedler_pair(g, normalized=False)
+    _, v = _fiedler_pair(g, False, "auto", 1e-8)
     return v
 
 

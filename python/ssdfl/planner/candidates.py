@@ -13,9 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from ssdfl import _core
+from ssdfl.clusters.clustering import partition, split_hierarchy
+from ssdfl.clusters.labels import cluster_labels
+from ssdfl.clusters.partitions import random_connected_partition
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.planner.config import PlanConfig
+from ssdfl.theory.bounds import phi_min_rule
 
 __all__ = ["connected_subsets", "formation_candidates", "generate_candidates"]
 
@@ -26,8 +31,6 @@ def generate_candidates(
     """Candidate clusters (sorted node arrays, deduplicated), the paper's splitting sequence
     (``split_hierarchy`` with threshold 0: always split the weakest splittable cluster) and the
     same loop under the Cheeger threshold ``Φ_min^S`` (``measure="mixing"`` for both)."""
-    from ssdfl.clusters.clustering import partition, split_hierarchy
-    from ssdfl.theory.bounds import phi_min_rule
 
     smax = cfg.max_clusters or (g.n if g.n <= 64 else 64)
     say = progress or (lambda _msg: None)
@@ -68,7 +71,6 @@ def generate_candidates(
 def connected_subsets(g: Graph) -> list[np.ndarray]:
     """Every non-empty node set whose induced subgraph is connected (``2^n`` masks checked;
     for small graphs only)."""
-    from ssdfl import _core
 
     if g.n > 20:
         raise SsdflError(f"enumerating connected subsets of {g.n} nodes is too large (max 20)")
@@ -101,8 +103,6 @@ def formation_candidates(
     ``id``, ``S``, ``labels`` (``(N,)``), ``source``.
     A formation found twice keeps one entry whose id and source name both (``"milp-J S=2 =
     greedy S=2"``)."""
-    from ssdfl.clusters.clustering import split_hierarchy
-    from ssdfl.simulate.clusters import cluster_labels, random_connected_partition
 
     n = g.n
     r = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)

@@ -39,6 +39,10 @@ import numpy as np
 
 from ssdfl.errors import ProxyDataError, SsdflError
 from ssdfl.graphs.graph import Graph
+from ssdfl.simulate import simulate
+from ssdfl.simulate.metrics import global_losses
+from ssdfl.simulate.modest import ModestState, modest_round
+from ssdfl.theory.data import data_for_devices
 from ssdfl.theory.devices import DeviceTable
 from ssdfl.theory.models import DeviceModel
 
@@ -120,8 +124,6 @@ def _subsample(parts: list[np.ndarray], frac: float, seed: int) -> list[np.ndarr
 def _builtin_factory(kind: str, data: str, frac: float) -> ModelFactory:
     def make(devices: DeviceTable, seed: int) -> DeviceModel:
         import dataclasses
-
-        from ssdfl.theory.data import data_for_devices
 
         try:
             ds = data_for_devices(devices, devices.n, data, seed)
@@ -209,14 +211,9 @@ def _train(
 ) -> float:  # fmt: skip
     from threadpoolctl import threadpool_limits
 
-    from ssdfl.simulate import simulate
-    from ssdfl.simulate.metrics import global_losses
-
     K = max(1, int(arm.cycles))
     with threadpool_limits(1):
         if arm.kind == "modest":
-            from ssdfl.simulate.modest import ModestState, modest_round
-
             s, a = modest_sizes(g.n)
             X = np.zeros((m.n_devices, m.dim)) if x0 is None else np.broadcast_to(
                 np.asarray(x0, dtype=float), (m.n_devices, m.dim)).copy()  # fmt: skip

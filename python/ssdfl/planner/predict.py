@@ -45,8 +45,21 @@ from typing import Any
 
 import numpy as np
 
+from ssdfl.clusters.labels import cluster_labels
 from ssdfl.errors import ProxyDataError, SsdflError
 from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix, random_matching
+from ssdfl.planner.candidates import formation_candidates
+from ssdfl.planner.pilot import (
+    Arm,
+    PilotConfig,
+    modest_sizes,
+    noise,
+    paired_gap,
+    resolve_model,
+    run_pilot,
+    spread,
+)
 from ssdfl.theory.devices import DeviceTable
 
 __all__ = [
@@ -139,7 +152,6 @@ def budget_seconds(g: Graph, budget: Budget, tau_a: int, tau_r: int) -> float:
 
 
 def _labels_of(clusters: Any, n: int) -> np.ndarray:
-    from ssdfl.simulate.clusters import cluster_labels
 
     return cluster_labels(clusters, n)
 
@@ -188,7 +200,6 @@ def baseline_cycles(
     multi-hop relays are not counted). At a time budget: sDFL/STC rounds take the slowest
     device step plus the slowest link; a MoDeST round ``τ_a`` steps plus two hops of mean
     latency and ``s`` models over the mean bandwidth."""
-    from ssdfl.planner.pilot import modest_sizes
 
     if method not in ("sdfl", "stc", "modest"):
         raise SsdflError(f"baseline must be sdfl, stc or modest, got {method!r}")
@@ -213,8 +224,6 @@ def baseline_cycles(
     if method == "sdfl":
         return max(1, int(B // (2.0 * tau_a * float(w.sum()))))
     if method == "stc":
-        from ssdfl.simulate.methods import random_matching
-
         rng = np.random.default_rng(0)
         key = {(int(x), int(y)): k for k, (x, y) in enumerate(zip(s_, t_))}
         per_round = []
@@ -353,7 +362,6 @@ def drift_disagreement(
     """``D_f = (1/N)‖E_K‖²`` of the module docstring (sparse products, no dense powers); with
     ``kappa`` every local step first contracts the deviations by ``1 − κ``. ``W``: the
     whole graph's mixing matrix, if already built."""
-    from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
 
     if W is None:
         W = mixing_matrix(g, mixing)
@@ -403,7 +411,6 @@ def predict_formations(
     H = heterogeneity_directions(devices)
     step = step_factors(devices, eta, tau_a)
     sbar = float(np.mean(step))
-    from ssdfl.graphs.mixing import mixing_matrix
 
     W = mixing_matrix(g, mixing)  # one whole-graph matrix for every formation
     out = []
@@ -480,17 +487,6 @@ def choose_formation(
     Returns ``{"budget", "model", "candidates", "pick", "S", "clusters", "cluster",
     "verdict", "ties", "baselines", "pilot"}``; ``clusters`` lists node positions."""
     import dataclasses
-
-    from ssdfl.planner.candidates import formation_candidates
-    from ssdfl.planner.pilot import (
-        Arm,
-        PilotConfig,
-        noise,
-        paired_gap,
-        resolve_model,
-        run_pilot,
-        spread,
-    )
 
     cfg = pilot if pilot is not None else PilotConfig()
     if pilot_budget is not None:

@@ -55,10 +55,13 @@ from ssdfl.clusters.batch import jsd
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, as_graph
 from ssdfl.graphs.metrics import is_connected
+from ssdfl.planner.report import ReportSection
+from ssdfl.planner.validate import split_by_histogram
 from ssdfl.simulate import SSDFL, simulate
 from ssdfl.simulate.metrics import own_distribution_sets
-from ssdfl.theory.devices import DeviceTable
-from ssdfl.theory.models import DeviceModel
+from ssdfl.theory.data import load_digits_federated
+from ssdfl.theory.devices import DeviceTable, homogeneous_devices
+from ssdfl.theory.models import DeviceModel, LogisticRegression
 
 __all__ = [
     "SpecialisedGoal",
@@ -295,10 +298,6 @@ def surrogate_digits(
     the 80 % distributed by the label histograms (:func:`ssdfl.planner.validate.
     split_by_histogram`) as softmax regression, and held-out own-distribution sets from the
     20 % (:func:`~ssdfl.simulate.metrics.own_distribution_sets`). Returns ``(model, own)``."""
-    from ssdfl.planner.validate import split_by_histogram
-    from ssdfl.theory.data import load_digits_federated
-    from ssdfl.theory.devices import homogeneous_devices
-    from ssdfl.theory.models import LogisticRegression
 
     H = np.asarray(hist, dtype=np.float64)
     n, C = H.shape
@@ -639,7 +638,6 @@ class SpecialisedGoal:
 
     def report_sections(self) -> list[Any]:
         """One :class:`ssdfl.planner.report.ReportSection` ("Specialised models")."""
-        from ssdfl.planner.report import ReportSection
 
         title = "Specialised models (--goal specialised)"
         return [ReportSection(title, section_paragraphs(self.section), verdict=[self.verdict])]

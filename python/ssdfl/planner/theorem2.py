@@ -33,20 +33,19 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ssdfl.clusters.batch import cluster_spectra, graph_slem
+from ssdfl.clusters.labels import cluster_labels
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
+from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
 from ssdfl.planner.config import PlanConfig
+from ssdfl.planner.pilot import resolve_model
 from ssdfl.planner.scoring import CandidateTable
-from ssdfl.simulate.clusters import cluster_labels
-
-if TYPE_CHECKING:
-    from ssdfl.theory.devices import DeviceTable
-    from ssdfl.theory.models import DeviceModel
-    from ssdfl.theory.optimizers import OptimizerPopulation
-
+from ssdfl.theory import bounds as dense
 from ssdfl.theory.bounds import (
     BoundProblem,
     Rate,
+    bound_problem,
     certified_limit,
     certified_rate,
     global_cycle_bound,
@@ -55,6 +54,11 @@ from ssdfl.theory.bounds import (
     run_bounds,
     sgd_problem,
 )
+from ssdfl.theory.models import DeviceModel
+
+if TYPE_CHECKING:
+    from ssdfl.theory.devices import DeviceTable
+    from ssdfl.theory.optimizers import OptimizerPopulation
 
 __all__ = [
     "DENSE_CLUSTER",
@@ -129,8 +133,6 @@ class FormationConstants:
     or the heterogeneity numbers: labels, sizes, cluster spectra, ``λ(W)``, inter constants."""
 
     def __init__(self, g: Graph, clusters: list[np.ndarray], cfg: PlanConfig) -> None:
-        from ssdfl.clusters.batch import cluster_spectra, graph_slem
-        from ssdfl.graphs.mixing import mixing_matrix
 
         cl = [np.asarray(c, dtype=np.int64) for c in clusters]
         self.labels = _labels(cl, g.n)
@@ -307,7 +309,6 @@ def model_constants(
       :class:`NotCovered` with the reason, never a number. SGD-only populations use the sparse
       scalar-constant form; proximal / heavy-ball devices the full recursion on the model
       (:func:`theorem2_numbers`, up to :data:`DENSE_GRAPH` devices)."""
-    from ssdfl.theory.models import DeviceModel as _DM
 
     if optimizers is not None and not optimizers.covered_by("recursion"):
         try:
@@ -322,14 +323,13 @@ def model_constants(
         if devices is None:
             return NotCovered("no devices file: the proxy model needs the devices' label "
                               "histograms to measure L, μ and ζ on")  # fmt: skip
-        from ssdfl.planner.pilot import resolve_model
 
         try:
             m: DeviceModel = resolve_model(model).factory(devices, seed)
         except SsdflError as exc:
             return NotCovered(f"no proxy model for {model!r}: {exc}")
         name = model
-    elif isinstance(model, _DM):
+    elif isinstance(model, DeviceModel):
         m, name = model, type(model).__name__
     else:
         raise SsdflError(f"model must be a DeviceModel or a model name, got {type(model).__name__}")
@@ -668,8 +668,6 @@ def _recursion_numbers(
     on the devices' model (dense ``N × N`` mixing constants, so at most :data:`DENSE_GRAPH`
     devices; buffers kept across cycles as in the simulator), from unit distance to the
     reference point ``x_c`` in consensus. Same keys as :func:`theorem2_numbers`."""
-    from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
-    from ssdfl.theory.bounds import bound_problem, certified_radius, cycle_rate
 
     if g.n > DENSE_GRAPH:
         return NotCovered(f"proximal / heavy-ball devices need the dense recursion, run up to "
@@ -681,8 +679,8 @@ def _recursion_numbers(
                       sigma=math.sqrt(cfg.sigma2), reset_momentum=False)  # fmt: skip
     tr = run_bounds(P, cycles, e0=np.zeros(P.S), b0=0.0, m0=math.sqrt(g.n))
     ends = np.asarray(tr.opt, dtype=np.float64)[:: P.tau_a + P.tau_r]
-    r = cycle_rate(P)
-    rad = certified_radius(P, max_cycles=radius_cycles, rate=r)
+    r = dense.cycle_rate(P)
+    rad = dense.certified_radius(P, max_cycles=radius_cycles, rate=r)
     converges = bool(r.upper < 1 and rad.certified)
     radius = rad.upper if converges else math.inf
     return {

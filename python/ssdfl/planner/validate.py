@@ -21,15 +21,28 @@ from typing import Any
 import numpy as np
 
 from ssdfl._atomic import atomic_write
+from ssdfl.clusters.labels import cluster_labels
+from ssdfl.clusters.partitions import random_connected_partition
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
 from ssdfl.graphs.plotting import save_figure
+from ssdfl.planner.pilot import Arm, PilotConfig, _train, pilot_losses, resolve_model
 from ssdfl.planner.plan import FormationPlan
+from ssdfl.planner.predict import (
+    Budget,
+    baseline_cycles,
+    budget_cycles,
+    choose_formation,
+    predict_formations,
+    with_default_lr,
+)
+from ssdfl.planner.report import append_validation
+from ssdfl.simulate import simulate
 
 # defined in ssdfl.theory.data (below the pilots, which use them too); re-exported here
 from ssdfl.theory.data import data_for_devices, digits_for_devices
 from ssdfl.theory.data import split_by_histogram as split_by_histogram
-from ssdfl.theory.devices import DeviceTable
+from ssdfl.theory.devices import DeviceTable, homogeneous_devices
 from ssdfl.theory.models import LogisticRegression
 
 __all__ = [
@@ -74,9 +87,6 @@ def simulate_plan(
     append a section to ``report`` if given); returns a summary dict."""
     import matplotlib.pyplot as plt
     import pandas as pd
-
-    from ssdfl.simulate import simulate
-    from ssdfl.theory.devices import homogeneous_devices
 
     outdir = Path(out)
     cfg = plan.config
@@ -194,7 +204,6 @@ VALIDATION_METRIC = "device_loss_mean"
 def _pick_formations(choice: dict[str, Any], g: Graph, n_formations: int, seed: int) -> list[dict]:
     """The formations to train: the pick, S = 1, S = N, the greedy pick, the MILP-J pick,
     two random connected partitions of the pick's S, then the other candidates spread over S."""
-    from ssdfl.simulate.clusters import cluster_labels, random_connected_partition
 
     rows = {r["id"]: r for r in choice["candidates"]}
     chosen: list[dict[str, Any]] = []
@@ -276,18 +285,12 @@ def validate_formations(
     from scipy.stats import spearmanr
     from threadpoolctl import threadpool_limits
 
-    from ssdfl.planner.predict import Budget, budget_cycles, choose_formation, with_default_lr
-    from ssdfl.simulate import simulate
-    from ssdfl.theory.devices import homogeneous_devices
-
     if seeds < 1:
         raise SsdflError(f"--seeds must be >= 1, got {seeds}")
     if model not in ("softmax", "mlp", "cnn"):
         raise SsdflError(f"--model must be softmax, mlp or cnn, got {model!r}")
     data = data or ("mnist1d" if model == "cnn" else "digits")
     import dataclasses
-
-    from ssdfl.planner.pilot import PilotConfig, pilot_losses, resolve_model
 
     dev = with_default_lr(devices or homogeneous_devices(g.n))
     b = budget if isinstance(budget, Budget) else Budget(budget, cycles)
@@ -298,7 +301,6 @@ def validate_formations(
     if b.kind == "time" and b.model_bytes is None:
         b = dataclasses.replace(b, model_bytes=choice["budget"]["model_bytes"])
     forms = _pick_formations(choice, g, n_formations, seed0)
-    from ssdfl.planner.predict import predict_formations
 
     preds = predict_formations(g, [f["labels"] for f in forms], dev, eta, tau_a, tau_r, b,
                                link_cost, mixing, model)  # fmt: skip
@@ -381,8 +383,6 @@ def validate_formations(
             fh.write(json.dumps(result, indent=2, allow_nan=False, default=_no_inf))
         _plot_validation(result, outdir / "validation.png")
     if report is not None:
-        from ssdfl.planner.report import append_validation
-
         append_validation(report, result)
     return result
 
@@ -395,8 +395,6 @@ def _train_baselines(
     """Observed device loss of sDFL, STC and MoDeST-style at budget ``b`` on the judged data
     (the runs of :func:`validate_formations`, same seeds): ``{name: {"cycles", "observed",
     "observed_median"}}``."""
-    from ssdfl.planner.pilot import Arm, _train
-    from ssdfl.planner.predict import baseline_cycles
 
     out: dict[str, Any] = {}
     for name in ("sdfl", "stc", "modest"):

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
         intra_cluster_edges,
         record_bytes,
     )
-    from ssdfl.simulate.devices import population_from_devices
     from ssdfl.simulate.engine import SimulationConfig, direction_scales, simulate
     from ssdfl.simulate.methods import (
         CSTC,
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     from ssdfl.simulate.metrics import consensus_gap, evaluate, global_losses
     from ssdfl.simulate.results import SimulationResult, plot_curves, save_figure, threshold_table
     from ssdfl.simulate.separable import SeparableQuadratic
+    from ssdfl.theory.devices import population_from_devices
 
 #: Public names by defining module, loaded at first use (PEP 562).
 _LAZY = exports(
@@ -64,7 +64,7 @@ _LAZY = exports(
             "intra_cluster_edges",
             "record_bytes",
         ),
-        "ssdfl.simulate.devices": ("population_from_devices",),
+        "ssdfl.theory.devices": ("population_from_devices",),
         "ssdfl.simulate.engine": ("SimulationConfig", "direction_scales", "simulate"),
         "ssdfl.simulate.methods": (
             "CSTC",

@@ -33,7 +33,7 @@ from ssdfl import _core
 from ssdfl._progress import get_logger, stage
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
-from ssdfl.graphs.metrics import is_connected
+from ssdfl.graphs.metrics import _is_connected
 from ssdfl.simulate.accel import EXACT_FUSED, direction_fn, fused_gradient, gradient_fn
 from ssdfl.simulate.methods import Method, Plan, PlanContext, make_method, random_matching
 from ssdfl.simulate.metrics import evaluate
@@ -232,7 +232,7 @@ def _simulate(
     n, d = model.n_devices, model.dim
     if g.n != n:
         raise SsdflError(f"the graph has {g.n} nodes but the model has {n} devices")
-    if n > 1 and not is_connected(g):
+    if n > 1 and not _is_connected(g):
         raise SsdflError("the D2D graph must be connected")
     for name, val in (("tau_a", tau_a), ("tau_r", tau_r), ("cycles", cycles)):
         if not isinstance(val, int | np.integer) or val < 0:

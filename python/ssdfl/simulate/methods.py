@@ -17,7 +17,7 @@ pDFL       ``τ_a`` local steps ``X ← X − η C D(X)``, then ``gossip_rounds`
 STC        ``τ_a`` iterations ``X ← W_t X − η C D(X)``, ``W_t`` the pairwise-averaging matrix
            of a random matching (randomized gossip, see :func:`random_matching`)
 cSTC       the SSD-FL cycle with random connected clusters of the same ``S``
-           (:func:`~ssdfl.simulate.clusters.random_connected_partition`)
+           (:func:`~ssdfl.clusters.partitions.random_connected_partition`)
 FedAvg     ``τ_a`` local steps, then a server averages: ``X ← 1 x̄ᵀ`` (star with a server;
            device–server traffic, no D2D)
 =========  ===============================================================================
@@ -32,15 +32,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ssdfl.clusters.labels import cluster_labels
+from ssdfl.clusters.partitions import form_clusters, random_connected_partition
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
-from ssdfl.graphs.mixing import mixing_matrix
-from ssdfl.simulate.clusters import (
-    cluster_labels,
-    cluster_mixing,
-    form_clusters,
-    random_connected_partition,
-)
+from ssdfl.graphs.mixing import block_mixing_matrix as cluster_mixing
+from ssdfl.graphs.mixing import mixing_matrix, random_matching
 from ssdfl.simulate.comm import (
     InitTraffic,
     degree_exchange_traffic,
@@ -113,26 +110,6 @@ class PlanContext:
     record_extra_bytes: int = 0
 
 
-def random_matching(
-    src: np.ndarray, dst: np.ndarray, n: int, rng: np.random.Generator, edge_prob: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """A random matching of the graph, vectorized: each edge is a candidate with probability
-    ``edge_prob`` and gets a uniform random priority; a candidate edge is active iff its
-    priority is the largest among the candidate edges at *both* of its endpoints. Two active
-    edges never share a node (each would be the other's maximum), so the active set is a
-    matching ``M`` and ``W_t = I − ½ Σ_{(u,v)∈M} (e_u − e_v)(e_u − e_v)ᵀ`` is symmetric, doubly
-    stochastic and PSD."""
-    m = len(src)
-    pr = rng.random(m)
-    if edge_prob < 1.0:
-        pr = np.where(rng.random(m) < edge_prob, pr, -1.0)
-    best = np.full(n, -1.0)
-    np.maximum.at(best, src, pr)
-    np.maximum.at(best, dst, pr)
-    act = (pr >= 0) & (pr == best[src]) & (pr == best[dst])
-    return src[act], dst[act]
-
-
 class Method(ABC):
     """Base class: ``name`` and :meth:`plan`."""
 
@@ -156,7 +133,7 @@ class SSDFL(Method):
     """SSD-FL with a given formation (``clusters``: labels / list of node arrays / Formation)
     or ``n_clusters`` clusters from the cluster search (``how``: ``"hierarchy"`` — the
     paper's splitting loop stopped at ``S`` — or ``"partition"``, see
-    :func:`~ssdfl.simulate.clusters.form_clusters`); ``S`` defaults to ``round(N/10)``.
+    :func:`~ssdfl.clusters.partitions.form_clusters`); ``S`` defaults to ``round(N/10)``.
 
     ``inter_every``: the inter-cluster rounds run every ``inter_every`` cycles (1: every cycle,
     the paper's schedule; ``k``: cycles ``k, 2k, …``; 0: never — each cluster trains its own

@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 
 from ssdfl.clusters.flooding import record_bytes
+from ssdfl.clusters.partitions import form_clusters
 from ssdfl.errors import DisconnectedGraphError, SsdflError
 from ssdfl.graphs.graph import Graph, GraphLike, as_graph
 from ssdfl.graphs.metrics import is_connected
-from ssdfl.simulate.clusters import form_clusters
 
 __all__ = ["FloodingResult", "ProtocolView", "default_formation", "simulate_flooding"]
 

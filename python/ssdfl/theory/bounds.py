@@ -51,9 +51,10 @@ import scipy.sparse as sp
 
 from ssdfl.clusters.labels import check_labels
 from ssdfl.errors import SsdflError
-from ssdfl.graphs.mixing import dense_matrix
+from ssdfl.graphs.mixing import dense_matrix, mixing_matrix
 from ssdfl.theory.models import DeviceModel, Quadratic
 from ssdfl.theory.optimizers import OptimizerPopulation
+from ssdfl.theory.reference import block_mixing
 
 if TYPE_CHECKING:
     from ssdfl.graphs.graph import GraphLike
@@ -1264,8 +1265,6 @@ def formation_bound(
     ``rule`` (``W_s`` on each cluster's induced subgraph). Smaller is better; ``inf`` when the
     bound does not converge — its rate (:func:`cycle_rate`, the one definition) is ``≥ 1`` —
     whatever its value after ``cycles`` (a transient there, not a bound on the limit)."""
-    from ssdfl.graphs.mixing import mixing_matrix
-    from ssdfl.theory.reference import block_mixing
 
     lab = np.asarray(labels)
     Wa = block_mixing(g, lab, rule)

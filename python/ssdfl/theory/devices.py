@@ -44,6 +44,7 @@ __all__ = [
     "column_default",
     "homogeneous_devices",
     "optimizer_columns",
+    "population_from_devices",
     "read_devices",
 ]
 
@@ -517,3 +518,11 @@ def read_devices(source: DeviceSource, g: Graph) -> DeviceTable:
     t.classes = [c for _, c in label_cols]
     t.grads = grads
     return t
+
+
+def population_from_devices(devices: DeviceTable) -> OptimizerPopulation:
+    """One optimizer per row of a devices file, built through the registry
+    (:data:`ssdfl.theory.optimizers.OPTIMIZERS`); the same as :meth:`DeviceTable.population`.
+    Per-device step sizes are ``devices.step_sizes(eta)`` (pass them as
+    ``simulate(..., eta=...)``)."""
+    return devices.population()

@@ -28,9 +28,10 @@ import numpy as np
 from ssdfl.clusters.labels import cluster_labels
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import GraphLike, as_graph
-from ssdfl.graphs.mixing import mixing_matrix
+from ssdfl.graphs.mixing import block_mixing_matrix, mixing_matrix
+from ssdfl.theory import reference
 from ssdfl.theory.bounds import bound_problem, global_cycle_bound
-from ssdfl.theory.models import DeviceModel
+from ssdfl.theory.models import DeviceModel, Quadratic
 from ssdfl.theory.optimizers import SGD, LocalOptimizer, OptimizerPopulation
 
 __all__ = ["QUANTITIES", "Verification", "expected_gaps", "verify"]
@@ -172,8 +173,6 @@ def verify(
     0); ``observed``: ``"exact"``, ``"monte-carlo"`` or ``"auto"`` (exact when the model is
     quadratic and the optimizers are covered by the affine analysis). Optimizers the bounds do
     not cover raise :class:`~ssdfl.errors.SsdflError` naming them."""
-    from ssdfl.graphs.mixing import block_mixing_matrix
-    from ssdfl.theory import reference
 
     g = as_graph(graph)
     n, d = model.n_devices, model.dim
@@ -252,6 +251,5 @@ def verify(
 
 
 def _is_quadratic(model: DeviceModel) -> bool:
-    from ssdfl.theory.models import Quadratic
 
     return isinstance(model, Quadratic) or hasattr(model, "as_quadratic")
