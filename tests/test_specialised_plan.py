@@ -22,6 +22,7 @@ from ssdfl.planner.specialise import (
     cluster_dissimilarity,
     edge_affinity,
     histogram_dissimilarity,
+    local_tie_note,
     plan_specialised,
     update_affinity,
 )
@@ -93,6 +94,23 @@ def test_choose_ties_go_to_the_simplest_option() -> None:
     assert choose([g, f5], 0.25)[0] is g  # 1.0 · (1 − 0.25) <= 0.8: a tie, to global
     assert choose([g, f5], 0.1)[0] is f5
     assert choose([g], 0.05) == (g, None)
+
+
+def test_verdict_says_when_local_only_ties_the_pick() -> None:
+    g, f50 = _opt("global", 1.0, "global"), _opt("ft50", 0.078, "global+ft", ft=50)
+    tied, worse = _opt("local", 0.077, "local", 4, 0), _opt("local", 0.2, "local", 4, 0)
+    # the random-label case of docs/specialised.md: global + fine-tuning 0.078, local 0.077
+    pick, _ = choose([g, f50, tied], 0.05)
+    assert pick is f50
+    note = local_tie_note(pick, [g, f50, tied], 0.05)
+    assert "Local-only training" in note and "0.077" in note
+    assert local_tie_note(f50, [g, f50, worse], 0.05) == ""  # 0.2 · 0.95 > 0.078
+    assert local_tie_note(tied, [g, f50, tied], 0.05) == ""  # the pick itself
+    assert local_tie_note(f50, [g, f50], 0.05) == ""  # not predicted
+    # the boundary of the rule: L_local (1 - tie) <= L_pick
+    edge = _opt("local", 0.082, "local", 4, 0)  # 0.082 · 0.95 = 0.0779
+    assert local_tie_note(f50, [f50, edge], 0.05) != ""
+    assert local_tie_note(f50, [f50, _opt("local", 0.0822, "local", 4, 0)], 0.05) == ""
 
 
 def test_plan_recommends_specialised_when_aligned_and_global_when_not() -> None:

@@ -74,6 +74,7 @@ __all__ = [
     "edge_affinity",
     "export_model_groups",
     "goal_specialised",
+    "local_tie_note",
     "model_groups",
     "plan_specialised",
     "specialised_section",
@@ -472,6 +473,7 @@ def plan_specialised(
     best_cl = min((o for o in options if o.kind == "clustered"), key=lambda o: o.own_loss,
                   default=None)  # fmt: skip
     verdict = _verdict(pick, glob, runner, best_cl, tie, similarity)
+    verdict += local_tie_note(pick, options, tie)
     cfg = {"tau_a": tau_a, "tau_r": tau_r, "cycles": cycles, "eta": eta, "periods": pers,
            "ft_steps": fts, "local": bool(local),
            "max_clusters": smax, "n_S": n_S, "seeds": seeds, "tie": tie, "bandwidth": bandwidth,
@@ -493,6 +495,22 @@ def choose(options: Sequence[SpecialisedOption], tie: float
     others = [o for o in options if o is not pick]
     runner = min(others, key=lambda o: (o.own_loss, o.rank())) if others else None
     return pick, runner
+
+
+def local_tie_note(
+    pick: SpecialisedOption, options: Sequence[SpecialisedOption], tie: float
+) -> str:
+    """A sentence for the verdict when local-only training (no bytes) ties the pick: its
+    predicted loss ``L_local`` satisfies ``L_local (1 − tie) ≤ L_pick`` — communication then
+    buys little (e.g. random labels, where each device's own data is its own distribution).
+    Empty when the pick is local-only or no local option was predicted."""
+    loc = next((o for o in options if o.kind == "local"), None)
+    if loc is None or pick.kind == "local" or loc.own_loss * (1.0 - tie) > pick.own_loss:
+        return ""
+    return (
+        f" Local-only training (no communication) predicts {loc.own_loss:.3g}, within {tie:.0%}"
+        f" of the pick: here communication buys little over each device training alone."
+    )
 
 
 def _verdict(pick: SpecialisedOption, glob: SpecialisedOption,
