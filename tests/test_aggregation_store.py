@@ -111,6 +111,22 @@ def test_missing_and_truncated_client_named_nothing_published(tmp_path) -> None:
     assert not st.exists("out.npy")
 
 
+def test_library_pipeline_bounds_the_shard_count_by_the_elements(tmp_path) -> None:
+    """Each shard is one function: ``aggregate_store`` refuses more shards than elements (as
+    ``ssdfl shard run`` does) before any function runs, and a bool or 0 shard count; at the
+    limit (one element per shard) the sum is still FedAvg's, bit for bit."""
+    st = LocalStore(tmp_path)
+    xs = _clients(3, 7)
+    keys = upload_clients(st, xs, "r")
+    for bad, rule in [(8, "at most one shard per element"), (10**9, "shards <= 7"),
+                      (0, "integer >= 1"), (True, "integer >= 1")]:  # fmt: skip
+        with pytest.raises(SsdflError, match=rule):
+            aggregate_store(st, keys, "out.npy", shards=bad, executor=InlineExecutor())
+        assert not st.exists("out.npy")
+    aggregate_store(st, keys, "out.npy", shards=7, executor=InlineExecutor())
+    assert np.array_equal(get_array(st, "out.npy"), fedavg(xs, strategy="flat"))
+
+
 def test_nonfinite_client_fails_round_without_publishing(tmp_path) -> None:
     st = LocalStore(tmp_path)
     xs = _clients(3, 500)

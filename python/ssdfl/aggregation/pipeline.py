@@ -194,6 +194,13 @@ def plan_jobs(
             p,
         )
     if strategy == "sharded":
+        if isinstance(shards, bool) or not isinstance(shards, (int, np.integer)) or shards < 1:
+            raise SsdflError(f"shards must be an integer >= 1, got {shards!r}")
+        if shards > max(p, 1):  # each shard is one function: never more functions than elements
+            raise SsdflError(
+                f"{shards:,} shards for client objects of {p:,} elements: at most one shard per "
+                f"element (shards <= {max(p, 1):,})"
+            )
         if per_layer_sizes is not None:
             if sum(per_layer_sizes) != p:
                 raise SsdflError("per-layer sizes do not add up to the client object length")
