@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -210,8 +213,9 @@ def test_dask_executor_small_cluster(tmp_path) -> None:
 
 
 def test_memory_cap_tree_fails_sharding_succeeds(tmp_path) -> None:
-    """Under one hard RLIMIT_AS cap, sharded functions (output S/M) fit while a tree leaf (an
-    exact full-length partial sum, ≈ 2·S here) does not; measured peaks stay near predictions."""
+    """Under one hard memory cap (RLIMIT_DATA + RLIMIT_AS), sharded functions (output S/M)
+    fit while a tree leaf (an exact full-length partial sum, ≈ 2·S here) does not; measured
+    peaks stay near predictions."""
     st = LocalStore(tmp_path)
     p = 3_000_000  # 12 MB per float32 client
     xs = _clients(4, p, seed=2)
@@ -238,6 +242,62 @@ def test_memory_cap_tree_fails_sharding_succeeds(tmp_path) -> None:
     aggregate_store(st, keys, "tree.npy", strategy="tree", fan_in=2, executor=InlineExecutor())
     assert get_array(st, "tree.npy").tobytes() == fedavg(xs).tobytes()
     assert peak_rss_mb() > 0
+
+
+_GROW = """
+import numpy as np
+from ssdfl.aggregation.functions import _rss_mb, apply_memory_cap
+rss0 = apply_memory_cap(_rss_mb() + 12)  # a 12 MiB budget
+keep = []
+try:
+    for _ in range(40):
+        keep.append(np.ones(1 << 18).tobytes())  # 2 MiB each, resident
+except MemoryError:
+    pass
+print(len(keep) * 2, _rss_mb() - rss0)
+"""
+
+
+def test_memory_cap_bounds_resident_growth() -> None:
+    """The regression: under RLIMIT_AS alone, 2 MiB blocks came from a thread arena's reserved
+    address space and a 12 MiB budget let 70 MiB become resident. Now the allocations stop
+    within the budget — a ``MemoryError`` from the data limit, or the resident-size watchdog's
+    SIGKILL — never 40 blocks."""
+    out = subprocess.run([sys.executable, "-c", _GROW], capture_output=True, text=True, timeout=120)
+    if out.returncode == -signal.SIGKILL:  # the watchdog: resident memory passed the cap
+        assert "memory cap exceeded" in out.stderr
+        return
+    assert out.returncode == 0, out.stderr
+    allocated, grown = map(float, out.stdout.split())
+    assert 4 <= allocated <= 12, out.stdout
+    assert grown <= 12 + 4, out.stdout
+
+
+_HOLD = """
+import os, threading, time
+import numpy as np
+from ssdfl.aggregation.functions import _rss_mb, apply_memory_cap
+rss0 = apply_memory_cap(_rss_mb() + 12)
+# grow resident memory in another thread (its own malloc arena), the case rlimits miss
+def grow():
+    global keep
+    keep = [np.ones(1 << 17) for _ in range(30)]  # 30 MiB, 1 MiB at a time
+t = threading.Thread(target=grow); t.start(); t.join()
+time.sleep(0.2)
+print("survived", _rss_mb() - rss0)
+"""
+
+
+def test_memory_cap_kills_past_the_cap_in_any_thread() -> None:
+    """Resident growth past the cap from a non-main thread is stopped: the watchdog's SIGKILL,
+    or a MemoryError in that thread with the process still within the budget. The old cap
+    (RLIMIT_AS alone) let it survive 30 MiB over a 12 MiB budget (64.9 MiB resident)."""
+    out = subprocess.run([sys.executable, "-c", _HOLD], capture_output=True, text=True, timeout=120)
+    if out.returncode == -signal.SIGKILL:
+        assert "memory cap exceeded" in out.stderr
+        return
+    assert out.returncode == 0 and "MemoryError" in out.stderr, (out.stdout, out.stderr)
+    assert float(out.stdout.split()[1]) <= 12 + 4, out.stdout
 
 
 def test_measure_bandwidth_and_feed_the_model(tmp_path) -> None:

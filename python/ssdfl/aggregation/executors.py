@@ -95,8 +95,9 @@ class LocalProcessExecutor(Executor):
     """Each function in its own fresh process (forked from a ``forkserver`` that has imported
     numpy and ssdfl, like a warm serverless runtime; nothing is shared with the caller), at
     most ``max_workers`` at a time. With ``memory_limit_mb`` every process is capped with
-    ``RLIMIT_AS`` (see :func:`ssdfl.aggregation.functions.apply_memory_cap`): an allocation past
-    the cap fails, and the function is reported as failed instead of the host swapping.
+    ``RLIMIT_DATA`` and ``RLIMIT_AS`` (see
+    :func:`ssdfl.aggregation.functions.apply_memory_cap`): an allocation past the cap fails,
+    and the function is reported as failed instead of the host swapping.
     ``rayon_threads`` sets ``RAYON_NUM_THREADS`` in the children."""
 
     def __init__(
@@ -149,12 +150,15 @@ class LocalProcessExecutor(Executor):
                         if code is not None and code < 0
                         else f"exited with status {code}"
                     )
-                    hint = (
-                        f" (likely out of memory under the {job.memory_limit_mb} MiB cap)"
-                        if job.memory_limit_mb is not None and code is not None and code < 0
-                        else ""
+                    capped = job.memory_limit_mb is not None and code is not None and code < 0
+                    # a failed allocation in Rust aborts (SIGABRT) instead of raising MemoryError
+                    error = (
+                        f"memory cap exceeded (most likely): process {why} under the "
+                        f"{job.memory_limit_mb} MiB cap"
+                        if capped
+                        else f"process {why}"
                     )
-                    rep = FunctionReport(job.name, ok=False, error=f"process {why}{hint}")
+                    rep = FunctionReport(job.name, ok=False, error=error)
                 reports[i] = rep
         except BaseException:
             # Ctrl-C or an error here: end every running function before the caller cleans up,

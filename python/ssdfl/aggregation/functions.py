@@ -27,7 +27,9 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import struct
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -129,10 +131,12 @@ def _vm_bytes() -> int:
 
 def apply_memory_cap(limit_mb: float) -> float:
     """Cap this process so that ``limit_mb`` MiB is its total memory, the way a serverless
-    function's configured memory is: ``RLIMIT_AS = current address space + (limit − current
-    RSS)``, i.e. the runtime already resident counts against the cap and every further
-    allocation (numpy, Rust) must fit in the rest. glibc is limited to two malloc arenas so
-    thread arenas do not reserve address space. Returns the runtime RSS (MiB)."""
+    function's configured memory is: the process is killed once its resident memory exceeds
+    ``limit_mb`` (a watchdog thread), and ``RLIMIT_DATA = current private writable memory +
+    (limit − current RSS)``, ``RLIMIT_AS = current address space + (limit − current RSS)`` make
+    most allocations past the cap fail first with ``MemoryError``; the runtime already resident
+    counts against the cap and every further allocation (numpy, Rust) must fit in the rest.
+    glibc is limited to two malloc arenas. Returns the runtime RSS (MiB)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
     # warm up the Rust thread pool (stacks, malloc arenas of its threads) so it is part of the
@@ -146,9 +150,48 @@ def apply_memory_cap(limit_mb: float) -> float:
         raise MemoryCapError(
             f"the runtime alone uses {rss:.0f} MiB, above the {limit_mb:.0f} MiB cap"
         )
+    # Resident memory is what a serverless platform caps (a cgroup). The address-space and
+    # data limits below fail an allocation cleanly (MemoryError) when it maps new memory, but
+    # a glibc thread arena grows its heap with mprotect inside 64 MiB it had reserved, which no
+    # rlimit sees: a tree leaf reached 64 MiB resident under a 41 MiB cap (CI under load). A
+    # watchdog thread therefore samples the resident size every millisecond and kills the
+    # process past the cap, as the platform would (the executor reports "memory cap exceeded").
+    _start_rss_watchdog(int(limit_mb * MiB))
+    data_cap = _status_kib("VmData") * 1024 + int(budget * MiB)
+    resource.setrlimit(resource.RLIMIT_DATA, (data_cap, data_cap))
     cap = _vm_bytes() + int(budget * MiB)
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     return rss
+
+
+#: Seconds between two samples of the resident size under a memory cap.
+RSS_SAMPLE_S = 0.001
+
+
+def _start_rss_watchdog(limit_bytes: int) -> None:
+    """A daemon thread that SIGKILLs this process once its resident size exceeds
+    ``limit_bytes`` (sampled every :data:`RSS_SAMPLE_S` s from ``/proc/self/statm``; no
+    allocation in the loop). The Rust reductions release the GIL, so it runs during them."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    fd = os.open("/proc/self/statm", os.O_RDONLY)
+
+    def watch() -> None:
+        while True:
+            if int(os.pread(fd, 128, 0).split()[1]) * page > limit_bytes:
+                os.write(2, b"ssdfl: memory cap exceeded (resident memory above the cap)\n")
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(RSS_SAMPLE_S)
+
+    threading.Thread(target=watch, name="ssdfl-rss-cap", daemon=True).start()
+
+
+def _status_kib(field: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` (e.g. ``VmData``)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")  # pragma: no cover
 
 
 def _warm_plan():
