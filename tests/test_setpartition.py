@@ -118,3 +118,47 @@ def test_one_model_over_all_S_equals_the_best_per_S(n: int, seed: int, density: 
     assert r.S == len(r.chosen) and s_range[0] <= r.S <= s_range[1]
     assert all(adm(r.S)[j] for j in r.chosen)
     assert sorted(np.concatenate([subsets[j] for j in r.chosen]).tolist()) == list(range(n))
+
+
+def test_all_S_model_falls_back_to_presolve_when_the_fast_attempt_stops() -> None:
+    """The all-S model's first attempt (no presolve, a node limit) and the fallback (presolve,
+    no limit) give the same optimum: the fallback forced on random instances, checked against
+    the fast path and a per-S brute force of the same MILP."""
+    import ssdfl.clusters.setpartition as SP
+
+    real = SP._milp
+    calls: list[bool] = []
+
+    def stop_fast(*args, presolve=True, node_limit=None):  # type: ignore[no-untyped-def]
+        calls.append(presolve)
+        if not presolve:
+            raise SP._NodeLimit("forced")
+        return real(*args, presolve=presolve, node_limit=node_limit)
+
+    rng = np.random.default_rng(7)
+    for _ in range(6):
+        n = int(rng.integers(3, 7))
+        subsets = [np.array(s) for r in range(1, n + 1) for s in itertools.combinations(range(n), r)
+                   if r == 1 or rng.random() < 0.5]  # fmt: skip
+        cost, vmax = rng.uniform(0, 3, len(subsets)), rng.uniform(0, 3, len(subsets))
+
+        def adm(S: int, k: int = len(subsets)) -> np.ndarray:
+            return np.ones(k, dtype=bool)
+
+        fast = SP.solve_set_partition_all_S(n, subsets, cost, vmax, adm, (1, n))
+        SP._milp = stop_fast
+        try:
+            calls.clear()
+            slow = SP.solve_set_partition_all_S(n, subsets, cost, vmax, adm, (1, n))
+        finally:
+            SP._milp = real
+        assert calls and calls.count(False) == calls.count(True)  # each attempt fell back
+        assert slow.objective == pytest.approx(fast.objective, abs=1e-9)
+        assert slow.S == fast.S  # fewest clusters among the optima, both ways
+        per_S = []
+        for S in range(1, n + 1):
+            try:
+                per_S.append(solve_set_partition(n, subsets, cost, vmax, n_clusters=S).objective)
+            except ssdfl.InfeasibleError:  # no exact cover with S clusters
+                continue
+        assert fast.objective == pytest.approx(min(per_S), abs=1e-9)

@@ -25,6 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -115,20 +116,53 @@ def _check_cover(A: sp.csr_array, ok: np.ndarray) -> None:
 
 def _milp(
     c: np.ndarray, A: sp.csr_array, lo: np.ndarray, hi: np.ndarray, integrality: np.ndarray,
-    ub: np.ndarray,
+    ub: np.ndarray, *, presolve: bool = True, node_limit: int | None = None,
 ) -> np.ndarray | None:  # fmt: skip
-    """``min cᵀy, lo ≤ Ay ≤ hi, 0 ≤ y ≤ ub`` with HiGHS (scipy); ``None`` if infeasible."""
+    """``min cᵀy, lo ≤ Ay ≤ hi, 0 ≤ y ≤ ub`` with HiGHS (scipy); ``None`` if infeasible.
+    With ``node_limit`` the solve may stop early: :class:`_NodeLimit` is raised then (a
+    deterministic limit, unlike a time limit), so the caller can try another way."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
+    options: dict[str, Any] = {"presolve": presolve}
+    if node_limit is not None:
+        options["node_limit"] = int(node_limit)
     res = milp(
         c, constraints=LinearConstraint(A, lo, hi), integrality=integrality,
-        bounds=Bounds(np.zeros(len(c)), ub),
+        bounds=Bounds(np.zeros(len(c)), ub), options=options,
     )  # fmt: skip
     if res.status == 2:  # infeasible
         return None
-    if res.x is None:
+    if res.status == 1 and node_limit is not None:  # stopped at the node limit
+        raise _NodeLimit(res.message)
+    if res.x is None or res.status != 0:
         raise SsdflError(f"MILP solver HiGHS ended with: {res.message}")
     return np.asarray(res.x)
+
+
+class _NodeLimit(Exception):
+    """A HiGHS solve stopped at its node limit (:func:`_milp`)."""
+
+
+ALL_S_NODE_LIMIT = 2_000
+"""Branch-and-bound nodes for the all-``S`` model's first attempt, without presolve (see
+:func:`_milp_fast_first`)."""
+
+
+def _milp_fast_first(
+    c: np.ndarray, A: sp.csr_array, lo: np.ndarray, hi: np.ndarray, integrality: np.ndarray,
+    ub: np.ndarray,
+) -> np.ndarray | None:  # fmt: skip
+    """:func:`_milp` for the all-``S`` model: first without HiGHS's presolve and at most
+    :data:`ALL_S_NODE_LIMIT` nodes, then, if that stops early, with presolve and no limit.
+    HiGHS 1.12's presolve had not finished after 95 s on this model for an SBM with 10⁴
+    nodes (``ssdfl form`` did not finish in 15 minutes) that the plain solve finishes at its
+    root node in 0.4 s; on the per-``S`` models presolve is
+    what makes them fast (1.2 s vs 41–47 s), so those keep it. Both attempts prove optimality;
+    the first is deterministic (a node count, not a time)."""
+    try:
+        return _milp(c, A, lo, hi, integrality, ub, presolve=False, node_limit=ALL_S_NODE_LIMIT)
+    except _NodeLimit:
+        return _milp(c, A, lo, hi, integrality, ub)
 
 
 def _epigraph_rows(k: int, v: np.ndarray, extra: int) -> tuple[sp.csr_array, np.ndarray]:
@@ -294,7 +328,7 @@ def solve_set_partition_all_S(
     integ = np.concatenate([np.ones(k + R), [0]])
     ub = np.concatenate([M.any(axis=1).astype(float), np.ones(R), [np.inf]])
     obj = np.concatenate([c, np.zeros(R), [1.0]])
-    y = _milp(obj, Aall, lo_all, hi_all, integ, ub)
+    y = _milp_fast_first(obj, Aall, lo_all, hi_all, integ, ub)
     if y is None:
         raise InfeasibleError(
             f"no exact cover of the nodes by admissible candidates for any S in {lo_S}..{hi_S}"
@@ -303,7 +337,7 @@ def solve_set_partition_all_S(
     # fewest clusters among the optima
     tol = 1e-12 * max(1.0, abs(best))
     Aobj = sp.csr_array(obj[None, :])
-    y2 = _milp(
+    y2 = _milp_fast_first(
         np.concatenate([np.ones(k), np.zeros(R + 1)]), sp.csr_array(sp.vstack([Aall, Aobj])),
         np.concatenate([lo_all, [-np.inf]]), np.concatenate([hi_all, [best + tol]]), integ, ub,
     )  # fmt: skip
