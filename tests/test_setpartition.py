@@ -126,13 +126,13 @@ def test_all_S_model_falls_back_to_presolve_when_the_fast_attempt_stops() -> Non
     the fast path and a per-S brute force of the same MILP."""
     import ssdfl.clusters.setpartition as SP
 
-    real = SP._milp
+    real = SP._highs
     calls: list[bool] = []
 
     def stop_fast(*args, presolve=True, node_limit=None):  # type: ignore[no-untyped-def]
         calls.append(presolve)
         if not presolve:
-            raise SP._NodeLimit("forced")
+            return 1, None, "stopped at the node limit (forced)"
         return real(*args, presolve=presolve, node_limit=node_limit)
 
     rng = np.random.default_rng(7)
@@ -146,12 +146,12 @@ def test_all_S_model_falls_back_to_presolve_when_the_fast_attempt_stops() -> Non
             return np.ones(k, dtype=bool)
 
         fast = SP.solve_set_partition_all_S(n, subsets, cost, vmax, adm, (1, n))
-        SP._milp = stop_fast
+        SP._highs = stop_fast
         try:
             calls.clear()
             slow = SP.solve_set_partition_all_S(n, subsets, cost, vmax, adm, (1, n))
         finally:
-            SP._milp = real
+            SP._highs = real
         assert calls and calls.count(False) == calls.count(True)  # each attempt fell back
         assert slow.objective == pytest.approx(fast.objective, abs=1e-9)
         assert slow.S == fast.S  # fewest clusters among the optima, both ways

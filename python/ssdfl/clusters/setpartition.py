@@ -114,13 +114,12 @@ def _check_cover(A: sp.csr_array, ok: np.ndarray) -> None:
         )
 
 
-def _milp(
+def _highs(
     c: np.ndarray, A: sp.csr_array, lo: np.ndarray, hi: np.ndarray, integrality: np.ndarray,
     ub: np.ndarray, *, presolve: bool = True, node_limit: int | None = None,
-) -> np.ndarray | None:  # fmt: skip
-    """``min cᵀy, lo ≤ Ay ≤ hi, 0 ≤ y ≤ ub`` with HiGHS (scipy); ``None`` if infeasible.
-    With ``node_limit`` the solve may stop early: :class:`_NodeLimit` is raised then (a
-    deterministic limit, unlike a time limit), so the caller can try another way."""
+) -> tuple[int, np.ndarray | None, str]:  # fmt: skip
+    """``min cᵀy, lo ≤ Ay ≤ hi, 0 ≤ y ≤ ub`` with HiGHS (``scipy.optimize.milp``):
+    ``(status, y, message)``; status 0 optimal, 1 stopped at a limit, 2 infeasible."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     options: dict[str, Any] = {"presolve": presolve}
@@ -130,17 +129,25 @@ def _milp(
         c, constraints=LinearConstraint(A, lo, hi), integrality=integrality,
         bounds=Bounds(np.zeros(len(c)), ub), options=options,
     )  # fmt: skip
-    if res.status == 2:  # infeasible
+    return int(res.status), None if res.x is None else np.asarray(res.x), str(res.message)
+
+
+def _optimum(status: int, y: np.ndarray | None, message: str) -> np.ndarray | None:
+    """The optimal ``y``, ``None`` if infeasible; any other outcome is an error (never a
+    solution that is not proven optimal)."""
+    if status == 2:
         return None
-    if res.status == 1 and node_limit is not None:  # stopped at the node limit
-        raise _NodeLimit(res.message)
-    if res.x is None or res.status != 0:
-        raise SsdflError(f"MILP solver HiGHS ended with: {res.message}")
-    return np.asarray(res.x)
+    if status != 0 or y is None:
+        raise SsdflError(f"MILP solver HiGHS ended with: {message}")
+    return y
 
 
-class _NodeLimit(Exception):
-    """A HiGHS solve stopped at its node limit (:func:`_milp`)."""
+def _milp(
+    c: np.ndarray, A: sp.csr_array, lo: np.ndarray, hi: np.ndarray, integrality: np.ndarray,
+    ub: np.ndarray,
+) -> np.ndarray | None:  # fmt: skip
+    """The optimum of :func:`_highs` (with presolve, no limit); ``None`` if infeasible."""
+    return _optimum(*_highs(c, A, lo, hi, integrality, ub))
 
 
 ALL_S_NODE_LIMIT = 2_000
@@ -156,13 +163,15 @@ def _milp_fast_first(
     :data:`ALL_S_NODE_LIMIT` nodes, then, if that stops early, with presolve and no limit.
     HiGHS 1.12's presolve had not finished after 95 s on this model for an SBM with 10⁴
     nodes (``ssdfl form`` did not finish in 15 minutes) that the plain solve finishes at its
-    root node in 0.4 s; on the per-``S`` models presolve is
-    what makes them fast (1.2 s vs 41–47 s), so those keep it. Both attempts prove optimality;
-    the first is deterministic (a node count, not a time)."""
-    try:
-        return _milp(c, A, lo, hi, integrality, ub, presolve=False, node_limit=ALL_S_NODE_LIMIT)
-    except _NodeLimit:
+    root node in 0.4 s; on the per-``S`` models presolve is what makes them fast (1.2 s vs
+    41–47 s), so those keep it. Both attempts prove optimality; the first is deterministic
+    (a node count, not a time)."""
+    status, y, message = _highs(
+        c, A, lo, hi, integrality, ub, presolve=False, node_limit=ALL_S_NODE_LIMIT
+    )
+    if status == 1:  # stopped at the node limit
         return _milp(c, A, lo, hi, integrality, ub)
+    return _optimum(status, y, message)
 
 
 def _epigraph_rows(k: int, v: np.ndarray, extra: int) -> tuple[sp.csr_array, np.ndarray]:
