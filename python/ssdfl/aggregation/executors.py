@@ -94,10 +94,11 @@ def _start_forkserver() -> None:
 class LocalProcessExecutor(Executor):
     """Each function in its own fresh process (forked from a ``forkserver`` that has imported
     numpy and ssdfl, like a warm serverless runtime; nothing is shared with the caller), at
-    most ``max_workers`` at a time. With ``memory_limit_mb`` every process is capped with
-    ``RLIMIT_DATA`` and ``RLIMIT_AS`` (see
-    :func:`ssdfl.aggregation.functions.apply_memory_cap`): an allocation past the cap fails,
-    and the function is reported as failed instead of the host swapping.
+    most ``max_workers`` at a time. With ``memory_limit_mb`` every process is capped (a
+    resident-size watchdog plus ``RLIMIT_DATA`` and ``RLIMIT_AS``, see
+    :func:`ssdfl.aggregation.functions.apply_memory_cap`): past the cap an allocation fails or
+    the process is killed, and the function is reported as failed instead of the host
+    swapping.
     ``rayon_threads`` sets ``RAYON_NUM_THREADS`` in the children."""
 
     def __init__(
