@@ -117,11 +117,10 @@ def _rss_mb() -> float:
 def peak_rss_mb() -> float:
     """High-water resident set of this process image (``VmHWM``; unlike ``ru_maxrss`` it is
     not inherited from the parent across fork+exec)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
+    try:
+        return _status_kib("VmHWM") / 1024
+    except OSError:  # pragma: no cover
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _vm_bytes() -> int:

@@ -36,8 +36,8 @@ from ssdfl.clusters.labels import cluster_labels
 from ssdfl.clusters.partitions import form_clusters, random_connected_partition
 from ssdfl.errors import SsdflError
 from ssdfl.graphs.graph import Graph
-from ssdfl.graphs.mixing import block_mixing_matrix as cluster_mixing
 from ssdfl.graphs.mixing import mixing_matrix, random_matching
+from ssdfl.simulate.clusters import cluster_mixing
 from ssdfl.simulate.comm import (
     InitTraffic,
     degree_exchange_traffic,
